@@ -1,0 +1,175 @@
+"""The call server: FreeSWITCH's dialplan hands every call to this socket.
+
+Each connection is one call, run by one greenlet: find the call's flow
+(by the called number, or by our call id for calls placed by Make Call),
+then run the callback-response loop until the call ends.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+import gevent
+from gevent.server import StreamServer
+
+from . import numbers, store
+from .audio import AudioCache
+from .callbacks import CallbackClient, CallbackTarget
+from .esl.channel import EslChannel
+from .esl.connection import CommandError, CommandTimeout, NotConnectedError, OutboundSession
+from .flow.runner import CallFlowRunner, Services
+from .flow.state import CallState, utcnow
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class CallServerStats:
+    """Counters an operator (and the benchmarks) can read."""
+
+    def __init__(self):
+        self.active = 0
+        self.handled = 0
+        self.rejected_over_capacity = 0
+        self.rejected_no_flow = 0
+        self.failed = 0
+        # Seconds from FreeSWITCH's connect to our first application, per call.
+        self.setup_times: list[float] = []
+
+
+class CallServer:
+    def __init__(self, settings: Settings, callbacks: CallbackClient | None = None,
+                 audio: AudioCache | None = None, trace_writer: store.TraceWriter | None = None):
+        self.settings = settings
+        self.callbacks = callbacks or CallbackClient.from_settings(settings)
+        self.audio = audio or AudioCache.from_settings(settings)
+        self.trace_writer = trace_writer or store.TraceWriter()
+        self.stats = CallServerStats()
+        self.record_setup_times = False
+        self.services = Services(
+            callbacks=self.callbacks, audio=self.audio, save_progress=store.save_progress,
+            finish_call=store.finish_call, trace=self.trace_writer.add,
+            max_callbacks=settings.max_callbacks_per_call, max_steps=settings.max_flow_steps,
+            apology_text=settings.apology_text)
+        self.server: StreamServer | None = None
+
+    # -- the socket ---------------------------------------------------------------
+    def start(self) -> None:
+        address = (self.settings.outbound_host, self.settings.outbound_port)
+        # StreamServer accepts as connections arrive (no polling) and spawns a
+        # greenlet per connection; capacity is ours to enforce (see _handle).
+        self.server = StreamServer(address, self._handle, backlog=1024)
+        self.server.start()
+        log.info("call server listening on %s:%d", *self.server.address[:2])
+
+    @property
+    def port(self) -> int:
+        return self.server.address[1]
+
+    def serve_forever(self) -> None:
+        if self.server is None:
+            self.start()
+        self.server.serve_forever()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self.server is not None:
+            self.server.stop(timeout=timeout)
+        self.trace_writer.flush()
+
+    def _handle(self, sock, address) -> None:
+        connected_at = time.perf_counter()
+        session = OutboundSession(sock, self.settings.esl_command_timeout)
+        try:
+            session.connect()
+        except (NotConnectedError, CommandTimeout):
+            session.close()
+            return
+        if self.stats.active >= self.settings.max_calls:
+            self._refuse(session, 503, "over capacity")
+            self.stats.rejected_over_capacity += 1
+            return
+        self.stats.active += 1
+        try:
+            self._run_call(session, connected_at)
+        except Exception:
+            self.stats.failed += 1
+            log.exception("call on %s failed", session.uuid)
+        finally:
+            self.stats.active -= 1
+            self.stats.handled += 1
+            session.close()
+
+    def _refuse(self, session: OutboundSession, code: int, why: str) -> None:
+        log.warning("call %s refused with SIP %d: %s", session.uuid, code, why)
+        try:
+            session.execute_async("respond", str(code))
+            session.hungup.wait(timeout=5)
+            session.exit()
+        except (NotConnectedError, CommandTimeout, CommandError):
+            session.close()
+
+    # -- one call ---------------------------------------------------------------------
+    def _run_call(self, session: OutboundSession, connected_at: float) -> None:
+        channel = EslChannel(session, self.settings.tts_engine, self.settings.tts_voice)
+        info = channel.info
+        call_id = info.variables.get("vox_call_id") or info.uuid
+        channel.start(call_id)
+        if self.record_setup_times:
+            self.stats.setup_times.append(time.perf_counter() - connected_at)
+
+        found = self._identify(info, call_id, session.channel_data.get("FreeSWITCH-Switchname", ""))
+        if found is None:
+            self.stats.rejected_no_flow += 1
+            channel.reject(404)
+            channel.close()
+            return
+        state, config, application_id = found
+        target = CallbackTarget(config.url, config.method, config.content_type)
+        fallback = (CallbackTarget(config.fallback_url, config.fallback_method or config.method, config.content_type)
+                    if config.fallback_url else None)
+        CallFlowRunner(channel, state, self.services, target, fallback).run()
+
+    def _switch_name(self, reported: str) -> str:
+        names = [s.name for s in self.settings.switches]
+        if reported in names:
+            return reported
+        return names[0] if len(names) == 1 else reported
+
+    def _identify(self, info, call_id: str, switch_reported: str):
+        """The call's state and flow configuration, or None when it has no flow."""
+        region = self.settings.default_region
+        if info.variables.get("vox_call_id"):
+            # Placed by Make Call: its record exists; the flow is its caller id's.
+            call = store.load_call(call_id)
+            if call is None:
+                log.warning("outbound call %s has no record; refusing", call_id)
+                return None
+            found = store.flow_config_for(call.api_no)
+            if found is None:
+                log.warning("call %s: number %s has no call flow configuration", call_id, call.api_no)
+                return None
+            number, config = found
+            state = CallState(call_id=call_id, direction="outbound", caller_no=call.to_no or info.destination,
+                              api_no=call.api_no, app_id=number.application_id or "",
+                              account_id=call.account_id or "", session_data=call.session_data,
+                              custom_data=call.custom_data, start_time=call.start_time,
+                              answer_time=utcnow())
+            state.subaccount_id = store.subaccount_id_of(state.account_id)
+            store.mark_live(call_id, info.uuid, state.answer_time)
+            return state, config, number.application_id
+
+        called = numbers.try_normalize(info.destination, region)
+        found = store.flow_config_for(called) if called else None
+        if found is None:
+            log.warning("call %s to %r: no call flow configuration for that number; refused (404)",
+                        info.uuid, info.destination)
+            return None
+        number, config = found
+        caller = numbers.try_normalize(info.caller, region) or info.caller
+        state = CallState(call_id=call_id, direction="inbound", caller_no=caller, api_no=called,
+                          app_id=number.application_id or "", account_id=number.account_id or "",
+                          sip_domain=info.sip_domain or self.settings.sip_domain,
+                          sip_forwarded_for=info.sip_forwarded_for)
+        state.subaccount_id = store.subaccount_id_of(state.account_id)
+        store.create_call(state, self._switch_name(switch_reported), info.uuid, number.application_id)
+        return state, config, number.application_id

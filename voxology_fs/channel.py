@@ -1,0 +1,137 @@
+"""The interface between the call flow interpreter and a live call.
+
+The interpreter speaks only to a :class:`Channel`.  The ESL session
+(:mod:`voxology_fs.esl.channel`) implements it on FreeSWITCH; the simulator
+(:mod:`voxology_fs.simulate`) implements it in a terminal.  A channel method
+blocks the calling greenlet until its media finishes, and raises
+:class:`CallEnded` when the call is gone, or :class:`ControlInterrupt` when a
+live-control request (from the REST API) arrives while it waits.
+"""
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+
+
+class CallEnded(Exception):
+    """The call hung up (either side); ``cause`` is FreeSWITCH's hangup cause."""
+
+    def __init__(self, cause: str = "NORMAL_CLEARING"):
+        super().__init__(cause)
+        self.cause = cause
+
+
+class ControlInterrupt(Exception):
+    """A live-control request arrived while the call waited on media."""
+
+    def __init__(self, request: dict):
+        super().__init__(request.get("command", "?"))
+        self.request = request
+
+
+@dataclass(frozen=True)
+class Speech:
+    """Text spoken by the TTS engine."""
+
+    text: str
+    voice: str | None = None
+    engine: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class AudioFile:
+    """A local audio file (always one the call server wrote itself)."""
+
+    path: str
+    source: str = ""  # the URL it came from, for traces and the simulator
+
+
+@dataclass(frozen=True)
+class Silence:
+    ms: int
+
+
+Prompt = Speech | AudioFile | Silence
+
+
+@dataclass
+class CollectResult:
+    digits: str = ""
+    # The finish key that ended input, "" when num_digits or the timeout did.
+    terminator: str = ""
+    timed_out: bool = False
+
+
+@dataclass
+class CallInfo:
+    """What the switch tells us about a call when it reaches us."""
+
+    uuid: str
+    direction: str  # "inbound" or "outbound"
+    caller: str  # the calling number as the switch saw it
+    destination: str  # the called number as the switch saw it
+    caller_name: str = ""
+    variables: dict[str, str] = field(default_factory=dict)
+    sip_domain: str = ""
+    sip_forwarded_for: str = ""
+    answered: bool = False
+
+
+class Channel(abc.ABC):
+    """A live call, as the interpreter sees it."""
+
+    info: CallInfo
+    answered: bool = False
+
+    @abc.abstractmethod
+    def ring(self) -> None:
+        """Let the caller hear ringing while we prepare (before answer)."""
+
+    @abc.abstractmethod
+    def answer(self) -> None: ...
+
+    def ensure_answered(self) -> None:
+        # Answered only right before the first action that needs media, so
+        # that REJECT can still refuse the call with a SIP error.
+        if not self.answered:
+            self.answer()
+
+    @abc.abstractmethod
+    def reject(self, sip_code: int) -> None:
+        """Refuse an unanswered call with a SIP response (486, 603, 404, 503...)."""
+
+    @abc.abstractmethod
+    def hangup(self, cause: str = "NORMAL_CLEARING") -> None: ...
+
+    @abc.abstractmethod
+    def play(self, prompts: list[Prompt], loops: int = 1) -> None:
+        """Play prompts to the caller; keys pressed meanwhile do not stop them."""
+
+    @abc.abstractmethod
+    def collect(self, prompts: list[Prompt], *, max_digits: int, finish_keys: str,
+                timeout_ms: int, digit_timeout_ms: int | None = None) -> CollectResult:
+        """Play prompts and collect keys; the first key stops the prompts."""
+
+    @abc.abstractmethod
+    def pause(self, ms: int) -> None: ...
+
+    @abc.abstractmethod
+    def send_dtmf(self, digits: str) -> None:
+        """Play DTMF tones to the caller."""
+
+    def conference(self, room: str) -> None:
+        """Join a conference room; returns when the caller leaves it."""
+        raise NotImplementedError("this channel has no conferences")
+
+    @property
+    @abc.abstractmethod
+    def is_up(self) -> bool:
+        """False once the call has hung up."""
+
+    def poll_control(self) -> dict | None:
+        """A pending live-control request, if any, without waiting."""
+        return None
+
+    def close(self) -> None:
+        """Release the channel once the flow is over."""

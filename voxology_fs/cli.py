@@ -1,0 +1,122 @@
+"""The ``voxology-fs`` command.
+
+    voxology-fs serve            call server and REST API together
+    voxology-fs callserver       the outbound socket server only
+    voxology-fs db upgrade       create or migrate the database
+    voxology-fs simulate FLOW    run a flow against a simulated call
+"""
+from __future__ import annotations
+
+# gevent must patch sockets, ssl and threads before anything imports them
+# (requests, the database drivers).
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import sys  # noqa: E402
+
+from . import settings as settings_mod  # noqa: E402
+
+
+def _load_settings(args):
+    try:
+        return settings_mod.load(getattr(args, "config", None))
+    except settings_mod.SettingsError as exc:
+        sys.exit(f"voxology-fs: {exc}")
+
+
+def _open_database(settings):
+    from . import db
+    db.connect(settings.database_url, settings.database_pool_size)
+    return db
+
+
+def cmd_db(args) -> int:
+    settings = _load_settings(args)
+    db = _open_database(settings)
+    applied = db.migrate()
+    print("applied: " + ", ".join(applied) if applied else "database is up to date")
+    return 0
+
+
+def cmd_callserver(args) -> int:
+    settings = _load_settings(args)
+    db = _open_database(settings)
+    db.migrate()
+    from .callserver import CallServer
+    server = CallServer(settings)
+    server.start()
+    print(f"call server on {settings.outbound_host}:{server.port}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        server.stop()
+    return 0
+
+
+def cmd_serve(args) -> int:
+    """The call server and, when available, the REST API in one process."""
+    import gevent
+    settings = _load_settings(args)
+    db = _open_database(settings)
+    db.migrate()
+    from .callserver import CallServer
+    server = CallServer(settings)
+    server.start()
+    print(f"call server on {settings.outbound_host}:{server.port}", flush=True)
+    jobs = [gevent.spawn(server.serve_forever)]
+    try:
+        from .api import serve_api
+    except ImportError:
+        serve_api = None
+    if serve_api is not None:
+        jobs.append(gevent.spawn(serve_api, settings))
+        print(f"REST API on http://{settings.api_host}:{settings.api_port}/v1", flush=True)
+    try:
+        gevent.joinall(jobs, raise_error=True)
+    except KeyboardInterrupt:
+        server.stop()
+    return 0
+
+
+def cmd_simulate(args) -> int:
+    from .simulate import main
+    return main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="voxology-fs", description="Self-hosted programmable voice on FreeSWITCH")
+    parser.add_argument("--config", help="TOML settings file (default: $VOXOLOGY_CONFIG)")
+    parser.add_argument("--log-level", default="INFO")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("serve", help="run the call server and the REST API").set_defaults(func=cmd_serve)
+    sub.add_parser("callserver", help="run the outbound socket call server").set_defaults(func=cmd_callserver)
+    db_parser = sub.add_parser("db", help="database schema")
+    db_parser.add_argument("action", choices=["upgrade"])
+    db_parser.set_defaults(func=cmd_db)
+
+    sim = sub.add_parser("simulate", help="run a call flow against a simulated call")
+    sim.add_argument("flow", help="a flow JSON file, or the http(s) URL of a callback server")
+    sim.add_argument("--press", action="append", metavar="KEYS",
+                     help="keys for the next COLLECT (repeat for each COLLECT), e.g. --press 1 --press 42#")
+    sim.add_argument("--caller", default="+19495551212")
+    sim.add_argument("--called", default="+17145551212")
+    sim.add_argument("--session-data", help="session_data as JSON")
+    sim.add_argument("--method", default="POST", choices=["GET", "POST"])
+    sim.add_argument("--content-type", default="application/json")
+    sim.set_defaults(func=cmd_simulate)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return args.func(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,251 @@
+"""The :class:`~voxology_fs.channel.Channel` of a call on FreeSWITCH.
+
+Each method turns into dialplan applications sent over the call's outbound
+socket, and waits for *their* completion (matched by ``Application-UUID``),
+the call's hangup, or a live-control message, whichever comes first.
+"""
+from __future__ import annotations
+
+import json
+import logging
+
+import gevent
+import gevent.event
+from gevent.queue import Queue
+
+from ..channel import CallEnded, CallInfo, Channel, CollectResult, ControlInterrupt, Prompt, Speech
+from . import args as fsargs
+from .connection import CommandError, CommandTimeout, NotConnectedError, OutboundSession
+from .protocol import Event
+
+log = logging.getLogger(__name__)
+
+# The events a call's socket subscribes to (``myevents`` costs FreeSWITCH far
+# more CPU, and does not deliver our CUSTOM control events).
+CALL_EVENTS = [
+    "CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_ANSWER", "DTMF",
+    "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE",
+    "CUSTOM", "voxology::control",
+]
+CONTROL_SUBCLASS = "voxology::control"
+CALL_ID_HEADER = "Vox-Call-ID"
+
+SIP_REJECT_CAUSES = {404: "UNALLOCATED_NUMBER", 486: "USER_BUSY", 503: "NORMAL_TEMPORARY_FAILURE",
+                     603: "CALL_REJECTED", 480: "NO_USER_RESPONSE", 403: "CALL_REJECTED"}
+# Our own cause for a call whose switch connection broke.
+LOST_CONNECTION = "SWITCH_CONNECTION_LOST"
+
+COLLECT_VARIABLE = "vox_collected"
+
+
+def call_info_from(channel_data: dict[str, str]) -> CallInfo:
+    """Read who called whom from the ``connect`` reply's channel data."""
+    get = channel_data.get
+    variables = {k[9:]: v for k, v in channel_data.items() if k.startswith("variable_")}
+    direction = get("Call-Direction") or variables.get("direction", "inbound")
+    return CallInfo(
+        uuid=get("Unique-ID", ""),
+        direction="outbound" if variables.get("vox_call_id") else direction,
+        caller=get("Caller-Caller-ID-Number", "") or get("Caller-ANI", ""),
+        caller_name=get("Caller-Caller-ID-Name", ""),
+        destination=get("Caller-Destination-Number", ""),
+        variables=variables,
+        sip_domain=variables.get("sip_to_host", "") or variables.get("sip_req_host", ""),
+        sip_forwarded_for=variables.get("sip_h_X-Forwarded-For", "") or variables.get("sip_network_ip", ""),
+        answered=get("Answer-State") == "answered",
+    )
+
+
+class EslChannel(Channel):
+    def __init__(self, session: OutboundSession, tts_engine: str = "flite", tts_voice: str = "kal",
+                 media_timeout: float = 4 * 3600):
+        self.session = session
+        self.info = call_info_from(session.channel_data)
+        self.answered = self.info.answered
+        self.tts = (tts_engine, tts_voice)
+        self._tts_set: tuple[str, str] | None = None
+        self.media_timeout = media_timeout
+        self.controls: Queue = Queue()
+        self._control_arrived = gevent.event.Event()
+        self.dtmf_received: list[str] = []
+        session.register_handle(CONTROL_SUBCLASS, self._on_control)
+        session.register_handle("DTMF", self._on_dtmf)
+        session.register_handle("CHANNEL_ANSWER", self._on_answer)
+
+    # -- set-up ---------------------------------------------------------------
+    def start(self, call_id: str) -> None:
+        """Subscribe narrowly and set the channel up for our applications."""
+        self.session.subscribe(
+            CALL_EVENTS, filters={"Unique-ID": self.info.uuid, CALL_ID_HEADER: call_id}, linger=True)
+        settings = ["playback_delimiter=" + fsargs.PROMPT_DELIMITER, "playback_terminators=none"]
+        if self.info.variables.get("app_disable_expand_variables") != "true":
+            # Normally the dialplan (or originate) sets it before the socket;
+            # setting it here too keeps a misconfigured switch safe.
+            settings.insert(0, "app_disable_expand_variables=true")
+        self._fire("multiset", " ".join(settings))
+
+    # -- events -----------------------------------------------------------------
+    def _on_control(self, event: Event) -> None:
+        try:
+            request = json.loads(event.body) if event.body else {}
+        except ValueError:
+            log.warning("call %s: unreadable control message ignored", self.info.uuid)
+            return
+        if not isinstance(request, dict):
+            return
+        request.setdefault("command", event.get("Vox-Command", ""))
+        self.controls.put(request)
+        self._control_arrived.set()
+
+    def _on_dtmf(self, event: Event) -> None:
+        digit = event.get("DTMF-Digit")
+        if digit:
+            self.dtmf_received.append(digit)
+
+    def _on_answer(self, event: Event) -> None:
+        self.answered = True
+
+    def poll_control(self) -> dict | None:
+        if self.controls.empty():
+            self._control_arrived.clear()
+            return None
+        request = self.controls.get_nowait()
+        if self.controls.empty():
+            self._control_arrived.clear()
+        return request
+
+    @property
+    def is_up(self) -> bool:
+        return not self.session.hungup.is_set()
+
+    @property
+    def hangup_cause(self) -> str:
+        event = self.session.hangup_event
+        if event is not None:
+            return event.get("Hangup-Cause") or event.variable("hangup_cause") or "NORMAL_CLEARING"
+        return "NORMAL_CLEARING" if self.session.connected else LOST_CONNECTION
+
+    # -- running applications -----------------------------------------------------
+    def _fire(self, app: str, arg: str | None = None) -> gevent.event.AsyncResult:
+        """Queue an application without waiting for it to finish."""
+        if not self.is_up:
+            raise CallEnded(self.hangup_cause)
+        try:
+            return self.session.execute_async(app, arg)
+        except (NotConnectedError, CommandTimeout, CommandError) as exc:
+            log.warning("call %s: %s %s failed: %s", self.info.uuid, app, arg, exc)
+            raise CallEnded(self.hangup_cause) from None
+
+    def _run(self, app: str, arg: str | None = None, interruptible: bool = False,
+             timeout: float | None = None) -> Event:
+        """Run an application and wait until it completes."""
+        result = self._fire(app, arg)
+        waits = [result, self.session.hungup]
+        if interruptible:
+            waits.append(self._control_arrived)
+        gevent.wait(waits, count=1, timeout=timeout or self.media_timeout)
+        if result.ready():
+            return result.get()
+        if self.session.hungup.is_set():
+            # FreeSWITCH still completes the running application; its result
+            # no longer matters.
+            raise CallEnded(self.hangup_cause)
+        if interruptible and self._control_arrived.is_set():
+            self._break_media()
+            result.wait(timeout=5)
+            request = self.poll_control()
+            if request is not None:
+                raise ControlInterrupt(request)
+            if result.ready():
+                return result.get()
+        raise CallEnded(self.hangup_cause)
+
+    def _break_media(self) -> None:
+        try:
+            self.session.send(f"api uuid_break {self.info.uuid} all", timeout=5)
+        except (NotConnectedError, CommandTimeout):
+            pass
+
+    def _ensure_tts(self, prompts: list[Prompt]) -> None:
+        speech = next((p for p in prompts if isinstance(p, Speech)), None)
+        if speech is None:
+            return
+        wanted = (speech.engine or self.tts[0], speech.voice or self.tts[1])
+        if wanted != self._tts_set:
+            self._fire("multiset", f"{fsargs.set_arg('tts_engine', wanted[0])} {fsargs.set_arg('tts_voice', wanted[1])}")
+            self._tts_set = wanted
+
+    # -- the Channel interface ------------------------------------------------------
+    def ring(self) -> None:
+        if not self.answered:
+            self._fire("ring_ready")
+
+    def answer(self) -> None:
+        self._run("answer")
+        self.answered = True
+
+    def reject(self, sip_code: int) -> None:
+        cause = SIP_REJECT_CAUSES.get(sip_code, "CALL_REJECTED")
+        if self.answered:
+            self.hangup(cause)
+            return
+        try:
+            self._run("respond", str(int(sip_code)), timeout=10)
+        except CallEnded:
+            return
+        self.hangup(cause)
+
+    def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
+        if not self.is_up:
+            return
+        try:
+            self._fire("hangup", cause)
+        except CallEnded:
+            return
+        self.session.hungup.wait(timeout=10)
+
+    def play(self, prompts: list[Prompt], loops: int = 1) -> None:
+        for _ in range(max(1, loops)):
+            if len(prompts) == 1 and isinstance(prompts[0], Speech):
+                speech = prompts[0]
+                engine, voice = speech.engine or self.tts[0], speech.voice or self.tts[1]
+                self._run("speak", fsargs.speak_arg(engine, voice, speech.text), interruptible=True)
+            else:
+                self._ensure_tts(prompts)
+                self._run("playback", fsargs.prompt_list(prompts), interruptible=True)
+
+    def collect(self, prompts: list[Prompt], *, max_digits: int, finish_keys: str,
+                timeout_ms: int, digit_timeout_ms: int | None = None) -> CollectResult:
+        # Keys pressed before the COLLECT started are not type-ahead: dropping
+        # them keeps a stray finish key from ending this COLLECT at once.
+        self._fire("flush_dtmf")
+        self._ensure_tts(prompts)
+        arg = fsargs.play_and_get_digits_arg(
+            prompts, max_digits=max_digits, finish_keys=finish_keys, timeout_ms=timeout_ms,
+            digit_timeout_ms=digit_timeout_ms or timeout_ms, variable=COLLECT_VARIABLE)
+        event = self._run("play_and_get_digits", arg, interruptible=True)
+        digits = event.variable(COLLECT_VARIABLE) or ""
+        terminator = event.variable("read_terminator_used") or ""
+        # The variable outlives this COLLECT; clear it so the next one never
+        # reads a stale value.
+        self._fire("unset", COLLECT_VARIABLE)
+        return CollectResult(digits=digits, terminator=terminator,
+                             timed_out=not digits and not terminator)
+
+    def pause(self, ms: int) -> None:
+        self._run("sleep", str(max(0, int(ms))), interruptible=True)
+
+    def send_dtmf(self, digits: str) -> None:
+        self.ensure_answered()
+        self._run("send_dtmf", fsargs.dtmf_arg(digits), interruptible=True)
+
+    def conference(self, room: str) -> None:
+        if not room.replace("-", "").replace("_", "").replace(".", "").isalnum():
+            raise ValueError(f"unsafe conference room {room!r}")
+        self._run("conference", f"{room}@default", interruptible=True)
+
+    def set_variable(self, name: str, value: str) -> None:
+        self._fire("set", fsargs.set_arg(name, value))
+
+    def close(self) -> None:
+        self.session.exit()

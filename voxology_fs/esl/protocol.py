@@ -1,0 +1,193 @@
+"""FreeSWITCH event socket wire format: framing, parsing and encoding.
+
+No sockets here: :class:`Parser` is fed bytes as they arrive, in pieces of
+any size, and yields whole :class:`Message` objects.  It is tested on
+recorded FreeSWITCH traffic, split at every possible byte.
+
+A message is a header block (``Name: value`` lines), a blank line, then
+exactly ``Content-Length`` bytes of body.  ``text/event-plain`` bodies hold
+the event's own headers, URL-encoded, and possibly a body of their own.
+"""
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+_HEADER_END = b"\n\n"
+
+
+class ProtocolError(Exception):
+    """The peer sent something that is not the event socket protocol."""
+
+
+class Message:
+    """One framed message: its outer headers and raw body."""
+
+    __slots__ = ("headers", "body")
+
+    def __init__(self, headers: dict[str, str], body: bytes = b""):
+        self.headers = headers
+        self.body = body
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("Content-Type", "")
+
+    @property
+    def reply_text(self) -> str:
+        return self.headers.get("Reply-Text", "")
+
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+    def __repr__(self) -> str:
+        return f"<Message {self.content_type} {len(self.body)}B>"
+
+
+class Event:
+    """A FreeSWITCH event: decoded headers plus an optional body.
+
+    ``headers`` also carries the outer ``Content-Type`` so that code written
+    against greenswitch's event objects keeps working.
+    """
+
+    __slots__ = ("headers", "body")
+
+    def __init__(self, headers: dict[str, str], body: str = ""):
+        self.headers = headers
+        self.body = body
+
+    @property
+    def name(self) -> str:
+        return self.headers.get("Event-Name", "")
+
+    @property
+    def subclass(self) -> str:
+        return self.headers.get("Event-Subclass", "")
+
+    def get(self, name: str, default=None):
+        return self.headers.get(name, default)
+
+    def variable(self, name: str, default=None):
+        return self.headers.get("variable_" + name, default)
+
+    def __repr__(self) -> str:
+        return f"<Event {self.name} {self.subclass}>".replace(" >", ">")
+
+
+def _parse_header_block(block: bytes, decode_values: bool) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for raw_line in block.split(b"\n"):
+        if not raw_line:
+            continue
+        line = raw_line.decode("utf-8", "replace")
+        name, sep, value = line.partition(":")
+        if not sep:
+            raise ProtocolError(f"malformed header line {line[:80]!r}")
+        value = value[1:] if value.startswith(" ") else value
+        headers[name.strip()] = unquote(value) if decode_values else value
+    return headers
+
+
+def parse_event(body: bytes, content_type: str = "text/event-plain") -> Event:
+    """Decode the body of a ``text/event-plain`` message."""
+    head, sep, rest = body.partition(_HEADER_END)
+    headers = _parse_header_block(head, decode_values=True)
+    headers.setdefault("Content-Type", content_type)
+    event_body = ""
+    if sep and "Content-Length" in headers:
+        length = int(headers["Content-Length"])
+        event_body = rest[:length].decode("utf-8", "replace")
+    return Event(headers, event_body)
+
+
+class Parser:
+    """Incremental framer: ``feed(bytes)`` returns the messages completed."""
+
+    def __init__(self, max_body: int = 16 * 1024 * 1024):
+        self._buffer = bytearray()
+        self._pending_headers: dict[str, str] | None = None
+        self._pending_length = 0
+        self._max_body = max_body
+
+    def feed(self, data: bytes) -> list[Message]:
+        self._buffer += data
+        messages = []
+        while True:
+            if self._pending_headers is None:
+                end = self._buffer.find(_HEADER_END)
+                if end < 0:
+                    # Tolerate stray newlines between messages.
+                    if self._buffer.strip(b"\n") == b"":
+                        self._buffer.clear()
+                    return messages
+                block = bytes(self._buffer[:end]).lstrip(b"\n")
+                del self._buffer[:end + 2]
+                if not block:
+                    continue
+                headers = _parse_header_block(block, decode_values=False)
+                if headers.get("Content-Type") == "command/reply":
+                    # The reply to ``connect`` carries URL-encoded channel data.
+                    headers = {k: unquote(v) for k, v in headers.items()}
+                length = headers.get("Content-Length")
+                if length is None:
+                    messages.append(Message(headers))
+                    continue
+                try:
+                    self._pending_length = int(length)
+                except ValueError:
+                    raise ProtocolError(f"bad Content-Length {length!r}") from None
+                if not 0 <= self._pending_length <= self._max_body:
+                    raise ProtocolError(f"Content-Length {length} out of range")
+                self._pending_headers = headers
+            if len(self._buffer) < self._pending_length:
+                return messages
+            body = bytes(self._buffer[:self._pending_length])
+            del self._buffer[:self._pending_length]
+            messages.append(Message(self._pending_headers, body))
+            self._pending_headers = None
+
+
+def message_to_event(message: Message) -> Event | None:
+    """The event a message carries, or None for replies and notices."""
+    if message.content_type == "text/event-plain":
+        return parse_event(message.body)
+    return None
+
+
+def encode_command(command: str, headers: dict[str, str] | None = None, body: str | None = None) -> bytes:
+    """Encode a command line, optional headers and an optional body.
+
+    Header values must not contain a newline (they would end the header
+    block); send such text as the body instead.
+    """
+    if "\n" in command:
+        raise ValueError("a command line cannot contain a newline")
+    lines = [command]
+    for name, value in (headers or {}).items():
+        value = str(value)
+        if "\n" in value or "\r" in value:
+            raise ValueError(f"header {name} cannot contain a newline")
+        lines.append(f"{name}: {value}")
+    payload = b""
+    if body is not None:
+        payload = body.encode("utf-8")
+        lines.append(f"content-length: {len(payload)}")
+    return ("\n".join(lines) + "\n\n").encode("utf-8") + payload
+
+
+def encode_execute(app: str, arg: str | None, event_uuid: str, event_lock: bool = False) -> bytes:
+    """A ``sendmsg`` that runs one dialplan application on the channel.
+
+    The argument travels as a header when it is a plain one-line string and
+    as a ``text/plain`` body otherwise, which FreeSWITCH reads verbatim.
+    """
+    headers = {"call-command": "execute", "execute-app-name": app, "Event-UUID": event_uuid}
+    if event_lock:
+        headers["event-lock"] = "true"
+    if arg is None or arg == "":
+        return encode_command("sendmsg", headers)
+    if "\n" in arg or "\r" in arg or arg != arg.strip():
+        headers["content-type"] = "text/plain"
+        return encode_command("sendmsg", headers, body=arg)
+    headers["execute-app-arg"] = arg
+    return encode_command("sendmsg", headers)

@@ -1,0 +1,6 @@
+"""Call flow actions: one module per family, one class per action type.
+
+Importing this package registers every action in :data:`REGISTRY`.
+"""
+from .base import REGISTRY, Action, Param  # noqa: F401
+from . import call, control, data, media  # noqa: F401  (registers the actions)

@@ -1,0 +1,74 @@
+"""Ending and steering the call: HANGUP, REJECT, STOP, REDIRECT."""
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+from ..errors import ActionFailed
+from ..program import Hangup as HangupSignal, Redirect as RedirectSignal, Stop as StopSignal
+from .base import Action, Param, register
+
+REJECT_CODES = {"busy": 486, "rejected": 603}
+
+
+@register
+class Hangup(Action):
+    type = "HANGUP"
+    params_spec = ()
+
+    def run(self, ctx):
+        ctx.trace("hangup", {})
+        ctx.channel.hangup("NORMAL_CLEARING")
+        return HangupSignal()
+
+
+@register
+class Reject(Action):
+    """Refuse the call before it is answered: SIP 486 (busy) or 603 (rejected)."""
+
+    type = "REJECT"
+    params_spec = (Param("reason", default="rejected", choices=tuple(REJECT_CODES), template=False),)
+
+    def run(self, ctx):
+        reason = self.params["reason"]
+        ctx.trace("reject", {"reason": reason, "answered": ctx.channel.answered})
+        ctx.state.status = "busy" if reason == "busy" else "rejected"
+        ctx.channel.reject(REJECT_CODES[reason])
+        return HangupSignal()
+
+
+@register
+class Stop(Action):
+    type = "STOP"
+    params_spec = ()
+
+    def run(self, ctx):
+        ctx.trace("stop", {})
+        return StopSignal()
+
+
+@register
+class Redirect(Action):
+    """Fetch a call flow from ``url`` and run it instead of what remains."""
+
+    type = "REDIRECT"
+    params_spec = (
+        Param("url", required=True),
+        Param("method", default="POST", choices=("GET", "POST"), template=False),
+        Param("content_type", choices=("application/json", "application/xml",
+                                       "application/x-www-form-urlencoded"), template=False),
+    )
+
+    def check(self, problems, parser):
+        url = self.params["url"]
+        if url is not None and not url.variables:
+            parsed = urlparse(url.render(lambda n: None))
+            if parsed.scheme not in ("http", "https") or not parsed.netloc:
+                problems.add(f"{self.path}/params/url", "url must be an http or https URL")
+
+    def run(self, ctx):
+        url = self.render(ctx, "url")
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ActionFailed(f"url must be an http or https URL, got {url!r}", f"{self.path}/params/url")
+        ctx.trace("redirect", {"url": url})
+        return RedirectSignal(url, self.params["method"], self.params["content_type"])

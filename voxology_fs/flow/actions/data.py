@@ -1,0 +1,91 @@
+"""Data in and out of the call: SESSIONDATA and WEBHOOK."""
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+from ...callbacks import CallbackError, CallbackTarget
+from ..errors import ActionFailed
+from .base import Action, Param, register
+
+
+def render_json(value, ctx):
+    """Fill ``${...}`` placeholders in every string of a JSON value."""
+    from .. import templates
+    if isinstance(value, str):
+        return templates.render(value, ctx.lookup) if templates.has_placeholders(value) else value
+    if isinstance(value, list):
+        return [render_json(v, ctx) for v in value]
+    if isinstance(value, dict):
+        return {k: render_json(v, ctx) for k, v in value.items()}
+    return value
+
+
+@register
+class SessionData(Action):
+    """Merge ``session_data`` (at the action's top level, as in the product docs) into the call's."""
+
+    type = "SESSIONDATA"
+    top_level_keys = frozenset({"name", "session_data"})
+    params_spec = (Param("session_data", "object"),)
+
+    def check(self, problems, parser):
+        data = self.raw.get("session_data", self.params.get("session_data"))
+        if not isinstance(data, dict):
+            problems.add(f"{self.path}/session_data", "session_data is required and must be an object")
+        self.data = data if isinstance(data, dict) else {}
+
+    def run(self, ctx):
+        data = render_json(self.data, ctx)
+        ctx.state.merge_session_data(data)
+        ctx.trace("session_data", {"keys": sorted(data)})
+        ctx.save_progress()
+
+
+@register
+class Webhook(Action):
+    """An HTTP request carrying the call's state; optionally waits and saves the JSON answer.
+
+    ``wait`` (default true) waits for the answer (up to ``timeout`` ms);
+    with ``save_as`` a JSON answer is stored in session data under that key.
+    ``wait: false`` fires and forgets.  A failed webhook never ends the call.
+    """
+
+    type = "WEBHOOK"
+    params_spec = (
+        Param("url", required=True),
+        Param("method", default="POST", choices=("GET", "POST", "PUT", "PATCH", "DELETE"), template=False),
+        Param("content_type", default="application/json",
+              choices=("application/json", "application/xml", "application/x-www-form-urlencoded"), template=False),
+        Param("body", "object", doc="extra fields sent with the call's state"),
+        Param("wait", "boolean", default=True),
+        Param("save_as", template=False, doc="session_data key for the JSON answer"),
+        Param("timeout", "integer", default=5000, minimum=100, maximum=60000, doc="ms"),
+    )
+
+    def check(self, problems, parser):
+        url = self.params["url"]
+        if url is not None and not url.variables:
+            parsed = urlparse(url.render(lambda n: None))
+            if parsed.scheme not in ("http", "https") or not parsed.netloc:
+                problems.add(f"{self.path}/params/url", "url must be an http or https URL")
+
+    def run(self, ctx):
+        url = self.render(ctx, "url")
+        target = CallbackTarget(url=url, method=self.params["method"], content_type=self.params["content_type"])
+        payload = ctx.state.callback_fields("webhook")
+        if self.params["body"]:
+            payload.update(render_json(self.params["body"], ctx))
+        timeout = self.params["timeout"] / 1000
+        if not self.params["wait"]:
+            ctx.callbacks.fire_and_forget(target, payload, timeout=timeout)
+            ctx.trace("webhook", {"url": url, "wait": False})
+            return
+        try:
+            answer = ctx.callbacks.request_json(target, payload, timeout=timeout)
+        except CallbackError as exc:
+            ctx.record_error(ActionFailed(f"webhook failed: {exc.detail}", self.path), url=url)
+            return
+        ctx.trace("webhook", {"url": url, "wait": True})
+        if self.params["save_as"]:
+            ctx.state.merge_session_data({self.params["save_as"]: answer})
+            ctx.save_progress()

@@ -1,0 +1,271 @@
+"""The callback-response loop of one call.
+
+``init_call`` fetches the first actions; when a response's actions run out
+and the call is still up, ``continue_call`` fetches more; when the call
+ends, from either side, exactly one ``call_ended`` goes out.  A callback
+that fails is retried where safe, then tried at the fallback URL, then the
+caller hears a short apology and the call ends: never dead air.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from ..callbacks import CallbackClient, CallbackError, CallbackTarget, decode_json
+from ..channel import CallEnded, Channel, ControlInterrupt, Speech
+from .errors import ActionFailed, FlowError, FlowValidationError, RunawayFlow
+from .expressions import truthy
+from .parser import compile_actions, parse_response
+from .program import Hangup, Program, Redirect, execute
+from .state import CallState, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """What flows use besides the channel; one set per call-server process."""
+
+    callbacks: CallbackClient
+    audio: object  # AudioCache, or anything with fetch(url) -> path
+    # Persist progress and the final record; no-ops for the simulator.
+    save_progress: object = lambda state: None
+    finish_call: object = lambda state: True
+    trace: object = lambda call_id, kind, data: None
+    max_callbacks: int = 100
+    max_steps: int = 10000
+    apology_text: str = "We are sorry, an application error has occurred. Goodbye."
+
+
+class FlowContext:
+    """What an action sees while it runs."""
+
+    def __init__(self, channel: Channel, state: CallState, services: Services):
+        self.channel = channel
+        self.state = state
+        self.services = services
+        self.callbacks = services.callbacks
+        self.audio = services.audio
+        self.lookup = state.lookup
+        self.loops: dict[int, list] = {}
+
+    def trace(self, kind: str, data: dict | None = None) -> None:
+        self.services.trace(self.state.call_id, kind, data)
+
+    def save_progress(self) -> None:
+        self.services.save_progress(self.state)
+
+    def record_error(self, error: Exception, **extra) -> None:
+        record = error.as_record() if hasattr(error, "as_record") else {"code": "error", "message": str(error)}
+        record.update(extra)
+        record["at"] = utcnow().isoformat() + "Z"
+        self.state.add_error(record)
+        self.trace("error", record)
+        log.warning("call %s: %s", self.state.call_id, record.get("message"))
+
+    def warn(self, path: str, message: str) -> None:
+        self.record_error(ActionFailed(message, path))
+
+    def test(self, condition) -> bool:
+        return truthy(condition.evaluate(self.lookup))
+
+    def run_action(self, action):
+        self.trace("action", {"type": action.type, "path": action.path})
+        try:
+            return action.run(self)
+        except ActionFailed as exc:
+            # The action is skipped and the flow goes on (a broken audio URL
+            # must not end the call).
+            self.record_error(exc)
+            return None
+        finally:
+            if self.state.answer_time is None and self.channel.answered:
+                self.state.answer_time = utcnow()
+
+    def between_steps(self) -> None:
+        """Apply live-control requests that arrived since the last step."""
+        while (request := self.channel.poll_control()) is not None:
+            if request.get("command") == "session_data":
+                apply_session_data(self, request)
+            else:
+                raise ControlInterrupt(request)
+
+
+def apply_session_data(ctx: FlowContext, request: dict) -> None:
+    data = request.get("session_data")
+    if isinstance(data, dict):
+        ctx.state.merge_session_data(data)
+        ctx.trace("session_data_injected", {"keys": sorted(data)})
+        ctx.save_progress()
+
+
+class CallFlowRunner:
+    def __init__(self, channel: Channel, state: CallState, services: Services,
+                 target: CallbackTarget, fallback: CallbackTarget | None = None):
+        self.channel = channel
+        self.state = state
+        self.services = services
+        self.target = target
+        self.fallback = fallback
+        self.ctx = FlowContext(channel, state, services)
+        self.callback_count = 0
+
+    # -- callbacks ----------------------------------------------------------------
+    def _request(self, kind: str, target: CallbackTarget) -> list:
+        """One callback request; returns the parsed actions."""
+        self.callback_count += 1
+        fields = self.state.callback_fields(kind)
+        started = time.monotonic()
+        try:
+            body, _ = self.services.callbacks.send(target, fields)
+            doc = decode_json(body, target.url)
+        except CallbackError as exc:
+            self.ctx.trace("callback", {"type": kind, "url": target.url, "ok": False, "error": exc.code,
+                                        "ms": round((time.monotonic() - started) * 1000, 1)})
+            raise
+        self.ctx.trace("callback", {"type": kind, "url": target.url, "ok": True,
+                                    "ms": round((time.monotonic() - started) * 1000, 1)})
+        if doc is None:
+            return []
+        return parse_response(doc)
+
+    def fetch(self, kind: str, target: CallbackTarget | None = None) -> Program | None:
+        """Actions for the call from its callback (or fallback); None if both failed."""
+        target = target or self.target
+        if self.callback_count >= self.services.max_callbacks:
+            raise RunawayFlow(f"the flow asked for more than {self.services.max_callbacks} callbacks")
+        tries = [target] + ([self.fallback] if self.fallback and self.fallback.url != target.url else [])
+        for attempt in tries:
+            try:
+                program = compile_actions(self._request(kind, attempt))
+                if attempt is not target:
+                    self.target = attempt  # the rest of the call uses the fallback
+                return program
+            except CallbackError as exc:
+                self.ctx.record_error(exc)
+            except FlowValidationError as exc:
+                self.ctx.record_error(exc, url=attempt.url)
+        return None
+
+    # -- the loop -------------------------------------------------------------------
+    def run(self) -> None:
+        try:
+            self.channel.ring()
+            program = self.fetch("init_call")
+            while program is not None and program is not DONE:
+                if not len(program):
+                    self.channel.hangup()  # a response with no actions ends the call
+                    break
+                program = self._run_program(program)
+            if program is None:
+                self._apologise()  # callbacks failed
+        except CallEnded:
+            pass
+        except RunawayFlow as exc:
+            self.ctx.record_error(exc)
+            self._apologise()
+        except Exception as exc:  # a bug must end this call cleanly, never another
+            log.exception("call %s: unexpected error", self.state.call_id)
+            self.ctx.record_error(FlowError(f"internal error: {type(exc).__name__}"))
+            self._apologise()
+        finally:
+            self.finish()
+
+    def _run_program(self, program: Program):
+        """Run one response; returns the next program, None (callbacks failed) or DONE."""
+        while True:
+            try:
+                outcome = execute(program, self.ctx, self.services.max_steps)
+            except ControlInterrupt as interrupt:
+                next_program = self._on_control(interrupt.request)
+                if next_program is DONE or next_program is None:
+                    return next_program
+                if next_program is not CONTINUE:
+                    program = next_program
+                    continue
+                outcome = None
+            if isinstance(outcome, Hangup) or not self.channel.is_up:
+                return DONE
+            if isinstance(outcome, Redirect):
+                self.target = CallbackTarget(outcome.url, outcome.method,
+                                             outcome.content_type or self.target.content_type)
+            return self.fetch("continue_call")
+
+    def _on_control(self, request: dict):
+        """A live-control request: a program to run now, DONE, None (callbacks failed) or CONTINUE."""
+        command = request.get("command")
+        self.ctx.trace("control", {"command": command})
+        if command == "hangup":
+            self.channel.hangup()
+            return DONE
+        if command == "redirect":
+            self.target = CallbackTarget(request.get("url", ""), request.get("method", "POST"),
+                                         request.get("content_type") or self.target.content_type)
+            return self.fetch("continue_call")
+        if command == "actions":
+            try:
+                return compile_actions(parse_response({"actions": request.get("actions")}))
+            except FlowValidationError as exc:
+                self.ctx.record_error(exc)
+                return CONTINUE
+        if command == "session_data":
+            apply_session_data(self.ctx, request)
+        else:
+            log.warning("call %s: unknown control command %r", self.state.call_id, command)
+        return CONTINUE
+
+    def _apologise(self) -> None:
+        if not self.channel.is_up:
+            return
+        try:
+            self.channel.ensure_answered()
+            self.channel.play([Speech(self.services.apology_text)])
+        except (CallEnded, ControlInterrupt):
+            pass
+        finally:
+            try:
+                self.channel.hangup()
+            except CallEnded:
+                pass
+
+    # -- the end --------------------------------------------------------------------
+    def finish(self) -> None:
+        state = self.state
+        try:
+            if self.channel.is_up:
+                self.channel.hangup()
+        except CallEnded:
+            pass
+        state.end_time = utcnow()
+        state.hangup_cause = getattr(self.channel, "hangup_cause", None) or "NORMAL_CLEARING"
+        if state.status not in ("rejected", "busy"):
+            if self.channel.answered:
+                state.status = "completed"
+            elif state.hangup_cause == "ORIGINATOR_CANCEL":
+                state.status = "canceled"
+            else:
+                state.status = "completed"
+        if self.services.finish_call(state):
+            try:
+                self.services.callbacks.send(self.target, state.callback_fields("call_ended"))
+                self.ctx.trace("callback", {"type": "call_ended", "url": self.target.url, "ok": True})
+            except CallbackError as exc:
+                self.ctx.trace("callback", {"type": "call_ended", "url": self.target.url, "ok": False,
+                                            "error": exc.code})
+        try:
+            self.channel.close()
+        except Exception:  # the socket may be gone already
+            log.debug("close failed", exc_info=True)
+
+
+class _Marker:
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+DONE = _Marker("DONE")  # the call is over
+CONTINUE = _Marker("CONTINUE")  # go on where the flow was

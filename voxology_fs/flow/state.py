@@ -1,0 +1,179 @@
+"""A call's state as flows see it: callback fields and flow variables.
+
+This is the one place that defines what a callback request carries and
+which variables ``${...}`` templates and IF conditions can read; the docs'
+tables are written from it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import numbers
+from .expressions import UNDEFINED
+
+# Call status values, as callbacks, the REST API and the docs report them.
+STATUSES = {
+    "queued": "Make Call accepted it; the switch is dialling.",
+    "ringing": "The far end is ringing (outbound).",
+    "live-in-progress": "The call is up and its flow is running.",
+    "completed": "The call ended after it was answered.",
+    "busy": "The far end was busy (outbound), or the flow refused the call as busy.",
+    "no-answer": "Nobody answered within the timeout (outbound).",
+    "rejected": "The flow refused the call (REJECT) or it had no call flow.",
+    "canceled": "The caller hung up before the call was answered.",
+    "failed": "The call could not be placed or the switch failed.",
+}
+FINAL_STATUSES = frozenset(STATUSES) - {"queued", "ringing", "live-in-progress"}
+
+
+def iso(moment: dt.datetime | None) -> str | None:
+    """UTC time as the callbacks write it: ``2030-09-20T21:32:28.471Z``."""
+    if moment is None:
+        return None
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+@dataclass
+class CallState:
+    call_id: str
+    direction: str
+    caller_no: str
+    api_no: str
+    app_id: str = ""
+    subaccount_id: str = "0"
+    account_id: str = ""
+    status: str = "live-in-progress"
+    detection: str | None = None
+    start_time: dt.datetime = field(default_factory=utcnow)
+    answer_time: dt.datetime | None = None
+    end_time: dt.datetime | None = None
+    hangup_cause: str | None = None
+    session_data: dict | None = None
+    custom_data: Any = None
+    # Every COLLECT result of the call, most recent first.
+    key_presses: list[dict] = field(default_factory=list)
+    recordings: list[dict] = field(default_factory=list)
+    sip_domain: str = ""
+    sip_forwarded_for: str = ""
+    errors: list[dict] = field(default_factory=list)
+    # FOREACH item and index variables in scope, innermost last.
+    locals: dict = field(default_factory=dict)
+
+    # -- changes ----------------------------------------------------------------
+    def merge_session_data(self, data: dict) -> None:
+        merged = dict(self.session_data or {})
+        merged.update(data)
+        self.session_data = merged
+
+    def add_key_press(self, name: str | None, digits: str) -> None:
+        self.key_presses.insert(0, {"name": name, "digits": digits})
+
+    def add_error(self, record: dict) -> None:
+        self.errors.append(record)
+
+    # -- derived ----------------------------------------------------------------
+    def duration_ms(self, now: dt.datetime | None = None) -> int:
+        end = self.end_time or now or utcnow()
+        return max(0, int((end - self.start_time).total_seconds() * 1000))
+
+    @property
+    def latest_digits(self) -> str:
+        return self.key_presses[0]["digits"] if self.key_presses else ""
+
+    def callback_fields(self, kind: str) -> dict:
+        """The body of a callback request of type ``kind``."""
+        caller = numbers.geography(self.caller_no)
+        api = numbers.geography(self.api_no)
+        body = {
+            "type": kind,
+            "app_id": self.app_id,
+            "subaccount_id": self.subaccount_id,
+            "call_id": self.call_id,
+            "start_time": iso(self.start_time),
+            "direction": self.direction,
+            "duration": self.duration_ms(),
+            "status": self.status,
+            "detection": self.detection,
+            "caller_no": self.caller_no,
+            "caller_no_city": caller.city,
+            "caller_no_region": caller.region,
+            "caller_no_country": caller.country,
+            "caller_no_timezone": caller.timezone,
+            "api_no": self.api_no,
+            "api_no_city": api.city,
+            "api_no_region": api.region,
+            "api_no_country": api.country,
+            "api_no_timezone": api.timezone,
+            "key_presses": [dict(k) for k in self.key_presses],
+            "recordings": [dict(r) for r in self.recordings],
+            "custom_data": self.custom_data,
+            "session_data": self.session_data,
+            "end_time": iso(self.end_time),
+            "sip_domain": self.sip_domain,
+            "sip_forwarded_for": self.sip_forwarded_for,
+        }
+        if kind == "call_ended":
+            body["hangup_cause"] = self.hangup_cause
+        return body
+
+    # -- variables ----------------------------------------------------------------
+    def lookup(self, name: str) -> Any:
+        """The value of a root variable for templates and conditions."""
+        if name in self.locals:
+            return self.locals[name]
+        getter = _NATIVE.get(name)
+        if getter is not None:
+            return getter(self)
+        for press in self.key_presses:
+            if press.get("name") == name:
+                return press["digits"]
+        return UNDEFINED
+
+
+def _geo(attr: str, which: str):
+    return lambda s: getattr(numbers.geography(getattr(s, which)), attr)
+
+
+# The native variables.  camelCase names as in the product docs; the
+# snake_case callback names work too.
+_NATIVE = {
+    "callId": lambda s: s.call_id,
+    "appId": lambda s: s.app_id,
+    "subaccountId": lambda s: s.subaccount_id,
+    "direction": lambda s: s.direction,
+    "status": lambda s: s.status,
+    "detection": lambda s: s.detection,
+    "callerNo": lambda s: s.caller_no,
+    "callerNoCity": _geo("city", "caller_no"),
+    "callerNoRegion": _geo("region", "caller_no"),
+    "callerNoCountry": _geo("country", "caller_no"),
+    "callerNoTimezone": _geo("timezone", "caller_no"),
+    "apiNo": lambda s: s.api_no,
+    "apiNoCity": _geo("city", "api_no"),
+    "apiNoRegion": _geo("region", "api_no"),
+    "apiNoCountry": _geo("country", "api_no"),
+    "apiNoTimezone": _geo("timezone", "api_no"),
+    "startTime": lambda s: iso(s.start_time),
+    "answerTime": lambda s: iso(s.answer_time),
+    "callTime": lambda s: s.duration_ms(),
+    "keyPresses": lambda s: s.latest_digits,
+    "keyPressesList": lambda s: s.key_presses,
+    "collected": lambda s: {k["name"]: k["digits"] for k in reversed(s.key_presses) if k.get("name")},
+    "recordings": lambda s: s.recordings,
+    "sessionData": lambda s: s.session_data if s.session_data is not None else {},
+    "customData": lambda s: s.custom_data,
+    "sipDomain": lambda s: s.sip_domain,
+}
+for _camel, _snake in [("callId", "call_id"), ("appId", "app_id"), ("subaccountId", "subaccount_id"),
+                       ("callerNo", "caller_no"), ("apiNo", "api_no"), ("startTime", "start_time"),
+                       ("sessionData", "session_data"), ("customData", "custom_data"),
+                       ("keyPressesList", "key_presses"), ("sipDomain", "sip_domain")]:
+    _NATIVE[_snake] = _NATIVE[_camel]
+
+NATIVE_VARIABLES = tuple(_NATIVE)

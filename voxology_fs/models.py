@@ -1,0 +1,133 @@
+"""The data model, shared by the call server and the REST API.
+
+Every resource belongs to an account.  Numbers are stored in E.164.  Times
+are UTC.  Changing a model means adding a migration in ``migrations/``
+(``voxology-fs db upgrade`` applies them on SQLite and PostgreSQL alike).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+
+import peewee
+
+from .db import database
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class JSONField(peewee.TextField):
+    """JSON kept as text, so it works the same on SQLite and PostgreSQL."""
+
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, separators=(",", ":"))
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class Account(BaseModel):
+    id = peewee.CharField(primary_key=True, max_length=36, default=new_id)
+    name = peewee.CharField(max_length=200)
+    # A subaccount's parent; top-level accounts have none.
+    parent = peewee.ForeignKeyField("self", null=True, backref="subaccounts", on_delete="CASCADE")
+    created_at = peewee.DateTimeField(default=utcnow)
+
+    @property
+    def subaccount_id(self) -> str:
+        """The id callbacks report as ``subaccount_id`` ("0" for a top-level account)."""
+        return self.id if self.parent_id else "0"
+
+
+class Application(BaseModel):
+    id = peewee.CharField(primary_key=True, max_length=36, default=new_id)
+    account = peewee.ForeignKeyField(Account, backref="applications", on_delete="CASCADE")
+    name = peewee.CharField(max_length=200)
+    # SHA-256 of the API key; the key itself is shown once and never stored.
+    api_key_hash = peewee.CharField(max_length=64, unique=True, null=True)
+    api_key_prefix = peewee.CharField(max_length=12, null=True)
+    created_at = peewee.DateTimeField(default=utcnow)
+
+
+class PhoneNumber(BaseModel):
+    """A DID of the operator's inventory, assigned or free."""
+
+    number = peewee.CharField(primary_key=True, max_length=20)
+    capabilities = peewee.CharField(max_length=64, default="voice")
+    country = peewee.CharField(max_length=2, default="")
+    account = peewee.ForeignKeyField(Account, null=True, backref="numbers", on_delete="SET NULL")
+    application = peewee.ForeignKeyField(Application, null=True, backref="numbers", on_delete="SET NULL")
+    # "CallFlows" once provisioned to an application's call flows.
+    service = peewee.CharField(max_length=32, null=True)
+    assigned_at = peewee.DateTimeField(null=True)
+    created_at = peewee.DateTimeField(default=utcnow)
+
+
+class CallFlowConfig(BaseModel):
+    """Where a number's calls fetch their actions."""
+
+    phone_number = peewee.ForeignKeyField(PhoneNumber, primary_key=True, backref="config", on_delete="CASCADE")
+    method = peewee.CharField(max_length=4, default="POST")
+    url = peewee.TextField()
+    content_type = peewee.CharField(max_length=64, default="application/json")
+    fallback_url = peewee.TextField(null=True)
+    fallback_method = peewee.CharField(max_length=4, null=True)
+    updated_at = peewee.DateTimeField(default=utcnow)
+
+
+class Call(BaseModel):
+    id = peewee.CharField(primary_key=True, max_length=36, default=new_id)
+    account = peewee.ForeignKeyField(Account, null=True, backref="calls", on_delete="SET NULL")
+    application = peewee.ForeignKeyField(Application, null=True, backref="calls", on_delete="SET NULL")
+    switch = peewee.CharField(max_length=64, default="")
+    # FreeSWITCH's channel uuid (the same as ``id`` for calls we originate).
+    channel_uuid = peewee.CharField(max_length=36, null=True, index=True)
+    direction = peewee.CharField(max_length=8)
+    status = peewee.CharField(max_length=24, index=True)
+    caller_no = peewee.CharField(max_length=32, default="")
+    # Our number: the one called (inbound) or calling (outbound).
+    api_no = peewee.CharField(max_length=32, default="", index=True)
+    # The far number an outbound call dials.
+    to_no = peewee.CharField(max_length=32, default="")
+    start_time = peewee.DateTimeField(default=utcnow, index=True)
+    answer_time = peewee.DateTimeField(null=True)
+    end_time = peewee.DateTimeField(null=True)
+    duration_ms = peewee.IntegerField(null=True)
+    hangup_cause = peewee.CharField(max_length=48, null=True)
+    session_data = JSONField(null=True)
+    custom_data = JSONField(null=True)
+    key_presses = JSONField(default=list)
+    recordings = JSONField(default=list)
+    detection = peewee.CharField(max_length=24, null=True)
+    errors = JSONField(default=list)
+    # Make Call's options: ring timeout (s) and maximum call time (ms).
+    timeout_s = peewee.IntegerField(null=True)
+    max_call_time_ms = peewee.IntegerField(null=True)
+    sip_domain = peewee.CharField(max_length=255, default="")
+    sip_forwarded_for = peewee.CharField(max_length=255, default="")
+
+
+class CallEvent(BaseModel):
+    """The call's trace: callbacks, actions, errors, in order."""
+
+    id = peewee.AutoField()
+    call = peewee.ForeignKeyField(Call, backref="events", on_delete="CASCADE", index=True)
+    at = peewee.DateTimeField(default=utcnow)
+    kind = peewee.CharField(max_length=32)
+    data = JSONField(null=True)
+
+
+ALL_MODELS = [Account, Application, PhoneNumber, CallFlowConfig, Call, CallEvent]

@@ -1,0 +1,161 @@
+"""All settings in one place.
+
+Settings come from defaults, then an optional TOML file (``--config`` or
+``VOXOLOGY_CONFIG``), then environment variables ``VOXOLOGY_<NAME>`` (and the
+conventional ``DATABASE_URL``).  Nothing else in the package reads the
+environment or a config file: components receive a :class:`Settings`.
+
+Example file::
+
+    database_url = "postgresql://voxology@127.0.0.1/voxology"
+    outbound_port = 8084
+
+    [[switch]]
+    name = "fs1"
+    host = "127.0.0.1"
+    port = 8021
+    password = "ClueCon"
+    dial_string = "sofia/gateway/trunk/{number}"
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class Switch:
+    """One FreeSWITCH server: its inbound ESL address and how it dials out."""
+
+    name: str = "fs1"
+    host: str = "127.0.0.1"
+    port: int = 8021
+    password: str = "ClueCon"
+    # ``{number}`` is replaced with the E.164 number being called.
+    dial_string: str = "sofia/gateway/trunk/{number}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///var/voxology.sqlite3"
+    database_pool_size: int = 20
+
+    # The outbound ESL socket server that FreeSWITCH's dialplan hands calls to.
+    outbound_host: str = "127.0.0.1"
+    outbound_port: int = 8084
+    # Calls handled at once by one call-server process; above it calls get SIP 503.
+    max_calls: int = 2000
+    # Seconds to wait for FreeSWITCH to acknowledge one command.
+    esl_command_timeout: float = 10.0
+
+    switches: tuple[Switch, ...] = (Switch(),)
+
+    # The REST API.
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+
+    # Callbacks to the customer's server.
+    callback_connect_timeout: float = 3.0
+    callback_timeout: float = 10.0
+    callback_retries: int = 1
+    callback_retry_backoff: float = 0.25
+    # A call whose flow keeps coming back for more (a static script with no
+    # HANGUP) is ended after this many callback requests.
+    max_callbacks_per_call: int = 100
+    # Control-flow steps (GOTO, IF, FOREACH...) one response may take without
+    # any media action in between: guards against ``GOTO`` loops.
+    max_flow_steps: int = 10000
+    apology_text: str = "We are sorry, an application error has occurred. Goodbye."
+
+    # Numbers written without a country code are read in this region.
+    default_region: str = "US"
+    sip_domain: str = ""
+
+    tts_engine: str = "flite"
+    tts_voice: str = "kal"
+
+    audio_cache_dir: str = "var/audio-cache"
+    audio_max_bytes: int = 50 * 1024 * 1024
+    audio_fetch_timeout: float = 10.0
+    recordings_dir: str = "var/recordings"
+
+    def replace(self, **changes) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+
+_SCALARS = {f.name: f for f in dataclasses.fields(Settings) if f.name != "switches"}
+
+
+def _coerce(name: str, value, kind):
+    if kind in (int, "int"):
+        kind = int
+    elif kind in (float, "float"):
+        kind = float
+    elif kind in (str, "str"):
+        kind = str
+    try:
+        if isinstance(value, str) and kind is not str:
+            return kind(value.strip())
+        return kind(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"setting {name!r}: expected {kind.__name__}, got {value!r}") from None
+
+
+def _switch_from(mapping: dict, where: str) -> Switch:
+    known = {f.name: f.type for f in dataclasses.fields(Switch)}
+    unknown = set(mapping) - set(known)
+    if unknown:
+        raise SettingsError(f"{where}: unknown key(s) {sorted(unknown)}")
+    return Switch(**{k: _coerce(f"{where}.{k}", v, known[k]) for k, v in mapping.items()})
+
+
+def load(path: str | None = None, env: dict | None = None) -> Settings:
+    """Build the settings from defaults, a TOML file and the environment."""
+    env = os.environ if env is None else env
+    values: dict = {}
+    path = path or env.get("VOXOLOGY_CONFIG")
+    if path:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except OSError as exc:
+            raise SettingsError(f"config file {path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"config file {path}: {exc}") from None
+        switches = data.pop("switch", None)
+        for key, value in data.items():
+            if key not in _SCALARS:
+                raise SettingsError(f"config file {path}: unknown setting {key!r}")
+            values[key] = _coerce(key, value, _SCALARS[key].type)
+        if switches is not None:
+            values["switches"] = tuple(
+                _switch_from(s, f"switch[{i}]") for i, s in enumerate(switches))
+
+    for key, f in _SCALARS.items():
+        raw = env.get("VOXOLOGY_" + key.upper())
+        if raw is not None:
+            values[key] = _coerce(key, raw, f.type)
+    if env.get("DATABASE_URL") and "VOXOLOGY_DATABASE_URL" not in env:
+        values["database_url"] = env["DATABASE_URL"]
+
+    # A single switch can be given entirely by environment variables.
+    switch_env = {k: env[f"VOXOLOGY_ESL_{k.upper()}"] for k in ("name", "host", "port", "password", "dial_string")
+                  if f"VOXOLOGY_ESL_{k.upper()}" in env}
+    if switch_env:
+        base = dataclasses.asdict(values.get("switches", (Switch(),))[0])
+        base.update(switch_env)
+        values["switches"] = (_switch_from(base, "VOXOLOGY_ESL_*"),)
+
+    settings = Settings(**values)
+    if not settings.switches:
+        raise SettingsError("at least one [[switch]] is needed")
+    names = [s.name for s in settings.switches]
+    if len(set(names)) != len(names):
+        raise SettingsError(f"switch names must be unique: {names}")
+    return settings
