@@ -76,6 +76,16 @@ Values and conversions
     ``%`` takes the sign of the dividend. Objects and arrays are equal only to
     themselves (identity).
 
+Where we differ from JavaScript (all on purpose)
+    * Member access on ``null``/``undefined`` gives ``undefined`` (see above).
+    * Every unknown name is ``undefined`` instead of a ``ReferenceError``.
+    * ``undefined``, ``NaN`` and ``Infinity`` are literals, not globals.
+    * Rejected although valid JavaScript: legacy octal numbers (``010``) and
+      escapes (``'\\1'``), numeric separators (``1_000``), non-ASCII
+      identifiers, and the unsupported operators listed above.
+    * The string-length limit counts Python characters (code points), not
+      UTF-16 units.
+
 Limits
     So that customer input can never make the platform spend unbounded time or
     memory, :func:`parse` rejects text longer than ``MAX_SOURCE_LENGTH``

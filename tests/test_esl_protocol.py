@@ -1,0 +1,110 @@
+"""The ESL framer against recorded FreeSWITCH traffic, whole and split at any byte."""
+import glob
+import os
+import random
+
+import pytest
+
+from voxology_fs.esl.protocol import Parser, encode_execute, message_to_event, parse_event
+
+TRANSCRIPTS = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "esl-transcripts")
+TRANSCRIPTS = os.environ.get("VOXOLOGY_ESL_TRANSCRIPTS", os.path.normpath(TRANSCRIPTS))
+if not os.path.isdir(TRANSCRIPTS):
+    TRANSCRIPTS = os.path.join(os.path.dirname(__file__), "data", "esl-transcripts")
+
+
+def split_transcript(data: bytes):
+    """[(direction, raw message)] of a transcript file, framed by its own rule."""
+    out, pos = [], 0
+    markers = {b"<<< RECEIVED\n": "<", b">>> SENT\n": ">"}
+    while pos < len(data):
+        for marker, direction in markers.items():
+            if data.startswith(marker, pos):
+                pos += len(marker)
+                break
+        else:
+            pos += 1  # the newline between a message and the next marker
+            continue
+        end = data.index(b"\n\n", pos) + 2
+        length = 0
+        for line in data[pos:end].split(b"\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":", 1)[1])
+        out.append((direction, data[pos:end + length]))
+        pos = end + length
+    return out
+
+
+def received_streams():
+    """(name, bytes FreeSWITCH sent, number of messages) for each recorded file."""
+    streams = []
+    for path in sorted(glob.glob(os.path.join(TRANSCRIPTS, "*.log"))):
+        received = [raw for direction, raw in split_transcript(open(path, "rb").read()) if direction == "<"]
+        streams.append((os.path.basename(path), b"".join(received), len(received)))
+    return streams
+
+
+STREAMS = received_streams()
+
+
+def test_transcripts_are_there():
+    assert len(STREAMS) >= 29, TRANSCRIPTS
+
+
+@pytest.mark.parametrize("name,stream,count", STREAMS, ids=[s[0] for s in STREAMS])
+def test_whole_stream_parses_into_every_message(name, stream, count):
+    messages = Parser().feed(stream)
+    assert len(messages) == count
+    for message in messages:
+        if message.content_type == "text/event-plain":
+            event = message_to_event(message)
+            assert event.name, "every event has a name"
+
+
+@pytest.mark.parametrize("name,stream,count", STREAMS, ids=[s[0] for s in STREAMS])
+def test_stream_split_at_random_points_gives_the_same_messages(name, stream, count):
+    whole = [(m.headers, m.body) for m in Parser().feed(stream)]
+    rng = random.Random(name)
+    parser, got, pos = Parser(), [], 0
+    while pos < len(stream):
+        step = rng.choice([1, 2, 3, 7, 64, 1000, 4096])
+        got.extend((m.headers, m.body) for m in parser.feed(stream[pos:pos + step]))
+        pos += step
+    assert got == whole
+
+
+def test_every_split_point_of_a_short_stream():
+    name, stream, _ = next(s for s in STREAMS if s[0] == "live_control_narrow.outbound.log")
+    stream = stream[:6000]
+    whole = [(m.headers, m.body) for m in Parser().feed(stream)]
+    for cut in range(1, len(stream)):
+        parser = Parser()
+        got = parser.feed(stream[:cut]) + parser.feed(stream[cut:])
+        assert [(m.headers, m.body) for m in got] == whole
+
+
+def test_connect_reply_values_are_url_decoded():
+    name, stream, _ = next(s for s in STREAMS if s[0] == "live_control_narrow.outbound.log")
+    reply = Parser().feed(stream)[0]
+    assert reply.content_type == "command/reply"
+    assert reply.headers["Channel-Caller-ID-Number"] == "+19495551212"
+    assert reply.headers["variable_current_application_data"] == "127.0.0.1:8084 async full"
+
+
+def test_event_with_its_own_body():
+    body = (b"Event-Name: BACKGROUND_JOB\nJob-UUID: 1\nContent-Length: 4\n\n+OK\n")
+    event = parse_event(body)
+    assert event.name == "BACKGROUND_JOB" and event.body == "+OK\n"
+
+
+def test_encoded_newlines_survive_in_event_headers():
+    event = parse_event(b"Event-Name: CUSTOM\nX-Text: a%0Ab\n\n")
+    assert event.get("X-Text") == "a\nb"
+
+
+def test_execute_argument_with_newline_goes_in_the_body():
+    raw = encode_execute("speak", "flite|kal|one\ntwo", "u1")
+    head, body = raw.split(b"\n\n", 1)
+    assert b"execute-app-arg" not in head and b"content-length: 17" in head and body == b"flite|kal|one\ntwo"
+    plain = encode_execute("playback", "tone_stream://%(20000,0,350)", "u2")
+    assert b"execute-app-arg: tone_stream://%(20000,0,350)\n\n" in plain
