@@ -5,6 +5,7 @@ import os
 import pytest
 
 from voxology_fs.flow.errors import FlowValidationError
+from voxology_fs.flow.expressions import UNDEFINED
 from voxology_fs.flow.parser import parse_flow, parse_response
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "voxology_fs", "examples")
@@ -77,9 +78,10 @@ def test_condition_that_does_not_parse():
     assert "/actions/0/condition" in errors
 
 
-def test_bad_placeholder_in_a_string_param():
-    errors = problems({"actions": [{"type": "SAY", "params": {"text": "Hello ${sessionData.name"}}]})
-    assert "/actions/0/params/text" in errors
+def test_text_that_is_not_a_placeholder_stays_text():
+    program = parse_flow({"actions": [{"type": "SAY", "params": {"text": "Hi ${sessionData.name ${system x} ${uuid}"}}]})
+    text = program.code[0].action.params["text"]
+    assert text.render(lambda name: {"sessionData": {}}.get(name, UNDEFINED)) == "Hi ${sessionData.name ${system x} ${uuid}"
 
 
 def test_nested_errors_have_nested_paths():

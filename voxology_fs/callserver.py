@@ -85,8 +85,8 @@ class CallServer:
             session.close()
             return
         if self.stats.active >= self.settings.max_calls:
-            self._refuse(session, 503, "over capacity")
             self.stats.rejected_over_capacity += 1
+            self._refuse(session, 503, "over capacity")
             return
         self.stats.active += 1
         try:

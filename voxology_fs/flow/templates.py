@@ -79,11 +79,12 @@ class TemplateError(ExpressionError):
 
 
 class _Placeholder:
-    __slots__ = ("expression", "position")
+    __slots__ = ("expression", "position", "source")
 
-    def __init__(self, expression: Expression, position: int) -> None:
+    def __init__(self, expression: Expression, position: int, source: str = "") -> None:
         self.expression = expression
         self.position = position  # of its '${'
+        self.source = source  # the placeholder as written, '${...}'
 
 
 class Template:
@@ -93,12 +94,12 @@ class Template:
     variable names its placeholders read.
     """
 
-    __slots__ = ("source", "variables", "_parts")
+    __slots__ = ("source", "variables", "_parts", "lenient")
 
     source: str
     variables: frozenset[str]
 
-    def __init__(self, source: str, parts: tuple[str | _Placeholder, ...]) -> None:
+    def __init__(self, source: str, parts: tuple[str | _Placeholder, ...], lenient: bool = False) -> None:
         variables: set[str] = set()
         for part in parts:
             if isinstance(part, _Placeholder):
@@ -106,6 +107,7 @@ class Template:
         object.__setattr__(self, "source", source)
         object.__setattr__(self, "variables", frozenset(variables))
         object.__setattr__(self, "_parts", parts)
+        object.__setattr__(self, "lenient", lenient)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("Template objects are immutable")
@@ -135,6 +137,14 @@ class Template:
                 text = part
             else:
                 where = part.position
+                if self.lenient and part.expression.variables and all(
+                        cached_lookup(name) is UNDEFINED for name in part.expression.variables):
+                    # Names no variable we know: text such as "${uuid}" in a
+                    # customer's prompt is left as written.
+                    text = part.source
+                    length += len(text)
+                    pieces.append(text)
+                    continue
                 try:
                     value = part.expression.evaluate(cached_lookup)
                     text = _render_value(value, MAX_TEMPLATE_LENGTH - length)
@@ -258,8 +268,14 @@ def _parse_placeholder(text: str, dollar: int) -> tuple[Expression, int]:
     return expression, after.position
 
 
-def compile_template(text: str) -> Template:
-    """Parse ``text`` once; raise :class:`TemplateError` if it is invalid."""
+def compile_template(text: str, lenient: bool = False) -> Template:
+    """Parse ``text`` once; raise :class:`TemplateError` if it is invalid.
+
+    ``lenient`` templates never fail: a ``${`` that does not start a valid
+    placeholder is plain text, and a placeholder whose variables are all
+    unknown renders as written.  Call flows use them for text that reaches
+    the caller, so ``${system ...}`` in a prompt is simply read out.
+    """
     if not isinstance(text, str):
         raise TypeError(f"template must be a str, not {type(text).__name__}")
     if len(text) > MAX_TEMPLATE_LENGTH:
@@ -281,13 +297,20 @@ def compile_template(text: str) -> Template:
         if any(literal):
             parts.append("".join(literal))
         literal = []
-        expression, close = _parse_placeholder(text, dollar)
-        parts.append(_Placeholder(expression, dollar))
+        try:
+            expression, close = _parse_placeholder(text, dollar)
+        except TemplateError:
+            if not lenient:
+                raise
+            literal.append("${")
+            index = dollar + 2
+            continue
+        parts.append(_Placeholder(expression, dollar, text[dollar:close + 1]))
         index = close + 1
     literal.append(text[index:])
     if any(literal):
         parts.append("".join(literal))
-    return Template(text, tuple(parts))
+    return Template(text, tuple(parts), lenient)
 
 
 @functools.lru_cache(maxsize=256)

@@ -100,9 +100,9 @@ class Param:
             return self.default
         if self.kind == "string" and self.template:
             try:
-                return templates.compile_template(value)
-            except ExpressionError as exc:
-                problems.add(where, f"bad ${{...}} placeholder: {exc}")
+                return templates.compile_template(value, lenient=True)
+            except ExpressionError as exc:  # only limits (length) fail a lenient template
+                problems.add(where, str(exc))
                 return self.default
         return value
 

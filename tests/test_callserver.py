@@ -1,0 +1,200 @@
+"""The call server end to end: a fake FreeSWITCH connects calls to the real socket server."""
+import os
+
+import gevent
+import pytest
+
+from tests.fakefs import FakeSwitch
+from voxology_fs import models, store
+from voxology_fs.callserver import CallServer
+
+DID = "+17145551212"
+CALLER = "+19495551212"
+EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "voxology_fs", "examples")
+
+
+def provision(url, number=DID, method="POST", content_type="application/json", fallback_url=None):
+    account = models.Account.create(name="acme")
+    app = models.Application.create(account=account, name="main")
+    phone = models.PhoneNumber.create(number=number, account=account, application=app, service="CallFlows")
+    models.CallFlowConfig.create(phone_number=phone, url=url, method=method, content_type=content_type,
+                                 fallback_url=fallback_url)
+    return account, app
+
+
+@pytest.fixture
+def call_server(db, settings):
+    server = CallServer(settings)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def switch(call_server):
+    fake = FakeSwitch(outbound=("127.0.0.1", call_server.port), time_scale=0.01, media_ms=5)
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+def example(name):
+    import json
+    with open(os.path.join(EXAMPLES, name + ".json")) as fh:
+        return json.load(fh)
+
+
+def finished(call, callback_server, timeout=10):
+    assert call.wait_closed(timeout=timeout), "the call server never released the call"
+    assert callback_server.wait_for(lambda: callback_server.of_type("call_ended"), timeout=5)
+
+
+def apps(call, skip=("socket", "multiset", "set", "unset", "flush_dtmf")):
+    return [(app, arg) for app, arg in call.executed if app not in skip]
+
+
+def test_hello_world_inbound(switch, callback_server):
+    url = callback_server.static("/hello", example("hello-world"))
+    account, app = provision(url)
+    call = switch.incoming_call(destination=DID, caller=CALLER)
+    finished(call, callback_server)
+    assert apps(call) == [("ring_ready", None), ("answer", None), ("speak", "flite|kal|Hello, world."),
+                          ("hangup", "NORMAL_CLEARING")]
+    assert call.spoken == ["Hello, world."]
+    init = callback_server.of_type("init_call")[0]
+    assert init["app_id"] == app.id and init["subaccount_id"] == "0" and init["call_id"] == call.uuid
+    assert init["direction"] == "inbound" and init["status"] == "live-in-progress"
+    assert init["caller_no"] == CALLER and init["api_no"] == DID and init["api_no_region"] == "CA"
+    ended = callback_server.of_type("call_ended")
+    assert len(ended) == 1 and ended[0]["status"] == "completed" and ended[0]["end_time"]
+    record = store.load_call(call.uuid)
+    assert record.status == "completed" and record.end_time and record.duration_ms >= 0
+
+
+def test_channel_set_up_and_narrow_subscription(switch, callback_server):
+    provision(callback_server.static("/hello", example("hello-world")))
+    call = switch.incoming_call(destination="(714) 555-1212", caller=CALLER)
+    finished(call, callback_server)
+    sent = b"".join(data for direction, data in call.wire if direction == ">")
+    assert b"myevents" not in sent
+    assert f"filter Unique-ID {call.uuid}".encode() in sent
+    assert b"event plain CHANNEL_EXECUTE CHANNEL_EXECUTE_COMPLETE" in sent and b"CUSTOM voxology::control" in sent
+    ours = call.executed[call.executed.index(("socket", f"127.0.0.1:{switch.outbound[1]} async full")) + 1:]
+    assert ours[0] == ("multiset", "playback_delimiter=! playback_terminators=none")
+
+
+def test_multi_action_goto(switch, callback_server):
+    provision(callback_server.static("/multi", example("Example-MultiActionProcessing")))
+    call = switch.incoming_call(destination=DID, caller=CALLER)
+    finished(call, callback_server)
+    assert [a for a, _ in apps(call)] == ["ring_ready", "answer", "speak", "speak", "hangup"]
+    assert call.spoken[1] == "You successfully navigated to a labeled action."
+
+
+@pytest.mark.parametrize("press,expected", [("1", "You pressed 1."), ("2", "You did not press 1"),
+                                            (None, "You did not press 1")])
+def test_conditional_processing(switch, callback_server, press, expected):
+    provision(callback_server.static("/cond", example("Example-ConditionalProcessing")))
+    call = switch.incoming_call(destination=DID, caller=CALLER)
+    if press:
+        call.on_execute("play_and_get_digits", lambda c, arg: c.press(press))
+    finished(call, callback_server, timeout=15)
+    collect = [arg for app, arg in call.executed if app == "play_and_get_digits"]
+    assert collect == ["1 1 1 5000 # 'say:Hello world. Welcome to conditional processing. Please press one on "
+                       "your telephone keypad.' silence_stream://1 vox_collected ^[0-9*#A-Da-d]+$ 5000"]
+    assert call.spoken[-1].startswith(expected)
+    ended = callback_server.of_type("call_ended")[0]
+    assert ended["key_presses"] == [{"name": "rating", "digits": press or ""}]
+
+
+def test_variable_processing_press_1_then_pound(switch, callback_server):
+    provision(callback_server.static("/var", example("Example-VariableProcessing")))
+    call = switch.incoming_call(destination=DID, caller=CALLER)
+    call.on_execute("play_and_get_digits", lambda c, arg: c.press("1#"))
+    finished(call, callback_server, timeout=15)
+    assert "You pressed 1, or you are over 21." in call.spoken
+    assert callback_server.of_type("call_ended")[0]["session_data"] == {"gender": "male", "age": 19, "isNice": True}
+
+
+def test_say_text_is_never_expanded_by_freeswitch(switch, callback_server, tmp_path):
+    marker = tmp_path / "pwned"
+    text = "${system touch %s} and ${uuid}" % marker
+    provision(callback_server.static("/evil", {"actions": [{"type": "SAY", "params": {"text": text}},
+                                                           {"type": "HANGUP"}]}))
+    call = switch.incoming_call(destination=DID, caller=CALLER)
+    finished(call, callback_server)
+    assert call.spoken == [text]
+    gevent.sleep(0.1)
+    assert not marker.exists()
+
+
+def test_number_without_flow_is_refused_with_404(switch, callback_server):
+    call = switch.incoming_call(destination="+15555550123", caller=CALLER)
+    assert call.wait_closed(timeout=5)
+    assert call.sip_response == 404 and not call.answered
+
+
+def test_reject_busy_before_answer(switch, callback_server):
+    provision(callback_server.static("/rej", {"actions": [{"type": "REJECT", "params": {"reason": "busy"}}]}))
+    call = switch.incoming_call(destination=DID, caller=CALLER)
+    finished(call, callback_server)
+    assert call.sip_response == 486 and not call.answered
+    assert callback_server.of_type("call_ended")[0]["status"] == "busy"
+
+
+def test_caller_hangs_up_mid_prompt(switch, callback_server):
+    provision(callback_server.static("/long", {"actions": [
+        {"type": "PAUSE", "params": {"length": 60000}}, {"type": "SAY", "params": {"text": "never"}}]}))
+    call = switch.incoming_call(destination=DID, caller=CALLER)
+    call.on_execute("sleep", lambda c, arg: c.hangup("NORMAL_CLEARING"))
+    finished(call, callback_server)
+    ended = callback_server.of_type("call_ended")
+    assert len(ended) == 1 and ended[0]["hangup_cause"] == "NORMAL_CLEARING"
+    assert "never" not in call.spoken
+
+
+def test_callback_down_gives_apology_not_dead_air(switch, callback_server):
+    provision("http://127.0.0.1:9/nothing")
+    call = switch.incoming_call(destination=DID, caller=CALLER)
+    assert call.wait_closed(timeout=10)
+    assert call.spoken == ["We are sorry, an application error has occurred. Goodbye."]
+    record = store.load_call(call.uuid)
+    assert record.errors[0]["code"] == "connection_failed" and record.status == "completed"
+
+
+def test_fallback_url(switch, callback_server):
+    fallback = callback_server.static("/fallback", example("hello-world"))
+    provision(callback_server.route("/broken", lambda r: (500, "no")), fallback_url=fallback)
+    call = switch.incoming_call(destination=DID, caller=CALLER)
+    finished(call, callback_server)
+    assert call.spoken == ["Hello, world."]
+
+
+def test_over_capacity_answers_503(db, settings, callback_server):
+    server = CallServer(settings.replace(max_calls=1))
+    server.start()
+    fake = FakeSwitch(outbound=("127.0.0.1", server.port), time_scale=0.01, media_ms=5)
+    fake.start()
+    try:
+        provision(callback_server.static("/p", {"actions": [{"type": "PAUSE", "params": {"length": 30000}}]}))
+        first = fake.incoming_call(destination=DID, caller=CALLER)
+        assert callback_server.wait_for(lambda: callback_server.of_type("init_call"))
+        second = fake.incoming_call(destination=DID, caller=CALLER)
+        assert second.wait_closed(timeout=5)
+        assert second.sip_response == 503 and server.stats.rejected_over_capacity == 1
+        first.hangup()
+        assert first.wait_closed(timeout=5)
+    finally:
+        fake.stop()
+        server.stop()
+
+
+def test_trace_is_written(switch, callback_server, call_server):
+    provision(callback_server.static("/hello", example("hello-world")))
+    call = switch.incoming_call(destination=DID, caller=CALLER)
+    finished(call, callback_server)
+    call_server.trace_writer.flush()
+    with models.database.connection_context():
+        kinds = [e.kind for e in models.CallEvent.select().where(models.CallEvent.call == call.uuid)
+                 .order_by(models.CallEvent.id)]
+    assert kinds[0] == "callback" and "action" in kinds and "say" in kinds
