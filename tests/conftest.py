@@ -27,7 +27,7 @@ def _reset_schema(database) -> None:
     with database.connection_context():
         is_postgres = isinstance(database, peewee.PostgresqlDatabase)
         database.drop_tables(list(reversed(models.ALL_MODELS)), safe=True, cascade=is_postgres)
-        database.execute_sql("DROP TABLE IF EXISTS migration_history")
+        database.execute_sql("DROP TABLE IF EXISTS schema_migration")
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Benchmark one call-server process against the fake FreeSWITCH (loopback only).
+
+Prints:
+  * hello-world calls per second through one call-server process;
+  * time from the switch's connect to our first application (p50/p99),
+    excluding the callback's own time (the first application is sent before
+    the first callback);
+  * memory per concurrent call, with N calls waiting in a PAUSE.
+
+The call server runs in its own process (``voxology-fs callserver``), so its
+CPU and memory are its own; the fake switch and the callback server run here.
+
+    python scripts/bench_callserver.py --calls 2000 --concurrency 50 --idle-calls 1000
+"""
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import socket  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import gevent  # noqa: E402
+from gevent.pool import Pool  # noqa: E402
+from gevent.pywsgi import WSGIServer  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from tests.fakefs import FakeSwitch  # noqa: E402
+from voxology_fs import db, models  # noqa: E402
+
+DID = "+17145551212"
+HELLO = json.dumps({"actions": [{"type": "SAY", "params": {"text": "Hello, world."}}, {"type": "HANGUP"}]}).encode()
+WAIT = json.dumps({"actions": [{"type": "PAUSE", "params": {"length": 600000}}]}).encode()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def callback_app(environ, start_response):
+    environ["wsgi.input"].read()
+    body = WAIT if environ["PATH_INFO"] == "/wait" else HELLO
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def provision(url: str, number: str) -> None:
+    with db.database.connection_context():
+        account = models.Account.create(name="bench")
+        app = models.Application.create(account=account, name="bench")
+        phone = models.PhoneNumber.create(number=number, account=account, application=app, service="CallFlows")
+        models.CallFlowConfig.create(phone_number=phone, url=url, method="POST")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--idle-calls", type=int, default=1000)
+    args = parser.parse_args()
+
+    workdir = tempfile.mkdtemp(prefix="voxology-bench-")
+    database_url = f"sqlite:///{workdir}/bench.sqlite3"
+    db.connect(database_url)
+    db.migrate()
+    web = WSGIServer(("127.0.0.1", 0), callback_app, log=None)
+    web.start()
+    base = f"http://127.0.0.1:{web.server_port}"
+    provision(base + "/hello", DID)
+    provision(base + "/wait", "+17145550000")
+
+    port = free_port()
+    env = dict(os.environ, VOXOLOGY_DATABASE_URL=database_url, VOXOLOGY_OUTBOUND_PORT=str(port),
+               VOXOLOGY_AUDIO_CACHE_DIR=f"{workdir}/audio", VOXOLOGY_MAX_CALLS="5000")
+    server = subprocess.Popen([sys.executable, "-m", "voxology_fs.cli", "--log-level", "WARNING", "callserver"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        server.stdout.readline()  # "call server on ..."
+        switch = FakeSwitch(outbound=("127.0.0.1", port), time_scale=1.0, media_ms=0)
+        switch.start()
+
+        setup_times = []
+
+        def one_call():
+            started = time.perf_counter()
+            call = switch.incoming_call(destination=DID, caller="+19495551212")
+            call.on_execute("multiset", lambda c, a: setup_times.append(time.perf_counter() - started))
+            if not call.wait_closed(timeout=30):
+                raise RuntimeError("call did not finish")
+
+        for _ in range(20):  # warm-up
+            one_call()
+        setup_times.clear()
+        cpu_before = cpu_seconds(server.pid)
+        pool = Pool(args.concurrency)
+        began = time.perf_counter()
+        for _ in range(args.calls):
+            pool.spawn(one_call)
+        pool.join(raise_error=True)
+        elapsed = time.perf_counter() - began
+        cpu_used = cpu_seconds(server.pid) - cpu_before
+        setup_ms = sorted(t * 1000 for t in setup_times)
+        print(f"hello world: {args.calls} calls, concurrency {args.concurrency}: "
+              f"{args.calls / elapsed:.0f} calls/s, call-server CPU {cpu_used / args.calls * 1000:.2f} ms per call")
+        print(f"connect to first application: p50 {statistics.median(setup_ms):.2f} ms, "
+              f"p99 {setup_ms[int(len(setup_ms) * 0.99) - 1]:.2f} ms (measured at the fake switch)")
+
+        gevent.sleep(1)
+        before = rss_kb(server.pid)
+        idle = [switch.incoming_call(destination="+17145550000", caller="+19495551212")
+                for _ in range(args.idle_calls)]
+        deadline = time.time() + 60
+        while sum(1 for c in idle if any(a == "sleep" for a, _ in c.executed)) < args.idle_calls:
+            if time.time() > deadline:
+                raise RuntimeError("idle calls did not all reach their PAUSE")
+            gevent.sleep(0.2)
+        gevent.sleep(1)
+        after = rss_kb(server.pid)
+        print(f"{args.idle_calls} concurrent calls in PAUSE: call-server RSS {before / 1024:.1f} MB -> "
+              f"{after / 1024:.1f} MB, {(after - before) / args.idle_calls:.1f} KB per call")
+        for call in idle:
+            call.hangup()
+        switch.stop()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        web.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
