@@ -96,10 +96,14 @@ def main() -> int:
     port = free_port()
     env = dict(os.environ, VOXOLOGY_DATABASE_URL=database_url, VOXOLOGY_OUTBOUND_PORT=str(port),
                VOXOLOGY_AUDIO_CACHE_DIR=f"{workdir}/audio", VOXOLOGY_MAX_CALLS="5000")
+    log_path = os.path.join(workdir, "callserver.log")
     server = subprocess.Popen([sys.executable, "-m", "voxology_fs.cli", "--log-level", "WARNING", "callserver"],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                              env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
     try:
-        server.stdout.readline()  # "call server on ..."
+        while "call server on" not in open(log_path).read():
+            if server.poll() is not None:
+                raise RuntimeError("the call server did not start: " + open(log_path).read())
+            time.sleep(0.05)
         switch = FakeSwitch(outbound=("127.0.0.1", port), time_scale=1.0, media_ms=0)
         switch.start()
 
@@ -148,6 +152,8 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait(timeout=10)
+        warnings = [line for line in open(log_path) if " WARNING " in line or " ERROR " in line]
+        print(f"call-server log: {len(warnings)} warnings/errors ({log_path})")
         web.stop()
     return 0
 

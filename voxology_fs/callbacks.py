@@ -142,6 +142,11 @@ class CallbackClient:
         self.backoff = backoff
         self.http = session or requests.Session()
         self.http.trust_env = False  # no proxies from the environment
+        # Many calls call the same customer host at once; keep their
+        # connections instead of reopening one per callback.
+        adapter = requests.adapters.HTTPAdapter(pool_connections=50, pool_maxsize=500)
+        self.http.mount("http://", adapter)
+        self.http.mount("https://", adapter)
 
     @classmethod
     def from_settings(cls, settings) -> "CallbackClient":

@@ -1038,6 +1038,8 @@ def app_socket(call, arg):
     except (OSError, ValueError):
         return      # "Socket Error!": the application just returns
     sock.settimeout(None)
+    # FreeSWITCH writes each message at once; no Nagle delays in the fake either.
+    sock.setsockopt(gsocket.IPPROTO_TCP, gsocket.TCP_NODELAY, 1)
     conn = EslConnection(call.switch, sock, session=call, async_mode='async' in flags,
                          full='full' in flags)
     call.conn = conn
