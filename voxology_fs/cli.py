@@ -41,14 +41,18 @@ def cmd_db(args) -> int:
     return 0
 
 
-def cmd_callserver(args) -> int:
+def _start_call_server(args):
     settings = _load_settings(args)
-    db = _open_database(settings)
-    db.migrate()
+    _open_database(settings).migrate()
     from .callserver import CallServer
     server = CallServer(settings)
     server.start()
     print(f"call server on {settings.outbound_host}:{server.port}", flush=True)
+    return settings, server
+
+
+def cmd_callserver(args) -> int:
+    _, server = _start_call_server(args)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -59,13 +63,7 @@ def cmd_callserver(args) -> int:
 def cmd_serve(args) -> int:
     """The call server and, when available, the REST API in one process."""
     import gevent
-    settings = _load_settings(args)
-    db = _open_database(settings)
-    db.migrate()
-    from .callserver import CallServer
-    server = CallServer(settings)
-    server.start()
-    print(f"call server on {settings.outbound_host}:{server.port}", flush=True)
+    settings, server = _start_call_server(args)
     jobs = [gevent.spawn(server.serve_forever)]
     try:
         from .api import serve_api

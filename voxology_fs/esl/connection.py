@@ -128,21 +128,9 @@ class EslConnection(ESLProtocol):
     # -- writing -------------------------------------------------------------
     def send_raw(self, payload: bytes, timeout: float | None = None) -> Message:
         """Write one command and wait for its reply."""
-        if not self.connected:
-            raise NotConnectedError("not connected")
-        result = gevent.event.AsyncResult()
-        with self._send_lock:
-            self._commands_sent.append(result)
-            if self.wire_log is not None:
-                self.wire_log.append((">", payload))
-            try:
-                self.sock.sendall(payload)
-            except OSError as exc:
-                self._on_closed()
-                raise NotConnectedError(str(exc)) from None
         try:
-            return result.get(timeout=timeout if timeout is not None else self.command_timeout)
-        except gevent.Timeout:
+            return self.send_pipelined([payload], timeout)[0]
+        except CommandTimeout:
             raise CommandTimeout(payload.split(b"\n", 1)[0].decode()) from None
 
     def send_pipelined(self, payloads: list[bytes], timeout: float | None = None) -> list[Message]:

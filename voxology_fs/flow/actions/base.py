@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, ClassVar
+from urllib.parse import urlparse
 
 from .. import templates
 from ..expressions import ExpressionError
@@ -178,6 +179,23 @@ class Action:
 
     def describe(self) -> str:
         return self.type
+
+
+def http_url_problem(url: str) -> str | None:
+    """Why ``url`` is not an http(s) URL we may request, or None."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        return "url must be an http or https URL"
+    return None
+
+
+def check_url_param(action: "Action", problems: Problems, name: str = "url") -> None:
+    """Validate a URL param now when it has no placeholders (later, when it runs, otherwise)."""
+    template = action.params.get(name)
+    if template is not None and not template.variables:
+        error = http_url_problem(template.render(lambda n: None))
+        if error:
+            problems.add(f"{action.path}/params/{name}", error)
 
 
 def require_string(raw: dict, key: str, path: str, problems: Problems) -> str | None:

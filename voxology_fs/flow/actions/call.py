@@ -1,11 +1,9 @@
 """Ending and steering the call: HANGUP, REJECT, STOP, REDIRECT."""
 from __future__ import annotations
 
-from urllib.parse import urlparse
-
 from ..errors import ActionFailed
 from ..program import Hangup as HangupSignal, Redirect as RedirectSignal, Stop as StopSignal
-from .base import Action, Param, register
+from .base import Action, Param, check_url_param, http_url_problem, register
 
 REJECT_CODES = {"busy": 486, "rejected": 603}
 
@@ -59,16 +57,11 @@ class Redirect(Action):
     )
 
     def check(self, problems, parser):
-        url = self.params["url"]
-        if url is not None and not url.variables:
-            parsed = urlparse(url.render(lambda n: None))
-            if parsed.scheme not in ("http", "https") or not parsed.netloc:
-                problems.add(f"{self.path}/params/url", "url must be an http or https URL")
+        check_url_param(self, problems)
 
     def run(self, ctx):
         url = self.render(ctx, "url")
-        parsed = urlparse(url)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ActionFailed(f"url must be an http or https URL, got {url!r}", f"{self.path}/params/url")
+        if error := http_url_problem(url):
+            raise ActionFailed(f"{error}, got {url!r}", f"{self.path}/params/url")
         ctx.trace("redirect", {"url": url})
         return RedirectSignal(url, self.params["method"], self.params["content_type"])

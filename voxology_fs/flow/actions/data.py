@@ -1,11 +1,9 @@
 """Data in and out of the call: SESSIONDATA and WEBHOOK."""
 from __future__ import annotations
 
-from urllib.parse import urlparse
-
 from ...callbacks import CallbackError, CallbackTarget
 from ..errors import ActionFailed
-from .base import Action, Param, register
+from .base import Action, Param, check_url_param, http_url_problem, register
 
 
 def render_json(value, ctx):
@@ -63,14 +61,13 @@ class Webhook(Action):
     )
 
     def check(self, problems, parser):
-        url = self.params["url"]
-        if url is not None and not url.variables:
-            parsed = urlparse(url.render(lambda n: None))
-            if parsed.scheme not in ("http", "https") or not parsed.netloc:
-                problems.add(f"{self.path}/params/url", "url must be an http or https URL")
+        check_url_param(self, problems)
 
     def run(self, ctx):
         url = self.render(ctx, "url")
+        if error := http_url_problem(url):
+            ctx.record_error(ActionFailed(f"{error}, got {url!r}", f"{self.path}/params/url"))
+            return
         target = CallbackTarget(url=url, method=self.params["method"], content_type=self.params["content_type"])
         payload = ctx.state.callback_fields("webhook")
         if self.params["body"]:

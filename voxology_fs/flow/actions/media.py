@@ -1,11 +1,9 @@
 """What the caller hears and presses: SAY, PLAY, COLLECT, PAUSE."""
 from __future__ import annotations
 
-from urllib.parse import urlparse
-
 from ...channel import AudioFile, Speech
 from ..errors import ActionFailed
-from .base import Action, Param, register
+from .base import Action, Param, check_url_param, http_url_problem, register
 
 MAX_LOOP = 100
 DTMF_CHARS = frozenset("0123456789*#ABCDabcdwW")
@@ -38,13 +36,6 @@ class Say(Action):
         ctx.channel.play(prompts[:1], loops=len(prompts))
 
 
-def _check_audio_url(url: str) -> str | None:
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        return "url must be an http or https URL"
-    return None
-
-
 @register
 class Play(Action):
     """Play an audio file (mp3 or wav, fetched over http/https), or DTMF tones."""
@@ -61,8 +52,7 @@ class Play(Action):
         url, digits = self.params["url"], self.params["digits"]
         if (url is None) == (digits is None):
             problems.add(f"{self.path}/params", "PLAY needs exactly one of url or digits")
-        if url is not None and not url.variables and (error := _check_audio_url(url.render(lambda n: None))):
-            problems.add(f"{self.path}/params/url", error)
+        check_url_param(self, problems)
         if digits is not None and (not digits or set(digits) - DTMF_CHARS):
             problems.add(f"{self.path}/params/digits", "digits may hold only 0-9, *, #, A-D and w/W pauses")
 
@@ -70,7 +60,7 @@ class Play(Action):
         url = self.render(ctx, "url")
         if url is None:
             raise ActionFailed("digits cannot be a COLLECT prompt", self.path)
-        if error := _check_audio_url(url):
+        if error := http_url_problem(url):
             raise ActionFailed(f"{error}: {url!r}", f"{self.path}/params/url")
         path = ctx.audio.fetch(url)
         return [AudioFile(path, source=url)] * self.params["loop"]
