@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import time
 
-import gevent
 from gevent.server import StreamServer
 
 from . import numbers, store

@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 class SettingsError(ValueError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..callbacks import CallbackClient, CallbackError, CallbackTarget, decode_json
 from ..channel import CallEnded, Channel, ControlInterrupt, Speech
