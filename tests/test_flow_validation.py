@@ -111,3 +111,11 @@ def test_response_shape():
 def test_all_problems_are_reported_at_once():
     errors = problems({"actions": [{"type": "SAY"}, {"type": "PAUSE", "params": {"length": -5}}]})
     assert set(errors) == {"/actions/0/params/text", "/actions/1/params/length"}
+
+
+def test_tts_voice_and_engine_must_be_names():
+    # FreeSWITCH's set/multiset expand ${...} whatever app_disable_expand_variables says.
+    errors = problems({"actions": [{"type": "SAY", "params": {"text": "x", "voice": "${system id}",
+                                                              "engine": "flite|x"}}]})
+    assert set(errors) == {"/actions/0/params/voice", "/actions/0/params/engine"}
+    parse_flow({"actions": [{"type": "SAY", "params": {"text": "x", "voice": "slt", "engine": "flite"}}]})

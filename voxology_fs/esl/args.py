@@ -61,7 +61,7 @@ def prompt_list(prompts: list[Prompt]) -> str:
 def speak_arg(engine: str, voice: str, text: str) -> str:
     """``speak engine|voice|text``: FreeSWITCH passes the text after the second ``|`` verbatim."""
     for name, value in (("engine", engine), ("voice", voice)):
-        if not value or any(c in value for c in "|'\"\\ ") or not value.isprintable():
+        if not safe_token(value):
             raise ValueError(f"unsafe TTS {name} {value!r}")
     return f"{engine}|{voice}|{_plain_text(text)}"
 
@@ -77,10 +77,23 @@ def play_and_get_digits_arg(prompts: list[Prompt], *, max_digits: int, finish_ke
     ]).rstrip()
 
 
+def safe_token(value: str) -> bool:
+    """A name FreeSWITCH takes as it is: letters, digits, ``_ - . : /`` only.
+
+    ``set`` and ``multiset`` expand ``${...}`` in their value even on channels
+    with ``app_disable_expand_variables=true``, so values set from a flow
+    (a TTS voice, say) must be tokens like these, never free text.
+    """
+    return bool(value) and len(value) <= 128 and all(c.isascii() and (c.isalnum() or c in "_-.:/") for c in value)
+
+
 def set_arg(name: str, value: str) -> str:
     if not name.replace("_", "").isalnum():
         raise ValueError(f"bad channel variable name {name!r}")
-    return f"{name}={_plain_text(str(value))}"
+    value = str(value)
+    if not safe_token(value):
+        raise ValueError(f"unsafe value for {name}: {value!r}")
+    return f"{name}={value}"
 
 
 def dtmf_arg(digits: str) -> str:
