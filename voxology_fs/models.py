@@ -131,3 +131,28 @@ class CallEvent(BaseModel):
 
 
 ALL_MODELS = [Account, Application, PhoneNumber, CallFlowConfig, Call, CallEvent]
+
+
+class CallerId(BaseModel):
+    """A number an account may place calls from without owning it (its own mobile,
+    its office line), once a call to it has proved the account can answer it.
+
+    Verification: a call to the number speaks a code; the user sends the code
+    back through the REST API.  Only a hash of the code is kept.
+    """
+
+    id = peewee.CharField(primary_key=True, max_length=36, default=new_id)
+    account = peewee.ForeignKeyField(Account, backref="caller_ids", on_delete="CASCADE")
+    number = peewee.CharField(max_length=20, index=True)
+    verified = peewee.BooleanField(default=False)
+    verified_at = peewee.DateTimeField(null=True)
+    code_hash = peewee.CharField(max_length=64, null=True)
+    code_expires_at = peewee.DateTimeField(null=True)
+    attempts = peewee.IntegerField(default=0)
+    created_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("account", "number"), True),)
+
+
+ALL_MODELS.append(CallerId)
