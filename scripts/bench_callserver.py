@@ -20,6 +20,7 @@ monkey.patch_all()
 import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
+import signal  # noqa: E402
 import socket  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -81,6 +82,7 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--idle-calls", type=int, default=1000)
+    parser.add_argument("--profile", metavar="FILE", help="run the call server under cProfile, stats to FILE")
     args = parser.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="voxology-bench-")
@@ -97,7 +99,8 @@ def main() -> int:
     env = dict(os.environ, VOXOLOGY_DATABASE_URL=database_url, VOXOLOGY_OUTBOUND_PORT=str(port),
                VOXOLOGY_AUDIO_CACHE_DIR=f"{workdir}/audio", VOXOLOGY_MAX_CALLS="5000")
     log_path = os.path.join(workdir, "callserver.log")
-    server = subprocess.Popen([sys.executable, "-m", "voxology_fs.cli", "--log-level", "WARNING", "callserver"],
+    profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
+    server = subprocess.Popen([sys.executable, *profile, "-m", "voxology_fs.cli", "--log-level", "WARNING", "callserver"],
                               env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
     try:
         while "call server on" not in open(log_path).read():
@@ -150,8 +153,11 @@ def main() -> int:
             call.hangup()
         switch.stop()
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        server.send_signal(signal.SIGINT)  # a clean stop (and the profile written)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
         warnings = [line for line in open(log_path) if " WARNING " in line or " ERROR " in line]
         print(f"call-server log: {len(warnings)} warnings/errors ({log_path})")
         web.stop()

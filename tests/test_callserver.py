@@ -78,7 +78,7 @@ def test_channel_set_up_and_narrow_subscription(switch, callback_server):
     sent = b"".join(data for direction, data in call.wire if direction == ">")
     assert b"myevents" not in sent
     assert f"filter Unique-ID {call.uuid}".encode() in sent
-    assert b"event plain CHANNEL_EXECUTE CHANNEL_EXECUTE_COMPLETE" in sent and b"CUSTOM voxology::control" in sent
+    assert b"event plain CHANNEL_EXECUTE_COMPLETE CHANNEL_ANSWER DTMF" in sent and b"CUSTOM voxology::control" in sent
     ours = call.executed[call.executed.index(("socket", f"127.0.0.1:{switch.outbound[1]} async full")) + 1:]
     assert ours[0] == ("multiset", "playback_delimiter=! playback_terminators=none")
 
@@ -198,3 +198,16 @@ def test_trace_is_written(switch, callback_server, call_server):
         kinds = [e.kind for e in models.CallEvent.select().where(models.CallEvent.call == call.uuid)
                  .order_by(models.CallEvent.id)]
     assert kinds[0] == "callback" and "action" in kinds and "say" in kinds
+
+
+def test_subaccount_numbers_report_their_subaccount(switch, callback_server):
+    url = callback_server.static("/hello", example("hello-world"))
+    parent = models.Account.create(name="parent")
+    child = models.Account.create(name="child", parent=parent)
+    app = models.Application.create(account=child, name="main")
+    phone = models.PhoneNumber.create(number=DID, account=child, application=app, service="CallFlows")
+    models.CallFlowConfig.create(phone_number=phone, url=url)
+    call = switch.incoming_call(destination=DID, caller=CALLER)
+    finished(call, callback_server)
+    init = callback_server.of_type("init_call")[0]
+    assert init["subaccount_id"] == child.id and init["app_id"] == app.id

@@ -147,13 +147,12 @@ class CallServer:
             if found is None:
                 log.warning("call %s: number %s has no call flow configuration", call_id, call.api_no)
                 return None
-            number, config = found
+            number, config, subaccount_id = found
             state = CallState(call_id=call_id, direction="outbound", caller_no=call.to_no or info.destination,
                               api_no=call.api_no, app_id=number.application_id or "",
                               account_id=call.account_id or "", session_data=call.session_data,
                               custom_data=call.custom_data, start_time=call.start_time,
-                              answer_time=utcnow())
-            state.subaccount_id = store.subaccount_id_of(state.account_id)
+                              answer_time=utcnow(), subaccount_id=subaccount_id)
             store.mark_live(call_id, info.uuid, state.answer_time)
             return state, config, number.application_id
 
@@ -163,12 +162,11 @@ class CallServer:
             log.warning("call %s to %r: no call flow configuration for that number; refused (404)",
                         info.uuid, info.destination)
             return None
-        number, config = found
+        number, config, subaccount_id = found
         caller = numbers.try_normalize(info.caller, region) or info.caller
         state = CallState(call_id=call_id, direction="inbound", caller_no=caller, api_no=called,
                           app_id=number.application_id or "", account_id=number.account_id or "",
                           sip_domain=info.sip_domain or self.settings.sip_domain,
-                          sip_forwarded_for=info.sip_forwarded_for)
-        state.subaccount_id = store.subaccount_id_of(state.account_id)
+                          sip_forwarded_for=info.sip_forwarded_for, subaccount_id=subaccount_id)
         store.create_call(state, self._switch_name(switch_reported), info.uuid, number.application_id)
         return state, config, number.application_id

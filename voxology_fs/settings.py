@@ -39,6 +39,9 @@ class Switch:
     password: str = "ClueCon"
     # ``{number}`` is replaced with the E.164 number being called.
     dial_string: str = "sofia/gateway/trunk/{number}"
+    # Where this switch reaches the call server's socket (``host:port``) for
+    # calls placed by Make Call; empty: ``outbound_host:outbound_port``.
+    socket_address: str = ""
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,25 @@ class Settings:
     # The REST API.
     api_host: str = "127.0.0.1"
     api_port: int = 8080
+    # gunicorn gevent worker processes (0: serve in this process, no gunicorn).
+    api_workers: int = 2
+    # Requests per second allowed to one API key in one worker (0: no limit),
+    # and the burst above that rate; over it the API answers 429.
+    api_rate_limit: float = 50.0
+    api_rate_burst: int = 100
+    # Largest page a list endpoint returns.
+    api_max_page_size: int = 200
+    # Inbound ESL: the first reconnection delay and the largest (seconds).
+    esl_reconnect_min: float = 0.5
+    esl_reconnect_max: float = 30.0
+    # Calls still "queued" this long after their ring timeout, whose channel
+    # the switch no longer has, are finished as failed by the switch watcher.
+    stale_call_grace: float = 60.0
+    # Caller ID verification: the code's length and lifetime, and the text
+    # spoken (``{code}`` is replaced by the digits, spaced out).
+    verification_code_length: int = 6
+    verification_ttl: int = 600
+    verification_text: str = "Your verification code is {code}. Again, your code is {code}. Goodbye."
 
     # Callbacks to the customer's server.
     callback_connect_timeout: float = 3.0

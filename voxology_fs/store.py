@@ -18,22 +18,19 @@ from .models import Account, Call, CallEvent, CallFlowConfig, PhoneNumber
 log = logging.getLogger(__name__)
 
 
-def flow_config_for(number: str) -> tuple[PhoneNumber, CallFlowConfig] | None:
-    """The provisioned number and its call flow configuration, if both exist."""
+def flow_config_for(number: str) -> tuple[PhoneNumber, CallFlowConfig, str] | None:
+    """The provisioned number, its call flow configuration and its owner's
+    ``subaccount_id``, in one query; None unless all exist."""
     with db.database.connection_context():
-        config = (CallFlowConfig.select(CallFlowConfig, PhoneNumber)
+        config = (CallFlowConfig.select(CallFlowConfig, PhoneNumber, Account)
                   .join(PhoneNumber)
-                  .where(PhoneNumber.number == number, PhoneNumber.account.is_null(False))
+                  .join(Account)
+                  .where(PhoneNumber.number == number)
                   .first())
-    return (config.phone_number, config) if config else None
-
-
-def subaccount_id_of(account_id: str | None) -> str:
-    if not account_id:
-        return "0"
-    with db.database.connection_context():
-        account = Account.get_or_none(Account.id == account_id)
-        return account.subaccount_id if account else "0"
+    if config is None:
+        return None
+    number_row = config.phone_number
+    return number_row, config, number_row.account.subaccount_id
 
 
 def create_call(state: CallState, switch: str, channel_uuid: str, application_id: str | None) -> None:

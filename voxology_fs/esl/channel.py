@@ -23,8 +23,7 @@ log = logging.getLogger(__name__)
 # The events a call's socket subscribes to (``myevents`` costs FreeSWITCH far
 # more CPU, and does not deliver our CUSTOM control events).
 CALL_EVENTS = [
-    "CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_ANSWER", "DTMF",
-    "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE",
+    "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_ANSWER", "DTMF", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE",
     "CUSTOM", "voxology::control",
 ]
 CONTROL_SUBCLASS = "voxology::control"
