@@ -134,7 +134,7 @@ def main() -> int:
         print(f"hello world: {args.calls} calls, concurrency {args.concurrency}: "
               f"{args.calls / elapsed:.0f} calls/s, call-server CPU {cpu_used / args.calls * 1000:.2f} ms per call")
         print(f"connect to first application: p50 {statistics.median(setup_ms):.2f} ms, "
-              f"p99 {setup_ms[int(len(setup_ms) * 0.99) - 1]:.2f} ms (measured at the fake switch)")
+              f"p99 {setup_ms[int(len(setup_ms) * 0.99) - 1]:.2f} ms (measured at the fake switch, which includes its own queueing)")
 
         gevent.sleep(1)
         before = rss_kb(server.pid)
@@ -158,6 +158,8 @@ def main() -> int:
             server.wait(timeout=15)
         except subprocess.TimeoutExpired:
             server.kill()
+        summary = [line.strip() for line in open(log_path) if line.startswith("call server stopped")]
+        print("\n".join(summary) or "call server printed no summary")
         warnings = [line for line in open(log_path) if " WARNING " in line or " ERROR " in line]
         print(f"call-server log: {len(warnings)} warnings/errors ({log_path})")
         web.stop()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 
 from gevent.server import StreamServer
 
@@ -32,8 +33,18 @@ class CallServerStats:
         self.rejected_over_capacity = 0
         self.rejected_no_flow = 0
         self.failed = 0
-        # Seconds from FreeSWITCH's connect to our first application, per call.
-        self.setup_times: list[float] = []
+        # Seconds from FreeSWITCH's connect to our first application, for
+        # the most recent calls.
+        self.setup_times: deque[float] = deque(maxlen=10000)
+
+    def summary(self) -> str:
+        times = sorted(self.setup_times)
+        setup = ""
+        if times:
+            p50, p99 = times[len(times) // 2], times[max(0, int(len(times) * 0.99) - 1)]
+            setup = f"; connect to first application p50 {p50 * 1000:.2f} ms, p99 {p99 * 1000:.2f} ms"
+        return (f"{self.handled} calls handled, {self.rejected_over_capacity} over capacity, "
+                f"{self.rejected_no_flow} without a flow, {self.failed} failed{setup}")
 
 
 class CallServer:
@@ -44,7 +55,6 @@ class CallServer:
         self.audio = audio or AudioCache.from_settings(settings)
         self.trace_writer = trace_writer or store.TraceWriter()
         self.stats = CallServerStats()
-        self.record_setup_times = False
         self.services = Services(
             callbacks=self.callbacks, audio=self.audio, save_progress=store.save_progress,
             finish_call=store.finish_call, trace=self.trace_writer.add,
@@ -113,8 +123,7 @@ class CallServer:
         info = channel.info
         call_id = info.variables.get("vox_call_id") or info.uuid
         channel.start(call_id)
-        if self.record_setup_times:
-            self.stats.setup_times.append(time.perf_counter() - connected_at)
+        self.stats.setup_times.append(time.perf_counter() - connected_at)
 
         found = self._identify(info, call_id, session.channel_data.get("FreeSWITCH-Switchname", ""))
         if found is None:

@@ -57,6 +57,7 @@ def cmd_callserver(args) -> int:
         server.serve_forever()
     except KeyboardInterrupt:
         server.stop()
+    print("call server stopped: " + server.stats.summary(), flush=True)
     return 0
 
 
