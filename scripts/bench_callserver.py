@@ -81,6 +81,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--latency-calls", type=int, default=300)
     parser.add_argument("--idle-calls", type=int, default=1000)
     parser.add_argument("--profile", metavar="FILE", help="run the call server under cProfile, stats to FILE")
     args = parser.parse_args()
@@ -119,8 +120,21 @@ def main() -> int:
             if not call.wait_closed(timeout=30):
                 raise RuntimeError("call did not finish")
 
+        def percentiles(values):
+            ms = sorted(v * 1000 for v in values)
+            return f"p50 {statistics.median(ms):.2f} ms, p99 {ms[max(0, int(len(ms) * 0.99) - 1)]:.2f} ms"
+
         for _ in range(20):  # warm-up
             one_call()
+
+        # Latency: calls one after another, so the fake switch is not queueing.
+        setup_times.clear()
+        for _ in range(args.latency_calls):
+            one_call()
+        print(f"connect to first application, one call at a time ({args.latency_calls} calls): "
+              f"{percentiles(setup_times)} (at the fake switch; the callback is not in it)")
+
+        # Throughput.
         setup_times.clear()
         cpu_before = cpu_seconds(server.pid)
         pool = Pool(args.concurrency)
@@ -129,12 +143,12 @@ def main() -> int:
             pool.spawn(one_call)
         pool.join(raise_error=True)
         elapsed = time.perf_counter() - began
-        cpu_used = cpu_seconds(server.pid) - cpu_before
-        setup_ms = sorted(t * 1000 for t in setup_times)
-        print(f"hello world: {args.calls} calls, concurrency {args.concurrency}: "
-              f"{args.calls / elapsed:.0f} calls/s, call-server CPU {cpu_used / args.calls * 1000:.2f} ms per call")
-        print(f"connect to first application: p50 {statistics.median(setup_ms):.2f} ms, "
-              f"p99 {setup_ms[int(len(setup_ms) * 0.99) - 1]:.2f} ms (measured at the fake switch, which includes its own queueing)")
+        cpu_per_call = (cpu_seconds(server.pid) - cpu_before) / args.calls
+        print(f"hello world, concurrency {args.concurrency}: {args.calls / elapsed:.0f} calls/s "
+              f"({args.calls} calls); call-server CPU {cpu_per_call * 1000:.2f} ms per call, "
+              f"so one core serves about {1 / cpu_per_call:.0f} calls/s")
+        print(f"connect to first application under that load: {percentiles(setup_times)} "
+              f"(includes the fake switch's own queueing)")
 
         gevent.sleep(1)
         before = rss_kb(server.pid)

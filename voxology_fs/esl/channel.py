@@ -73,15 +73,15 @@ class EslChannel(Channel):
 
     # -- set-up ---------------------------------------------------------------
     def start(self, call_id: str) -> None:
-        """Subscribe narrowly and set the channel up for our applications."""
-        self.session.subscribe(
-            CALL_EVENTS, filters={"Unique-ID": self.info.uuid, CALL_ID_HEADER: call_id}, linger=True)
+        """Subscribe narrowly and set the channel up for our applications, in one write."""
         settings = ["playback_delimiter=" + fsargs.PROMPT_DELIMITER, "playback_terminators=none"]
         if self.info.variables.get("app_disable_expand_variables") != "true":
             # Normally the dialplan (or originate) sets it before the socket;
             # setting it here too keeps a misconfigured switch safe.
             settings.insert(0, "app_disable_expand_variables=true")
-        self._fire("multiset", " ".join(settings))
+        self.session.subscribe(
+            CALL_EVENTS, filters={"Unique-ID": self.info.uuid, CALL_ID_HEADER: call_id}, linger=True,
+            then_execute=("multiset", " ".join(settings)))
 
     # -- events -----------------------------------------------------------------
     def _on_control(self, event: Event) -> None:

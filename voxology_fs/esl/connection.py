@@ -189,21 +189,41 @@ class OutboundSession(EslConnection):
         self.channel_data = reply.headers
         return reply.headers
 
-    def subscribe(self, events: list[str], filters: dict[str, str] | None = None, linger: bool = True) -> None:
-        """Receive only this call's events and our control messages."""
-        commands = [f"filter {header} {value}" for header, value in (filters or {}).items()]
-        commands.append("event plain " + " ".join(events))
+    def subscribe(self, events: list[str], filters: dict[str, str] | None = None, linger: bool = True,
+                  then_execute: tuple[str, str | None] | None = None) -> gevent.event.AsyncResult | None:
+        """Receive only this call's events and our control messages.
+
+        ``then_execute`` (app, arg) is queued in the same write, so a call's
+        first application leaves one round trip after ``connect``; its
+        completion result is returned.
+        """
+        payloads = [encode_command(f"filter {header} {value}") for header, value in (filters or {}).items()]
+        payloads.append(encode_command("event plain " + " ".join(events)))
         if linger:
-            commands.append("linger")
-        for reply in self.send_pipelined([encode_command(c) for c in commands]):
+            payloads.append(encode_command("linger"))
+        execution = None
+        if then_execute is not None:
+            event_uuid, execution = self._expect_completion()
+            payloads.append(encode_execute(then_execute[0], then_execute[1], event_uuid))
+        try:
+            replies = self.send_pipelined(payloads)
+        except Exception:
+            self._executions.clear()
+            raise
+        for reply in replies:
             if not reply.reply_text.startswith("+OK"):
                 raise CommandError(reply.reply_text)
+        return execution
 
-    def execute_async(self, app: str, arg: str | None = None) -> gevent.event.AsyncResult:
-        """Queue an application; the result is set with its completion event."""
+    def _expect_completion(self) -> tuple[str, gevent.event.AsyncResult]:
         event_uuid = str(uuidlib.uuid4())
         result = gevent.event.AsyncResult()
         self._executions[event_uuid] = result
+        return event_uuid, result
+
+    def execute_async(self, app: str, arg: str | None = None) -> gevent.event.AsyncResult:
+        """Queue an application; the result is set with its completion event."""
+        event_uuid, result = self._expect_completion()
         try:
             reply = self.send_raw(encode_execute(app, arg, event_uuid))
         except Exception:
