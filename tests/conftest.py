@@ -78,6 +78,7 @@ class CallbackServer:
             "method": environ["REQUEST_METHOD"], "path": environ["PATH_INFO"],
             "query": parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True),
             "content_type": ctype, "raw": raw, "json": None,
+            "headers": {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")},
         }
         if ctype.startswith("application/json") and raw:
             request["json"] = json.loads(raw)
@@ -89,6 +90,8 @@ class CallbackServer:
         result = handler(request)
         status, headers = 200, [("Content-Type", "application/json")]
         if isinstance(result, tuple):
+            if len(result) > 2:
+                headers = list(result[2].items())
             status, result = result[0], result[1]
         if isinstance(result, (dict, list)):
             body = json.dumps(result).encode()

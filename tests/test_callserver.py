@@ -211,3 +211,72 @@ def test_subaccount_numbers_report_their_subaccount(switch, callback_server):
     finished(call, callback_server)
     init = callback_server.of_type("init_call")[0]
     assert init["subaccount_id"] == child.id and init["app_id"] == app.id
+
+
+@pytest.mark.parametrize("method,content_type", [("GET", "application/json"), ("POST", "application/xml"),
+                                                 ("POST", "application/x-www-form-urlencoded")])
+def test_callbacks_in_every_encoding(switch, callback_server, method, content_type):
+    def flow(request):
+        return {"actions": [{"type": "SAY", "params": {"text": "hi"}}, {"type": "HANGUP"}]}
+
+    provision(callback_server.route("/enc", flow), method=method, content_type=content_type)
+    call = switch.incoming_call(destination=DID, caller=CALLER)
+    assert call.wait_closed(timeout=10)
+    assert callback_server.wait_for(lambda: len(callback_server.requests) == 2)
+    first, last = callback_server.requests
+    assert first["method"] == method and last["method"] == method
+    if method == "GET":
+        fields = dict(first["query"])
+        assert fields["type"] == "init_call" and fields["call_id"] == call.uuid
+        assert dict(last["query"])["type"] == "call_ended"
+    elif content_type == "application/xml":
+        assert b"<type>init_call</type>" in first["raw"] and b"<type>call_ended</type>" in last["raw"]
+    else:
+        assert b"type=init_call" in first["raw"] and b"type=call_ended" in last["raw"]
+    assert call.spoken == ["hi"]
+
+
+def test_keys_before_a_collect_are_not_type_ahead(switch, callback_server):
+    """A '#' left over after num_digits, and keys pressed during a SAY, never reach the next COLLECT."""
+    provision(callback_server.static("/keys", {"actions": [
+        {"type": "COLLECT", "name": "first", "params": {"num_digits": 1},
+         "actions": [{"type": "SAY", "params": {"text": "press one then pound"}}]},
+        {"type": "SAY", "params": {"text": "thanks"}},
+        {"type": "COLLECT", "name": "second", "params": {"num_digits": 1, "timeout": 1000}},
+        {"type": "HANGUP"}]}))
+    call = switch.incoming_call(destination=DID, caller=CALLER)
+    pgd = []
+
+    def on_collect(c, arg):
+        pgd.append(arg)
+        if len(pgd) == 1:
+            c.press("1#")  # '#' arrives after num_digits is reached
+
+    call.on_execute("play_and_get_digits", on_collect)
+    call.on_execute("speak", lambda c, arg: c.press("7") if "thanks" in arg else None)
+    finished(call, callback_server)
+    ended = callback_server.of_type("call_ended")[0]
+    assert ended["key_presses"] == [{"name": "second", "digits": ""}, {"name": "first", "digits": "1"}]
+
+
+def test_play_fetches_audio_once_and_hands_freeswitch_a_cached_file(switch, callback_server, settings):
+    wav = (b"RIFF" + (36 + 1600).to_bytes(4, "little") + b"WAVEfmt " + (16).to_bytes(4, "little")
+           + (1).to_bytes(2, "little") + (1).to_bytes(2, "little") + (8000).to_bytes(4, "little")
+           + (16000).to_bytes(4, "little") + (2).to_bytes(2, "little") + (16).to_bytes(2, "little")
+           + b"data" + (1600).to_bytes(4, "little") + b"\x10\x00" * 800)
+    callback_server.route("/tone.wav", lambda r: (200, wav))
+    flow = {"actions": [{"type": "PLAY", "params": {"url": callback_server.url("/tone.wav")}},
+                        {"type": "PLAY", "params": {"url": callback_server.url("/missing.wav")}},
+                        {"type": "PLAY", "params": {"url": callback_server.url("/tone.wav"), "loop": 2}},
+                        {"type": "HANGUP"}]}
+    provision(callback_server.static("/play", flow))
+    call = switch.incoming_call(destination=DID, caller=CALLER)
+    finished(call, callback_server)
+    played = [arg for app, arg in call.executed if app == "playback"]
+    cache = os.path.abspath(settings.audio_cache_dir)
+    assert len(played) == 3 and all(p.startswith(cache) and p.endswith(".wav") for p in played)
+    assert open(played[0], "rb").read() == wav
+    fetches = [r for r in callback_server.requests if r["path"] == "/tone.wav"]
+    assert len(fetches) == 2  # no caching headers: asked again (no max-age), never more than once per PLAY
+    record = store.load_call(call.uuid)
+    assert [e["code"] for e in record.errors] == ["action_failed"] and "404" in record.errors[0]["message"]
