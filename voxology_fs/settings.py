@@ -81,6 +81,8 @@ class Settings:
     verification_code_length: int = 6
     verification_ttl: int = 600
     verification_text: str = "Your verification code is {code}. Again, your code is {code}. Goodbye."
+    # The number verification calls show as their caller (empty: the number itself).
+    verification_caller_id: str = ""
 
     # Callbacks to the customer's server.
     callback_connect_timeout: float = 3.0

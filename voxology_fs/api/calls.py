@@ -1,0 +1,251 @@
+"""Make Call, the call records and their traces, and live call control.
+
+Live control reaches a call wherever it runs: the call's record names its
+switch, and a ``sendevent CUSTOM voxology::control`` with our
+``Vox-Call-ID`` header reaches the call's socket, which subscribed to
+exactly that (see ``voxology_fs/esl/channel.py``).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from flask import Blueprint, current_app, g, request
+
+from .. import db
+from ..flow.errors import FlowValidationError
+from ..flow.parser import parse_response
+from ..flow.state import STATUSES
+from ..models import Call, CallerId, CallEvent, CallFlowConfig, PhoneNumber
+from ..originate import place_call
+from ..switches import SwitchUnavailable
+from .common import (account_id, call_json, integer, json_body, obj, page_of, pagination, phone_number, string)
+from .configs import _method, _url
+from .errors import ApiError, bad_field, conflict, not_found
+
+bp = Blueprint("calls", __name__)
+
+CONTROL_SUBCLASS = "voxology::control"
+MAX_SESSION_DATA = 64 * 1024
+LIVE = ("live-in-progress",)
+PENDING = ("queued", "ringing")
+
+
+def switches():
+    found = current_app.config.get("VOX_SWITCHES")
+    if found is None:
+        raise ApiError(503, "switch_unavailable", "this API process has no FreeSWITCH connection configured")
+    return found
+
+
+def _session_data(body: dict, path: str = "session_data", required: bool = False) -> dict | None:
+    data = obj(body, "session_data", path, required=required)
+    if data is not None and len(json.dumps(data)) > MAX_SESSION_DATA:
+        raise bad_field(path, f"{path} is larger than {MAX_SESSION_DATA} bytes")
+    return data
+
+
+def _unavailable(exc: Exception) -> ApiError:
+    return ApiError(503, "switch_unavailable", str(exc), headers={"Retry-After": "5"})
+
+
+# -- Make Call ------------------------------------------------------------------------
+@bp.post("/Dials/Connect")
+def make_call():
+    body = json_body()
+    call = obj(body, "call", "call", required=True)
+    to_no = phone_number(call.get("no"), "call.no") if call.get("no") is not None else None
+    if to_no is None:
+        raise bad_field("call.no", "call.no is required")
+    if call.get("caller_id_no") is None:
+        raise bad_field("call.caller_id_no", "call.caller_id_no is required")
+    caller_id_no = phone_number(call.get("caller_id_no"), "call.caller_id_no")
+    session_data = _session_data(body)
+    timeout = integer(body, "timeout", "timeout", 1, 600, default=60)
+    max_call_time = integer(body, "max_call_time", "max_call_time", 1000, 24 * 3600 * 1000)
+
+    with db.database.connection_context():
+        phone = PhoneNumber.get_or_none(PhoneNumber.number == caller_id_no, PhoneNumber.account == account_id())
+        if phone is None:
+            verified = CallerId.get_or_none(CallerId.account == account_id(), CallerId.number == caller_id_no,
+                                            CallerId.verified == True)  # noqa: E712
+            message = ("is a caller ID that has not been verified" if verified is None and CallerId.get_or_none(
+                CallerId.account == account_id(), CallerId.number == caller_id_no) else
+                "is not a number of this account nor a verified caller ID")
+            raise bad_field("call.caller_id_no", f"{caller_id_no} {message}")
+        has_config = CallFlowConfig.get_or_none(CallFlowConfig.phone_number == caller_id_no) is not None
+    if not has_config:
+        raise bad_field("call.caller_id_no", f"{caller_id_no} has no call flow configuration: PUT one first "
+                                             f"at /v1/CallFlows/Configurations/PhoneNumbers/{{no}}")
+    try:
+        record = place_call(switches(), account_id=account_id(), application_id=g.application_id, to_no=to_no,
+                            caller_id_no=caller_id_no, session_data=session_data, timeout_s=timeout,
+                            max_call_time_ms=max_call_time)
+    except SwitchUnavailable as exc:
+        raise _unavailable(exc) from None
+    return call_json(record), 201
+
+
+# -- records ------------------------------------------------------------------------------
+def _time_param(name: str) -> dt.datetime | None:
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise bad_field(name, f"{name} must be an ISO 8601 time, e.g. 2030-09-20T21:32:28Z") from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+@bp.get("/Calls")
+def list_calls():
+    page, size = pagination()
+    query = Call.select().where(Call.account == account_id())
+    status = request.args.get("status")
+    if status:
+        wanted = [s.strip() for s in status.split(",") if s.strip()]
+        unknown = [s for s in wanted if s not in STATUSES]
+        if unknown or not wanted:
+            raise bad_field("status", "status must be among " + ", ".join(STATUSES))
+        query = query.where(Call.status.in_(wanted))
+    direction = request.args.get("direction")
+    if direction:
+        if direction not in ("inbound", "outbound"):
+            raise bad_field("direction", "direction must be inbound or outbound")
+        query = query.where(Call.direction == direction)
+    number = request.args.get("number")
+    if number:
+        no = phone_number(number, "number")
+        query = query.where((Call.caller_no == no) | (Call.api_no == no) | (Call.to_no == no))
+    since, until = _time_param("start_time_from"), _time_param("start_time_to")
+    if since:
+        query = query.where(Call.start_time >= since)
+    if until:
+        query = query.where(Call.start_time < until)
+    with db.database.connection_context():
+        total = query.count()
+        rows = list(query.order_by(Call.start_time.desc(), Call.id).paginate(page, size))
+    return page_of("calls", [call_json(c) for c in rows], page, size, total)
+
+
+def owned_call(call_id: str) -> Call:
+    if len(call_id) > 64:
+        raise not_found("no such call", "call_id")
+    with db.database.connection_context():
+        call = Call.get_or_none(Call.id == call_id, Call.account == account_id())
+    if call is None:
+        raise not_found("no such call", "call_id")
+    return call
+
+
+@bp.get("/Calls/<call_id>")
+def get_call(call_id):
+    return call_json(owned_call(call_id))
+
+
+@bp.get("/Calls/<call_id>/Events")
+@bp.get("/History/Logs/Calls/<call_id>")
+def call_events(call_id):
+    call = owned_call(call_id)
+    page, size = pagination()
+    query = CallEvent.select().where(CallEvent.call == call.id)
+    with db.database.connection_context():
+        total = query.count()
+        rows = list(query.order_by(CallEvent.id).paginate(page, size))
+    from ..flow.state import iso
+    events = [{"id": e.id, "at": iso(e.at), "kind": e.kind, "data": e.data} for e in rows]
+    doc = page_of("events", events, page, size, total)
+    doc["call_id"] = call.id
+    return doc
+
+
+# -- live control ----------------------------------------------------------------------
+def _send_control(call: Call, payload: dict) -> dict:
+    try:
+        link = switches().link(call.switch)
+        link.sendevent("CUSTOM", {"Event-Subclass": CONTROL_SUBCLASS, "Vox-Call-ID": call.id,
+                                  "Vox-Command": payload["command"]},
+                       body=json.dumps(payload, separators=(",", ":")))
+    except SwitchUnavailable as exc:
+        raise _unavailable(exc) from None
+    return {"call_id": call.id, "command": payload["command"], "status": "sent"}
+
+
+def _live_call(call_id: str) -> Call:
+    call = owned_call(call_id)
+    if call.end_time is not None or call.status not in LIVE + PENDING:
+        raise conflict(f"the call has ended ({call.status})", "call_id")
+    if call.status in PENDING:
+        raise conflict("the call has not been answered yet", "call_id")
+    return call
+
+
+@bp.post("/Calls/<call_id>/Hangup")
+def hangup(call_id):
+    json_body(required=False)
+    call = owned_call(call_id)
+    if call.end_time is not None or call.status not in LIVE + PENDING:
+        raise conflict(f"the call has ended ({call.status})", "call_id")
+    if call.status in PENDING:
+        # Not answered yet: cancel the dialling; the watcher ends the record.
+        try:
+            reply = switches().link(call.switch).api(f"uuid_kill {call.id} ORIGINATOR_CANCEL")
+        except SwitchUnavailable as exc:
+            raise _unavailable(exc) from None
+        if not reply.startswith("+OK"):
+            raise conflict("the call is not ringing yet; try again", "call_id")
+        return {"call_id": call.id, "command": "hangup", "status": "sent"}, 202
+    return _send_control(call, {"command": "hangup"}), 202
+
+
+@bp.post("/Calls/<call_id>/Redirect")
+def redirect(call_id):
+    body = json_body()
+    url = _url(body, "url", required=True)
+    method = _method(body, "method", "POST")
+    payload = {"command": "redirect", "url": url, "method": method}
+    content_type = string(body, "content_type", "content_type", max_length=64)
+    if content_type is not None:
+        from ..callbacks import CONTENT_TYPES
+        if content_type not in CONTENT_TYPES:
+            raise bad_field("content_type", "content_type must be one of " + ", ".join(CONTENT_TYPES))
+        payload["content_type"] = content_type
+    return _send_control(_live_call(call_id), payload), 202
+
+
+@bp.post("/Calls/<call_id>/Actions")
+def run_actions(call_id):
+    body = json_body()
+    actions = body.get("actions")
+    if not isinstance(actions, list) or not actions:
+        raise bad_field("actions", "actions must be a non-empty array of call flow actions")
+    try:
+        parse_response({"actions": actions})
+    except FlowValidationError as exc:
+        raise bad_field(exc.path.strip("/").replace("/", ".") or "actions", exc.message) from None
+    if len(json.dumps(actions)) > MAX_SESSION_DATA * 4:
+        raise bad_field("actions", "the actions are too large")
+    return _send_control(_live_call(call_id), {"command": "actions", "actions": actions}), 202
+
+
+@bp.post("/Calls/<call_id>/SessionData")
+def inject_session_data(call_id):
+    body = json_body()
+    data = _session_data(body, required=True)
+    call = owned_call(call_id)
+    if call.end_time is not None or call.status not in LIVE + PENDING:
+        raise conflict(f"the call has ended ({call.status})", "call_id")
+    if call.status in PENDING:
+        # Not answered yet: the call server reads the record when it answers.
+        with db.unit_of_work():
+            fresh = Call.get(Call.id == call.id)
+            merged = dict(fresh.session_data or {})
+            merged.update(data)
+            changed = (Call.update(session_data=merged)
+                       .where(Call.id == call.id, Call.status.in_(PENDING)).execute())
+        if changed:
+            return {"call_id": call.id, "command": "session_data", "status": "stored"}, 202
+    return _send_control(call, {"command": "session_data", "session_data": data}), 202

@@ -1,0 +1,151 @@
+"""Request parsing, validation and the JSON shapes of resources."""
+from __future__ import annotations
+
+import json
+import math
+
+from flask import current_app, g, request
+
+from .. import numbers
+from ..flow.state import iso
+from .errors import ApiError, bad_field
+
+MAX_BODY = 1024 * 1024
+
+
+def settings():
+    return current_app.config["VOX_SETTINGS"]
+
+
+def json_body(required: bool = True) -> dict:
+    """The request's JSON object; 415 for another media type, 400 for bad JSON."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        if required:
+            raise ApiError(400, "invalid_json", "a JSON object is required as the request body")
+        return {}
+    if request.mimetype != "application/json":
+        raise ApiError(415, "unsupported_media_type",
+                       f"the body must be application/json, not {request.mimetype or 'unlabelled'}")
+    if len(raw) > MAX_BODY:
+        raise ApiError(413, "too_large", f"the body is larger than {MAX_BODY} bytes")
+    try:
+        doc = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise ApiError(400, "invalid_json", "the body must be a JSON object")
+    return doc
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def obj(parent: dict, key: str, path: str, required: bool = False) -> dict | None:
+    value = parent.get(key)
+    if value is None:
+        if required:
+            raise bad_field(path, f"{path} is required")
+        return None
+    if not isinstance(value, dict):
+        raise bad_field(path, f"{path} must be an object")
+    return value
+
+
+def string(parent: dict, key: str, path: str, required: bool = False, max_length: int = 2048) -> str | None:
+    value = parent.get(key)
+    if value is None:
+        if required:
+            raise bad_field(path, f"{path} is required")
+        return None
+    if not isinstance(value, str):
+        raise bad_field(path, f"{path} must be a string")
+    if len(value) > max_length:
+        raise bad_field(path, f"{path} is longer than {max_length} characters")
+    return value
+
+
+def integer(parent: dict, key: str, path: str, minimum: int, maximum: int, default=None):
+    value = parent.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+            isinstance(value, float) and (not math.isfinite(value) or value != int(value))):
+        raise bad_field(path, f"{path} must be an integer")
+    value = int(value)
+    if not minimum <= value <= maximum:
+        raise bad_field(path, f"{path} must be between {minimum} and {maximum}")
+    return value
+
+
+def phone_number(text, path: str) -> str:
+    """A number as E.164, or 400 naming the field."""
+    if not isinstance(text, str):
+        raise bad_field(path, f"{path} must be a phone number string")
+    try:
+        return numbers.normalize(text, settings().default_region)
+    except numbers.InvalidNumber as exc:
+        raise bad_field(path, f"{path}: {exc}") from None
+
+
+def query_int(name: str, default: int, minimum: int, maximum: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise bad_field(name, f"{name} must be an integer") from None
+    if not minimum <= value <= maximum:
+        raise bad_field(name, f"{name} must be between {minimum} and {maximum}")
+    return value
+
+
+def pagination() -> tuple[int, int]:
+    page = query_int("page", 1, 1, 10 ** 6)
+    size = query_int("page_size", 50, 1, settings().api_max_page_size)
+    return page, size
+
+
+def page_of(key: str, items: list, page: int, size: int, total: int) -> dict:
+    return {key: items, "page": page, "page_size": size, "total": total,
+            "has_more": page * size < total}
+
+
+def location(number: str) -> dict:
+    geo = numbers.geography(number)
+    return {"city": geo.city, "region": geo.region, "country": geo.country, "timezone": geo.timezone}
+
+
+def number_json(phone) -> dict:
+    caps = [c for c in (phone.capabilities or "").replace(";", ",").split(",") if c]
+    return {"no": phone.number, "capabilities": caps, "country": phone.country,
+            "service": phone.service, "application_id": phone.application_id,
+            "assigned_at": iso(phone.assigned_at), "location": location(phone.number)}
+
+
+def config_json(config) -> dict:
+    fallback = None
+    if config.fallback_url:
+        fallback = {"url": config.fallback_url, "method": config.fallback_method or config.method}
+    return {"no": config.phone_number_id,
+            "callback": {"method": config.method, "url": config.url, "content_type": config.content_type},
+            "fallback": fallback, "updated_at": iso(config.updated_at)}
+
+
+def call_json(call) -> dict:
+    return {
+        "call_id": call.id, "app_id": call.application_id, "direction": call.direction, "status": call.status,
+        "caller_no": call.caller_no, "api_no": call.api_no, "to_no": call.to_no or None,
+        "start_time": iso(call.start_time), "answer_time": iso(call.answer_time), "end_time": iso(call.end_time),
+        "duration": call.duration_ms, "hangup_cause": call.hangup_cause,
+        "session_data": call.session_data, "custom_data": call.custom_data,
+        "key_presses": call.key_presses or [], "recordings": call.recordings or [],
+        "detection": call.detection, "errors": call.errors or [],
+        "timeout": call.timeout_s, "max_call_time": call.max_call_time_ms,
+    }
+
+
+def account_id() -> str:
+    return g.account_id

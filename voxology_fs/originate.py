@@ -1,0 +1,141 @@
+"""Placing calls (Make Call) and ending those that never reach a socket.
+
+A call's record is written first, with the switch chosen, then the switch
+is asked to dial with ``bgapi originate`` (never the blocking ``api``): the
+REST request returns the call id at once.  The channel's uuid *is* the call
+id, and the channel carries it in ``vox_call_id`` too, which is how the call
+server recognises the call when it reaches its socket.
+
+Nothing a REST client sends reaches FreeSWITCH as text: the two numbers are
+checked as E.164 (``+`` and digits only), the ring timeout is an integer, the
+ids are ours; session data stays in the database.
+"""
+from __future__ import annotations
+
+import logging
+import re
+
+from . import db, store
+from .callbacks import CallbackClient, CallbackError, CallbackTarget
+from .flow.state import CallState, utcnow
+from .models import Call, CallEvent
+from .settings import Settings, Switch
+
+log = logging.getLogger(__name__)
+
+E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+# How an originate's failure cause reads as a call status.
+BUSY_CAUSES = frozenset({"USER_BUSY", "CALL_REJECTED"})
+NO_ANSWER_CAUSES = frozenset({"NO_ANSWER", "NO_USER_RESPONSE", "ALLOTTED_TIMEOUT", "PROGRESS_TIMEOUT",
+                              "RECOVERY_ON_TIMER_EXPIRE"})
+CANCEL_CAUSES = frozenset({"ORIGINATOR_CANCEL"})
+
+
+def status_for_cause(cause: str, answered: bool = False) -> str:
+    if answered:
+        return "failed"  # answered, but no call server took it
+    if cause in BUSY_CAUSES:
+        return "busy"
+    if cause in NO_ANSWER_CAUSES:
+        return "no-answer"
+    if cause in CANCEL_CAUSES:
+        return "canceled"
+    return "failed"
+
+
+def socket_address(settings: Settings, switch: Switch) -> str:
+    return switch.socket_address or f"{settings.outbound_host}:{settings.outbound_port}"
+
+
+def originate_command(settings: Settings, switch: Switch, call_id: str, to_no: str, caller_id_no: str,
+                      timeout_s: int) -> str:
+    """The ``originate`` arguments for one call; every value in it is checked here."""
+    if not UUID.match(call_id):
+        raise ValueError(f"call id {call_id!r} is not a uuid")
+    for number in (to_no, caller_id_no):
+        if not E164.match(number):
+            raise ValueError(f"{number!r} is not an E.164 number")
+    timeout_s = int(timeout_s)
+    variables = ",".join([
+        f"origination_uuid={call_id}",
+        f"vox_call_id={call_id}",
+        "app_disable_expand_variables=true",
+        f"origination_caller_id_number={caller_id_no}",
+        f"originate_timeout={timeout_s}",
+    ])
+    dial = switch.dial_string.replace("{number}", to_no)
+    return f"originate {{{variables}}}{dial} &socket('{socket_address(settings, switch)} async full')"
+
+
+def place_call(switches, *, account_id: str, application_id: str | None, to_no: str, caller_id_no: str,
+               session_data: dict | None, timeout_s: int, max_call_time_ms: int | None) -> Call:
+    """Write the call's record, then originate it; raises SwitchUnavailable."""
+    from .switches import SwitchUnavailable
+    link = switches.pick()
+    call_id = Call._meta.fields["id"].default()
+    now = utcnow()
+    with db.unit_of_work():
+        call = Call.create(
+            id=call_id, account=account_id, application=application_id, switch=link.name,
+            channel_uuid=call_id, direction="outbound", status="queued", caller_no=to_no, api_no=caller_id_no,
+            to_no=to_no, start_time=now, session_data=session_data, key_presses=[], recordings=[], errors=[],
+            timeout_s=timeout_s, max_call_time_ms=max_call_time_ms)
+        CallEvent.create(call=call_id, at=now, kind="originate",
+                         data={"switch": link.name, "to": to_no, "from": caller_id_no, "timeout": timeout_s})
+    if max_call_time_ms:
+        switches.max_call_time[call_id] = max_call_time_ms
+    command = originate_command(switches.settings, link.switch, call_id, to_no, caller_id_no, timeout_s)
+    try:
+        link.bgapi(command, job_uuid=call_id)
+    except Exception as exc:
+        switches.max_call_time.pop(call_id, None)
+        log.warning("call %s: originate on %s failed: %s", call_id, link.name, exc)
+        finish_unconnected(call_id, "NORMAL_TEMPORARY_FAILURE", False, switches.callbacks,
+                           error={"code": "originate_failed", "message": str(exc)})
+        raise SwitchUnavailable(f"switch {link.name} did not take the call: {exc}") from None
+    return call
+
+
+def finish_unconnected(call_id: str, cause: str, answered: bool, callbacks: CallbackClient,
+                       error: dict | None = None) -> bool:
+    """End a call that no call server took; True if this process finished it.
+
+    Only the process whose conditional update wins sends ``call_ended``.
+    """
+    call = store.load_call(call_id)
+    if call is None or call.end_time is not None or call.status not in ("queued", "ringing"):
+        return False
+    state = CallState(
+        call_id=call.id, direction=call.direction, caller_no=call.to_no or call.caller_no, api_no=call.api_no,
+        app_id=call.application_id or "", account_id=call.account_id or "",
+        status=status_for_cause(cause, answered), start_time=call.start_time, end_time=utcnow(),
+        hangup_cause=cause, session_data=call.session_data, custom_data=call.custom_data,
+        key_presses=list(call.key_presses or []), recordings=list(call.recordings or []),
+        errors=list(call.errors or []), sip_domain=call.sip_domain, sip_forwarded_for=call.sip_forwarded_for)
+    if error:
+        state.add_error(error)
+    state.subaccount_id = store.subaccount_id_of(state.account_id)
+    if not store.finish_call(state):
+        return False
+    _trace(call_id, "ended", {"status": state.status, "hangup_cause": cause})
+    found = store.flow_config_for(call.api_no)
+    if found is None:
+        return True
+    _, config = found
+    target = CallbackTarget(config.url, config.method, config.content_type)
+    try:
+        callbacks.send(target, state.callback_fields("call_ended"))
+        _trace(call_id, "callback", {"type": "call_ended", "url": target.url, "ok": True})
+    except CallbackError as exc:
+        _trace(call_id, "callback", {"type": "call_ended", "url": target.url, "ok": False, "error": exc.code})
+    return True
+
+
+def _trace(call_id: str, kind: str, data: dict) -> None:
+    try:
+        with db.unit_of_work():
+            CallEvent.create(call=call_id, at=utcnow(), kind=kind, data=data)
+    except Exception:
+        log.exception("call %s: trace not written", call_id)
