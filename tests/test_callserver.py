@@ -280,3 +280,24 @@ def test_play_fetches_audio_once_and_hands_freeswitch_a_cached_file(switch, call
     assert len(fetches) == 2  # no caching headers: asked again (no max-age), never more than once per PLAY
     record = store.load_call(call.uuid)
     assert [e["code"] for e in record.errors] == ["action_failed"] and "404" in record.errors[0]["message"]
+
+
+def test_conference_greeting_interpolates_and_goes_on_after_the_conference(switch, callback_server):
+    from voxology_fs.esl.connection import InboundConnection
+    provision(callback_server.static("/conf", example("conference-greeting")))
+    call = switch.incoming_call(destination=DID, caller=CALLER)
+    rooms = []
+
+    def kick_later(c, arg):
+        rooms.append(arg)
+        gevent.spawn_later(0.05, lambda: esl.api(f"conference {arg.split('@')[0]} kick all"))
+
+    esl = InboundConnection.open("127.0.0.1", switch.esl_port, "ClueCon")
+    call.on_execute("conference", kick_later)
+    assert callback_server.wait_for(lambda: len(call.spoken) >= 2, timeout=10)
+    call.hangup()
+    finished(call, callback_server)
+    esl.close()
+    assert call.spoken[0] == "Hello, . Welcome to our conference."
+    assert rooms and rooms[0].endswith("-myConference@default")
+    assert call.spoken[1].startswith("You have left the conference. This call lasted ")

@@ -177,8 +177,11 @@ class NoDownload:
 
 def simulate(source: str, presses: list[str], *, caller: str = "+19495551212", called: str = "+17145551212",
              session_data: dict | None = None, method: str = "POST", content_type: str = "application/json",
-             out=sys.stdout, hang_up_after_collects: int | None = None):
-    """Run the flow at ``source`` (a file or an http(s) URL); returns the transcript and requests."""
+             out=None, hang_up_after_collects: int | None = None):
+    """Run the flow at ``source`` (a file or an http(s) URL); returns the transcript and requests.
+
+    ``out`` is where the transcript is printed as it happens (None: nowhere).
+    """
     transcript = Transcript(out)
     if source.startswith(("http://", "https://")):
         client = TracingClient(transcript)
@@ -207,7 +210,8 @@ def simulate(source: str, presses: list[str], *, caller: str = "+19495551212", c
 def main(args) -> int:
     session_data = json.loads(args.session_data) if args.session_data else None
     _, _, state = simulate(args.flow, args.press or [], caller=args.caller, called=args.called,
-                           session_data=session_data, method=args.method, content_type=args.content_type)
+                           session_data=session_data, method=args.method, content_type=args.content_type,
+                           out=sys.stdout)
     print(f"call ended: status {state.status}, key presses {json.dumps(state.key_presses)}, "
           f"{len(state.errors)} error(s)")
     return 1 if state.errors else 0
