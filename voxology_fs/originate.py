@@ -116,14 +116,15 @@ def finish_unconnected(call_id: str, cause: str, answered: bool, callbacks: Call
         errors=list(call.errors or []), sip_domain=call.sip_domain, sip_forwarded_for=call.sip_forwarded_for)
     if error:
         state.add_error(error)
-    state.subaccount_id = store.subaccount_id_of(state.account_id)
+    found = store.flow_config_for(call.api_no)
+    if found is not None:
+        state.subaccount_id = found[2]
     if not store.finish_call(state):
         return False
     _trace(call_id, "ended", {"status": state.status, "hangup_cause": cause})
-    found = store.flow_config_for(call.api_no)
     if found is None:
         return True
-    _, config = found
+    config = found[1]
     target = CallbackTarget(config.url, config.method, config.content_type)
     try:
         callbacks.send(target, state.callback_fields("call_ended"))
