@@ -77,13 +77,77 @@ def provision(url: str, number: str) -> None:
         models.CallFlowConfig.create(phone_number=phone, url=url, method="POST")
 
 
+class CallServerProcess:
+    """``voxology-fs callserver`` in its own process, so its CPU and memory are its own."""
+
+    def __init__(self, workdir: str, database_url: str, name: str, profile: str | None = None):
+        self.port = free_port()
+        self.log_path = os.path.join(workdir, f"callserver-{name}.log")
+        env = dict(os.environ, VOXOLOGY_DATABASE_URL=database_url, VOXOLOGY_OUTBOUND_PORT=str(self.port),
+                   VOXOLOGY_AUDIO_CACHE_DIR=f"{workdir}/audio", VOXOLOGY_MAX_CALLS="5000")
+        profiling = ["-m", "cProfile", "-o", profile] if profile else []
+        self.proc = subprocess.Popen(
+            [sys.executable, *profiling, "-m", "voxology_fs.cli", "--log-level", "WARNING", "callserver"],
+            env=env, stdout=open(self.log_path, "w"), stderr=subprocess.STDOUT)
+        while "call server on" not in self.log():
+            if self.proc.poll() is not None:
+                raise RuntimeError("the call server did not start: " + self.log())
+            time.sleep(0.05)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def log(self) -> str:
+        with open(self.log_path) as fh:
+            return fh.read()
+
+    def stop(self) -> str:
+        """Stop it cleanly (SIGINT: the profile gets written) and return its summary line."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        lines = self.log().splitlines()
+        problems = [line for line in lines if " WARNING " in line or " ERROR " in line]
+        if problems:
+            print(f"  ({len(problems)} warnings/errors in {self.log_path})")
+        summary = [line for line in lines if line.startswith("call server stopped")]
+        return summary[0] if summary else "call server printed no summary"
+
+
+def percentiles(values) -> str:
+    ms = sorted(v * 1000 for v in values)
+    return f"p50 {statistics.median(ms):.2f} ms, p99 {ms[max(0, int(len(ms) * 0.99) - 1)]:.2f} ms"
+
+
+def run_calls(switch, count: int, concurrency: int, number: str = DID) -> list[float]:
+    """Place ``count`` hello-world calls; returns the set-up times seen by the switch."""
+    setup_times: list[float] = []
+
+    def one_call():
+        started = time.perf_counter()
+        call = switch.incoming_call(destination=number, caller="+19495551212")
+        call.on_execute("multiset", lambda c, a: setup_times.append(time.perf_counter() - started))
+        if not call.wait_closed(timeout=30):
+            raise RuntimeError("call did not finish")
+
+    pool = Pool(concurrency)
+    for _ in range(count):
+        pool.spawn(one_call)
+    pool.join(raise_error=True)
+    return setup_times
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--latency-calls", type=int, default=300)
     parser.add_argument("--idle-calls", type=int, default=1000)
-    parser.add_argument("--profile", metavar="FILE", help="run the call server under cProfile, stats to FILE")
+    parser.add_argument("--profile", metavar="FILE", help="run the throughput call server under cProfile")
     args = parser.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="voxology-bench-")
@@ -96,65 +160,42 @@ def main() -> int:
     provision(base + "/hello", DID)
     provision(base + "/wait", "+17145550000")
 
-    port = free_port()
-    env = dict(os.environ, VOXOLOGY_DATABASE_URL=database_url, VOXOLOGY_OUTBOUND_PORT=str(port),
-               VOXOLOGY_AUDIO_CACHE_DIR=f"{workdir}/audio", VOXOLOGY_MAX_CALLS="5000")
-    log_path = os.path.join(workdir, "callserver.log")
-    profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
-    server = subprocess.Popen([sys.executable, *profile, "-m", "voxology_fs.cli", "--log-level", "WARNING", "callserver"],
-                              env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
+    # 1. Latency: one call at a time, so neither side is queueing.
+    server = CallServerProcess(workdir, database_url, "latency")
+    switch = FakeSwitch(outbound=("127.0.0.1", server.port), time_scale=1.0, media_ms=0)
+    switch.start()
     try:
-        while "call server on" not in open(log_path).read():
-            if server.poll() is not None:
-                raise RuntimeError("the call server did not start: " + open(log_path).read())
-            time.sleep(0.05)
-        switch = FakeSwitch(outbound=("127.0.0.1", port), time_scale=1.0, media_ms=0)
-        switch.start()
+        run_calls(switch, 20, 1)  # warm-up
+        seen = run_calls(switch, args.latency_calls, 1)
+    finally:
+        switch.stop()
+        summary = server.stop()
+    print(f"connect to first application, one call at a time ({args.latency_calls} calls):")
+    print(f"  at the fake switch: {percentiles(seen)}")
+    print(f"  in the call server (accept to first sendmsg written, warm-up included): {summary.split('; ', 1)[-1]}")
 
-        setup_times = []
-
-        def one_call():
-            started = time.perf_counter()
-            call = switch.incoming_call(destination=DID, caller="+19495551212")
-            call.on_execute("multiset", lambda c, a: setup_times.append(time.perf_counter() - started))
-            if not call.wait_closed(timeout=30):
-                raise RuntimeError("call did not finish")
-
-        def percentiles(values):
-            ms = sorted(v * 1000 for v in values)
-            return f"p50 {statistics.median(ms):.2f} ms, p99 {ms[max(0, int(len(ms) * 0.99) - 1)]:.2f} ms"
-
-        for _ in range(20):  # warm-up
-            one_call()
-
-        # Latency: calls one after another, so the fake switch is not queueing.
-        setup_times.clear()
-        for _ in range(args.latency_calls):
-            one_call()
-        print(f"connect to first application, one call at a time ({args.latency_calls} calls): "
-              f"{percentiles(setup_times)} (at the fake switch; the callback is not in it)")
-
-        # Throughput.
-        setup_times.clear()
+    # 2. Throughput and memory.
+    server = CallServerProcess(workdir, database_url, "load", args.profile)
+    switch = FakeSwitch(outbound=("127.0.0.1", server.port), time_scale=1.0, media_ms=0)
+    switch.start()
+    try:
+        run_calls(switch, 20, 1)
         cpu_before = cpu_seconds(server.pid)
-        pool = Pool(args.concurrency)
         began = time.perf_counter()
-        for _ in range(args.calls):
-            pool.spawn(one_call)
-        pool.join(raise_error=True)
+        seen = run_calls(switch, args.calls, args.concurrency)
         elapsed = time.perf_counter() - began
         cpu_per_call = (cpu_seconds(server.pid) - cpu_before) / args.calls
         print(f"hello world, concurrency {args.concurrency}: {args.calls / elapsed:.0f} calls/s "
               f"({args.calls} calls); call-server CPU {cpu_per_call * 1000:.2f} ms per call, "
               f"so one core serves about {1 / cpu_per_call:.0f} calls/s")
-        print(f"connect to first application under that load: {percentiles(setup_times)} "
+        print(f"  connect to first application at the fake switch under that load: {percentiles(seen)} "
               f"(includes the fake switch's own queueing)")
 
         gevent.sleep(1)
         before = rss_kb(server.pid)
         idle = [switch.incoming_call(destination="+17145550000", caller="+19495551212")
                 for _ in range(args.idle_calls)]
-        deadline = time.time() + 60
+        deadline = time.time() + 120
         while sum(1 for c in idle if any(a == "sleep" for a, _ in c.executed)) < args.idle_calls:
             if time.time() > deadline:
                 raise RuntimeError("idle calls did not all reach their PAUSE")
@@ -165,17 +206,9 @@ def main() -> int:
               f"{after / 1024:.1f} MB, {(after - before) / args.idle_calls:.1f} KB per call")
         for call in idle:
             call.hangup()
-        switch.stop()
     finally:
-        server.send_signal(signal.SIGINT)  # a clean stop (and the profile written)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        summary = [line.strip() for line in open(log_path) if line.startswith("call server stopped")]
-        print("\n".join(summary) or "call server printed no summary")
-        warnings = [line for line in open(log_path) if " WARNING " in line or " ERROR " in line]
-        print(f"call-server log: {len(warnings)} warnings/errors ({log_path})")
+        switch.stop()
+        print(server.stop())
         web.stop()
     return 0
 

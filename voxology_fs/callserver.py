@@ -123,7 +123,7 @@ class CallServer:
         info = channel.info
         call_id = info.variables.get("vox_call_id") or info.uuid
         channel.start(call_id)
-        self.stats.setup_times.append(time.perf_counter() - connected_at)
+        self.stats.setup_times.append((session.first_app_written_at or time.perf_counter()) - connected_at)
 
         found = self._identify(info, call_id, session.channel_data.get("FreeSWITCH-Switchname", ""))
         if found is None:

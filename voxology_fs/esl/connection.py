@@ -15,6 +15,7 @@ bookkeeping and connection flags), with the parts that fall short replaced:
 from __future__ import annotations
 
 import logging
+import time
 import uuid as uuidlib
 
 import gevent
@@ -133,7 +134,8 @@ class EslConnection(ESLProtocol):
         except CommandTimeout:
             raise CommandTimeout(payload.split(b"\n", 1)[0].decode()) from None
 
-    def send_pipelined(self, payloads: list[bytes], timeout: float | None = None) -> list[Message]:
+    def send_pipelined(self, payloads: list[bytes], timeout: float | None = None,
+                       on_written=None) -> list[Message]:
         """Write several commands at once, then wait for their replies in order.
 
         Saves a round trip per command on a call's set-up path.
@@ -151,6 +153,8 @@ class EslConnection(ESLProtocol):
             except OSError as exc:
                 self._on_closed()
                 raise NotConnectedError(str(exc)) from None
+        if on_written is not None:
+            on_written()
         try:
             return [r.get(timeout=timeout if timeout is not None else self.command_timeout) for r in results]
         except gevent.Timeout:
@@ -178,6 +182,8 @@ class OutboundSession(EslConnection):
         self.hungup = gevent.event.Event()
         self.hangup_event: Event | None = None
         self._executions: dict[str, gevent.event.AsyncResult] = {}
+        # When our first application was written (for the set-up latency figure).
+        self.first_app_written_at: float | None = None
         self.start()
 
     @property
@@ -206,7 +212,7 @@ class OutboundSession(EslConnection):
             event_uuid, execution = self._expect_completion()
             payloads.append(encode_execute(then_execute[0], then_execute[1], event_uuid))
         try:
-            replies = self.send_pipelined(payloads)
+            replies = self.send_pipelined(payloads, on_written=self._mark_first_write)
         except Exception:
             self._executions.clear()
             raise
@@ -214,6 +220,10 @@ class OutboundSession(EslConnection):
             if not reply.reply_text.startswith("+OK"):
                 raise CommandError(reply.reply_text)
         return execution
+
+    def _mark_first_write(self) -> None:
+        if self.first_app_written_at is None:
+            self.first_app_written_at = time.perf_counter()
 
     def _expect_completion(self) -> tuple[str, gevent.event.AsyncResult]:
         event_uuid = str(uuidlib.uuid4())
