@@ -395,3 +395,41 @@ def test_hangup_of_a_ringing_call_cancels_it(rig, callback_server):
     assert acme.post(f"/Calls/{call_id}/Hangup").status_code == 202
     assert wait(lambda: of_type(callback_server, "call_ended"), 5)
     assert len(of_type(callback_server, "call_ended")) == 1
+
+
+# -- the watcher -------------------------------------------------------------------------------
+def test_answered_call_that_no_call_server_takes_is_finished_by_the_watcher(db, settings, callback_server):
+    operator.import_numbers(INVENTORY)
+    rig = Rig(settings)
+    try:
+        rig.switches.hangup_grace = 0.2
+        # this switch hands answered calls to a port where nothing listens
+        link = rig.switches.link("fs1")
+        link.switch = Switch(**{**link.switch.__dict__, "socket_address": "127.0.0.1:9"})
+        acme = rig.client()
+        setup_number(acme, callback_server.static("/hello", HELLO))
+        call_id = acme.post("/Dials/Connect", {"call": {"no": FAR, "caller_id_no": DID}}).get_json()["call_id"]
+        assert wait(lambda: of_type(callback_server, "call_ended"), 10)
+        gevent.sleep(0.3)
+        ended = of_type(callback_server, "call_ended")
+        assert len(ended) == 1 and ended[0]["status"] == "failed" and ended[0]["call_id"] == call_id
+        assert record(call_id).status == "failed" and record(call_id).end_time
+    finally:
+        rig.close()
+
+
+def test_sweep_finishes_queued_calls_whose_channel_is_gone(rig, callback_server):
+    import datetime as dt
+    acme = rig.client()
+    setup_number(acme, callback_server.static("/hello", HELLO))
+    account_id = models.PhoneNumber.get_by_id(DID).account_id
+    old = models.Call.create(account=account_id, switch="fs1", direction="outbound", status="queued", api_no=DID,
+                             to_no=FAR, caller_no=FAR, timeout_s=30,
+                             start_time=dt.datetime.utcnow() - dt.timedelta(hours=1))
+    fresh = models.Call.create(account=account_id, switch="fs1", direction="outbound", status="queued", api_no=DID,
+                               to_no=FAR, caller_no=FAR, timeout_s=30)
+    assert rig.switches.sweep() == 1
+    assert record(old.id).status == "failed" and record(old.id).hangup_cause == "SWITCH_CONNECTION_LOST"
+    assert record(fresh.id).status == "queued"
+    assert [e["call_id"] for e in of_type(callback_server, "call_ended")] == [old.id]
+    assert rig.switches.sweep() == 0

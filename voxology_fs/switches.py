@@ -151,6 +151,9 @@ class SwitchLink:
 class Switches:
     """The links of one process, their watcher, and the choice of a switch for a call."""
 
+    # Seconds between a channel's hangup and the check that a call server took it.
+    hangup_grace = 2.0
+
     def __init__(self, settings: Settings, callbacks=None, sweep_interval: float = 30.0):
         from .callbacks import CallbackClient
         self.settings = settings
@@ -236,7 +239,7 @@ class Switches:
                 cause = event.get("Hangup-Cause") or event.variable("hangup_cause") or "NORMAL_CLEARING"
                 # The call server finishes the calls it took; a moment's grace
                 # lets it mark a freshly answered one live first.
-                gevent.spawn_later(2.0, self._finish, call_id, cause, answered)
+                gevent.spawn_later(self.hangup_grace, self._finish, call_id, cause, answered)
 
     def _limit_call_time(self, link: SwitchLink, call_id: str, max_ms: int) -> None:
         seconds = max(1, -(-int(max_ms) // 1000))

@@ -85,8 +85,18 @@ def serve_api(settings: Settings) -> int:
             "--graceful-timeout", "10", "voxology_fs.api.wsgi:app"]
     log.info("starting gunicorn: %s", " ".join(argv))
     process = subprocess.Popen(argv, env=env)
+
+    def stop(*_):
+        # gunicorn stops its workers gracefully on SIGTERM.
+        if process.poll() is None:
+            process.terminate()
+
+    import gevent
+    import signal
+    handlers = [gevent.signal_handler(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)]
     try:
         return process.wait()
     finally:
-        if process.poll() is None:
-            process.terminate()
+        stop()
+        for handler in handlers:
+            handler.cancel()
