@@ -52,6 +52,10 @@ def create_app(settings: Settings, switches=None, start_switches: bool = True) -
 
     @app.before_request
     def _authenticate():
+        # No NUL anywhere in the URL: PostgreSQL refuses it in any string.
+        if "\x00" in request.path or "\x00" in request.query_string.decode("latin-1") or \
+                "%00" in request.query_string.decode("latin-1"):
+            raise errors.ApiError(400, "bad_request", "the URL contains a NUL character")
         if request.routing_exception is not None or request.endpoint in PUBLIC_ENDPOINTS:
             return None
         authenticate()

@@ -33,7 +33,7 @@ def authenticate() -> None:
     key = request.headers.get("x-api-key", "").strip()
     if not key:
         raise ApiError(401, "unauthorized", "an API key is required in the x-api-key header")
-    if len(key) > 200:
+    if len(key) > 200 or "\x00" in key:
         raise ApiError(401, "unauthorized", "unknown API key")
     with db.database.connection_context():
         app = Application.get_or_none(Application.api_key_hash == hash_key(key))

@@ -63,6 +63,8 @@ def string(parent: dict, key: str, path: str, required: bool = False, max_length
         raise bad_field(path, f"{path} must be a string")
     if len(value) > max_length:
         raise bad_field(path, f"{path} is longer than {max_length} characters")
+    if "\x00" in value:
+        raise bad_field(path, f"{path} contains a NUL character")
     return value
 
 
