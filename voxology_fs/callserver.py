@@ -15,7 +15,7 @@ from gevent.server import StreamServer
 from . import numbers, store
 from .audio import AudioCache
 from .callbacks import CallbackClient, CallbackTarget
-from .esl.channel import EslChannel
+from .esl.channel import SIP_REJECT_CAUSES, EslChannel
 from .esl.connection import CommandError, CommandTimeout, NotConnectedError, OutboundSession
 from .flow.runner import CallFlowRunner, Services
 from .flow.state import CallState, utcnow
@@ -61,6 +61,9 @@ class CallServer:
             max_callbacks=settings.max_callbacks_per_call, max_steps=settings.max_flow_steps,
             apology_text=settings.apology_text)
         self.server: StreamServer | None = None
+        # Called with each new OutboundSession before any traffic (tests use
+        # it to record the wire, e.g. to compare the fake switch with a real one).
+        self.session_hook = None
 
     # -- the socket ---------------------------------------------------------------
     def start(self) -> None:
@@ -88,6 +91,8 @@ class CallServer:
     def _handle(self, sock, address) -> None:
         connected_at = time.perf_counter()
         session = OutboundSession(sock, self.settings.esl_command_timeout)
+        if self.session_hook is not None:
+            self.session_hook(session)
         try:
             session.connect()
         except (NotConnectedError, CommandTimeout):
@@ -111,7 +116,10 @@ class CallServer:
     def _refuse(self, session: OutboundSession, code: int, why: str) -> None:
         log.warning("call %s refused with SIP %d: %s", session.uuid, code, why)
         try:
+            # respond sends the SIP answer on a SIP channel; the hangup ends
+            # channels that have none (loopback) the same way.
             session.execute_async("respond", str(code))
+            session.execute_async("hangup", SIP_REJECT_CAUSES.get(code, "CALL_REJECTED"))
             session.hungup.wait(timeout=5)
             session.exit()
         except (NotConnectedError, CommandTimeout, CommandError):

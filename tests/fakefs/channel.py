@@ -731,7 +731,10 @@ def app_respond(call, arg):
         call._mark_pre_answered()
     elif 200 <= code < 300:
         call._mark_answered()
-    elif code >= 300 and not call.answered:
+    elif code >= 300 and not call.answered and call.sip:
+        # A SIP channel sends the final response and hangs up; a loopback
+        # channel has no SIP leg and stays up (checked against a real switch
+        # in tests/integration/test_fake_matches_real.py).
         call._hangup(SIP_CAUSES.get(code, 'NORMAL_UNSPECIFIED'), from_app=True)
 
 
