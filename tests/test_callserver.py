@@ -301,3 +301,46 @@ def test_conference_greeting_interpolates_and_goes_on_after_the_conference(switc
     assert call.spoken[0] == "Hello, . Welcome to our conference."
     assert rooms and rooms[0].endswith("-myConference@default")
     assert call.spoken[1].startswith("You have left the conference. This call lasted ")
+
+
+def send_control(switch, call_id, request):
+    import json
+    from voxology_fs.esl.connection import InboundConnection
+    esl = InboundConnection.open("127.0.0.1", switch.esl_port, "ClueCon")
+    try:
+        esl.sendevent("CUSTOM", {"Event-Subclass": "voxology::control", "Vox-Call-ID": call_id,
+                                 "Vox-Command": request["command"]}, body=json.dumps(request))
+    finally:
+        esl.close()
+
+
+def test_live_session_data_waits_for_the_next_action_and_does_not_cut_the_pause(switch, callback_server):
+    provision(callback_server.static("/live", {"actions": [
+        {"type": "PAUSE", "params": {"length": 150000}},
+        {"type": "SAY", "params": {"text": "hello ${sessionData.name}"}}, {"type": "HANGUP"}]}))
+    call = switch.incoming_call(destination=DID, caller=CALLER)
+    call.on_execute("sleep", lambda c, arg: send_control(switch, c.uuid, {"command": "session_data",
+                                                                           "session_data": {"name": "Ann"}}))
+    gevent.sleep(0.6)
+    assert call.spoken == [] and not call.wait_closed(timeout=0.1)  # the PAUSE (1.5 s here) goes on
+    finished(call, callback_server)
+    assert call.spoken == ["hello Ann"]
+    assert callback_server.of_type("call_ended")[0]["session_data"] == {"name": "Ann"}
+
+
+def test_live_actions_interrupt_what_plays(switch, callback_server):
+    provision(callback_server.static("/live", {"actions": [
+        {"type": "PAUSE", "params": {"length": 600000}}, {"type": "SAY", "params": {"text": "never"}}]}))
+    call = switch.incoming_call(destination=DID, caller=CALLER)
+    call.on_execute("sleep", lambda c, arg: send_control(switch, c.uuid, {
+        "command": "actions", "actions": [{"type": "SAY", "params": {"text": "now"}}, {"type": "HANGUP"}]}))
+    finished(call, callback_server)
+    assert call.spoken == ["now"]
+
+
+def test_live_hangup(switch, callback_server):
+    provision(callback_server.static("/live", {"actions": [{"type": "PAUSE", "params": {"length": 600000}}]}))
+    call = switch.incoming_call(destination=DID, caller=CALLER)
+    call.on_execute("sleep", lambda c, arg: send_control(switch, c.uuid, {"command": "hangup"}))
+    finished(call, callback_server)
+    assert [a for a, _ in apps(call)][-1] == "hangup"

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import deque
 
 import gevent
 import gevent.event
-from gevent.queue import Queue
 
 from ..channel import CallEnded, CallInfo, Channel, CollectResult, ControlInterrupt, Prompt, Speech
 from . import args as fsargs
@@ -27,6 +27,7 @@ CALL_EVENTS = [
     "CUSTOM", "voxology::control",
 ]
 CONTROL_SUBCLASS = "voxology::control"
+NON_INTERRUPTING = frozenset({"session_data"})
 CALL_ID_HEADER = "Vox-Call-ID"
 
 SIP_REJECT_CAUSES = {404: "UNALLOCATED_NUMBER", 486: "USER_BUSY", 503: "NORMAL_TEMPORARY_FAILURE",
@@ -64,7 +65,10 @@ class EslChannel(Channel):
         self.tts = (tts_engine, tts_voice)
         self._tts_set: tuple[str, str] | None = None
         self.media_timeout = media_timeout
-        self.controls: Queue = Queue()
+        # Live-control requests: updates (session data) wait for the next
+        # step; the others interrupt what is playing.
+        self._updates: deque[dict] = deque()
+        self._interrupts: deque[dict] = deque()
         self._control_arrived = gevent.event.Event()
         self.dtmf_received: list[str] = []
         session.register_handle(CONTROL_SUBCLASS, self._on_control)
@@ -93,8 +97,12 @@ class EslChannel(Channel):
         if not isinstance(request, dict):
             return
         request.setdefault("command", event.get("Vox-Command", ""))
-        self.controls.put(request)
-        self._control_arrived.set()
+        if request["command"] in NON_INTERRUPTING:
+            # Applied between actions; what plays now goes on.
+            self._updates.append(request)
+        else:
+            self._interrupts.append(request)
+            self._control_arrived.set()
 
     def _on_dtmf(self, event: Event) -> None:
         digit = event.get("DTMF-Digit")
@@ -105,11 +113,13 @@ class EslChannel(Channel):
         self.answered = True
 
     def poll_control(self) -> dict | None:
-        if self.controls.empty():
-            self._control_arrived.clear()
-            return None
-        request = self.controls.get_nowait()
-        if self.controls.empty():
+        if self._updates:
+            return self._updates.popleft()
+        return self._next_interrupt()
+
+    def _next_interrupt(self) -> dict | None:
+        request = self._interrupts.popleft() if self._interrupts else None
+        if not self._interrupts:
             self._control_arrived.clear()
         return request
 
@@ -152,7 +162,7 @@ class EslChannel(Channel):
         if interruptible and self._control_arrived.is_set():
             self._break_media()
             result.wait(timeout=5)
-            request = self.poll_control()
+            request = self._next_interrupt()
             if request is not None:
                 raise ControlInterrupt(request)
             if result.ready():
