@@ -4,12 +4,14 @@ JSON, never answers a 500 nor anything but JSON errors."""
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from tests.api_support import INVENTORY, tenant
-from voxology_fs import operator
-from voxology_fs.api import create_app
-from voxology_fs.api.openapi import build
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st  # noqa: E402
+
+from tests.api_support import INVENTORY, tenant  # noqa: E402
+from voxology_fs import operator  # noqa: E402
+from voxology_fs.api import create_app  # noqa: E402
+from voxology_fs.api.openapi import build  # noqa: E402
 
 SPEC = build()
 OPERATIONS = [(path, method, op) for path, item in SPEC["paths"].items() for method, op in item.items()]
