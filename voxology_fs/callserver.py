@@ -139,11 +139,28 @@ class CallServer:
             channel.reject(404)
             channel.close()
             return
-        state, config, application_id = found
+        state, config, max_call_time_ms = found
+        if max_call_time_ms:
+            self._limit_call_time(session, info.uuid, max_call_time_ms)
         target = CallbackTarget(config.url, config.method, config.content_type)
         fallback = (CallbackTarget(config.fallback_url, config.fallback_method or config.method, config.content_type)
                     if config.fallback_url else None)
         CallFlowRunner(channel, state, self.services, target, fallback).run()
+
+    @staticmethod
+    def _limit_call_time(session: OutboundSession, uuid: str, max_call_time_ms: int) -> None:
+        """Make Call's max_call_time: the switch hangs up with ALLOTTED_TIMEOUT.
+
+        Done here, by whichever call server took the call, so it holds
+        whatever happens to the REST process that placed it.
+        """
+        seconds = max(1, -(-int(max_call_time_ms) // 1000))
+        try:
+            reply = session.send(f"api sched_hangup +{seconds} {uuid} ALLOTTED_TIMEOUT").text()
+        except (NotConnectedError, CommandTimeout) as exc:
+            reply = str(exc)
+        if not reply.startswith("+OK"):
+            log.warning("call %s: sched_hangup refused: %s", uuid, reply.strip())
 
     def _switch_name(self, reported: str) -> str:
         names = [s.name for s in self.settings.switches]
@@ -171,7 +188,7 @@ class CallServer:
                               custom_data=call.custom_data, start_time=call.start_time,
                               answer_time=utcnow(), subaccount_id=subaccount_id)
             store.mark_live(call_id, info.uuid, state.answer_time)
-            return state, config, number.application_id
+            return state, config, call.max_call_time_ms
 
         called = numbers.try_normalize(info.destination, region)
         found = store.flow_config_for(called) if called else None
@@ -186,4 +203,4 @@ class CallServer:
                           sip_domain=info.sip_domain or self.settings.sip_domain,
                           sip_forwarded_for=info.sip_forwarded_for, subaccount_id=subaccount_id)
         store.create_call(state, self._switch_name(switch_reported), info.uuid, number.application_id)
-        return state, config, number.application_id
+        return state, config, None

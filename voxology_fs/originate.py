@@ -84,13 +84,10 @@ def place_call(switches, *, account_id: str, application_id: str | None, to_no: 
             timeout_s=timeout_s, max_call_time_ms=max_call_time_ms)
         CallEvent.create(call=call_id, at=now, kind="originate",
                          data={"switch": link.name, "to": to_no, "from": caller_id_no, "timeout": timeout_s})
-    if max_call_time_ms:
-        switches.max_call_time[call_id] = max_call_time_ms
     command = originate_command(switches.settings, link.switch, call_id, to_no, caller_id_no, timeout_s)
     try:
         link.bgapi(command, job_uuid=call_id)
     except Exception as exc:
-        switches.max_call_time.pop(call_id, None)
         log.warning("call %s: originate on %s failed: %s", call_id, link.name, exc)
         finish_unconnected(call_id, "NORMAL_TEMPORARY_FAILURE", False, switches.callbacks,
                            error={"code": "originate_failed", "message": str(exc)})

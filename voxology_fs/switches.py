@@ -160,8 +160,6 @@ class Switches:
         self.callbacks = callbacks or CallbackClient.from_settings(settings)
         self.links = {s.name: SwitchLink(s, settings, self._on_event) for s in settings.switches}
         self.sweep_interval = sweep_interval
-        # Calls this process placed that have a maximum call time (ms).
-        self.max_call_time: dict[str, int] = {}
         self._sweeper: gevent.Greenlet | None = None
         self._started = False
 
@@ -223,32 +221,17 @@ class Switches:
                 return
             call_id = event.get("Job-UUID", "")
             body = (event.body or "").strip()
-            if body.startswith("+OK"):
-                max_ms = self.max_call_time.pop(call_id, None)
-                if max_ms:
-                    gevent.spawn(self._limit_call_time, link, call_id, max_ms)
-            else:
-                self.max_call_time.pop(call_id, None)
+            if not body.startswith("+OK"):
                 cause = body[4:].strip() if body.startswith("-ERR") else "NORMAL_TEMPORARY_FAILURE"
                 gevent.spawn(self._finish, call_id, cause or "NORMAL_TEMPORARY_FAILURE", False)
         elif name == "CHANNEL_HANGUP_COMPLETE":
             call_id = event.variable("vox_call_id") or ""
             if call_id:
-                self.max_call_time.pop(call_id, None)
                 answered = event.get("Answer-State") == "answered" or bool(event.variable("answer_epoch", "0") != "0")
                 cause = event.get("Hangup-Cause") or event.variable("hangup_cause") or "NORMAL_CLEARING"
                 # The call server finishes the calls it took; a moment's grace
                 # lets it mark a freshly answered one live first.
                 gevent.spawn_later(self.hangup_grace, self._finish, call_id, cause, answered)
-
-    def _limit_call_time(self, link: SwitchLink, call_id: str, max_ms: int) -> None:
-        seconds = max(1, -(-int(max_ms) // 1000))
-        try:
-            reply = link.api(f"sched_hangup +{seconds} {call_id} ALLOTTED_TIMEOUT")
-            if not reply.startswith("+OK"):
-                log.warning("call %s: sched_hangup refused: %s", call_id, reply.strip())
-        except SwitchUnavailable as exc:
-            log.warning("call %s: could not limit its time: %s", call_id, exc)
 
     def _finish(self, call_id: str, cause: str, answered: bool) -> None:
         from .originate import finish_unconnected
