@@ -22,7 +22,7 @@ from ..models import CallerId, CallFlowConfig, PhoneNumber, new_id
 from ..originate import E164, UUID
 from ..switches import SwitchUnavailable
 from .calls import _unavailable, switches
-from .common import account_id, json_body, page_of, pagination, phone_number, settings, string
+from .common import account_id, json_body, paged, phone_number, settings, string
 from .errors import bad_field, conflict, not_found
 
 bp = Blueprint("caller_ids", __name__)
@@ -140,12 +140,8 @@ def verify(no):
 
 @bp.get("/CallerIds")
 def list_caller_ids():
-    page, size = pagination()
     query = CallerId.select().where(CallerId.account == account_id())
-    with db.database.connection_context():
-        total = query.count()
-        rows = list(query.order_by(CallerId.number).paginate(page, size))
-    return page_of("caller_ids", [caller_id_json(r) for r in rows], page, size, total)
+    return paged("caller_ids", query, [CallerId.number], caller_id_json)
 
 
 @bp.get("/CallerIds/<no>")

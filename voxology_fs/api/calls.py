@@ -15,11 +15,11 @@ from flask import Blueprint, current_app, g, request
 from .. import db
 from ..flow.errors import FlowValidationError
 from ..flow.parser import parse_response
-from ..flow.state import STATUSES
+from ..flow.state import STATUSES, iso
 from ..models import Call, CallerId, CallEvent, CallFlowConfig, PhoneNumber
 from ..originate import place_call
 from ..switches import SwitchUnavailable
-from .common import (account_id, call_json, integer, json_body, obj, page_of, pagination, phone_number, string)
+from .common import account_id, call_json, integer, json_body, obj, paged, phone_number, string
 from .configs import _method, _url
 from .errors import ApiError, bad_field, conflict, not_found
 
@@ -102,7 +102,6 @@ def _time_param(name: str) -> dt.datetime | None:
 
 @bp.get("/Calls")
 def list_calls():
-    page, size = pagination()
     query = Call.select().where(Call.account == account_id())
     status = request.args.get("status")
     if status:
@@ -125,10 +124,7 @@ def list_calls():
         query = query.where(Call.start_time >= since)
     if until:
         query = query.where(Call.start_time < until)
-    with db.database.connection_context():
-        total = query.count()
-        rows = list(query.order_by(Call.start_time.desc(), Call.id).paginate(page, size))
-    return page_of("calls", [call_json(c) for c in rows], page, size, total)
+    return paged("calls", query, [Call.start_time.desc(), Call.id], call_json)
 
 
 def owned_call(call_id: str) -> Call:
@@ -150,14 +146,9 @@ def get_call(call_id):
 @bp.get("/History/Logs/Calls/<call_id>")
 def call_events(call_id):
     call = owned_call(call_id)
-    page, size = pagination()
     query = CallEvent.select().where(CallEvent.call == call.id)
-    with db.database.connection_context():
-        total = query.count()
-        rows = list(query.order_by(CallEvent.id).paginate(page, size))
-    from ..flow.state import iso
-    events = [{"id": e.id, "at": iso(e.at), "kind": e.kind, "data": e.data} for e in rows]
-    doc = page_of("events", events, page, size, total)
+    doc = paged("events", query, [CallEvent.id],
+                lambda e: {"id": e.id, "at": iso(e.at), "kind": e.kind, "data": e.data})
     doc["call_id"] = call.id
     return doc
 

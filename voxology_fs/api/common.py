@@ -6,7 +6,7 @@ import math
 
 from flask import current_app, g, request
 
-from .. import numbers
+from .. import db, numbers
 from ..flow.state import iso
 from .errors import ApiError, bad_field
 
@@ -113,6 +113,15 @@ def pagination() -> tuple[int, int]:
 def page_of(key: str, items: list, page: int, size: int, total: int) -> dict:
     return {key: items, "page": page, "page_size": size, "total": total,
             "has_more": page * size < total}
+
+
+def paged(key: str, query, order_by, to_json) -> dict:
+    """One page (``page``, ``page_size`` from the query string) of ``query`` as JSON."""
+    page, size = pagination()
+    with db.database.connection_context():
+        total = query.count()
+        rows = list(query.order_by(*order_by).paginate(page, size))
+    return page_of(key, [to_json(r) for r in rows], page, size, total)
 
 
 def location(number: str) -> dict:

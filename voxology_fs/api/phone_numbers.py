@@ -7,8 +7,7 @@ from flask import Blueprint, request
 from .. import db, numbers
 from ..flow.state import utcnow
 from ..models import CallerId, CallFlowConfig, PhoneNumber
-from .common import (account_id, json_body, location, number_json, page_of, pagination, phone_number,
-                     settings)
+from .common import account_id, json_body, location, number_json, page_of, paged, pagination, phone_number
 from .errors import bad_field, conflict, not_found
 
 bp = Blueprint("phone_numbers", __name__)
@@ -58,7 +57,7 @@ def available():
     query = PhoneNumber.select().where(PhoneNumber.account.is_null())
     if country:
         query = query.where(PhoneNumber.country == country)
-    python_filter = None
+    python_filter = None  # region search: a test on each number's geography
     if search_by == "prefixes":
         clauses = None
         for item in (p.strip() for p in search_on.split(",")):
@@ -153,12 +152,8 @@ def owned_number(no: str, field: str = "no") -> PhoneNumber:
 
 @bp.get("/PhoneNumbers")
 def list_numbers():
-    page, size = pagination()
     query = PhoneNumber.select().where(PhoneNumber.account == account_id())
-    with db.database.connection_context():
-        total = query.count()
-        rows = list(query.order_by(PhoneNumber.number).paginate(page, size))
-    return page_of("phone_numbers", [number_json(r) for r in rows], page, size, total)
+    return paged("phone_numbers", query, [PhoneNumber.number], number_json)
 
 
 @bp.get("/PhoneNumbers/<no>")
