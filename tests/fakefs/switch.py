@@ -75,8 +75,9 @@ class FakeSwitch:
         self._started = time.time()
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self):
-        self._server = StreamServer(('127.0.0.1', 0), self._handle_inbound)
+    def start(self, port=0):
+        """Listen for inbound ESL on 127.0.0.1:port (0: an ephemeral port, see ``esl_port``)."""
+        self._server = StreamServer(('127.0.0.1', port), self._handle_inbound)
         self._server.start()
         self.esl_port = self._server.server_port
         return self
