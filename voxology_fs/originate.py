@@ -104,10 +104,29 @@ def finish_unconnected(call_id: str, cause: str, answered: bool, callbacks: Call
     call = store.load_call(call_id)
     if call is None or call.end_time is not None or call.status not in ("queued", "ringing"):
         return False
+    return _finish_from_record(call, status_for_cause(cause, answered), cause, callbacks, error)
+
+
+def finish_orphaned(call_id: str, cause: str, callbacks: CallbackClient) -> bool:
+    """End a live call whose channel is gone and whose call server never finished it.
+
+    That call server died (or lost its database) mid-call: the call was up,
+    so it ends ``completed``, with the loss on its record.
+    """
+    call = store.load_call(call_id)
+    if call is None or call.end_time is not None or call.status != "live-in-progress":
+        return False
+    error = {"code": "call_server_lost", "message": "the call server running this call stopped; "
+                                                    "the switch watcher ended the call"}
+    return _finish_from_record(call, "completed", cause, callbacks, error)
+
+
+def _finish_from_record(call: Call, status: str, cause: str, callbacks: CallbackClient,
+                        error: dict | None) -> bool:
     state = CallState(
         call_id=call.id, direction=call.direction, caller_no=call.to_no or call.caller_no, api_no=call.api_no,
         app_id=call.application_id or "", account_id=call.account_id or "",
-        status=status_for_cause(cause, answered), start_time=call.start_time, end_time=utcnow(),
+        status=status, start_time=call.start_time, answer_time=call.answer_time, end_time=utcnow(),
         hangup_cause=cause, session_data=call.session_data, custom_data=call.custom_data,
         key_presses=list(call.key_presses or []), recordings=list(call.recordings or []),
         errors=list(call.errors or []), sip_domain=call.sip_domain, sip_forwarded_for=call.sip_forwarded_for)
@@ -118,16 +137,16 @@ def finish_unconnected(call_id: str, cause: str, answered: bool, callbacks: Call
         state.subaccount_id = found[2]
     if not store.finish_call(state):
         return False
-    _trace(call_id, "ended", {"status": state.status, "hangup_cause": cause})
+    _trace(call.id, "ended", {"status": state.status, "hangup_cause": cause})
     if found is None:
         return True
     config = found[1]
     target = CallbackTarget(config.url, config.method, config.content_type)
     try:
         callbacks.send(target, state.callback_fields("call_ended"))
-        _trace(call_id, "callback", {"type": "call_ended", "url": target.url, "ok": True})
+        _trace(call.id, "callback", {"type": "call_ended", "url": target.url, "ok": True})
     except CallbackError as exc:
-        _trace(call_id, "callback", {"type": "call_ended", "url": target.url, "ok": False, "error": exc.code})
+        _trace(call.id, "callback", {"type": "call_ended", "url": target.url, "ok": False, "error": exc.code})
     return True
 
 

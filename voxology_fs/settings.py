@@ -76,6 +76,10 @@ class Settings:
     # Calls still "queued" this long after their ring timeout, whose channel
     # the switch no longer has, are finished as failed by the switch watcher.
     stale_call_grace: float = 60.0
+    # A live call whose channel hung up is finished by the switch watchers
+    # this many seconds later if no call server has (its call server died).
+    # Longer than a callback's worst case, so a slow call server still wins.
+    orphaned_call_grace: float = 45.0
     # Caller ID verification: the code's length and lifetime, and the text
     # spoken (``{code}`` is replaced by the digits, spaced out).
     verification_code_length: int = 6

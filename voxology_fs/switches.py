@@ -232,11 +232,20 @@ class Switches:
                 # The call server finishes the calls it took; a moment's grace
                 # lets it mark a freshly answered one live first.
                 gevent.spawn_later(self.hangup_grace, self._finish, call_id, cause, answered)
+                # And if the call server that took it died, nobody will.
+                gevent.spawn_later(self.settings.orphaned_call_grace, self._finish_orphan, call_id, cause)
 
     def _finish(self, call_id: str, cause: str, answered: bool) -> None:
         from .originate import finish_unconnected
         try:
             finish_unconnected(call_id, cause, answered, self.callbacks)
+        except Exception:
+            log.exception("call %s: could not finish it", call_id)
+
+    def _finish_orphan(self, call_id: str, cause: str) -> None:
+        from .originate import finish_orphaned
+        try:
+            finish_orphaned(call_id, cause, self.callbacks)
         except Exception:
             log.exception("call %s: could not finish it", call_id)
 
@@ -249,27 +258,38 @@ class Switches:
                 log.exception("sweep of stale calls failed")
 
     def sweep(self, now: dt.datetime | None = None) -> int:
-        """Finish queued calls whose channel is gone; returns how many it finished."""
+        """Finish calls whose channel is gone but whose record is not final.
+
+        Queued calls past their ring timeout (no watcher saw the originate
+        end), and live calls whose call server died while no watcher ran.
+        Returns how many it finished.
+        """
         from . import db
         from .models import Call
         from .flow.state import utcnow
         now = now or utcnow()
         grace = dt.timedelta(seconds=self.settings.stale_call_grace)
+        orphan_grace = dt.timedelta(seconds=self.settings.orphaned_call_grace)
         finished = 0
         for link in self.connected():
             with db.database.connection_context():
-                calls = list(Call.select(Call.id, Call.start_time, Call.timeout_s)
-                             .where(Call.switch == link.name, Call.status == "queued",
-                                    Call.end_time.is_null(), Call.start_time < now - grace)
+                calls = list(Call.select(Call.id, Call.status, Call.channel_uuid, Call.start_time, Call.timeout_s)
+                             .where(Call.switch == link.name, Call.status.in_(["queued", "live-in-progress"]),
+                                    Call.end_time.is_null(), Call.start_time < now - min(grace, orphan_grace))
                              .limit(500))
             for call in calls:
-                if call.start_time + dt.timedelta(seconds=call.timeout_s or 60) + grace > now:
+                queued = call.status == "queued"
+                if queued and call.start_time + dt.timedelta(seconds=call.timeout_s or 60) + grace > now:
                     continue
                 try:
-                    exists = link.api(f"uuid_exists {call.id}").strip()
+                    exists = link.api(f"uuid_exists {call.channel_uuid or call.id}").strip()
                 except SwitchUnavailable:
                     break
-                if exists == "false":
+                if exists != "false":
+                    continue
+                if queued:
                     self._finish(call.id, "SWITCH_CONNECTION_LOST", False)
-                    finished += 1
+                else:
+                    self._finish_orphan(call.id, "NORMAL_CLEARING")
+                finished += 1
         return finished

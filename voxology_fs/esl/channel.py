@@ -79,6 +79,10 @@ class EslChannel(Channel):
     def start(self, call_id: str) -> None:
         """Subscribe narrowly and set the channel up for our applications, in one write."""
         settings = ["playback_delimiter=" + fsargs.PROMPT_DELIMITER, "playback_terminators=none"]
+        if self.info.variables.get("vox_call_id") != call_id:
+            # Our id on every call's channel (Make Call sets it at originate):
+            # the switch watchers find the call by it if this process dies.
+            settings.append(fsargs.set_arg("vox_call_id", call_id))
         if self.info.variables.get("app_disable_expand_variables") != "true":
             # Normally the dialplan (or originate) sets it before the socket;
             # setting it here too keeps a misconfigured switch safe.
