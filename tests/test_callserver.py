@@ -80,7 +80,7 @@ def test_channel_set_up_and_narrow_subscription(switch, callback_server):
     assert f"filter Unique-ID {call.uuid}".encode() in sent
     assert b"event plain CHANNEL_EXECUTE_COMPLETE CHANNEL_ANSWER DTMF" in sent and b"CUSTOM voxology::control" in sent
     ours = call.executed[call.executed.index(("socket", f"127.0.0.1:{switch.outbound[1]} async full")) + 1:]
-    assert ours[0] == ("multiset", "playback_delimiter=! playback_terminators=none")
+    assert ours[0] == ("multiset", f"playback_delimiter=! playback_terminators=none vox_call_id={call.uuid}")
 
 
 def test_multi_action_goto(switch, callback_server):
