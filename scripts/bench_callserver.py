@@ -30,10 +30,10 @@ import time  # noqa: E402
 
 import gevent  # noqa: E402
 from gevent.pool import Pool  # noqa: E402
-from gevent.pywsgi import WSGIServer  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+from tests.conftest import NoDelayWSGIServer  # noqa: E402
 from tests.fakefs import FakeSwitch  # noqa: E402
 from voxology_fs import db, models  # noqa: E402
 
@@ -154,7 +154,7 @@ def main() -> int:
     database_url = f"sqlite:///{workdir}/bench.sqlite3"
     db.connect(database_url)
     db.migrate()
-    web = WSGIServer(("127.0.0.1", 0), callback_app, log=None)
+    web = NoDelayWSGIServer(("127.0.0.1", 0), callback_app, log=None)
     web.start()
     base = f"http://127.0.0.1:{web.server_port}"
     provision(base + "/hello", DID)

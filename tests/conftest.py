@@ -9,6 +9,7 @@ monkey.patch_all()
 
 import json  # noqa: E402
 import os  # noqa: E402
+import socket  # noqa: E402
 from urllib.parse import parse_qsl  # noqa: E402
 
 import gevent  # noqa: E402
@@ -49,13 +50,22 @@ def db(database):
     yield database
 
 
+class NoDelayWSGIServer(WSGIServer):
+    """pywsgi writes headers and body apart: without TCP_NODELAY, Nagle and
+    the client's delayed ACK hold the body back ~40 ms."""
+
+    def handle(self, client_socket, address):
+        client_socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return super().handle(client_socket, address)
+
+
 class CallbackServer:
     """A customer's web server on loopback: records requests, answers by script."""
 
     def __init__(self):
         self.requests: list[dict] = []
         self.routes: dict[str, object] = {}
-        self.server = WSGIServer(("127.0.0.1", 0), self._app, log=None, error_log=None)
+        self.server = NoDelayWSGIServer(("127.0.0.1", 0), self._app, log=None, error_log=None)
         self.server.start()
         self.base = f"http://127.0.0.1:{self.server.server_port}"
 

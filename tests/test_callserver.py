@@ -78,7 +78,7 @@ def test_channel_set_up_and_narrow_subscription(switch, callback_server):
     sent = b"".join(data for direction, data in call.wire if direction == ">")
     assert b"myevents" not in sent
     assert f"filter Unique-ID {call.uuid}".encode() in sent
-    assert b"event plain CHANNEL_EXECUTE_COMPLETE CHANNEL_ANSWER DTMF" in sent and b"CUSTOM voxology::control" in sent
+    assert b"event plain CHANNEL_EXECUTE_COMPLETE DTMF CHANNEL_HANGUP CUSTOM voxology::control\n" in sent
     ours = call.executed[call.executed.index(("socket", f"127.0.0.1:{switch.outbound[1]} async full")) + 1:]
     assert ours[0] == ("multiset", f"playback_delimiter=! playback_terminators=none vox_call_id={call.uuid}")
 
@@ -101,7 +101,7 @@ def test_conditional_processing(switch, callback_server, press, expected):
     finished(call, callback_server, timeout=15)
     collect = [arg for app, arg in call.executed if app == "play_and_get_digits"]
     assert collect == ["1 1 1 5000 # 'say:Hello world. Welcome to conditional processing. Please press one on "
-                       "your telephone keypad.' silence_stream://1 vox_collected ^[0-9*#A-Da-d]+$ 5000"]
+                       "your telephone keypad.' silence_stream://1 vox_collected_1 ^[0-9*#A-Da-d]+$ 5000"]
     assert call.spoken[-1].startswith(expected)
     ended = callback_server.of_type("call_ended")[0]
     assert ended["key_presses"] == [{"name": "rating", "digits": press or ""}]

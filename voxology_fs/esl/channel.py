@@ -22,10 +22,9 @@ log = logging.getLogger(__name__)
 
 # The events a call's socket subscribes to (``myevents`` costs FreeSWITCH far
 # more CPU, and does not deliver our CUSTOM control events).
-CALL_EVENTS = [
-    "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_ANSWER", "DTMF", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE",
-    "CUSTOM", "voxology::control",
-]
+# Each event costs FreeSWITCH a serialisation of ~100 headers: only those we
+# act on (completions, keys, the hangup with its cause, our control messages).
+CALL_EVENTS = ["CHANNEL_EXECUTE_COMPLETE", "DTMF", "CHANNEL_HANGUP", "CUSTOM", "voxology::control"]
 CONTROL_SUBCLASS = "voxology::control"
 NON_INTERRUPTING = frozenset({"session_data"})
 CALL_ID_HEADER = "Vox-Call-ID"
@@ -73,7 +72,7 @@ class EslChannel(Channel):
         self.dtmf_received: list[str] = []
         session.register_handle(CONTROL_SUBCLASS, self._on_control)
         session.register_handle("DTMF", self._on_dtmf)
-        session.register_handle("CHANNEL_ANSWER", self._on_answer)
+        self._collects = 0
 
     # -- set-up ---------------------------------------------------------------
     def start(self, call_id: str) -> None:
@@ -112,9 +111,6 @@ class EslChannel(Channel):
         digit = event.get("DTMF-Digit")
         if digit:
             self.dtmf_received.append(digit)
-
-    def _on_answer(self, event: Event) -> None:
-        self.answered = True
 
     def poll_control(self) -> dict | None:
         if self._updates:
@@ -194,7 +190,9 @@ class EslChannel(Channel):
             self._fire("ring_ready")
 
     def answer(self) -> None:
-        self._run("answer")
+        # Not awaited: the media application that follows queues behind it,
+        # and FreeSWITCH runs both in one pass (a park-loop tick saved).
+        self._fire("answer")
         self.answered = True
 
     def reject(self, sip_code: int) -> None:
@@ -233,15 +231,16 @@ class EslChannel(Channel):
         # them keeps a stray finish key from ending this COLLECT at once.
         self._fire("flush_dtmf")
         self._ensure_tts(prompts)
+        # A variable of its own for each COLLECT: a timeout leaves it unset,
+        # so a later COLLECT can never read an earlier one's digits.
+        self._collects += 1
+        variable = f"{COLLECT_VARIABLE}_{self._collects}"
         arg = fsargs.play_and_get_digits_arg(
             prompts, max_digits=max_digits, finish_keys=finish_keys, timeout_ms=timeout_ms,
-            digit_timeout_ms=digit_timeout_ms or timeout_ms, variable=COLLECT_VARIABLE)
+            digit_timeout_ms=digit_timeout_ms or timeout_ms, variable=variable)
         event = self._run("play_and_get_digits", arg, interruptible=True)
-        digits = event.variable(COLLECT_VARIABLE) or ""
+        digits = event.variable(variable) or ""
         terminator = event.variable("read_terminator_used") or ""
-        # The variable outlives this COLLECT; clear it so the next one never
-        # reads a stale value.
-        self._fire("unset", COLLECT_VARIABLE)
         return CollectResult(digits=digits, terminator=terminator,
                              timed_out=not digits and not terminator)
 
