@@ -79,8 +79,21 @@ def test_channel_set_up_and_narrow_subscription(switch, callback_server):
     assert b"myevents" not in sent
     assert f"filter Unique-ID {call.uuid}".encode() in sent
     assert b"event plain CHANNEL_EXECUTE_COMPLETE DTMF CHANNEL_HANGUP CUSTOM voxology::control\n" in sent
+    # Our dialplan set the channel up before the socket: no set-up application was needed.
+    assert call.executed[:4] == [("set", f"vox_call_id={call.uuid}"),
+                                 ("multiset", "playback_delimiter=! playback_terminators=none"),
+                                 ("set", "app_disable_expand_variables=true"),
+                                 ("socket", f"127.0.0.1:{switch.outbound[1]} async full")]
+    assert call.executed[4] == ("ring_ready", None)
+
+
+def test_a_bare_dialplan_gets_the_channel_set_up_by_the_call_server(switch, callback_server):
+    provision(callback_server.static("/hello", example("hello-world")))
+    call = switch.incoming_call(destination=DID, caller=CALLER, dialplan=False)
+    finished(call, callback_server)
     ours = call.executed[call.executed.index(("socket", f"127.0.0.1:{switch.outbound[1]} async full")) + 1:]
     assert ours[0] == ("multiset", f"playback_delimiter=! playback_terminators=none vox_call_id={call.uuid}")
+    assert call.spoken == ["Hello, world."]
 
 
 def test_multi_action_goto(switch, callback_server):

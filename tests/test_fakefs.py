@@ -219,6 +219,8 @@ def env():
 
 
 def start_call(sw, srv, linger=True, myevents=True, **kw):
+    # The fake's own tests drive FreeSWITCH's defaults, not our dialplan's settings.
+    kw.setdefault('dialplan', False)
     call = sw.incoming_call(**kw)
     c = srv.accept()
     data = c.cmd('connect')
@@ -248,7 +250,7 @@ def transcript_replies(name):
 @need_transcripts
 def test_outbound_session_replies_match_transcript(env):
     sw, srv = env
-    call = sw.incoming_call()
+    call = sw.incoming_call(dialplan=False)
     c = srv.accept()
     data = c.cmd('connect')
     real = [m for m in parse_transcript(os.path.join(TRANSCRIPTS, 'basic_media.outbound.log'))
@@ -711,11 +713,11 @@ def test_unknown_application_and_refused_socket(env):
     port = s.getsockname()[1]
     s.close()
     sw.outbound = ('127.0.0.1', port)
-    call2 = sw.incoming_call()
+    call2 = sw.incoming_call(dialplan=False)
     assert call2.wait_closed(3) and call2.hangup_cause == 'NORMAL_CLEARING'
     # our server accepts then closes at once: same, no hang
     sw.outbound = ('127.0.0.1', srv.port)
-    call3 = sw.incoming_call()
+    call3 = sw.incoming_call(dialplan=False)
     srv.accept().close()
     assert call3.wait_closed(3) and call3.down
 

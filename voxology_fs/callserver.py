@@ -171,7 +171,7 @@ class CallServer:
     def _identify(self, info, call_id: str, switch_reported: str):
         """The call's state and flow configuration, or None when it has no flow."""
         region = self.settings.default_region
-        if info.variables.get("vox_call_id"):
+        if info.variables.get("vox_make_call") == "true":
             # Placed by Make Call: its record exists; the flow is its caller id's.
             call = store.load_call(call_id)
             if call is None:

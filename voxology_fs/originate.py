@@ -3,8 +3,9 @@
 A call's record is written first, with the switch chosen, then the switch
 is asked to dial with ``bgapi originate`` (never the blocking ``api``): the
 REST request returns the call id at once.  The channel's uuid *is* the call
-id, and the channel carries it in ``vox_call_id`` too, which is how the call
-server recognises the call when it reaches its socket.
+id, and the channel carries it in ``vox_call_id`` too, with
+``vox_make_call=true``, which is how the call server recognises the call when
+it reaches its socket.
 
 Nothing a REST client sends reaches FreeSWITCH as text: the two numbers are
 checked as E.164 (``+`` and digits only), the ring timeout is an integer, the
@@ -61,6 +62,11 @@ def originate_command(settings: Settings, switch: Switch, call_id: str, to_no: s
     variables = ",".join([
         f"origination_uuid={call_id}",
         f"vox_call_id={call_id}",
+        # Marks a Make Call leg for the call server (every call carries vox_call_id).
+        "vox_make_call=true",
+        # The channel settings our dialplan makes for inbound calls.
+        "playback_delimiter=!",
+        "playback_terminators=none",
         "app_disable_expand_variables=true",
         f"origination_caller_id_number={caller_id_no}",
         f"originate_timeout={timeout_s}",

@@ -38,7 +38,7 @@ from .settings import Settings, Switch
 log = logging.getLogger(__name__)
 
 # The events a link subscribes to, and the filters that keep it to our calls
-# (a channel of Make Call carries ``vox_call_id``) and background jobs.
+# (every channel of ours carries ``vox_call_id``) and background jobs.
 WATCH_EVENTS = ["BACKGROUND_JOB", "CHANNEL_HANGUP_COMPLETE"]
 WATCH_FILTERS = [("variable_vox_call_id", "/./"), ("Event-Name", "BACKGROUND_JOB")]
 LIVE_STATUSES = ("queued", "ringing", "live-in-progress")

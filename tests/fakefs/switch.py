@@ -7,8 +7,11 @@ conferences, FIFO queues and scheduled hangups.  ``api()`` implements the API
 commands with FreeSWITCH's reply texts; it serves inbound ``api``/``bgapi``,
 outbound ``api`` and ``${api ...}`` variable expansion alike.
 """
+import functools
 import json
+import os
 import time
+from xml.etree import ElementTree
 import uuid as _uuid
 
 import gevent
@@ -16,6 +19,16 @@ from gevent import subprocess as gsubprocess
 from gevent.server import StreamServer
 
 from . import wire
+
+DIALPLAN = os.path.join(os.path.dirname(__file__), '..', '..', 'freeswitch', 'dialplan', 'voxology.xml')
+
+
+@functools.lru_cache(maxsize=1)
+def project_dialplan():
+    """(application, data) of the call server extension in our dialplan."""
+    root = ElementTree.parse(DIALPLAN).getroot()
+    context = next(c for c in root.iter('context') if c.get('name') == 'voxology')
+    return tuple((a.get('application'), a.get('data')) for a in context.iter('action'))
 from .channel import FakeCall, PrivateEvent, separate_string, str2cause, switch_true
 from .listener import EslConnection
 
@@ -127,15 +140,24 @@ class FakeSwitch:
 
     # ------------------------------------------------------------------ calls
     def incoming_call(self, destination='+17145551212', caller='+19495551212', caller_name='',
-                      channel_vars=None, expand_variables=False, sip=False):
-        """A new inbound channel routed by our dialplan to the outbound socket."""
+                      channel_vars=None, expand_variables=False, sip=False, dialplan=True):
+        """A new inbound channel routed by our dialplan to the outbound socket.
+
+        The applications are those of the project's own
+        ``freeswitch/dialplan/voxology.xml`` (``dialplan=False``: only the
+        expansion switch and the socket, as a bare dialplan would do);
+        ``expand_variables=True`` leaves ``app_disable_expand_variables`` out.
+        """
         call = FakeCall(self, destination, caller, caller_name, channel_vars, sip=sip)
         self.calls[call.uuid] = call
         self._fire_create(call)
-        program = []
-        if not expand_variables:
-            program.append(('set', 'app_disable_expand_variables=true'))
-        program.append(('socket', '%s:%d async full' % self.outbound))
+        socket_arg = '%s:%d async full' % self.outbound
+        if dialplan:
+            program = [(app, socket_arg if app == 'socket' else data) for app, data in project_dialplan()]
+        else:
+            program = [('set', 'app_disable_expand_variables=true'), ('socket', socket_arg)]
+        if expand_variables:
+            program = [step for step in program if step != ('set', 'app_disable_expand_variables=true')]
         call.start(program)
         return call
 

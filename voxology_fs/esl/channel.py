@@ -44,7 +44,7 @@ def call_info_from(channel_data: dict[str, str]) -> CallInfo:
     direction = get("Call-Direction") or variables.get("direction", "inbound")
     return CallInfo(
         uuid=get("Unique-ID", ""),
-        direction="outbound" if variables.get("vox_call_id") else direction,
+        direction="outbound" if variables.get("vox_make_call") == "true" else direction,
         caller=get("Caller-Caller-ID-Number", "") or get("Caller-ANI", ""),
         caller_name=get("Caller-Caller-ID-Name", ""),
         destination=get("Caller-Destination-Number", ""),
@@ -77,18 +77,17 @@ class EslChannel(Channel):
     # -- set-up ---------------------------------------------------------------
     def start(self, call_id: str) -> None:
         """Subscribe narrowly and set the channel up for our applications, in one write."""
-        settings = ["playback_delimiter=" + fsargs.PROMPT_DELIMITER, "playback_terminators=none"]
-        if self.info.variables.get("vox_call_id") != call_id:
-            # Our id on every call's channel (Make Call sets it at originate):
-            # the switch watchers find the call by it if this process dies.
-            settings.append(fsargs.set_arg("vox_call_id", call_id))
-        if self.info.variables.get("app_disable_expand_variables") != "true":
-            # Normally the dialplan (or originate) sets it before the socket;
-            # setting it here too keeps a misconfigured switch safe.
-            settings.insert(0, "app_disable_expand_variables=true")
+        # Our dialplan (and Make Call's originate) set these before the
+        # socket; whatever is missing (another dialplan) is set here.
+        # vox_call_id on the channel lets the switch watchers find the call
+        # should this process die.
+        wanted = {"app_disable_expand_variables": "true", "playback_delimiter": fsargs.PROMPT_DELIMITER,
+                  "playback_terminators": "none", "vox_call_id": call_id}
+        fsargs.set_arg("vox_call_id", call_id)  # raises unless the id is a plain token
+        missing = [f"{name}={value}" for name, value in wanted.items() if self.info.variables.get(name) != value]
         self.session.subscribe(
             CALL_EVENTS, filters={"Unique-ID": self.info.uuid, CALL_ID_HEADER: call_id}, linger=True,
-            then_execute=("multiset", " ".join(settings)))
+            then_execute=("multiset", " ".join(missing)) if missing else None)
 
     # -- events -----------------------------------------------------------------
     def _on_control(self, event: Event) -> None:
