@@ -81,7 +81,7 @@ def test_channel_set_up_and_narrow_subscription(switch, callback_server):
     assert b"event plain CHANNEL_EXECUTE_COMPLETE DTMF CHANNEL_HANGUP CUSTOM voxology::control\n" in sent
     # Our dialplan set the channel up before the socket: no set-up application was needed.
     assert call.executed[:4] == [("set", f"vox_call_id={call.uuid}"),
-                                 ("multiset", "playback_delimiter=! playback_terminators=none"),
+                                 ("multiset", "playback_delimiter=! playback_terminators=none sleep_eat_digits=true"),
                                  ("set", "app_disable_expand_variables=true"),
                                  ("socket", f"127.0.0.1:{switch.outbound[1]} async full")]
     assert call.executed[4] == ("ring_ready", None)
@@ -92,7 +92,8 @@ def test_a_bare_dialplan_gets_the_channel_set_up_by_the_call_server(switch, call
     call = switch.incoming_call(destination=DID, caller=CALLER, dialplan=False)
     finished(call, callback_server)
     ours = call.executed[call.executed.index(("socket", f"127.0.0.1:{switch.outbound[1]} async full")) + 1:]
-    assert ours[0] == ("multiset", f"playback_delimiter=! playback_terminators=none vox_call_id={call.uuid}")
+    assert ours[0] == ("multiset", "playback_delimiter=! playback_terminators=none sleep_eat_digits=true "
+                                   f"vox_call_id={call.uuid}")
     assert call.spoken == ["Hello, world."]
 
 
@@ -357,3 +358,14 @@ def test_live_hangup(switch, callback_server):
     call.on_execute("sleep", lambda c, arg: send_control(switch, c.uuid, {"command": "hangup"}))
     finished(call, callback_server)
     assert [a for a, _ in apps(call)][-1] == "hangup"
+
+
+def test_a_key_does_not_cut_a_pause(switch, callback_server):
+    provision(callback_server.static("/pause", {"actions": [
+        {"type": "PAUSE", "params": {"length": 50000}}, {"type": "HANGUP"}]}))
+    call = switch.incoming_call(destination=DID, caller=CALLER)
+    call.on_execute("sleep", lambda c, arg: gevent.spawn_later(0.05, c.press, "5"))
+    started = gevent.get_hub().loop.now()
+    finished(call, callback_server)
+    # 50 s at time_scale 0.01: the whole 0.5 s, not cut short at the key.
+    assert gevent.get_hub().loop.now() - started >= 0.45

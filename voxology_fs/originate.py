@@ -67,6 +67,7 @@ def originate_command(settings: Settings, switch: Switch, call_id: str, to_no: s
         # The channel settings our dialplan makes for inbound calls.
         "playback_delimiter=!",
         "playback_terminators=none",
+        "sleep_eat_digits=true",
         "app_disable_expand_variables=true",
         f"origination_caller_id_number={caller_id_no}",
         f"originate_timeout={timeout_s}",

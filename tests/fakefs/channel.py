@@ -497,10 +497,11 @@ class FakeCall:
     def _can_nest(self):
         return self._private and not self._event_lock and self.switch.strict_event_lock and not self._released
 
-    def _wait(self, timeout, dtmf=None, media=False, breakable=True):
+    def _wait(self, timeout, dtmf=None, media=False, breakable=True, stop_on_key=False):
         """Wait inside an application; parses queued private events (nested execution).
 
-        timeout: seconds or None; dtmf: None, True (any key) or a string of keys.
+        timeout: seconds or None; dtmf: None, True (any key) or a string of keys;
+        stop_on_key: end at the first queued key, leaving it queued.
         Returns (reason, key) with reason 'timeout', 'dtmf', 'break' or 'hangup'.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -516,6 +517,8 @@ class FakeCall:
                 d = self._take_dtmf(dtmf)
                 if d is not None:
                     return 'dtmf', d
+            if stop_on_key and self._dtmf:
+                return 'dtmf', None
             if self._can_nest():
                 started = time.monotonic()
                 self._parse_next_private()
@@ -939,8 +942,17 @@ def app_sleep(call, arg):
         ms = int(arg.strip() or 0)
     except ValueError:
         return
-    eat = switch_true(call.get_var('sleep_eat_digits'))
-    call._wait(call._scaled(ms), dtmf=(call._playback_terminators() or None) if eat else None)
+    if switch_true(call.get_var('sleep_eat_digits')):
+        # Keys are read (and dropped) unless they are playback terminators, which end it.
+        deadline = time.monotonic() + call._scaled(ms)
+        while True:
+            reason, key = call._wait(max(0.0, deadline - time.monotonic()), dtmf=True)
+            if reason != 'dtmf' or key in (call._playback_terminators() or ''):
+                return
+    else:
+        # Without it, mod_dptools' sleep ends at the first key and leaves it queued
+        # (checked on a real switch: tests/integration/test_callflows.py).
+        call._wait(call._scaled(ms), stop_on_key=True)
 
 
 def app_send_dtmf(call, arg):

@@ -449,8 +449,8 @@ def test_collect_finish_key(voxology, callback_server, dial):
 def test_collect_drops_keys_pressed_before_it(voxology, callback_server, dial, before, app):
     """A key pressed before a COLLECT starts is not type-ahead. During a SAY
     the speak application reads the key and drops it (playback_terminators
-    is none); during a PAUSE the key stays queued (and ends the sleep: see
-    test_key_does_not_cut_a_pause) until flush_dtmf, sent right before
+    is none); during a PAUSE sleep_eat_digits drops it (test_key_does_not_cut_a_pause)
+    and anything left is dropped by flush_dtmf, sent right before
     play_and_get_digits, discards it."""
     provision(callback_server.static("/c", collect_flow(
         "Enter.", before=[{"type": "SAY", "params": {"text": "Hi."}}, before], then_say=False,
@@ -469,11 +469,6 @@ def test_collect_drops_keys_pressed_before_it(voxology, callback_server, dial, b
     assert callback_server.of_type("call_ended")[0]["key_presses"] == [{"name": "code", "digits": ""}]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a key ends a PAUSE early: EslChannel.pause (voxology_fs/esl/channel.py) runs FreeSWITCH's sleep "
-    "without sleep_eat_digits=true, and mod_dptools' sleep then stops at the first queued DTMF "
-    "(CHANNEL_EXECUTE_COMPLETE sleep ~20 ms after the key instead of after 2000 ms); keys do not cut "
-    "SAY/PLAY (playback_terminators=none). tests/fakefs app_sleep does not model the break"))
 def test_key_does_not_cut_a_pause(voxology, callback_server, dial):
     """A key pressed during a PAUSE outside any COLLECT: the PAUSE lasts its length."""
     provision(callback_server.static("/p", {"actions": [

@@ -82,7 +82,7 @@ class EslChannel(Channel):
         # vox_call_id on the channel lets the switch watchers find the call
         # should this process die.
         wanted = {"app_disable_expand_variables": "true", "playback_delimiter": fsargs.PROMPT_DELIMITER,
-                  "playback_terminators": "none", "vox_call_id": call_id}
+                  "playback_terminators": "none", "sleep_eat_digits": "true", "vox_call_id": call_id}
         fsargs.set_arg("vox_call_id", call_id)  # raises unless the id is a plain token
         missing = [f"{name}={value}" for name, value in wanted.items() if self.info.variables.get(name) != value]
         self.session.subscribe(
