@@ -26,12 +26,16 @@ import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
+import uuid  # noqa: E402
 import time  # noqa: E402
 
 import gevent  # noqa: E402
+import gevent.event  # noqa: E402
+import gevent.lock  # noqa: E402
 from gevent.pool import Pool  # noqa: E402
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, ROOT)
 
 from tests.conftest import NoDelayWSGIServer  # noqa: E402
 from tests.fakefs import FakeSwitch  # noqa: E402
@@ -141,22 +145,90 @@ def run_calls(switch, count: int, concurrency: int, number: str = DID) -> list[f
     return setup_times
 
 
+def serve_callbacks(port: int) -> int:
+    """The customer's callback server, alone in this process (``--serve-callbacks``)."""
+    server = NoDelayWSGIServer(("127.0.0.1", port), callback_app, log=None)
+    server.start()
+    print("callbacks on", server.server_port, flush=True)
+    server.serve_forever()
+    return 0
+
+
+def run_calls_on_switch_processes(server_port: int, count: int, concurrency: int, processes: int) -> float:
+    """Hello-world calls placed by fake switches in processes of their own; returns calls/s.
+
+    Each switch gets ``originate loopback/<DID> &socket(...)`` over ESL, as
+    FreeSWITCH would hand a call to the socket; this process only counts
+    hangups, so it is not the bottleneck.
+    """
+    from voxology_fs.esl.connection import InboundConnection
+    switches = []
+    for i in range(processes):
+        proc = subprocess.Popen([sys.executable, "-m", "tests.fakefs", "--esl-port", "0", "--name", f"fs{i}",
+                                 "--time-scale", "1.0", "--media-ms", "0"], cwd=ROOT, stdout=subprocess.PIPE,
+                                text=True)
+        port = int(proc.stdout.readline().rsplit(":", 1)[1])
+        switches.append((proc, InboundConnection.open("127.0.0.1", port, "ClueCon")))
+    try:
+        done = gevent.event.Event()
+        finished = [0]
+
+        def per_switch(esl, share):
+            slots = gevent.lock.Semaphore(max(1, concurrency // processes))
+            ended = {}
+
+            def on_hangup(event):
+                waiter = ended.pop(event.get("Unique-ID", ""), None)
+                if waiter is not None:
+                    finished[0] += 1
+                    waiter.release()
+                    if finished[0] >= count:
+                        done.set()
+
+            esl.register_handle("CHANNEL_HANGUP_COMPLETE", on_hangup)
+            esl.send("event plain CHANNEL_HANGUP_COMPLETE")
+            for _ in range(share):
+                slots.acquire()
+                call_id = str(uuid.uuid4())
+                ended[call_id] = slots
+                esl.bgapi(f"originate {{origination_uuid={call_id},origination_caller_id_number=+19495551212}}"
+                          f"loopback/{DID} &socket('127.0.0.1:{server_port} async full')")
+
+        began = time.perf_counter()
+        shares = [count // processes + (1 if i < count % processes else 0) for i in range(processes)]
+        workers = [gevent.spawn(per_switch, esl, share) for (_, esl), share in zip(switches, shares)]
+        if not done.wait(timeout=300):
+            raise RuntimeError(f"only {finished[0]} of {count} calls finished")
+        elapsed = time.perf_counter() - began
+        gevent.killall(workers)
+        return count / elapsed
+    finally:
+        for proc, esl in switches:
+            esl.close()
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
 def main() -> int:
+    if len(sys.argv) == 3 and sys.argv[1] == "--serve-callbacks":
+        return serve_callbacks(int(sys.argv[2]))
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--latency-calls", type=int, default=300)
     parser.add_argument("--idle-calls", type=int, default=1000)
     parser.add_argument("--profile", metavar="FILE", help="run the throughput call server under cProfile")
+    parser.add_argument("--switch-processes", type=int, default=2,
+                        help="fake switches in processes of their own for the throughput figure (0: skip)")
     args = parser.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="voxology-bench-")
     database_url = f"sqlite:///{workdir}/bench.sqlite3"
     db.connect(database_url)
     db.migrate()
-    web = NoDelayWSGIServer(("127.0.0.1", 0), callback_app, log=None)
-    web.start()
-    base = f"http://127.0.0.1:{web.server_port}"
+    # The callback server runs in a process of its own.
+    web = subprocess.Popen([sys.executable, __file__, "--serve-callbacks", "0"], stdout=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{int(web.stdout.readline().split()[-1])}"
     provision(base + "/hello", DID)
     provision(base + "/wait", "+17145550000")
 
@@ -209,7 +281,21 @@ def main() -> int:
     finally:
         switch.stop()
         print(server.stop())
-        web.stop()
+
+    # 3. Throughput with nothing else in the call server's way: the fake
+    # switches in processes of their own, the callback server in another.
+    if args.switch_processes:
+        server = CallServerProcess(workdir, database_url, "throughput")
+        try:
+            cpu_before = cpu_seconds(server.pid)
+            rate = run_calls_on_switch_processes(server.port, args.calls, args.concurrency, args.switch_processes)
+            cpu_per_call = (cpu_seconds(server.pid) - cpu_before) / args.calls
+            print(f"hello world, {args.switch_processes} switch processes, concurrency {args.concurrency}: "
+                  f"{rate:.0f} calls/s ({args.calls} calls); call-server CPU {cpu_per_call * 1000:.2f} ms per call")
+        finally:
+            print(server.stop())
+    web.terminate()
+    web.wait(timeout=10)
     return 0
 
 

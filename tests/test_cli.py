@@ -19,3 +19,41 @@ def test_simulate_reports_errors_with_a_nonzero_exit(tmp_path, capsys):
     flow.write_text('{"actions": [{"type": "SAY"}]}')
     assert cli.main(["simulate", str(flow)]) == 1
     assert "/actions/0/params/text" in capsys.readouterr().out
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def test_serve_runs_both_and_stops_on_sigterm(tmp_path):
+    """``voxology-fs serve``: the call server and gunicorn; SIGTERM stops all of it."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    env = dict(os.environ, VOXOLOGY_DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3", VOXOLOGY_OUTBOUND_PORT="0",
+               VOXOLOGY_API_PORT="0", VOXOLOGY_ESL_PORT="9",
+               PYTHONPATH=os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
+    log_path = tmp_path / "serve.log"
+    proc = subprocess.Popen([sys.executable, "-m", "voxology_fs.cli", "serve"], env=env, cwd=tmp_path,
+                            stdout=open(log_path, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.time() + 30
+        while "Booting worker" not in log_path.read_text():
+            assert proc.poll() is None and time.time() < deadline, log_path.read_text()
+            time.sleep(0.1)
+        assert "call server on 127.0.0.1:" in log_path.read_text()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+        assert "stopped: 0 calls handled" in log_path.read_text()
+        deadline = time.time() + 20
+        while _group_alive(proc.pid) and time.time() < deadline:  # gunicorn's graceful stop
+            time.sleep(0.2)
+        assert not _group_alive(proc.pid), "gunicorn outlived serve"
+    finally:
+        if _group_alive(proc.pid):
+            os.killpg(proc.pid, signal.SIGKILL)

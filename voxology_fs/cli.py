@@ -67,21 +67,28 @@ def cmd_callserver(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    """The call server and, when available, the REST API in one process."""
+    """The call server and the REST API (gunicorn) together, until a signal stops them."""
+    import signal
+
     import gevent
+    import gevent.event
+    from .api import serve_api
     settings, server = _start_call_server(args)
-    jobs = [gevent.spawn(server.serve_forever)]
+    stopping = gevent.event.Event()
+    handlers = [gevent.signal_handler(sig, stopping.set) for sig in (signal.SIGTERM, signal.SIGINT)]
+    call_server = gevent.spawn(server.serve_forever)
+    api = gevent.spawn(serve_api, settings)
+    print(f"REST API on http://{settings.api_host}:{settings.api_port}/v1", flush=True)
     try:
-        from .api import serve_api
-    except ImportError:
-        serve_api = None
-    if serve_api is not None:
-        jobs.append(gevent.spawn(serve_api, settings))
-        print(f"REST API on http://{settings.api_host}:{settings.api_port}/v1", flush=True)
-    try:
-        gevent.joinall(jobs, raise_error=True)
-    except KeyboardInterrupt:
+        # Whichever ends first (a signal, or one of the two failing) ends both.
+        gevent.wait([stopping, call_server, api], count=1)
+    finally:
+        for handler in handlers:
+            handler.cancel()
+        api.kill()  # its own clean-up stops gunicorn
         server.stop()
+        call_server.kill()
+    print("stopped: " + server.stats.summary(), flush=True)
     return 0
 
 
