@@ -80,11 +80,11 @@ def test_channel_set_up_and_narrow_subscription(switch, callback_server):
     assert f"filter Unique-ID {call.uuid}".encode() in sent
     assert b"event plain CHANNEL_EXECUTE_COMPLETE DTMF CHANNEL_HANGUP CUSTOM voxology::control\n" in sent
     # Our dialplan set the channel up before the socket: no set-up application was needed.
-    assert call.executed[:4] == [("set", f"vox_call_id={call.uuid}"),
+    assert call.executed[:5] == [("set", f"vox_call_id={call.uuid}"), ("unset", "vox_make_call"),
                                  ("multiset", "playback_delimiter=! playback_terminators=none sleep_eat_digits=true"),
                                  ("set", "app_disable_expand_variables=true"),
                                  ("socket", f"127.0.0.1:{switch.outbound[1]} async full")]
-    assert call.executed[4] == ("ring_ready", None)
+    assert call.executed[5] == ("ring_ready", None)
 
 
 def test_a_bare_dialplan_gets_the_channel_set_up_by_the_call_server(switch, callback_server):

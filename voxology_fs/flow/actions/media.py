@@ -155,6 +155,9 @@ class Pause(Action):
     params_spec = (Param("length", "integer", default=1000, minimum=0, maximum=3600 * 1000, doc="ms"),)
 
     def run(self, ctx):
+        # A pause is silence on an answered call (a caller kept ringing is
+        # what REJECT and the first callback are for).
+        ctx.channel.ensure_answered()
         ctx.channel.pause(self.params["length"])
 
 
