@@ -44,31 +44,46 @@ class Message:
 
 
 class Event:
-    """A FreeSWITCH event: decoded headers plus an optional body.
+    """A FreeSWITCH event: its headers (URL-decoded on access) and a body.
 
-    ``headers`` also carries the outer ``Content-Type`` so that code written
-    against greenswitch's event objects keeps working.
+    An event carries a hundred-odd headers and a handler reads a few, so
+    values are decoded when read, not when parsed.  ``headers`` gives them
+    all decoded, with the outer ``Content-Type`` too (as greenswitch's
+    event objects have it).
     """
 
-    __slots__ = ("headers", "body")
+    __slots__ = ("_raw", "_decoded", "body")
 
-    def __init__(self, headers: dict[str, str], body: str = ""):
-        self.headers = headers
+    def __init__(self, raw_headers: dict[str, str], body: str = ""):
+        self._raw = raw_headers
+        self._decoded: dict[str, str] = {}
         self.body = body
 
     @property
     def name(self) -> str:
-        return self.headers.get("Event-Name", "")
+        return self.get("Event-Name", "")
 
     @property
     def subclass(self) -> str:
-        return self.headers.get("Event-Subclass", "")
+        return self.get("Event-Subclass", "")
 
     def get(self, name: str, default=None):
-        return self.headers.get(name, default)
+        value = self._decoded.get(name)
+        if value is None:
+            value = self._raw.get(name)
+            if value is None:
+                return default
+            if "%" in value:
+                value = unquote(value)
+            self._decoded[name] = value
+        return value
 
     def variable(self, name: str, default=None):
-        return self.headers.get("variable_" + name, default)
+        return self.get("variable_" + name, default)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {name: self.get(name) for name in self._raw}
 
     def __repr__(self) -> str:
         return f"<Event {self.name} {self.subclass}>".replace(" >", ">")
@@ -94,7 +109,7 @@ def _parse_header_block(block: bytes, decode_values: bool) -> dict[str, str]:
 def parse_event(body: bytes, content_type: str = "text/event-plain") -> Event:
     """Decode the body of a ``text/event-plain`` message."""
     head, sep, rest = body.partition(_HEADER_END)
-    headers = _parse_header_block(head, decode_values=True)
+    headers = _parse_header_block(head, decode_values=False)
     headers.setdefault("Content-Type", content_type)
     event_body = ""
     if sep and "Content-Length" in headers:
