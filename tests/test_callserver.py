@@ -330,13 +330,13 @@ def send_control(switch, call_id, request):
 
 def test_live_session_data_waits_for_the_next_action_and_does_not_cut_the_pause(switch, callback_server):
     provision(callback_server.static("/live", {"actions": [
-        {"type": "PAUSE", "params": {"length": 150000}},
+        {"type": "PAUSE", "params": {"length": 300000}},
         {"type": "SAY", "params": {"text": "hello ${sessionData.name}"}}, {"type": "HANGUP"}]}))
     call = switch.incoming_call(destination=DID, caller=CALLER)
     call.on_execute("sleep", lambda c, arg: send_control(switch, c.uuid, {"command": "session_data",
                                                                            "session_data": {"name": "Ann"}}))
     gevent.sleep(0.6)
-    assert call.spoken == [] and not call.wait_closed(timeout=0.1)  # the PAUSE (1.5 s here) goes on
+    assert call.spoken == [] and not call.wait_closed(timeout=0.1)  # the PAUSE (3 s here) goes on
     finished(call, callback_server)
     assert call.spoken == ["hello Ann"]
     assert callback_server.of_type("call_ended")[0]["session_data"] == {"name": "Ann"}

@@ -57,3 +57,50 @@ def test_serve_runs_both_and_stops_on_sigterm(tmp_path):
     finally:
         if _group_alive(proc.pid):
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_operator_commands(tmp_path, capsys, monkeypatch):
+    """Accounts, subaccounts, applications and their keys, and the number inventory, from the command line."""
+    import re
+
+    import peewee
+
+    from voxology_fs import db as dbmod
+    from voxology_fs.api import create_app
+    from voxology_fs.models import Account, PhoneNumber
+    from voxology_fs.settings import Settings
+
+    url = f"sqlite:///{tmp_path}/ops.sqlite3"
+    monkeypatch.setenv("VOXOLOGY_DATABASE_URL", url)
+    previous = dbmod.database.obj
+
+    def run(*argv):
+        assert cli.main(list(argv)) == 0
+        return capsys.readouterr().out
+
+    try:
+        parent = re.search(r"account (\S+)", run("account", "create", "Acme")).group(1)
+        child = re.search(r"account (\S+)", run("account", "create", "Acme West", "--parent", parent)).group(1)
+        out = run("app", "create", "--account", child, "main")
+        app_id = re.search(r"application (\S+)", out).group(1)
+        key = re.search(r"API key \(shown only now; keep it secret\): (\S+)", out).group(1)
+        csv = tmp_path / "dids.csv"
+        csv.write_text("number,capabilities,country\n+17145551212,voice;sms,US\n(714) 555-0100,voice,US\n")
+        assert "2 numbers added" in run("numbers", "import", str(csv))
+
+        with dbmod.database.connection_context():
+            assert Account.get_by_id(child).parent_id == parent
+            assert sorted(p.number for p in PhoneNumber.select()) == ["+17145550100", "+17145551212"]
+            assert not Account.select().where(Account.name.contains(key)).exists()
+        client = create_app(Settings(database_url=url, api_rate_limit=0)).test_client()
+        assert client.get("/v1/PhoneNumbers", headers={"x-api-key": key}).status_code == 200
+
+        new_key = re.search(r": (\S+)$", run("key", "rotate", app_id).strip()).group(1)
+        assert client.get("/v1/PhoneNumbers", headers={"x-api-key": key}).status_code == 401
+        assert client.get("/v1/PhoneNumbers", headers={"x-api-key": new_key}).status_code == 200
+        run("key", "revoke", app_id)
+        assert client.get("/v1/PhoneNumbers", headers={"x-api-key": new_key}).status_code == 401
+    finally:
+        dbmod.close()
+        if isinstance(previous, peewee.Database):
+            dbmod.database.initialize(previous)
