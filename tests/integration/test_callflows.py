@@ -770,3 +770,27 @@ def test_loopback_originate_keys_reach_the_b_leg_only(voxology, callback_server,
     assert a_leg != b_leg
     assert [e.get("DTMF-Digit") for e in esl_watch.of(a_leg, "DTMF")] == ["1"]  # the key stayed on the A leg
     assert esl_watch.of(b_leg, "DTMF") == []
+
+
+# ----------------------------------------------------------------- the conference greeting
+
+def test_conference_greeting(voxology, callback_server, dial, freeswitch):
+    """The product's conference script: a SAY with session data, the caller in a
+    real conference room (ours, per account), and the flow going on after it."""
+    flow = example("conference-greeting")
+    flow["actions"].insert(0, {"type": "SESSIONDATA", "session_data": {"firstName": "Ann"}})
+    flow["actions"].append({"type": "HANGUP"})  # a static script would otherwise come back for more
+    provision(callback_server.static("/conf", flow))
+    call = dial()
+    joined = call.wait_execute("conference", timeout=20)
+    room = joined.get("Application-Data").split("@")[0]
+    assert room.endswith("-myConference")
+    gevent.sleep(0.5)
+    assert "1 member" in freeswitch.esl(f"conference {room} list count") or \
+        freeswitch.esl(f"conference {room} list").count(";") > 0
+    freeswitch.esl(f"conference {room} kick all")
+    finished(call, callback_server)
+    spoken = [data.split("|", 2)[2] for app, data in call.executed() if app == "speak"]
+    assert spoken[0] == "Hello, Ann. Welcome to our conference."
+    assert spoken[1].startswith("You have left the conference. This call lasted ")
+    assert heard_during(call, call.wait_execute("speak"), call.watcher.completed(call.uuid, "speak")[0]) >= 400
