@@ -94,3 +94,43 @@ def test_make_call_to_a_number_that_refuses_ends_busy(platform, callback_server)
     assert wait_until(done, 30), callback_server.requests
     assert [r["json"]["type"] for r in callback_server.requests if r["path"] == "/hello"] == ["call_ended"]
     assert done()[0]["status"] in ("busy", "failed") and store.load_call(call_id).end_time
+
+
+@pytest.fixture
+def trunk_platform(db, settings, freeswitch, call_server_port):
+    """Make Call out through the SIP trunk gateway, to a sipp answerer on the trunk port."""
+    operator.import_numbers(INVENTORY)
+    settings = settings.replace(outbound_port=call_server_port, api_rate_limit=0, switches=(Switch(
+        name="fs1", host="127.0.0.1", port=freeswitch.esl_port, password=freeswitch.password,
+        dial_string="sofia/gateway/trunk/{number}", socket_address=f"127.0.0.1:{call_server_port}"),))
+    server = CallServer(settings)
+    server.start()
+    switches = Switches(settings, sweep_interval=0).start()
+    assert switches.wait_connected(10)
+    _, _, key = tenant()
+    client = Client(create_app(settings, switches=switches).test_client(), key)
+    yield client
+    switches.stop()
+    server.stop()
+
+
+@pytest.mark.parametrize("scenario,timeout,status", [("uas_busy.xml", 20, "busy"),
+                                                     ("uas_noanswer.xml", 3, "no-answer"),
+                                                     ("uas_answer.xml", 20, "completed")])
+def test_make_call_through_the_trunk(trunk_platform, callback_server, sipp, scenario, timeout, status):
+    hello = callback_server.static("/hello", {"actions": [
+        {"type": "SAY", "params": {"text": "Hello from the trunk."}}, {"type": "HANGUP"}]})
+    configure(trunk_platform, CALLER_ID, hello)
+    answerer = sipp.start(scenario, uas=True, timeout="30s")
+    r = trunk_platform.post("/Dials/Connect", {"call": {"no": FAR, "caller_id_no": CALLER_ID}, "timeout": timeout})
+    assert r.status_code == 201, r.get_json()
+    call_id = r.get_json()["call_id"]
+    done = lambda: [q["json"] for q in callback_server.requests  # noqa: E731
+                    if q["json"] and q["json"]["type"] == "call_ended" and q["json"]["call_id"] == call_id]
+    assert wait_until(done, timeout + 20), callback_server.requests
+    gevent.sleep(0.5)
+    assert len(done()) == 1 and done()[0]["status"] == status, done()
+    types = [q["json"]["type"] for q in callback_server.requests if q["json"]]
+    assert types == (["init_call", "call_ended"] if status == "completed" else ["call_ended"])
+    assert store.load_call(call_id).status == status
+    answerer.wait(timeout=40)
