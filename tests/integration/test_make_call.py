@@ -18,21 +18,33 @@ CALLER_ID = "+17145551212"  # our number whose flow the placed call runs
 FAR = "+19495550123"  # the number dialled: also ours, so the switch routes it back to us
 
 
-@pytest.fixture
-def platform(db, settings, freeswitch, call_server_port):
+def make_platform(settings, freeswitch, call_server_port, dial_string):
+    """Call server, switch links and REST app for one account; yields its API client."""
     operator.import_numbers(INVENTORY)
     settings = settings.replace(outbound_port=call_server_port, api_rate_limit=0, switches=(Switch(
         name="fs1", host="127.0.0.1", port=freeswitch.esl_port, password=freeswitch.password,
-        dial_string="loopback/{number}/voxology", socket_address=f"127.0.0.1:{call_server_port}"),))
+        dial_string=dial_string, socket_address=f"127.0.0.1:{call_server_port}"),))
     server = CallServer(settings)
     server.start()
     switches = Switches(settings, sweep_interval=0).start()
     assert switches.wait_connected(10)
     _, _, key = tenant()
-    client = Client(create_app(settings, switches=switches).test_client(), key)
-    yield client
-    switches.stop()
-    server.stop()
+    try:
+        yield Client(create_app(settings, switches=switches).test_client(), key)
+    finally:
+        switches.stop()
+        server.stop()
+
+
+@pytest.fixture
+def platform(db, settings, freeswitch, call_server_port):
+    yield from make_platform(settings, freeswitch, call_server_port, "loopback/{number}/voxology")
+
+
+@pytest.fixture
+def trunk_platform(db, settings, freeswitch, call_server_port):
+    """Make Call out through the SIP trunk gateway, to a sipp answerer on the trunk port."""
+    yield from make_platform(settings, freeswitch, call_server_port, "sofia/gateway/trunk/{number}")
 
 
 def configure(client, number, url):
@@ -94,24 +106,6 @@ def test_make_call_to_a_number_that_refuses_ends_busy(platform, callback_server)
     assert wait_until(done, 30), callback_server.requests
     assert [r["json"]["type"] for r in callback_server.requests if r["path"] == "/hello"] == ["call_ended"]
     assert done()[0]["status"] in ("busy", "failed") and store.load_call(call_id).end_time
-
-
-@pytest.fixture
-def trunk_platform(db, settings, freeswitch, call_server_port):
-    """Make Call out through the SIP trunk gateway, to a sipp answerer on the trunk port."""
-    operator.import_numbers(INVENTORY)
-    settings = settings.replace(outbound_port=call_server_port, api_rate_limit=0, switches=(Switch(
-        name="fs1", host="127.0.0.1", port=freeswitch.esl_port, password=freeswitch.password,
-        dial_string="sofia/gateway/trunk/{number}", socket_address=f"127.0.0.1:{call_server_port}"),))
-    server = CallServer(settings)
-    server.start()
-    switches = Switches(settings, sweep_interval=0).start()
-    assert switches.wait_connected(10)
-    _, _, key = tenant()
-    client = Client(create_app(settings, switches=switches).test_client(), key)
-    yield client
-    switches.stop()
-    server.stop()
 
 
 @pytest.mark.parametrize("scenario,timeout,status", [("uas_busy.xml", 20, "busy"),
