@@ -369,3 +369,13 @@ def test_a_key_does_not_cut_a_pause(switch, callback_server):
     finished(call, callback_server)
     # 50 s at time_scale 0.01: the whole 0.5 s, not cut short at the key.
     assert gevent.get_hub().loop.now() - started >= 0.45
+
+
+def test_live_redirect_to_an_empty_flow_hangs_up(switch, callback_server):
+    empty = callback_server.static("/empty", {"actions": []})
+    provision(callback_server.static("/live", {"actions": [{"type": "PAUSE", "params": {"length": 600000}}]}))
+    call = switch.incoming_call(destination=DID, caller=CALLER)
+    call.on_execute("sleep", lambda c, arg: send_control(switch, c.uuid, {"command": "redirect", "url": empty}))
+    finished(call, callback_server)
+    assert [r["path"] for r in callback_server.requests] == ["/live", "/empty", "/empty"]
+    assert [a for a, _ in apps(call)][-1] == "hangup"

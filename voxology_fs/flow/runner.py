@@ -182,6 +182,9 @@ class CallFlowRunner:
                 if next_program is DONE or next_program is None:
                     return next_program
                 if next_program is not CONTINUE:
+                    if not len(next_program):
+                        self.channel.hangup()  # no actions: the call ends, as with any response
+                        return DONE
                     program = next_program
                     continue
                 outcome = None
