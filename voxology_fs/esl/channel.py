@@ -255,8 +255,5 @@ class EslChannel(Channel):
             raise ValueError(f"unsafe conference room {room!r}")
         self._run("conference", f"{room}@default", interruptible=True)
 
-    def set_variable(self, name: str, value: str) -> None:
-        self._fire("set", fsargs.set_arg(name, value))
-
     def close(self) -> None:
         self.session.exit()

@@ -107,21 +107,6 @@ class Param:
                 return self.default
         return value
 
-    def schema(self) -> dict:
-        """This param as JSON Schema, for the published action reference."""
-        out: dict[str, Any] = {"type": self.kind}
-        if self.choices:
-            out["enum"] = list(self.choices)
-        if self.minimum is not None:
-            out["minimum"] = self.minimum
-        if self.maximum is not None:
-            out["maximum"] = self.maximum
-        if self.default is not None:
-            out["default"] = self.default
-        if self.doc:
-            out["description"] = self.doc
-        return out
-
 
 class Action:
     """A leaf action: parsed once, run when the flow reaches it."""
@@ -196,11 +181,3 @@ def check_url_param(action: "Action", problems: Problems, name: str = "url") -> 
         error = http_url_problem(template.render(lambda n: None))
         if error:
             problems.add(f"{action.path}/params/{name}", error)
-
-
-def require_string(raw: dict, key: str, path: str, problems: Problems) -> str | None:
-    value = raw.get(key)
-    if not isinstance(value, str) or not value.strip():
-        problems.add(f"{path}/{key}", f"{key} is required and must be a non-empty string")
-        return None
-    return value
