@@ -1,21 +1,11 @@
 """Caller IDs: a verification call speaks a code; the user types it back."""
 import re
 
-import pytest
-
-from tests.api_support import INVENTORY, enc
-from tests.test_api_calls import DID, FAR, HELLO, Rig, of_type, wait
-from voxology_fs import models, operator
+from tests.api_support import enc
+from tests.test_api_calls import DID, FAR, HELLO, of_type, rig, wait  # noqa: F401 (rig: a fixture)
+from voxology_fs import models
 
 MOBILE = "+13105550142"
-
-
-@pytest.fixture
-def rig(db, settings):
-    operator.import_numbers(INVENTORY)
-    rig = Rig(settings)
-    yield rig
-    rig.close()
 
 
 def spoken_code(rig, number):
