@@ -1,6 +1,8 @@
 """The command line: simulate prints what the caller hears."""
 import os
 
+import pytest
+
 from voxology_fs import cli
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "voxology_fs", "examples")
@@ -57,6 +59,34 @@ def test_serve_runs_both_and_stops_on_sigterm(tmp_path):
     finally:
         if _group_alive(proc.pid):
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_callserver_stops_cleanly_on_a_signal(tmp_path, sig):
+    """``voxology-fs callserver`` stops on SIGTERM (systemd's stop), and on SIGINT
+    even when started by a shell that ignores SIGINT, as shells do for
+    background jobs; either way it prints its summary."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    env = dict(os.environ, VOXOLOGY_DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3", VOXOLOGY_OUTBOUND_PORT="0",
+               PYTHONPATH=os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
+    log_path = tmp_path / "callserver.log"
+    proc = subprocess.Popen([sys.executable, "-m", "voxology_fs.cli", "callserver"], env=env, cwd=tmp_path,
+                            stdout=open(log_path, "w"), stderr=subprocess.STDOUT,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        deadline = time.time() + 30
+        while "call server on 127.0.0.1:" not in log_path.read_text():
+            assert proc.poll() is None and time.time() < deadline, log_path.read_text()
+            time.sleep(0.1)
+        proc.send_signal(getattr(signal, sig))
+        assert proc.wait(timeout=20) == 0
+        assert "call server stopped: 0 calls handled" in log_path.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
 
 
 def test_operator_commands(tmp_path, capsys, monkeypatch):

@@ -20,7 +20,11 @@ monkey.patch_all()
 
 import argparse  # noqa: E402
 import logging  # noqa: E402
+import signal  # noqa: E402
 import sys  # noqa: E402
+
+import gevent  # noqa: E402
+import gevent.event  # noqa: E402
 
 from . import settings as settings_mod  # noqa: E402
 
@@ -58,24 +62,31 @@ def _start_call_server(args):
 
 def cmd_callserver(args) -> int:
     _, server = _start_call_server(args)
+    stopping = _stop_on_signals()
+    serving = gevent.spawn(server.serve_forever)
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
+        gevent.wait([stopping, serving], count=1)
+    finally:
         server.stop()
+        serving.kill()
     print("call server stopped: " + server.stats.summary(), flush=True)
     return 0
 
 
+def _stop_on_signals():
+    """An event set by SIGTERM or SIGINT (both, even where the shell that
+    started us ignores SIGINT, as it does for background jobs)."""
+    stopping = gevent.event.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        gevent.signal_handler(sig, stopping.set)
+    return stopping
+
+
 def cmd_serve(args) -> int:
     """The call server and the REST API (gunicorn) together, until a signal stops them."""
-    import signal
-
-    import gevent
-    import gevent.event
     from .api import serve_api
     settings, server = _start_call_server(args)
-    stopping = gevent.event.Event()
-    handlers = [gevent.signal_handler(sig, stopping.set) for sig in (signal.SIGTERM, signal.SIGINT)]
+    stopping = _stop_on_signals()
     call_server = gevent.spawn(server.serve_forever)
     api = gevent.spawn(serve_api, settings)
     print(f"REST API on http://{settings.api_host}:{settings.api_port}/v1", flush=True)
@@ -83,8 +94,6 @@ def cmd_serve(args) -> int:
         # Whichever ends first (a signal, or one of the two failing) ends both.
         gevent.wait([stopping, call_server, api], count=1)
     finally:
-        for handler in handlers:
-            handler.cancel()
         api.kill()  # its own clean-up stops gunicorn
         server.stop()
         call_server.kill()
