@@ -87,7 +87,7 @@ class CallbackServer:
         request = {
             "method": environ["REQUEST_METHOD"], "path": environ["PATH_INFO"],
             "query": parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True),
-            "content_type": ctype, "raw": raw, "json": None,
+            "content_type": ctype, "raw": raw, "json": None, "peer": environ.get("REMOTE_PORT"),
             "headers": {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")},
         }
         if ctype.startswith("application/json") and raw:

@@ -95,3 +95,56 @@ def test_slow_callback_times_out(callback_server):
     with pytest.raises(CallbackError) as info:
         CallbackClient(connect_timeout=1, read_timeout=0.3, retries=0).send(CallbackTarget(url), FIELDS)
     assert info.value.code == "timeout"
+
+
+def test_a_redirect_is_followed(callback_server):
+    """A 307 keeps the method and body; the flow comes from where it points."""
+    final = callback_server.static("/moved", {"actions": [{"type": "HANGUP"}]})
+    url = callback_server.route("/cb", lambda r: (307, b"", {"Location": final}))
+    body, _ = client().send(CallbackTarget(url), FIELDS)
+    assert json.loads(body) == {"actions": [{"type": "HANGUP"}]}
+    assert [r["path"] for r in callback_server.requests] == ["/cb", "/moved"]
+    assert callback_server.requests[1]["json"]["call_id"] == "c1"
+
+
+def test_a_redirect_loop_is_an_error_not_a_hang(callback_server):
+    url = callback_server.route("/loop", lambda r: (302, b"", {"Location": "/loop"}))
+    with pytest.raises(CallbackError) as info:
+        client().send(CallbackTarget(url, "GET"), FIELDS)
+    assert info.value.code == "request_failed" and "redirect" in info.value.detail
+    assert len(callback_server.requests) <= 6
+
+
+def test_an_answer_over_the_size_limit_is_refused(callback_server):
+    from voxology_fs.callbacks import MAX_RESPONSE_BYTES
+    url = callback_server.route("/big", lambda r: b" " * (MAX_RESPONSE_BYTES + 1))
+    with pytest.raises(CallbackError) as info:
+        client().send(CallbackTarget(url), FIELDS)
+    assert info.value.code == "response_too_large"
+    # The connection with unread data was dropped, not reused: the next callback works.
+    ok = callback_server.static("/ok", {"actions": []})
+    assert json.loads(client().send(CallbackTarget(ok), FIELDS)[0]) == {"actions": []}
+
+
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1/flow.json", "http://", "not a url"])
+def test_a_url_that_cannot_be_requested_is_a_typed_error(url):
+    with pytest.raises(CallbackError) as info:
+        client().send(CallbackTarget(url), FIELDS)
+    assert info.value.code in ("request_failed", "connection_failed") and info.value.url == url
+
+
+def test_a_get_keeps_the_query_string_already_in_the_url(callback_server):
+    url = callback_server.static("/cb", {"actions": []})
+    client().send(CallbackTarget(url + "?tenant=7", "GET"), FIELDS)
+    query = dict(callback_server.requests[0]["query"])
+    assert query["tenant"] == "7" and query["type"] == "init_call"
+
+
+def test_callbacks_reuse_their_connection(callback_server):
+    """Keep-alive: many callbacks to one host do not open a connection each."""
+    url = callback_server.route("/cb", lambda r: {"actions": []})
+    http = client()
+    for _ in range(5):
+        http.send(CallbackTarget(url), FIELDS)
+    assert len(callback_server.requests) == 5
+    assert len({r["peer"] for r in callback_server.requests}) == 1
