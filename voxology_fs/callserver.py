@@ -14,7 +14,7 @@ from gevent.server import StreamServer
 
 from . import numbers, store
 from .audio import AudioCache
-from .callbacks import CallbackClient, CallbackTarget
+from .callbacks import CallbackClient
 from .esl.channel import SIP_REJECT_CAUSES, EslChannel
 from .esl.connection import CommandError, CommandTimeout, NotConnectedError, OutboundSession
 from .flow.runner import CallFlowRunner, Services
@@ -139,13 +139,10 @@ class CallServer:
             channel.reject(404)
             channel.close()
             return
-        state, config, max_call_time_ms = found
+        state, route, max_call_time_ms = found
         if max_call_time_ms:
             self._limit_call_time(session, info.uuid, max_call_time_ms)
-        target = CallbackTarget(config.url, config.method, config.content_type)
-        fallback = (CallbackTarget(config.fallback_url, config.fallback_method or config.method, config.content_type)
-                    if config.fallback_url else None)
-        CallFlowRunner(channel, state, self.services, target, fallback).run()
+        CallFlowRunner(channel, state, self.services, route.target, route.fallback).run()
 
     @staticmethod
     def _limit_call_time(session: OutboundSession, uuid: str, max_call_time_ms: int) -> None:
@@ -177,30 +174,28 @@ class CallServer:
             if call is None:
                 log.warning("outbound call %s has no record; refusing", call_id)
                 return None
-            found = store.flow_config_for(call.api_no)
-            if found is None:
+            route = store.route_for(call.api_no)
+            if route is None:
                 log.warning("call %s: number %s has no call flow configuration", call_id, call.api_no)
                 return None
-            number, config, subaccount_id = found
             state = CallState(call_id=call_id, direction="outbound", caller_no=call.to_no or info.destination,
-                              api_no=call.api_no, app_id=number.application_id or "",
+                              api_no=call.api_no, app_id=route.application_id or "",
                               account_id=call.account_id or "", session_data=call.session_data,
                               custom_data=call.custom_data, start_time=call.start_time,
-                              answer_time=utcnow(), subaccount_id=subaccount_id)
+                              answer_time=utcnow(), subaccount_id=route.subaccount_id)
             store.mark_live(call_id, info.uuid, state.answer_time)
-            return state, config, call.max_call_time_ms
+            return state, route, call.max_call_time_ms
 
         called = numbers.try_normalize(info.destination, region)
-        found = store.flow_config_for(called) if called else None
-        if found is None:
+        route = store.route_for(called) if called else None
+        if route is None:
             log.warning("call %s to %r: no call flow configuration for that number; refused (404)",
                         info.uuid, info.destination)
             return None
-        number, config, subaccount_id = found
         caller = numbers.try_normalize(info.caller, region) or info.caller
         state = CallState(call_id=call_id, direction="inbound", caller_no=caller, api_no=called,
-                          app_id=number.application_id or "", account_id=number.account_id or "",
+                          app_id=route.application_id or "", account_id=route.account_id or "",
                           sip_domain=info.sip_domain or self.settings.sip_domain,
-                          sip_forwarded_for=info.sip_forwarded_for, subaccount_id=subaccount_id)
-        store.create_call(state, self._switch_name(switch_reported), info.uuid, number.application_id)
-        return state, config, None
+                          sip_forwarded_for=info.sip_forwarded_for, subaccount_id=route.subaccount_id)
+        store.create_call(state, self._switch_name(switch_reported), info.uuid, route.application_id)
+        return state, route, None

@@ -17,7 +17,7 @@ import logging
 import re
 
 from . import db, store
-from .callbacks import CallbackClient, CallbackError, CallbackTarget
+from .callbacks import CallbackClient, CallbackError
 from .flow.state import CallState, utcnow
 from .models import Call, CallEvent
 from .settings import Settings, Switch
@@ -139,16 +139,15 @@ def _finish_from_record(call: Call, status: str, cause: str, callbacks: Callback
         errors=list(call.errors or []), sip_domain=call.sip_domain, sip_forwarded_for=call.sip_forwarded_for)
     if error:
         state.add_error(error)
-    found = store.flow_config_for(call.api_no)
-    if found is not None:
-        state.subaccount_id = found[2]
+    route = store.route_for(call.api_no)
+    if route is not None:
+        state.subaccount_id = route.subaccount_id
     if not store.finish_call(state):
         return False
     _trace(call.id, "ended", {"status": state.status, "hangup_cause": cause})
-    if found is None:
+    if route is None:
         return True
-    config = found[1]
-    target = CallbackTarget(config.url, config.method, config.content_type)
+    target = route.target
     try:
         callbacks.send(target, state.callback_fields("call_ended"))
         _trace(call.id, "callback", {"type": "call_ended", "url": target.url, "ok": True})

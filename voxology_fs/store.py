@@ -5,42 +5,108 @@ waits on media.  Trace events are written in batches by :class:`TraceWriter`.
 """
 from __future__ import annotations
 
+import functools
 import logging
+from dataclasses import dataclass
 
 import gevent
 from gevent.queue import Queue, Empty
 
 from . import db
+from .callbacks import CallbackTarget
 from .flow.state import CallState, utcnow
 from .models import Account, Call, CallEvent, CallFlowConfig, PhoneNumber
 
 log = logging.getLogger(__name__)
 
 
-def flow_config_for(number: str) -> tuple[PhoneNumber, CallFlowConfig, str] | None:
-    """The provisioned number, its call flow configuration and its owner's
-    ``subaccount_id``, in one query; None unless all exist."""
-    with db.database.connection_context():
-        config = (CallFlowConfig.select(CallFlowConfig, PhoneNumber, Account)
-                  .join(PhoneNumber)
-                  .join(Account)
-                  .where(PhoneNumber.number == number)
-                  .first())
-    if config is None:
+@dataclass(frozen=True)
+class NumberRoute:
+    """Where a provisioned number's calls go: its owner and its callback targets."""
+
+    number: str
+    account_id: str | None
+    application_id: str | None
+    subaccount_id: str  # "0" for a top-level account, as callbacks report it
+    target: CallbackTarget
+    fallback: CallbackTarget | None
+
+
+# Every call runs the statements below (a route lookup, an insert, one or two
+# updates).  They are written out here, once per parameter style, because
+# building them through peewee's query builder cost more CPU than running them.
+
+def _columns(*fields) -> str:
+    return ", ".join(f'"{f.column_name}"' for f in fields)
+
+
+_CALL_INSERT_FIELDS = (Call.id, Call.account, Call.application, Call.switch, Call.channel_uuid, Call.direction,
+                       Call.status, Call.caller_no, Call.api_no, Call.to_no, Call.start_time, Call.session_data,
+                       Call.custom_data, Call.key_presses, Call.recordings, Call.errors, Call.sip_domain,
+                       Call.sip_forwarded_for)
+
+_CALL_FINISH_FIELDS = (Call.status, Call.end_time, Call.hangup_cause, Call.duration_ms, Call.session_data,
+                       Call.key_presses, Call.recordings, Call.errors, Call.detection, Call.answer_time)
+
+_CALL_PROGRESS_FIELDS = (Call.session_data, Call.key_presses, Call.recordings, Call.errors, Call.detection,
+                         Call.answer_time)
+
+
+@functools.lru_cache(maxsize=None)
+def _sql(param: str) -> dict[str, str]:
+    number, config, account, call = (f'"{m._meta.table_name}"' for m in (PhoneNumber, CallFlowConfig, Account, Call))
+
+    def assignments(fields) -> str:
+        return ", ".join(f'"{f.column_name}" = {param}' for f in fields)
+
+    return {
+        "route": (f'SELECT {number}."account_id", {number}."application_id", {config}."url", {config}."method", '
+                  f'{config}."content_type", {config}."fallback_url", {config}."fallback_method", '
+                  f'{account}."parent_id" FROM {config} '
+                  f'JOIN {number} ON {number}."number" = {config}."phone_number_id" '
+                  f'JOIN {account} ON {account}."id" = {number}."account_id" '
+                  f'WHERE {number}."number" = {param}'),
+        "insert_call": (f"INSERT INTO {call} ({_columns(*_CALL_INSERT_FIELDS)}) "
+                        f"VALUES ({', '.join([param] * len(_CALL_INSERT_FIELDS))})"),
+        "mark_live": (f'UPDATE {call} SET "status" = {param}, "channel_uuid" = {param}, "answer_time" = {param} '
+                      f'WHERE "id" = {param} AND "end_time" IS NULL'),
+        "save_progress": f'UPDATE {call} SET {assignments(_CALL_PROGRESS_FIELDS)} WHERE "id" = {param}',
+        "finish_call": (f'UPDATE {call} SET {assignments(_CALL_FINISH_FIELDS)} '
+                        f'WHERE "id" = {param} AND "end_time" IS NULL'),
+    }
+
+
+def _execute(statement: str, fields, values, *key) -> int:
+    """Run one of the statements above with ``values`` converted as peewee
+    would; one statement is its own transaction.  Returns the rows changed."""
+    database = db.database.obj
+    params = [field.db_value(value) for field, value in zip(fields, values)]
+    params.extend(key)
+    with database.connection_context():
+        return database.execute_sql(_sql(database.param)[statement], params).rowcount
+
+
+def route_for(number: str) -> NumberRoute | None:
+    """The provisioned number's route (its owner and its call flow
+    configuration, in one query); None unless all exist."""
+    database = db.database.obj
+    with database.connection_context():
+        row = database.execute_sql(_sql(database.param)["route"], [number]).fetchone()
+    if row is None:
         return None
-    number_row = config.phone_number
-    return number_row, config, number_row.account.subaccount_id
+    account_id, application_id, url, method, content_type, fallback_url, fallback_method, parent_id = row
+    return NumberRoute(
+        number=number, account_id=account_id, application_id=application_id,
+        subaccount_id=account_id if parent_id else "0",
+        target=CallbackTarget(url, method, content_type),
+        fallback=CallbackTarget(fallback_url, fallback_method or method, content_type) if fallback_url else None)
 
 
 def create_call(state: CallState, switch: str, channel_uuid: str, application_id: str | None) -> None:
-    with db.unit_of_work():
-        Call.insert(
-            id=state.call_id, account=state.account_id or None, application=application_id, switch=switch,
-            channel_uuid=channel_uuid, direction=state.direction, status=state.status,
-            caller_no=state.caller_no, api_no=state.api_no, start_time=state.start_time,
-            session_data=state.session_data, custom_data=state.custom_data, key_presses=[],
-            recordings=[], errors=[], sip_domain=state.sip_domain, sip_forwarded_for=state.sip_forwarded_for,
-        ).execute()
+    _execute("insert_call", _CALL_INSERT_FIELDS, (
+        state.call_id, state.account_id or None, application_id, switch, channel_uuid, state.direction,
+        state.status, state.caller_no, state.api_no, "", state.start_time, state.session_data, state.custom_data,
+        [], [], [], state.sip_domain, state.sip_forwarded_for))
 
 
 def load_call(call_id: str) -> Call | None:
@@ -49,17 +115,14 @@ def load_call(call_id: str) -> Call | None:
 
 
 def mark_live(call_id: str, channel_uuid: str, answer_time) -> None:
-    with db.unit_of_work():
-        (Call.update(status="live-in-progress", channel_uuid=channel_uuid, answer_time=answer_time)
-         .where(Call.id == call_id, Call.end_time.is_null()).execute())
+    _execute("mark_live", (Call.status, Call.channel_uuid, Call.answer_time),
+             ("live-in-progress", channel_uuid, answer_time), call_id)
 
 
 def save_progress(state: CallState) -> None:
-    with db.unit_of_work():
-        (Call.update(session_data=state.session_data, key_presses=state.key_presses,
-                     recordings=state.recordings, errors=state.errors, detection=state.detection,
-                     answer_time=state.answer_time)
-         .where(Call.id == state.call_id).execute())
+    _execute("save_progress", _CALL_PROGRESS_FIELDS, (
+        state.session_data, state.key_presses, state.recordings, state.errors, state.detection,
+        state.answer_time), state.call_id)
 
 
 def finish_call(state: CallState) -> bool:
@@ -68,12 +131,9 @@ def finish_call(state: CallState) -> bool:
     The update is conditional on the call not being finished yet, so across
     any number of processes exactly one finishes it (and sends call_ended).
     """
-    with db.unit_of_work():
-        changed = (Call.update(status=state.status, end_time=state.end_time, hangup_cause=state.hangup_cause,
-                               duration_ms=state.duration_ms(), session_data=state.session_data,
-                               key_presses=state.key_presses, recordings=state.recordings,
-                               errors=state.errors, detection=state.detection, answer_time=state.answer_time)
-                   .where(Call.id == state.call_id, Call.end_time.is_null()).execute())
+    changed = _execute("finish_call", _CALL_FINISH_FIELDS, (
+        state.status, state.end_time, state.hangup_cause, state.duration_ms(), state.session_data,
+        state.key_presses, state.recordings, state.errors, state.detection, state.answer_time), state.call_id)
     return changed == 1
 
 

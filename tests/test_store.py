@@ -1,0 +1,75 @@
+"""The call server's per-call statements, written out by hand, against the models (both databases)."""
+import datetime as dt
+
+from voxology_fs import models, store
+from voxology_fs.callbacks import CallbackTarget
+from voxology_fs.flow.state import CallState
+
+
+def _number(number, account, **config):
+    app = models.Application.create(account=account, name="main")
+    phone = models.PhoneNumber.create(number=number, account=account, application=app, service="CallFlows")
+    if config:
+        models.CallFlowConfig.create(phone_number=phone, **config)
+    return app
+
+
+def test_route_of_a_number(db):
+    parent = models.Account.create(name="acme")
+    child = models.Account.create(name="acme east", parent=parent)
+    app = _number("+17145551212", parent, url="http://127.0.0.1/a", method="GET", content_type="application/xml",
+                  fallback_url="http://127.0.0.1/b", fallback_method="POST")
+    sub_app = _number("+17145551213", child, url="http://127.0.0.1/c")
+    _number("+17145551214", parent)  # provisioned, but no configuration yet
+
+    route = store.route_for("+17145551212")
+    assert (route.account_id, route.application_id, route.subaccount_id) == (parent.id, app.id, "0")
+    assert route.target == CallbackTarget("http://127.0.0.1/a", "GET", "application/xml")
+    assert route.fallback == CallbackTarget("http://127.0.0.1/b", "POST", "application/xml")
+
+    route = store.route_for("+17145551213")
+    assert (route.subaccount_id, route.application_id) == (child.id, sub_app.id)
+    assert route.target == CallbackTarget("http://127.0.0.1/c", "POST", "application/json")
+    assert route.fallback is None
+    assert store.route_for("+17145551214") is None and store.route_for("+19999999999") is None
+
+
+def test_a_call_written_and_finished_reads_back_through_the_models(db):
+    account = models.Account.create(name="acme")
+    app = _number("+17145551212", account, url="http://127.0.0.1/a")
+    started = dt.datetime(2026, 11, 26, 10, 0, 0, 123000)
+    state = CallState(call_id="c-1", direction="inbound", caller_no="+19495551212", api_no="+17145551212",
+                      app_id=app.id, account_id=account.id, start_time=started,
+                      session_data={"name": "Bob", "n": 1}, sip_domain="sip.example")
+    store.create_call(state, "fs1", "uuid-1", app.id)
+    call = models.Call.get_by_id("c-1")
+    assert (call.account_id, call.application_id, call.switch, call.channel_uuid) == (account.id, app.id, "fs1",
+                                                                                      "uuid-1")
+    assert call.start_time == started and call.session_data == {"name": "Bob", "n": 1}
+    assert call.key_presses == [] and call.errors == [] and call.end_time is None and call.to_no == ""
+
+    state.key_presses = [{"name": "menu", "digits": "1"}]
+    state.detection = "human"
+    store.save_progress(state)
+    assert models.Call.get_by_id("c-1").key_presses == [{"name": "menu", "digits": "1"}]
+
+    state.status, state.hangup_cause = "completed", "NORMAL_CLEARING"
+    state.end_time = started + dt.timedelta(seconds=3)
+    assert store.finish_call(state) is True
+    assert store.finish_call(state) is False  # exactly one writer finishes a call
+    call = models.Call.get_by_id("c-1")
+    assert (call.status, call.hangup_cause, call.duration_ms, call.detection) == ("completed", "NORMAL_CLEARING",
+                                                                                 3000, "human")
+    assert call.end_time == state.end_time
+
+
+def test_mark_live_leaves_a_finished_call_alone(db):
+    account = models.Account.create(name="acme")
+    models.Call.create(id="c-2", account=account, direction="outbound", status="queued", api_no="+17145551212")
+    answered = dt.datetime(2026, 11, 26, 10, 0, 1)
+    store.mark_live("c-2", "uuid-2", answered)
+    call = models.Call.get_by_id("c-2")
+    assert (call.status, call.channel_uuid, call.answer_time) == ("live-in-progress", "uuid-2", answered)
+    models.Call.update(status="completed", end_time=answered).where(models.Call.id == "c-2").execute()
+    store.mark_live("c-2", "uuid-3", answered)
+    assert models.Call.get_by_id("c-2").status == "completed"
