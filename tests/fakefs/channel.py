@@ -356,6 +356,8 @@ class FakeCall:
         return ev
 
     def fire(self, name, pre=(), post=(), calling=None):
+        if not self.switch.anyone_subscribed(name):
+            return None
         ev = wire.Event(name, calling=calling)
         for k, v in pre:
             ev.add(k, v)
@@ -542,6 +544,8 @@ class FakeCall:
         """switch_ivr_parse_next_event."""
         pev = self._private.pop(0)
         self._parse_event(pev)
+        if not self.switch.anyone_subscribed('PRIVATE_COMMAND'):
+            return
         ev = wire.Event('PRIVATE_COMMAND', standard=False)
         ev.add('Command', pev.raw if pev.raw is not None else 'sendmsg')
         for k, v in pev.headers:
@@ -1036,6 +1040,27 @@ def app_echo(call, arg):
     call._wait(None, breakable=True)
 
 
+def _connect(host, port):
+    """A TCP connection to the socket application's host (a numeric address
+    connects directly: gevent resolves a name in a thread, which costs more
+    than the whole connect)."""
+    try:
+        family = gsocket.AF_INET6 if ':' in host else gsocket.AF_INET
+        gsocket.inet_pton(family, host)
+    except OSError:
+        sock = gsocket.create_connection((host, port), timeout=5)
+    else:
+        sock = gsocket.socket(family, gsocket.SOCK_STREAM)
+        sock.settimeout(5)
+        try:
+            sock.connect((host, port))
+        except OSError:
+            sock.close()
+            raise
+    sock.settimeout(None)
+    return sock
+
+
 def app_socket(call, arg):
     """mod_event_socket's socket application (outbound ESL)."""
     from .listener import EslConnection
@@ -1049,10 +1074,9 @@ def app_socket(call, arg):
     call.set_var('socket_host', host)
     flags = [a.lower() for a in argv[1:]]
     try:
-        sock = gsocket.create_connection((host, int(port)), timeout=5)
+        sock = _connect(host, int(port))
     except (OSError, ValueError):
         return      # "Socket Error!": the application just returns
-    sock.settimeout(None)
     # FreeSWITCH writes each message at once; no Nagle delays in the fake either.
     sock.setsockopt(gsocket.IPPROTO_TCP, gsocket.TCP_NODELAY, 1)
     conn = EslConnection(call.switch, sock, session=call, async_mode='async' in flags,

@@ -127,16 +127,18 @@ class EslConnection:
         self.outbox.put(None)
 
     # ------------------------------------------------------------------ events
-    def wants(self, ev):
-        """event_handler() in mod_event_socket.c."""
+    def subscribed(self, name, subclass=None):
+        """The event-list half of event_handler(): this name (and CUSTOM subclass) is taken."""
         if not self.running or not self.events_on:
             return False
-        send = False
         if 'ALL' in self.event_list:
-            send = True
-        elif ev.name in self.event_list:
-            if ev.name != 'CUSTOM' or not ev.subclass or self.all_custom or ev.subclass in self.custom:
-                send = True
+            return True
+        return name in self.event_list and (name != 'CUSTOM' or not subclass or self.all_custom
+                                            or subclass in self.custom)
+
+    def wants(self, ev):
+        """event_handler() in mod_event_socket.c."""
+        send = self.subscribed(ev.name, ev.subclass)
         if send and self.filters:
             send = False
             for name, value in self.filters:

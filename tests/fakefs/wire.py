@@ -16,6 +16,7 @@ Everything here mirrors what FreeSWITCH 1.11.1 puts on the wire (see
 byte comparisons) and ``read_message`` parses what a client sends.
 """
 import itertools
+import re
 import time
 import uuid as _uuid
 
@@ -90,9 +91,16 @@ MYEVENTS = {
 }
 
 
+# A value without any byte url_encode would change is written as it is.
+_NEEDS_ENCODING = re.compile('[^\x20-\x7e]|[%s]|%%(?![0-9A-F]{2})' % re.escape(URL_UNSAFE.replace('%', '')))
+
+
 def url_encode(value):
     """FreeSWITCH's switch_url_encode (no double encoding of %XX)."""
-    data = str(value).encode('utf-8')
+    text = str(value)
+    if _NEEDS_ENCODING.search(text) is None:
+        return text
+    data = text.encode('utf-8')
     out = []
     n = len(data)
     for i, c in enumerate(data):
@@ -117,6 +125,7 @@ class Event:
         self.name = name
         self.subclass = subclass
         self.headers = []
+        self._index = None  # (header count, lower-cased name -> first value), built on demand
         self.body = None
         if subclass:
             self.headers.append(('Event-Subclass', subclass))
@@ -148,11 +157,13 @@ class Event:
         return self
 
     def get(self, name, default=None):
-        lname = name.lower()
-        for k, v in self.headers:
-            if k.lower() == lname:
-                return v
-        return default
+        """The first header of that name, case-insensitively."""
+        if self._index is None or self._index[0] != len(self.headers):
+            index = {}
+            for k, v in self.headers:
+                index.setdefault(k.lower(), v)
+            self._index = (len(self.headers), index)
+        return self._index[1].get(name.lower(), default)
 
     def serialize(self):
         """switch_event_serialize(encode=TRUE)."""
