@@ -134,7 +134,9 @@ def run_calls(switch, count: int, concurrency: int, number: str = DID) -> list[f
     def one_call():
         started = time.perf_counter()
         call = switch.incoming_call(destination=number, caller="+19495551212")
-        call.on_execute("multiset", lambda c, a: setup_times.append(time.perf_counter() - started))
+        # Our dialplan sets the channel up, so ring_ready (sent before the
+        # first callback) is the first application the call server sends.
+        call.on_execute("ring_ready", lambda c, a: setup_times.append(time.perf_counter() - started))
         if not call.wait_closed(timeout=30):
             raise RuntimeError("call did not finish")
 
@@ -154,8 +156,12 @@ def serve_callbacks(port: int) -> int:
     return 0
 
 
-def run_calls_on_switch_processes(server_port: int, count: int, concurrency: int, processes: int) -> float:
+def run_calls_on_switch_processes(server_port: int, count: int, concurrency: int, processes: int,
+                                  cpu_of: dict[str, int]) -> float:
     """Hello-world calls placed by fake switches in processes of their own; returns calls/s.
+
+    ``cpu_of`` (a name -> pid map) gets the switch processes added, so the
+    caller can say where the machine's CPU went.
 
     Each switch gets ``originate loopback/<DID> &socket(...)`` over ESL, as
     FreeSWITCH would hand a call to the socket; this process only counts
@@ -169,6 +175,7 @@ def run_calls_on_switch_processes(server_port: int, count: int, concurrency: int
                                 text=True)
         port = int(proc.stdout.readline().rsplit(":", 1)[1])
         switches.append((proc, InboundConnection.open("127.0.0.1", port, "ClueCon")))
+        cpu_of[f"fake switch {i + 1}"] = proc.pid
     try:
         done = gevent.event.Event()
         finished = [0]
@@ -194,12 +201,15 @@ def run_calls_on_switch_processes(server_port: int, count: int, concurrency: int
                 esl.bgapi(f"originate {{origination_uuid={call_id},origination_caller_id_number=+19495551212}}"
                           f"loopback/{DID} &socket('127.0.0.1:{server_port} async full')")
 
+        cpu_before = {name: cpu_seconds(pid) for name, pid in cpu_of.items()}
         began = time.perf_counter()
         shares = [count // processes + (1 if i < count % processes else 0) for i in range(processes)]
         workers = [gevent.spawn(per_switch, esl, share) for (_, esl), share in zip(switches, shares)]
         if not done.wait(timeout=300):
             raise RuntimeError(f"only {finished[0]} of {count} calls finished")
         elapsed = time.perf_counter() - began
+        for name, pid in cpu_of.items():
+            cpu_of[name] = cpu_seconds(pid) - cpu_before[name]
         gevent.killall(workers)
         return count / elapsed
     finally:
@@ -287,11 +297,15 @@ def main() -> int:
     if args.switch_processes:
         server = CallServerProcess(workdir, database_url, "throughput")
         try:
-            cpu_before = cpu_seconds(server.pid)
-            rate = run_calls_on_switch_processes(server.port, args.calls, args.concurrency, args.switch_processes)
-            cpu_per_call = (cpu_seconds(server.pid) - cpu_before) / args.calls
+            cpu_of = {"call server": server.pid, "callback server": web.pid, "this process": os.getpid()}
+            rate = run_calls_on_switch_processes(server.port, args.calls, args.concurrency, args.switch_processes,
+                                                 cpu_of)
             print(f"hello world, {args.switch_processes} switch processes, concurrency {args.concurrency}: "
-                  f"{rate:.0f} calls/s ({args.calls} calls); call-server CPU {cpu_per_call * 1000:.2f} ms per call")
+                  f"{rate:.0f} calls/s ({args.calls} calls); CPU per call, by process:")
+            for name, seconds in cpu_of.items():
+                print(f"  {name:<16} {seconds / args.calls * 1000:.2f} ms")
+            print(f"  {'all':<16} {sum(cpu_of.values()) / args.calls * 1000:.2f} ms "
+                  f"({os.cpu_count()} cores give {os.cpu_count() * 1000} ms per second)")
         finally:
             print(server.stop())
     web.terminate()

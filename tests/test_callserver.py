@@ -379,3 +379,20 @@ def test_live_redirect_to_an_empty_flow_hangs_up(switch, callback_server):
     finished(call, callback_server)
     assert [r["path"] for r in callback_server.requests] == ["/live", "/empty", "/empty"]
     assert [a for a, _ in apps(call)][-1] == "hangup"
+
+
+def test_set_up_time_runs_from_connect_to_the_first_application(switch, callback_server, call_server):
+    """The figure the call server reports: connect to its first sendmsg (here
+    ring_ready, since our dialplan already set the channel up), not to the
+    event subscription that precedes it."""
+    sessions = []
+    call_server.session_hook = sessions.append
+    provision(callback_server.static("/hello", example("hello-world")))
+    call = switch.incoming_call(destination=DID, caller=CALLER)
+    finished(call, callback_server)
+    assert callback_server.wait_for(lambda: call_server.stats.handled == 1)
+    [session] = sessions
+    [setup] = call_server.stats.setup_times
+    assert apps(call)[0] == ("ring_ready", None)
+    assert 0 < setup < 1 and session.first_app_written_at is not None
+    assert "connect to first application p50" in call_server.stats.summary()

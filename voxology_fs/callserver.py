@@ -104,13 +104,15 @@ class CallServer:
             return
         self.stats.active += 1
         try:
-            self._run_call(session, connected_at)
+            self._run_call(session)
         except Exception:
             self.stats.failed += 1
             log.exception("call on %s failed", session.uuid)
         finally:
             self.stats.active -= 1
             self.stats.handled += 1
+            if session.first_app_written_at is not None:
+                self.stats.setup_times.append(session.first_app_written_at - connected_at)
             session.close()
 
     def _refuse(self, session: OutboundSession, code: int, why: str) -> None:
@@ -126,12 +128,11 @@ class CallServer:
             session.close()
 
     # -- one call ---------------------------------------------------------------------
-    def _run_call(self, session: OutboundSession, connected_at: float) -> None:
+    def _run_call(self, session: OutboundSession) -> None:
         channel = EslChannel(session, self.settings.tts_engine, self.settings.tts_voice)
         info = channel.info
         call_id = info.variables.get("vox_call_id") or info.uuid
         channel.start(call_id)
-        self.stats.setup_times.append((session.first_app_written_at or time.perf_counter()) - connected_at)
 
         found = self._identify(info, call_id, session.channel_data.get("FreeSWITCH-Switchname", ""))
         if found is None:

@@ -127,10 +127,10 @@ class EslConnection(ESLProtocol):
             pass
 
     # -- writing -------------------------------------------------------------
-    def send_raw(self, payload: bytes, timeout: float | None = None) -> Message:
+    def send_raw(self, payload: bytes, timeout: float | None = None, on_written=None) -> Message:
         """Write one command and wait for its reply."""
         try:
-            return self.send_pipelined([payload], timeout)[0]
+            return self.send_pipelined([payload], timeout, on_written)[0]
         except CommandTimeout:
             raise CommandTimeout(payload.split(b"\n", 1)[0].decode()) from None
 
@@ -182,7 +182,8 @@ class OutboundSession(EslConnection):
         self.hungup = gevent.event.Event()
         self.hangup_event: Event | None = None
         self._executions: dict[str, gevent.event.AsyncResult] = {}
-        # When our first application was written (for the set-up latency figure).
+        # When our first application (sendmsg execute) was written, for the
+        # set-up latency figure.
         self.first_app_written_at: float | None = None
         self.start()
 
@@ -212,7 +213,7 @@ class OutboundSession(EslConnection):
             event_uuid, execution = self._expect_completion()
             payloads.append(encode_execute(then_execute[0], then_execute[1], event_uuid))
         try:
-            replies = self.send_pipelined(payloads, on_written=self._mark_first_write)
+            replies = self.send_pipelined(payloads, on_written=self._mark_first_write if execution else None)
         except Exception:
             self._executions.clear()
             raise
@@ -235,7 +236,7 @@ class OutboundSession(EslConnection):
         """Queue an application; the result is set with its completion event."""
         event_uuid, result = self._expect_completion()
         try:
-            reply = self.send_raw(encode_execute(app, arg, event_uuid))
+            reply = self.send_raw(encode_execute(app, arg, event_uuid), on_written=self._mark_first_write)
         except Exception:
             self._executions.pop(event_uuid, None)
             raise
