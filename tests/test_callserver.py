@@ -80,11 +80,24 @@ def test_channel_set_up_and_narrow_subscription(switch, callback_server):
     assert f"filter Unique-ID {call.uuid}".encode() in sent
     assert b"event plain CHANNEL_EXECUTE_COMPLETE DTMF CHANNEL_HANGUP CUSTOM voxology::control\n" in sent
     # Our dialplan set the channel up before the socket: no set-up application was needed.
-    assert call.executed[:5] == [("set", f"vox_call_id={call.uuid}"), ("unset", "vox_make_call"),
-                                 ("multiset", "playback_delimiter=! playback_terminators=none sleep_eat_digits=true"),
-                                 ("set", "app_disable_expand_variables=true"),
-                                 ("socket", f"127.0.0.1:{switch.outbound[1]} async full")]
-    assert call.executed[5] == ("ring_ready", None)
+    # One application, since each costs FreeSWITCH two events with every variable.
+    assert call.executed[:2] == [
+        ("multiset", f"vox_call_id={call.uuid} vox_make_call= playback_delimiter=! playback_terminators=none "
+                     "sleep_eat_digits=true app_disable_expand_variables=true"),
+        ("socket", f"127.0.0.1:{switch.outbound[1]} async full")]
+    assert call.executed[2] == ("ring_ready", None)
+    assert (call.vars["vox_call_id"], call.vars["app_disable_expand_variables"]) == (call.uuid, "true")
+
+
+def test_a_leg_that_inherited_the_make_call_mark_is_an_inbound_call(switch, callback_server):
+    """A loopback leg inherits the variables of the originate that made it; our
+    dialplan unsets vox_make_call, so the call is looked up by its number."""
+    provision(callback_server.static("/hello", example("hello-world")))
+    call = switch.incoming_call(destination=DID, caller=CALLER, channel_vars={"vox_make_call": "true"})
+    finished(call, callback_server)
+    assert "vox_make_call" not in call.vars and call.spoken == ["Hello, world."]
+    [init] = callback_server.of_type("init_call")
+    assert init["direction"] == "inbound" and init["api_no"] == DID
 
 
 def test_a_bare_dialplan_gets_the_channel_set_up_by_the_call_server(switch, callback_server):
