@@ -78,7 +78,7 @@ def test_channel_set_up_and_narrow_subscription(switch, callback_server):
     sent = b"".join(data for direction, data in call.wire if direction == ">")
     assert b"myevents" not in sent
     assert f"filter Unique-ID {call.uuid}".encode() in sent
-    assert b"event plain CHANNEL_EXECUTE_COMPLETE DTMF CHANNEL_HANGUP CUSTOM voxology::control\n" in sent
+    assert b"event plain CHANNEL_EXECUTE_COMPLETE CHANNEL_HANGUP CUSTOM voxology::control\n" in sent
     # Our dialplan set the channel up before the socket: no set-up application was needed.
     # One application, since each costs FreeSWITCH two events with every variable.
     assert call.executed[:2] == [

@@ -23,8 +23,9 @@ log = logging.getLogger(__name__)
 # The events a call's socket subscribes to (``myevents`` costs FreeSWITCH far
 # more CPU, and does not deliver our CUSTOM control events).
 # Each event costs FreeSWITCH a serialisation of ~100 headers: only those we
-# act on (completions, keys, the hangup with its cause, our control messages).
-CALL_EVENTS = ["CHANNEL_EXECUTE_COMPLETE", "DTMF", "CHANNEL_HANGUP", "CUSTOM", "voxology::control"]
+# act on (completions, the hangup with its cause, our control messages). Keys
+# come back in play_and_get_digits' completion, so DTMF events are not needed.
+CALL_EVENTS = ["CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP", "CUSTOM", "voxology::control"]
 CONTROL_SUBCLASS = "voxology::control"
 NON_INTERRUPTING = frozenset({"session_data"})
 CALL_ID_HEADER = "Vox-Call-ID"
@@ -69,9 +70,7 @@ class EslChannel(Channel):
         self._updates: deque[dict] = deque()
         self._interrupts: deque[dict] = deque()
         self._control_arrived = gevent.event.Event()
-        self.dtmf_received: list[str] = []
         session.register_handle(CONTROL_SUBCLASS, self._on_control)
-        session.register_handle("DTMF", self._on_dtmf)
         self._collects = 0
 
     # -- set-up ---------------------------------------------------------------
@@ -105,11 +104,6 @@ class EslChannel(Channel):
         else:
             self._interrupts.append(request)
             self._control_arrived.set()
-
-    def _on_dtmf(self, event: Event) -> None:
-        digit = event.get("DTMF-Digit")
-        if digit:
-            self.dtmf_received.append(digit)
 
     def poll_control(self) -> dict | None:
         if self._updates:
