@@ -12,7 +12,7 @@ MODULES = [
     'mod_commands', 'mod_dptools', 'mod_dialplan_xml', 'mod_expr', 'mod_hash', 'mod_db',
     'mod_conference', 'mod_fifo', 'mod_spandsp', 'mod_avmd', 'mod_sms', 'mod_flite',
     'mod_tone_stream', 'mod_sndfile', 'mod_native_file', 'mod_local_stream', 'mod_shout',
-    'mod_http_cache', 'mod_say_en', 'mod_opus',
+    'mod_say_en', 'mod_opus',
 ]
 
 
