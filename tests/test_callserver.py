@@ -409,3 +409,19 @@ def test_set_up_time_runs_from_connect_to_the_first_application(switch, callback
     assert apps(call)[0] == ("ring_ready", None)
     assert 0 < setup < 1 and session.first_app_written_at is not None
     assert "connect to first application p50" in call_server.stats.summary()
+
+
+def test_a_refused_subscription_ends_the_call_cleanly(switch, callback_server, monkeypatch, caplog):
+    """The subscription is confirmed before the first application: if FreeSWITCH
+    refuses it, no application runs on the channel, the call is logged as
+    failed and still gets its one call_ended."""
+    from voxology_fs.esl import channel as esl_channel
+    monkeypatch.setattr(esl_channel, "CALL_EVENTS", ["NOT_AN_EVENT"])
+    provision(callback_server.static("/hello", example("hello-world")))
+    call = switch.incoming_call(destination=DID, caller=CALLER)
+    assert call.wait_closed(timeout=10)
+    assert callback_server.wait_for(lambda: callback_server.of_type("call_ended"))
+    assert [app for app, _ in apps(call)] == ["hangup"]  # nothing of the flow ran
+    assert "-ERR no keywords supplied" in caplog.text
+    [ended] = callback_server.of_type("call_ended")
+    assert ended["call_id"] == call.uuid and ended["status"] != "live-in-progress"

@@ -72,10 +72,16 @@ class EslChannel(Channel):
         self._control_arrived = gevent.event.Event()
         session.register_handle(CONTROL_SUBCLASS, self._on_control)
         self._collects = 0
+        self._set_up = None  # the subscription's replies, until confirmed
 
     # -- set-up ---------------------------------------------------------------
     def start(self, call_id: str) -> None:
-        """Subscribe narrowly and set the channel up for our applications, in one write."""
+        """Subscribe narrowly and set the channel up for our applications, in one write.
+
+        Not waited for here: the call server looks the call up in the
+        database while the replies travel, and the first application
+        confirms them (:meth:`_confirm_set_up`).
+        """
         # Our dialplan (and Make Call's originate) set these before the
         # socket; whatever is missing (another dialplan) is set here.
         # vox_call_id on the channel lets the switch watchers find the call
@@ -84,9 +90,15 @@ class EslChannel(Channel):
                   "playback_terminators": "none", "sleep_eat_digits": "true", "vox_call_id": call_id}
         fsargs.set_arg("vox_call_id", call_id)  # raises unless the id is a plain token
         missing = [f"{name}={value}" for name, value in wanted.items() if self.info.variables.get(name) != value]
-        self.session.subscribe(
+        self._set_up = self.session.start_subscription(
             CALL_EVENTS, filters={"Unique-ID": self.info.uuid, CALL_ID_HEADER: call_id}, linger=True,
             then_execute=("multiset", " ".join(missing)) if missing else None)
+
+    def _confirm_set_up(self) -> None:
+        """Raise unless FreeSWITCH took the subscription (once, before our first application)."""
+        pending, self._set_up = self._set_up, None
+        if pending is not None:
+            self.session.confirm_subscription(pending)
 
     # -- events -----------------------------------------------------------------
     def _on_control(self, event: Event) -> None:
@@ -133,6 +145,7 @@ class EslChannel(Channel):
         if not self.is_up:
             raise CallEnded(self.hangup_cause)
         try:
+            self._confirm_set_up()
             return self.session.execute_async(app, arg)
         except (NotConnectedError, CommandTimeout, CommandError) as exc:
             log.warning("call %s: %s %s failed: %s", self.info.uuid, app, arg, exc)

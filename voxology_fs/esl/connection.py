@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid as uuidlib
+from typing import NamedTuple
 
 import gevent
 import gevent.event
@@ -140,6 +141,10 @@ class EslConnection(ESLProtocol):
 
         Saves a round trip per command on a call's set-up path.
         """
+        return self.replies(self.write_commands(payloads, on_written), timeout)
+
+    def write_commands(self, payloads: list[bytes], on_written=None) -> list[gevent.event.AsyncResult]:
+        """Write commands in one write without waiting; their replies arrive in order."""
         if not self.connected:
             raise NotConnectedError("not connected")
         results = [gevent.event.AsyncResult() for _ in payloads]
@@ -155,6 +160,10 @@ class EslConnection(ESLProtocol):
                 raise NotConnectedError(str(exc)) from None
         if on_written is not None:
             on_written()
+        return results
+
+    def replies(self, results: list[gevent.event.AsyncResult], timeout: float | None = None) -> list[Message]:
+        """Wait for the replies of commands written by :meth:`write_commands`."""
         try:
             return [r.get(timeout=timeout if timeout is not None else self.command_timeout) for r in results]
         except gevent.Timeout:
@@ -171,6 +180,11 @@ class EslConnection(ESLProtocol):
             self.sock.close()
         except OSError:
             pass
+
+
+class PendingSubscription(NamedTuple):
+    replies: list[gevent.event.AsyncResult]
+    execution: gevent.event.AsyncResult | None  # of the application queued with it
 
 
 class OutboundSession(EslConnection):
@@ -204,6 +218,13 @@ class OutboundSession(EslConnection):
         first application leaves one round trip after ``connect``; its
         completion result is returned.
         """
+        return self.confirm_subscription(self.start_subscription(events, filters, linger, then_execute))
+
+    def start_subscription(self, events: list[str], filters: dict[str, str] | None = None, linger: bool = True,
+                           then_execute: tuple[str, str | None] | None = None) -> "PendingSubscription":
+        """:meth:`subscribe`, written but not waited for: the caller does other
+        work (the call's database lookups) while the replies travel, then
+        calls :meth:`confirm_subscription`."""
         payloads = [encode_command(f"filter {header} {value}") for header, value in (filters or {}).items()]
         payloads.append(encode_command("event plain " + " ".join(events)))
         if linger:
@@ -213,14 +234,23 @@ class OutboundSession(EslConnection):
             event_uuid, execution = self._expect_completion()
             payloads.append(encode_execute(then_execute[0], then_execute[1], event_uuid))
         try:
-            replies = self.send_pipelined(payloads, on_written=self._mark_first_write if execution else None)
+            results = self.write_commands(payloads, on_written=self._mark_first_write if execution else None)
+        except Exception:
+            self._executions.clear()
+            raise
+        return PendingSubscription(results, execution)
+
+    def confirm_subscription(self, pending: "PendingSubscription") -> gevent.event.AsyncResult | None:
+        """Wait for a subscription's replies; raises CommandError unless all are +OK."""
+        try:
+            replies = self.replies(pending.replies)
         except Exception:
             self._executions.clear()
             raise
         for reply in replies:
             if not reply.reply_text.startswith("+OK"):
                 raise CommandError(reply.reply_text)
-        return execution
+        return pending.execution
 
     def _mark_first_write(self) -> None:
         if self.first_app_written_at is None:
