@@ -55,6 +55,8 @@ def _start_call_server(args):
     _open_database(settings).migrate()
     from .callserver import CallServer
     server = CallServer(settings)
+    from .heap import freeze_startup_objects
+    freeze_startup_objects()
     server.start()
     print(f"call server on {settings.outbound_host}:{server.port}", flush=True)
     return settings, server
