@@ -1,5 +1,8 @@
 """The call server's per-call statements, written out by hand, against the models (both databases)."""
 import datetime as dt
+import time
+
+import gevent
 
 from voxology_fs import models, store
 from voxology_fs.callbacks import CallbackTarget
@@ -73,3 +76,49 @@ def test_mark_live_leaves_a_finished_call_alone(db):
     models.Call.update(status="completed", end_time=answered).where(models.Call.id == "c-2").execute()
     store.mark_live("c-2", "uuid-3", answered)
     assert models.Call.get_by_id("c-2").status == "completed"
+
+
+def test_the_call_server_checkpoints_sqlite_outside_its_commits(tmp_path):
+    """With background checkpoints, no commit checkpoints the log (autocheckpoint
+    off); the checkpointer copies it into the database from a thread."""
+    import sqlite3
+
+    from voxology_fs import db as dbmod
+    previous = dbmod.database.obj
+    path = tmp_path / "cs.sqlite3"
+    try:
+        dbmod.connect(f"sqlite:///{path}", background_checkpoints=True)
+        dbmod.migrate()
+        checkpointer = dbmod._checkpointer
+        assert checkpointer is not None
+        with dbmod.database.connection_context():
+            assert dbmod.database.execute_sql("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+            for i in range(300):
+                models.Account.create(name=f"a{i}")
+        # Its greenlet runs a PASSIVE checkpoint every second.
+        deadline = time.monotonic() + 5
+        while checkpointer.last_result is None and time.monotonic() < deadline:
+            gevent.sleep(0.05)
+        busy, frames, checkpointed = checkpointer.last_result
+        assert busy == 0 and frames > 0 and checkpointed == frames
+        # The data is in the database file itself now, not only in the log.
+        with sqlite3.connect(path) as reader:
+            assert reader.execute("SELECT count(*) FROM account").fetchone()[0] == 300
+    finally:
+        dbmod.close()
+        if previous is not None:
+            dbmod.database.initialize(previous)
+
+
+def test_other_processes_keep_sqlite_default_checkpoints(tmp_path):
+    from voxology_fs import db as dbmod
+    previous = dbmod.database.obj
+    try:
+        dbmod.connect(f"sqlite:///{tmp_path}/api.sqlite3")
+        assert dbmod._checkpointer is None
+        with dbmod.database.connection_context():
+            assert dbmod.database.execute_sql("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+    finally:
+        dbmod.close()
+        if previous is not None:
+            dbmod.database.initialize(previous)

@@ -36,9 +36,9 @@ def _load_settings(args):
         sys.exit(f"voxology-fs: {exc}")
 
 
-def _open_database(settings):
+def _open_database(settings, background_checkpoints: bool = False):
     from . import db
-    db.connect(settings.database_url, settings.database_pool_size)
+    db.connect(settings.database_url, settings.database_pool_size, background_checkpoints)
     return db
 
 
@@ -52,7 +52,8 @@ def cmd_db(args) -> int:
 
 def _start_call_server(args):
     settings = _load_settings(args)
-    _open_database(settings).migrate()
+    # No SQLite checkpoint inside a call's commit (see db.WalCheckpointer).
+    _open_database(settings, background_checkpoints=True).migrate()
     from .callserver import CallServer
     server = CallServer(settings)
     from .heap import freeze_startup_objects

@@ -11,9 +11,12 @@ other calls.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import sqlite3
 from urllib.parse import urlparse
 
+import gevent
 import peewee
 from playhouse import db_url
 from playhouse.migrations import Runner
@@ -22,6 +25,51 @@ database = peewee.DatabaseProxy()
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(__file__), "migrations")
 _green_postgres = False
+_checkpointer: "WalCheckpointer | None" = None
+
+log = logging.getLogger(__name__)
+
+
+class WalCheckpointer:
+    """Checkpoints a SQLite file's write-ahead log from a thread of its own.
+
+    By default SQLite checkpoints (copies the log into the database file and
+    syncs it) inside whichever commit takes the log past 1,000 pages: a
+    stall of several milliseconds of the whole process, which landed in
+    some call's set-up. The call server turns that off and checkpoints here,
+    in gevent's thread pool, where the sqlite3 module lets calls go on.
+    PASSIVE never waits for readers or writers.
+    """
+
+    def __init__(self, path: str, interval: float = 1.0):
+        self.path = path
+        self.interval = interval
+        self.last_result: tuple[int, int, int] | None = None  # busy, log frames, checkpointed frames
+        self._greenlet = None
+
+    def start(self) -> "WalCheckpointer":
+        self._greenlet = gevent.spawn(self._run)
+        return self
+
+    def stop(self) -> None:
+        if self._greenlet is not None:
+            self._greenlet.kill(block=False)
+            self._greenlet = None
+
+    def _run(self) -> None:
+        while True:
+            gevent.sleep(self.interval)
+            try:
+                self.last_result = gevent.get_hub().threadpool.apply(self.checkpoint)
+            except sqlite3.Error as exc:
+                log.warning("WAL checkpoint of %s failed: %s", self.path, exc)
+
+    def checkpoint(self) -> tuple[int, int, int]:
+        connection = sqlite3.connect(self.path, timeout=10)
+        try:
+            return tuple(connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
+        finally:
+            connection.close()
 
 
 def _make_postgres_cooperative() -> None:
@@ -32,18 +80,29 @@ def _make_postgres_cooperative() -> None:
         _green_postgres = True
 
 
-def connect(url: str, pool_size: int = 20) -> peewee.Database:
-    """Open (lazily) the database at ``url`` and bind the models to it."""
+def connect(url: str, pool_size: int = 20, background_checkpoints: bool = False) -> peewee.Database:
+    """Open (lazily) the database at ``url`` and bind the models to it.
+
+    ``background_checkpoints`` (the call server): a SQLite file's log is
+    checkpointed by a :class:`WalCheckpointer`, never inside a commit.
+    """
+    global _checkpointer
     parsed = urlparse(url)
     scheme = parsed.scheme.split("+")[0]
+    if _checkpointer is not None:
+        _checkpointer.stop()
+        _checkpointer = None
     if scheme == "sqlite":
         path = url.split("://", 1)[1][1:] if "://" in url else url
-        if path and path != ":memory:":
+        on_disk = bool(path) and path != ":memory:"
+        if on_disk:
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        db = db_url.connect(
-            f"sqlite+pool:///{path}", max_connections=pool_size, timeout=30, stale_timeout=300,
-            pragmas={"journal_mode": "wal", "synchronous": "normal", "busy_timeout": 10000,
-                     "foreign_keys": 1})
+        pragmas = {"journal_mode": "wal", "synchronous": "normal", "busy_timeout": 10000, "foreign_keys": 1}
+        if background_checkpoints and on_disk:
+            pragmas["wal_autocheckpoint"] = 0
+            _checkpointer = WalCheckpointer(path).start()
+        db = db_url.connect(f"sqlite+pool:///{path}", max_connections=pool_size, timeout=30, stale_timeout=300,
+                            pragmas=pragmas)
     elif scheme in ("postgres", "postgresql"):
         _make_postgres_cooperative()
         rest = url.split("://", 1)[1]
@@ -63,6 +122,10 @@ def migrate(db: peewee.Database | None = None) -> list[str]:
 
 
 def close() -> None:
+    global _checkpointer
+    if _checkpointer is not None:
+        _checkpointer.stop()
+        _checkpointer = None
     db = database.obj
     if db is not None:
         if hasattr(db, "close_all"):

@@ -138,9 +138,14 @@ def finish_call(state: CallState) -> bool:
 
 
 class TraceWriter:
-    """Buffers trace events and writes them in batches, off the call's path."""
+    """Buffers trace events and writes them in batches, off the call's path.
 
-    def __init__(self, interval: float = 0.2, batch: int = 500):
+    A write blocks the whole process (SQLite is synchronous), so a batch is
+    a few dozen rows and the writer yields between batches: a call being set
+    up waits for one short transaction at most, not for all that is queued.
+    """
+
+    def __init__(self, interval: float = 0.2, batch: int = 20):
         self.interval = interval
         self.batch = batch
         self._queue: Queue = Queue()
@@ -165,7 +170,7 @@ class TraceWriter:
         if not rows:
             return
         database = db.database.obj
-        # One prepared statement for the whole batch: building a 500-row
+        # One prepared statement for the whole batch: building a many-row
         # INSERT through the query builder costs more than the write.
         param = database.param
         sql = (f'INSERT INTO "{CallEvent._meta.table_name}" ("call_id", "at", "kind", "data") '
@@ -183,7 +188,10 @@ class TraceWriter:
             rows = self._take(wait=5.0)
             if not rows:
                 return  # idle: the next add() starts a new worker
-            self._write(rows)
+            while rows:
+                self._write(rows)
+                gevent.sleep(0)  # the calls waiting on the hub go first
+                rows = self._take(wait=None)
             gevent.sleep(self.interval)
 
     def flush(self) -> None:

@@ -158,6 +158,10 @@ class FakeCall:
         self.vars = {}
         self.executed = []
         self.raw_executed = []
+        # For set-up latency figures: when the socket application connected
+        # to the call server, and when its first sendmsg for this call arrived.
+        self.socket_connected_at = None
+        self.first_sendmsg_at = None
         self.spoken = []
         self.played = []
         self.dtmf_sent = []
@@ -1077,6 +1081,7 @@ def app_socket(call, arg):
         sock = _connect(host, int(port))
     except (OSError, ValueError):
         return      # "Socket Error!": the application just returns
+    call.socket_connected_at = time.perf_counter()
     # FreeSWITCH writes each message at once; no Nagle delays in the fake either.
     sock.setsockopt(gsocket.IPPROTO_TCP, gsocket.TCP_NODELAY, 1)
     conn = EslConnection(call.switch, sock, session=call, async_mode='async' in flags,

@@ -16,6 +16,7 @@ FreeSWITCH, events fired while a command is being processed are written after
 that command's reply.
 """
 import re
+import time
 import uuid as _uuid
 
 import gevent
@@ -441,6 +442,8 @@ class EslConnection:
             if target is None or target.destroyed:
                 self._reply(wire.command_reply('-ERR invalid session id [%s]' % (uuid or '(null)')))
                 return
+        if target.first_sendmsg_at is None:
+            target.first_sendmsg_at = time.perf_counter()
         pev = PrivateEvent(msg.headers, msg.body, msg.head_text)
         if target is self.session and not self.async_mode and not sw._truthy(msg.get('async')):
             # static (sync) mode: executed before the reply
