@@ -7,10 +7,8 @@ import pytest
 
 from voxology_fs.esl.protocol import Parser, encode_execute, message_to_event, parse_event
 
-TRANSCRIPTS = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "esl-transcripts")
-TRANSCRIPTS = os.environ.get("VOXOLOGY_ESL_TRANSCRIPTS", os.path.normpath(TRANSCRIPTS))
-if not os.path.isdir(TRANSCRIPTS):
-    TRANSCRIPTS = os.path.join(os.path.dirname(__file__), "data", "esl-transcripts")
+# Recorded FreeSWITCH 1.11.1 traffic (see its README.md).
+TRANSCRIPTS = os.path.join(os.path.dirname(__file__), "data", "esl-transcripts")
 
 
 def split_transcript(data: bytes):

@@ -2,7 +2,7 @@
 
 The client uses gevent sockets directly, so these tests do not depend on the
 project's monkey patching nor on any project code.  Expected texts come from
-the real recordings in /work/shared/esl-transcripts.
+the real recordings in tests/data/esl-transcripts.
 """
 import glob
 import os
@@ -16,7 +16,7 @@ from gevent.server import StreamServer
 
 from tests.fakefs import FakeSwitch
 
-TRANSCRIPTS = '/work/shared/esl-transcripts'
+TRANSCRIPTS = os.path.join(os.path.dirname(__file__), 'data', 'esl-transcripts')
 need_transcripts = pytest.mark.skipif(not os.path.isdir(TRANSCRIPTS), reason='no transcripts')
 
 

@@ -2,7 +2,7 @@
 
 Messages (header names/order, reply texts, body framing, disconnect notices,
 Application-Response values) are copied from the recordings in
-/work/shared/esl-transcripts and from mod_event_socket.c.
+tests/data/esl-transcripts and from mod_event_socket.c.
 
 Usage::
 

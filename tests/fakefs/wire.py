@@ -1,7 +1,7 @@
 """ESL wire format of the fake FreeSWITCH: encoding, events, framing, parsing.
 
 Everything here mirrors what FreeSWITCH 1.11.1 puts on the wire (see
-/work/shared/esl-transcripts and mod_event_socket.c / switch_event.c):
+tests/data/esl-transcripts and mod_event_socket.c / switch_event.c):
 
 * event header values are URL-encoded the way ``switch_url_encode`` does it
   (only control/non-ASCII bytes and ``\\r\\n #%&+:;<=>?@[\\]^`{|}"`` are escaped,
