@@ -106,3 +106,16 @@ def test_execute_argument_with_newline_goes_in_the_body():
     assert b"execute-app-arg" not in head and b"content-length: 17" in head and body == b"flite|kal|one\ntwo"
     plain = encode_execute("playback", "tone_stream://%(20000,0,350)", "u2")
     assert b"execute-app-arg: tone_stream://%(20000,0,350)\n\n" in plain
+
+
+def test_call_info_keeps_only_the_variables_the_call_server_reads():
+    """A SIP call's connect reply carries some fifty variables; the call keeps a few."""
+    from voxology_fs.esl.channel import CALL_VARIABLES, call_info_from
+    data = open(os.path.join(TRANSCRIPTS, "sip_inbound.outbound.log"), "rb").read()
+    connect_reply = next(raw for direction, raw in split_transcript(data) if direction == "<")
+    [message] = Parser().feed(connect_reply)
+    assert sum(name.startswith("variable_") for name in message.headers) > 50
+    info = call_info_from(message.headers)
+    assert set(info.variables) <= CALL_VARIABLES and info.variables["sip_network_ip"] == "127.0.0.1"
+    assert (info.destination, info.sip_domain, info.switch_name) == ("1000", "127.0.0.1", "vm")
+    assert info.uuid == message.headers["Unique-ID"]

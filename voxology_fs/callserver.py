@@ -94,7 +94,7 @@ class CallServer:
         if self.session_hook is not None:
             self.session_hook(session)
         try:
-            session.connect()
+            channel_data = session.connect()
         except (NotConnectedError, CommandTimeout):
             session.close()
             return
@@ -104,7 +104,11 @@ class CallServer:
             return
         self.stats.active += 1
         try:
-            self._run_call(session)
+            # The channel keeps what it reads of the channel data (a SIP
+            # call's is about 20 KB), not the whole of it.
+            channel = EslChannel(session, channel_data, self.settings.tts_engine, self.settings.tts_voice)
+            del channel_data
+            self._run_call(channel)
         except Exception:
             self.stats.failed += 1
             log.exception("call on %s failed", session.uuid)
@@ -128,13 +132,13 @@ class CallServer:
             session.close()
 
     # -- one call ---------------------------------------------------------------------
-    def _run_call(self, session: OutboundSession) -> None:
-        channel = EslChannel(session, self.settings.tts_engine, self.settings.tts_voice)
+    def _run_call(self, channel: EslChannel) -> None:
+        session = channel.session
         info = channel.info
         call_id = info.variables.get("vox_call_id") or info.uuid
         channel.start(call_id)
 
-        found = self._identify(info, call_id, session.channel_data.get("FreeSWITCH-Switchname", ""))
+        found = self._identify(info, call_id, info.switch_name)
         if found is None:
             self.stats.rejected_no_flow += 1
             channel.reject(404)

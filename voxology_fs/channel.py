@@ -76,6 +76,7 @@ class CallInfo:
     sip_domain: str = ""
     sip_forwarded_for: str = ""
     answered: bool = False
+    switch_name: str = ""  # the switch's own name for itself, where it says
 
 
 class Channel(abc.ABC):

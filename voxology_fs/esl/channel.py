@@ -38,10 +38,20 @@ LOST_CONNECTION = "SWITCH_CONNECTION_LOST"
 COLLECT_VARIABLE = "vox_collected"
 
 
+# The channel variables the call server reads. Only these are kept of the
+# connect reply: a SIP call's has some 140 headers, about 20 KB held per call.
+CALL_VARIABLES = frozenset({
+    "vox_call_id", "vox_make_call", "direction", "app_disable_expand_variables", "playback_delimiter",
+    "playback_terminators", "sleep_eat_digits", "sip_to_host", "sip_req_host", "sip_h_X-Forwarded-For",
+    "sip_network_ip",
+})
+
+
 def call_info_from(channel_data: dict[str, str]) -> CallInfo:
     """Read who called whom from the ``connect`` reply's channel data."""
     get = channel_data.get
-    variables = {k[9:]: v for k, v in channel_data.items() if k.startswith("variable_")}
+    variables = {name: channel_data["variable_" + name] for name in CALL_VARIABLES
+                 if "variable_" + name in channel_data}
     direction = get("Call-Direction") or variables.get("direction", "inbound")
     return CallInfo(
         uuid=get("Unique-ID", ""),
@@ -53,14 +63,15 @@ def call_info_from(channel_data: dict[str, str]) -> CallInfo:
         sip_domain=variables.get("sip_to_host", "") or variables.get("sip_req_host", ""),
         sip_forwarded_for=variables.get("sip_h_X-Forwarded-For", "") or variables.get("sip_network_ip", ""),
         answered=get("Answer-State") == "answered",
+        switch_name=get("FreeSWITCH-Switchname", ""),
     )
 
 
 class EslChannel(Channel):
-    def __init__(self, session: OutboundSession, tts_engine: str = "flite", tts_voice: str = "kal",
-                 media_timeout: float = 4 * 3600):
+    def __init__(self, session: OutboundSession, channel_data: dict[str, str], tts_engine: str = "flite",
+                 tts_voice: str = "kal", media_timeout: float = 4 * 3600):
         self.session = session
-        self.info = call_info_from(session.channel_data)
+        self.info = call_info_from(channel_data)
         self.answered = self.info.answered
         self.tts = (tts_engine, tts_voice)
         self._tts_set: tuple[str, str] | None = None

@@ -192,7 +192,7 @@ class OutboundSession(EslConnection):
 
     def __init__(self, sock, command_timeout: float = 10.0):
         super().__init__(sock, command_timeout)
-        self.channel_data: dict[str, str] = {}
+        self.uuid = ""  # the channel's, from the connect reply
         self.hungup = gevent.event.Event()
         self.hangup_event: Event | None = None
         self._executions: dict[str, gevent.event.AsyncResult] = {}
@@ -201,13 +201,11 @@ class OutboundSession(EslConnection):
         self.first_app_written_at: float | None = None
         self.start()
 
-    @property
-    def uuid(self) -> str:
-        return self.channel_data.get("Unique-ID", "")
-
     def connect(self) -> dict[str, str]:
+        """The channel's data (some 140 headers on a SIP call); not kept
+        here: the caller keeps what it needs of it."""
         reply = self.send("connect")
-        self.channel_data = reply.headers
+        self.uuid = reply.headers.get("Unique-ID", "")
         return reply.headers
 
     def subscribe(self, events: list[str], filters: dict[str, str] | None = None, linger: bool = True,
