@@ -62,8 +62,6 @@ monkey.patch_all()
 
 import argparse  # noqa: E402
 import bisect  # noqa: E402
-import importlib.machinery  # noqa: E402
-import importlib.util  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import os  # noqa: E402
@@ -131,16 +129,7 @@ MODES = {
 }
 
 
-def load_run_freeswitch():
-    path = REPO / "scripts" / "run-freeswitch"
-    loader = importlib.machinery.SourceFileLoader("voxology_run_freeswitch", str(path))
-    spec = importlib.util.spec_from_loader(loader.name, loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
-
-
-runfs = load_run_freeswitch()
+from tests.integration.run_freeswitch import runfs  # noqa: E402
 
 
 # ----------------------------------------------------------------- /proc

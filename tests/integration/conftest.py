@@ -20,8 +20,6 @@ Fixtures:
 * ``sipp``: runs scenarios from tests/integration/sipp/ (``run`` waits,
   ``start`` returns a handle to ``wait()`` on later).
 """
-import importlib.machinery
-import importlib.util
 import os
 import shutil
 import socket
@@ -32,23 +30,13 @@ from pathlib import Path
 
 import pytest
 
+from .run_freeswitch import runfs
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 SIPP_DIR = HERE / 'sipp'
 SKIP_REASON = 'no FreeSWITCH installed (set FREESWITCH_BIN)'
 LOOPBACK = '127.0.0.1'
-
-
-def _load_run_freeswitch():
-    path = REPO / 'scripts' / 'run-freeswitch'
-    loader = importlib.machinery.SourceFileLoader('voxology_run_freeswitch', str(path))
-    spec = importlib.util.spec_from_loader(loader.name, loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
-
-
-runfs = _load_run_freeswitch()
 FREESWITCH_BIN = runfs.find_freeswitch()
 
 
@@ -141,6 +129,9 @@ class OutboundSession:
         self.file = conn.makefile('rb')
         self.events = []
         self.disconnected = False
+        # With linger, FreeSWITCH's disconnect notice can come before the
+        # channel's last events (they travel through its event queue).
+        self.lingering = False
 
     def _read(self):
         headers = {}
@@ -169,6 +160,7 @@ class OutboundSession:
             self.events.append(parse_event(body))
         elif ctype == 'text/disconnect-notice':
             self.disconnected = True
+            self.lingering = headers.get('Content-Disposition') == 'linger'
         return headers, body
 
     def command(self, text):
@@ -204,7 +196,7 @@ class OutboundSession:
                 return ev
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.disconnected:
+            if self.disconnected and not self.lingering:
                 break
             try:
                 self._next()
