@@ -89,9 +89,7 @@ def connect(url: str, pool_size: int = 20, background_checkpoints: bool = False)
     global _checkpointer
     parsed = urlparse(url)
     scheme = parsed.scheme.split("+")[0]
-    if _checkpointer is not None:
-        _checkpointer.stop()
-        _checkpointer = None
+    _stop_checkpointer()
     if scheme == "sqlite":
         path = url.split("://", 1)[1][1:] if "://" in url else url
         on_disk = bool(path) and path != ":memory:"
@@ -121,11 +119,15 @@ def migrate(db: peewee.Database | None = None) -> list[str]:
         return Runner(db, directory=MIGRATIONS_DIR).up()
 
 
-def close() -> None:
+def _stop_checkpointer() -> None:
     global _checkpointer
     if _checkpointer is not None:
         _checkpointer.stop()
         _checkpointer = None
+
+
+def close() -> None:
+    _stop_checkpointer()
     db = database.obj
     if db is not None:
         if hasattr(db, "close_all"):

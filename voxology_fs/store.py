@@ -33,7 +33,7 @@ class NumberRoute:
 
 
 # Every call runs the statements below (a route lookup, an insert, one or two
-# updates).  They are written out here, once per parameter style, because
+# updates, its trace events).  They are written out here, once per parameter style, because
 # building them through peewee's query builder cost more CPU than running them.
 
 def _columns(*fields) -> str:
@@ -51,10 +51,18 @@ _CALL_FINISH_FIELDS = (Call.status, Call.end_time, Call.hangup_cause, Call.durat
 _CALL_PROGRESS_FIELDS = (Call.session_data, Call.key_presses, Call.recordings, Call.errors, Call.detection,
                          Call.answer_time)
 
+_CALL_LIVE_FIELDS = (Call.status, Call.channel_uuid, Call.answer_time)
+
+_EVENT_FIELDS = (CallEvent.call, CallEvent.at, CallEvent.kind, CallEvent.data)
+
 
 @functools.lru_cache(maxsize=None)
 def _sql(param: str) -> dict[str, str]:
-    number, config, account, call = (f'"{m._meta.table_name}"' for m in (PhoneNumber, CallFlowConfig, Account, Call))
+    number, config, account, call, event = (f'"{m._meta.table_name}"'
+                                            for m in (PhoneNumber, CallFlowConfig, Account, Call, CallEvent))
+
+    def values(fields) -> str:
+        return ", ".join([param] * len(fields))
 
     def assignments(fields) -> str:
         return ", ".join(f'"{f.column_name}" = {param}' for f in fields)
@@ -66,13 +74,13 @@ def _sql(param: str) -> dict[str, str]:
                   f'JOIN {number} ON {number}."number" = {config}."phone_number_id" '
                   f'JOIN {account} ON {account}."id" = {number}."account_id" '
                   f'WHERE {number}."number" = {param}'),
-        "insert_call": (f"INSERT INTO {call} ({_columns(*_CALL_INSERT_FIELDS)}) "
-                        f"VALUES ({', '.join([param] * len(_CALL_INSERT_FIELDS))})"),
-        "mark_live": (f'UPDATE {call} SET "status" = {param}, "channel_uuid" = {param}, "answer_time" = {param} '
-                      f'WHERE "id" = {param} AND "end_time" IS NULL'),
+        "insert_call": f"INSERT INTO {call} ({_columns(*_CALL_INSERT_FIELDS)}) VALUES ({values(_CALL_INSERT_FIELDS)})",
+        "mark_live": f'UPDATE {call} SET {assignments(_CALL_LIVE_FIELDS)} WHERE "id" = {param} AND "end_time" IS NULL',
         "save_progress": f'UPDATE {call} SET {assignments(_CALL_PROGRESS_FIELDS)} WHERE "id" = {param}',
         "finish_call": (f'UPDATE {call} SET {assignments(_CALL_FINISH_FIELDS)} '
                         f'WHERE "id" = {param} AND "end_time" IS NULL'),
+        # Trace events, many rows at a time (TraceWriter).
+        "insert_events": f"INSERT INTO {event} ({_columns(*_EVENT_FIELDS)}) VALUES ({values(_EVENT_FIELDS)})",
     }
 
 
@@ -115,8 +123,7 @@ def load_call(call_id: str) -> Call | None:
 
 
 def mark_live(call_id: str, channel_uuid: str, answer_time) -> None:
-    _execute("mark_live", (Call.status, Call.channel_uuid, Call.answer_time),
-             ("live-in-progress", channel_uuid, answer_time), call_id)
+    _execute("mark_live", _CALL_LIVE_FIELDS, ("live-in-progress", channel_uuid, answer_time), call_id)
 
 
 def save_progress(state: CallState) -> None:
@@ -170,16 +177,11 @@ class TraceWriter:
         if not rows:
             return
         database = db.database.obj
-        # One prepared statement for the whole batch: building a many-row
-        # INSERT through the query builder costs more than the write.
-        param = database.param
-        sql = (f'INSERT INTO "{CallEvent._meta.table_name}" ("call_id", "at", "kind", "data") '
-               f"VALUES ({param}, {param}, {param}, {param})")
         data = CallEvent.data
         values = [(r["call"], r["at"], r["kind"], data.db_value(r["data"])) for r in rows]
         try:
             with db.unit_of_work():
-                database.cursor().executemany(sql, values)
+                database.cursor().executemany(_sql(database.param)["insert_events"], values)
         except Exception:  # the raw cursor raises the driver's own errors; a trace must never end a call
             log.exception("could not write %d trace events", len(rows))
 
