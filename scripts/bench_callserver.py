@@ -155,11 +155,12 @@ def serve_callbacks(port: int) -> int:
 
 
 def run_calls_on_switch_processes(server_port: int, count: int, concurrency: int, processes: int,
-                                  cpu_of: dict[str, int]) -> float:
+                                  watched: dict[str, int]) -> tuple[float, dict[str, float]]:
     """Hello-world calls placed by fake switches in processes of their own; returns calls/s.
 
-    ``cpu_of`` (a name -> pid map) gets the switch processes added, so the
-    caller can say where the machine's CPU went.
+    Returns calls/s and the CPU seconds each process used meanwhile: those
+    of ``watched`` (name -> pid) and the switch processes, so the caller can
+    say where the machine's CPU went.
 
     Each switch gets ``originate loopback/<DID> &socket(...)`` over ESL, as
     FreeSWITCH would hand a call to the socket; this process only counts
@@ -167,13 +168,14 @@ def run_calls_on_switch_processes(server_port: int, count: int, concurrency: int
     """
     from voxology_fs.esl.connection import InboundConnection
     switches = []
+    pids = dict(watched)
     for i in range(processes):
         proc = subprocess.Popen([sys.executable, "-m", "tests.fakefs", "--esl-port", "0", "--name", f"fs{i}",
                                  "--time-scale", "1.0", "--media-ms", "0"], cwd=ROOT, stdout=subprocess.PIPE,
                                 text=True)
         port = int(proc.stdout.readline().rsplit(":", 1)[1])
         switches.append((proc, InboundConnection.open("127.0.0.1", port, "ClueCon")))
-        cpu_of[f"fake switch {i + 1}"] = proc.pid
+        pids[f"fake switch {i + 1}"] = proc.pid
     try:
         done = gevent.event.Event()
         finished = [0]
@@ -199,17 +201,16 @@ def run_calls_on_switch_processes(server_port: int, count: int, concurrency: int
                 esl.bgapi(f"originate {{origination_uuid={call_id},origination_caller_id_number=+19495551212}}"
                           f"loopback/{DID} &socket('127.0.0.1:{server_port} async full')")
 
-        cpu_before = {name: cpu_seconds(pid) for name, pid in cpu_of.items()}
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         began = time.perf_counter()
         shares = [count // processes + (1 if i < count % processes else 0) for i in range(processes)]
         workers = [gevent.spawn(per_switch, esl, share) for (_, esl), share in zip(switches, shares)]
         if not done.wait(timeout=300):
             raise RuntimeError(f"only {finished[0]} of {count} calls finished")
         elapsed = time.perf_counter() - began
-        for name, pid in cpu_of.items():
-            cpu_of[name] = cpu_seconds(pid) - cpu_before[name]
+        cpu_used = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
         gevent.killall(workers)
-        return count / elapsed
+        return count / elapsed, cpu_used
     finally:
         for proc, esl in switches:
             esl.close()
@@ -295,14 +296,14 @@ def main() -> int:
     if args.switch_processes:
         server = CallServerProcess(workdir, database_url, "throughput")
         try:
-            cpu_of = {"call server": server.pid, "callback server": web.pid, "this process": os.getpid()}
-            rate = run_calls_on_switch_processes(server.port, args.calls, args.concurrency, args.switch_processes,
-                                                 cpu_of)
+            watched = {"call server": server.pid, "callback server": web.pid, "this process": os.getpid()}
+            rate, cpu_used = run_calls_on_switch_processes(server.port, args.calls, args.concurrency,
+                                                           args.switch_processes, watched)
             print(f"hello world, {args.switch_processes} switch processes, concurrency {args.concurrency}: "
                   f"{rate:.0f} calls/s ({args.calls} calls); CPU per call, by process:")
-            for name, seconds in cpu_of.items():
+            for name, seconds in cpu_used.items():
                 print(f"  {name:<16} {seconds / args.calls * 1000:.2f} ms")
-            print(f"  {'all':<16} {sum(cpu_of.values()) / args.calls * 1000:.2f} ms "
+            print(f"  {'all':<16} {sum(cpu_used.values()) / args.calls * 1000:.2f} ms "
                   f"({os.cpu_count()} cores give {os.cpu_count() * 1000} ms per second)")
         finally:
             print(server.stop())
