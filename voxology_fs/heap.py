@@ -13,7 +13,6 @@ import gc
 
 def freeze_startup_objects() -> None:
     """Load what start-up loads, collect once, then freeze the survivors (``gc.freeze``)."""
-    from . import numbers
-    numbers.geography("+17145551212")  # geography is loaded on first use in some versions
+    from . import numbers  # noqa: F401  (importing it loads the geography data)
     gc.collect()
     gc.freeze()
