@@ -18,8 +18,9 @@ from .callbacks import CallbackClient
 from .esl.channel import SIP_REJECT_CAUSES, EslChannel
 from .esl.connection import CommandError, CommandTimeout, NotConnectedError, OutboundSession
 from .flow.runner import CallFlowRunner, Services
-from .flow.state import CallState, utcnow
+from .flow.state import CallState
 from .settings import Settings
+from .timeutil import utcnow
 
 log = logging.getLogger(__name__)
 

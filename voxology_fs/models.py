@@ -6,17 +6,13 @@ are UTC.  Changing a model means adding a migration in ``migrations/``
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import uuid
 
 import peewee
 
 from .db import database
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+from .timeutil import utcnow
 
 
 def new_id() -> str:

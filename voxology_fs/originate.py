@@ -17,34 +17,17 @@ import logging
 import re
 
 from . import db, store
+from .call_status import PENDING_STATUSES, status_for_cause
 from .callbacks import CallbackClient, CallbackError
-from .flow.state import CallState, utcnow
+from .flow.state import CallState
 from .models import Call, CallEvent
 from .settings import Settings, Switch
+from .timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-
-# How an originate's failure cause reads as a call status.
-BUSY_CAUSES = frozenset({"USER_BUSY", "CALL_REJECTED"})
-NO_ANSWER_CAUSES = frozenset({"NO_ANSWER", "NO_USER_RESPONSE", "ALLOTTED_TIMEOUT", "PROGRESS_TIMEOUT",
-                              "RECOVERY_ON_TIMER_EXPIRE"})
-CANCEL_CAUSES = frozenset({"ORIGINATOR_CANCEL"})
-
-
-def status_for_cause(cause: str, answered: bool = False) -> str:
-    if answered:
-        return "failed"  # answered, but no call server took it
-    if cause in BUSY_CAUSES:
-        return "busy"
-    if cause in NO_ANSWER_CAUSES:
-        return "no-answer"
-    if cause in CANCEL_CAUSES:
-        return "canceled"
-    return "failed"
-
 
 def socket_address(settings: Settings, switch: Switch) -> str:
     return switch.socket_address or f"{settings.outbound_host}:{settings.outbound_port}"
@@ -109,7 +92,7 @@ def finish_unconnected(call_id: str, cause: str, answered: bool, callbacks: Call
     Only the process whose conditional update wins sends ``call_ended``.
     """
     call = store.load_call(call_id)
-    if call is None or call.end_time is not None or call.status not in ("queued", "ringing"):
+    if call is None or call.end_time is not None or call.status not in PENDING_STATUSES:
         return False
     return _finish_from_record(call, status_for_cause(cause, answered), cause, callbacks, error)
 

@@ -14,8 +14,9 @@ from gevent.queue import Queue, Empty
 
 from . import db
 from .callbacks import CallbackTarget
-from .flow.state import CallState, utcnow
+from .flow.state import CallState
 from .models import Account, Call, CallEvent, CallFlowConfig, PhoneNumber
+from .timeutil import utcnow
 
 log = logging.getLogger(__name__)
 

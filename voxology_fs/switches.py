@@ -33,6 +33,7 @@ import peewee
 
 from .esl.connection import CommandError, CommandTimeout, InboundConnection, NotConnectedError
 from .esl.protocol import Event
+from .call_status import LIVE_STATUSES
 from .settings import Settings, Switch
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,6 @@ log = logging.getLogger(__name__)
 # (every channel of ours carries ``vox_call_id``) and background jobs.
 WATCH_EVENTS = ["BACKGROUND_JOB", "CHANNEL_HANGUP_COMPLETE"]
 WATCH_FILTERS = [("variable_vox_call_id", "/./"), ("Event-Name", "BACKGROUND_JOB")]
-LIVE_STATUSES = ("queued", "ringing", "live-in-progress")
 
 
 class SwitchUnavailable(Exception):
@@ -266,7 +266,7 @@ class Switches:
         """
         from . import db
         from .models import Call
-        from .flow.state import utcnow
+        from .timeutil import utcnow
         now = now or utcnow()
         grace = dt.timedelta(seconds=self.settings.stale_call_grace)
         orphan_grace = dt.timedelta(seconds=self.settings.orphaned_call_grace)

@@ -17,7 +17,7 @@ from flask import Blueprint
 
 from .. import db
 from ..esl import args as fsargs
-from ..flow.state import iso, utcnow
+from ..timeutil import iso, utcnow
 from ..models import CallerId, CallFlowConfig, PhoneNumber, new_id
 from ..originate import E164, UUID
 from ..switches import SwitchUnavailable

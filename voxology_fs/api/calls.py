@@ -13,12 +13,13 @@ import json
 from flask import Blueprint, current_app, g, request
 
 from .. import db
+from ..call_status import LIVE_STATUSES, PENDING_STATUSES, STATUSES
 from ..flow.errors import FlowValidationError
 from ..flow.parser import parse_response
-from ..flow.state import STATUSES, iso
 from ..models import Call, CallerId, CallEvent, CallFlowConfig, PhoneNumber
 from ..originate import place_call
 from ..switches import SwitchUnavailable
+from ..timeutil import iso, parse_iso
 from .common import account_id, call_json, integer, json_body, obj, paged, phone_number, string
 from .configs import _method, _url
 from .errors import ApiError, bad_field, conflict, not_found
@@ -27,8 +28,6 @@ bp = Blueprint("calls", __name__)
 
 CONTROL_SUBCLASS = "voxology::control"
 MAX_SESSION_DATA = 64 * 1024
-LIVE = ("live-in-progress",)
-PENDING = ("queued", "ringing")
 
 
 def switches():
@@ -92,12 +91,9 @@ def _time_param(name: str) -> dt.datetime | None:
     if not raw:
         return None
     try:
-        moment = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        return parse_iso(raw)
     except ValueError:
         raise bad_field(name, f"{name} must be an ISO 8601 time, e.g. 2030-09-20T21:32:28Z") from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return moment
 
 
 @bp.get("/Calls")
@@ -167,9 +163,9 @@ def _send_control(call: Call, payload: dict) -> dict:
 
 def _live_call(call_id: str) -> Call:
     call = owned_call(call_id)
-    if call.end_time is not None or call.status not in LIVE + PENDING:
+    if call.end_time is not None or call.status not in LIVE_STATUSES:
         raise conflict(f"the call has ended ({call.status})", "call_id")
-    if call.status in PENDING:
+    if call.status in PENDING_STATUSES:
         raise conflict("the call has not been answered yet", "call_id")
     return call
 
@@ -178,9 +174,9 @@ def _live_call(call_id: str) -> Call:
 def hangup(call_id):
     json_body(required=False)
     call = owned_call(call_id)
-    if call.end_time is not None or call.status not in LIVE + PENDING:
+    if call.end_time is not None or call.status not in LIVE_STATUSES:
         raise conflict(f"the call has ended ({call.status})", "call_id")
-    if call.status in PENDING:
+    if call.status in PENDING_STATUSES:
         # Not answered yet: cancel the dialling; the watcher ends the record.
         try:
             reply = switches().link(call.switch).api(f"uuid_kill {call.id} ORIGINATOR_CANCEL")
@@ -227,16 +223,16 @@ def inject_session_data(call_id):
     body = json_body()
     data = _session_data(body, required=True)
     call = owned_call(call_id)
-    if call.end_time is not None or call.status not in LIVE + PENDING:
+    if call.end_time is not None or call.status not in LIVE_STATUSES:
         raise conflict(f"the call has ended ({call.status})", "call_id")
-    if call.status in PENDING:
+    if call.status in PENDING_STATUSES:
         # Not answered yet: the call server reads the record when it answers.
         with db.unit_of_work():
             fresh = Call.get(Call.id == call.id)
             merged = dict(fresh.session_data or {})
             merged.update(data)
             changed = (Call.update(session_data=merged)
-                       .where(Call.id == call.id, Call.status.in_(PENDING)).execute())
+                       .where(Call.id == call.id, Call.status.in_(PENDING_STATUSES)).execute())
         if changed:
             return {"call_id": call.id, "command": "session_data", "status": "stored"}, 202
     return _send_control(call, {"command": "session_data", "session_data": data}), 202

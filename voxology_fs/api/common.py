@@ -7,7 +7,7 @@ import math
 from flask import current_app, g, request
 
 from .. import db, numbers
-from ..flow.state import iso
+from ..timeutil import iso
 from .errors import ApiError, bad_field
 
 MAX_BODY = 1024 * 1024

@@ -6,7 +6,7 @@ from flask import Blueprint
 from .. import db
 from ..callbacks import CONTENT_TYPES
 from ..flow.actions.base import http_url_problem
-from ..flow.state import utcnow
+from ..timeutil import utcnow
 from ..models import CallFlowConfig
 from .common import config_json, json_body, obj, string
 from .errors import bad_field, not_found

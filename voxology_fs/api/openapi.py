@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..callbacks import CONTENT_TYPES
-from ..flow.state import STATUSES
+from ..call_status import STATUSES
 
 
 def _ref(name: str) -> dict:

@@ -5,7 +5,7 @@ import phonenumbers
 from flask import Blueprint, request
 
 from .. import db, numbers
-from ..flow.state import utcnow
+from ..timeutil import utcnow
 from ..models import CallerId, CallFlowConfig, PhoneNumber
 from .common import account_id, json_body, location, number_json, page_of, paged, pagination, phone_number
 from .errors import bad_field, conflict, not_found

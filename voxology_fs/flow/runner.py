@@ -18,7 +18,8 @@ from .errors import ActionFailed, FlowError, FlowValidationError, RunawayFlow
 from .expressions import truthy
 from .parser import compile_actions, parse_response
 from .program import Hangup, Program, Redirect, execute
-from .state import CallState, utcnow
+from ..timeutil import utcnow
+from .state import CallState
 
 log = logging.getLogger(__name__)
 

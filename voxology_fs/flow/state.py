@@ -11,33 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import numbers
+from ..timeutil import iso, utcnow
 from .expressions import UNDEFINED
-
-# Call status values, as callbacks, the REST API and the docs report them.
-STATUSES = {
-    "queued": "Make Call accepted it; the switch is dialling.",
-    "ringing": "The far end is ringing (outbound).",
-    "live-in-progress": "The call is up and its flow is running.",
-    "completed": "The call ended after it was answered.",
-    "busy": "The far end was busy (outbound), or the flow refused the call as busy.",
-    "no-answer": "Nobody answered within the timeout (outbound).",
-    "rejected": "The flow refused the call (REJECT) or it had no call flow.",
-    "canceled": "The caller hung up before the call was answered.",
-    "failed": "The call could not be placed or the switch failed.",
-}
-FINAL_STATUSES = frozenset(STATUSES) - {"queued", "ringing", "live-in-progress"}
-
-
-def iso(moment: dt.datetime | None) -> str | None:
-    """UTC time as the callbacks write it: ``2030-09-20T21:32:28.471Z``."""
-    if moment is None:
-        return None
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-
 
 @dataclass
 class CallState:
