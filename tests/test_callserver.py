@@ -425,3 +425,27 @@ def test_a_refused_subscription_ends_the_call_cleanly(switch, callback_server, m
     assert "-ERR no keywords supplied" in caplog.text
     [ended] = callback_server.of_type("call_ended")
     assert ended["call_id"] == call.uuid and ended["status"] != "live-in-progress"
+
+
+def test_a_control_message_the_call_does_not_understand_is_ignored(switch, callback_server):
+    from voxology_fs.esl.connection import InboundConnection
+    provision(callback_server.static("/live", {"actions": [{"type": "PAUSE", "params": {"length": 300000}}]}))
+    call = switch.incoming_call(destination=DID, caller=CALLER)
+
+    def send_garbage(c, arg):
+        send_control(switch, c.uuid, {"command": "dance"})
+        esl = InboundConnection.open("127.0.0.1", switch.esl_port, "ClueCon")
+        try:
+            esl.sendevent("CUSTOM", {"Event-Subclass": "voxology::control", "Vox-Call-ID": c.uuid,
+                                     "Vox-Command": "hangup"}, body="{not json")
+        finally:
+            esl.close()
+        gevent.spawn_later(0.6, send_control, switch, c.uuid, {"command": "hangup"})
+
+    call.on_execute("sleep", send_garbage)
+    gevent.sleep(0.4)
+    assert not call.wait_closed(timeout=0.1)  # neither message cut the PAUSE (3 s here)
+    finished(call, callback_server)
+    # No continue_call was fetched: the call ran its PAUSE until the real hangup.
+    assert [r["path"] for r in callback_server.requests] == ["/live", "/live"]
+    assert [a for a, _ in apps(call)][-1] == "hangup"

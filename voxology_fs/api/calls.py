@@ -1,21 +1,17 @@
 """Make Call, the call records and their traces, and live call control.
 
 Live control reaches a call wherever it runs: the call's record names its
-switch, and a ``sendevent CUSTOM voxology::control`` with our
-``Vox-Call-ID`` header reaches the call's socket, which subscribed to
-exactly that (see ``voxology_fs/esl/channel.py``).
+switch, and the request goes to that switch as the event
+:mod:`voxology_fs.control` defines, which the call's socket subscribed to.
 """
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 from flask import Blueprint, current_app, g, request
 
-from .. import db
+from .. import control, db
 from ..call_status import LIVE_STATUSES, PENDING_STATUSES, STATUSES
-from ..flow.errors import FlowValidationError
-from ..flow.parser import parse_response
 from ..models import Call, CallerId, CallEvent, CallFlowConfig, PhoneNumber
 from ..originate import place_call
 from ..switches import SwitchUnavailable
@@ -26,8 +22,6 @@ from .errors import ApiError, bad_field, conflict, not_found
 
 bp = Blueprint("calls", __name__)
 
-CONTROL_SUBCLASS = "voxology::control"
-MAX_SESSION_DATA = 64 * 1024
 
 
 def switches():
@@ -39,9 +33,15 @@ def switches():
 
 def _session_data(body: dict, path: str = "session_data", required: bool = False) -> dict | None:
     data = obj(body, "session_data", path, required=required)
-    if data is not None and len(json.dumps(data)) > MAX_SESSION_DATA:
-        raise bad_field(path, f"{path} is larger than {MAX_SESSION_DATA} bytes")
-    return data
+    return None if data is None else _checked(control.check_session_data, data, path)
+
+
+def _checked(build, *args):
+    """A live-control request from ``build``, or 400 naming the field it refused."""
+    try:
+        return build(*args)
+    except control.ControlError as exc:
+        raise bad_field(exc.field, exc.message) from None
 
 
 def _unavailable(exc: Exception) -> ApiError:
@@ -150,15 +150,13 @@ def call_events(call_id):
 
 
 # -- live control ----------------------------------------------------------------------
-def _send_control(call: Call, payload: dict) -> dict:
+def _send_control(call: Call, request: dict) -> dict:
+    headers, body = control.encode(call.id, request)
     try:
-        link = switches().link(call.switch)
-        link.sendevent("CUSTOM", {"Event-Subclass": CONTROL_SUBCLASS, "Vox-Call-ID": call.id,
-                                  "Vox-Command": payload["command"]},
-                       body=json.dumps(payload, separators=(",", ":")))
+        switches().link(call.switch).sendevent("CUSTOM", headers, body=body)
     except SwitchUnavailable as exc:
         raise _unavailable(exc) from None
-    return {"call_id": call.id, "command": payload["command"], "status": "sent"}
+    return {"call_id": call.id, "command": request["command"], "status": "sent"}
 
 
 def _live_call(call_id: str) -> Call:
@@ -184,8 +182,8 @@ def hangup(call_id):
             raise _unavailable(exc) from None
         if not reply.startswith("+OK"):
             raise conflict("the call is not ringing yet; try again", "call_id")
-        return {"call_id": call.id, "command": "hangup", "status": "sent"}, 202
-    return _send_control(call, {"command": "hangup"}), 202
+        return {"call_id": call.id, "command": control.HANGUP, "status": "sent"}, 202
+    return _send_control(call, control.hangup()), 202
 
 
 @bp.post("/Calls/<call_id>/Redirect")
@@ -193,29 +191,16 @@ def redirect(call_id):
     body = json_body()
     url = _url(body, "url", required=True)
     method = _method(body, "method", "POST")
-    payload = {"command": "redirect", "url": url, "method": method}
     content_type = string(body, "content_type", "content_type", max_length=64)
-    if content_type is not None:
-        from ..callbacks import CONTENT_TYPES
-        if content_type not in CONTENT_TYPES:
-            raise bad_field("content_type", "content_type must be one of " + ", ".join(CONTENT_TYPES))
-        payload["content_type"] = content_type
-    return _send_control(_live_call(call_id), payload), 202
+    request = _checked(control.redirect, url, method, content_type)
+    return _send_control(_live_call(call_id), request), 202
 
 
 @bp.post("/Calls/<call_id>/Actions")
 def run_actions(call_id):
     body = json_body()
-    actions = body.get("actions")
-    if not isinstance(actions, list) or not actions:
-        raise bad_field("actions", "actions must be a non-empty array of call flow actions")
-    try:
-        parse_response({"actions": actions})
-    except FlowValidationError as exc:
-        raise bad_field(exc.path.strip("/").replace("/", ".") or "actions", exc.message) from None
-    if len(json.dumps(actions)) > MAX_SESSION_DATA * 4:
-        raise bad_field("actions", "the actions are too large")
-    return _send_control(_live_call(call_id), {"command": "actions", "actions": actions}), 202
+    request = _checked(control.actions, body.get("actions"))
+    return _send_control(_live_call(call_id), request), 202
 
 
 @bp.post("/Calls/<call_id>/SessionData")
@@ -234,5 +219,5 @@ def inject_session_data(call_id):
             changed = (Call.update(session_data=merged)
                        .where(Call.id == call.id, Call.status.in_(PENDING_STATUSES)).execute())
         if changed:
-            return {"call_id": call.id, "command": "session_data", "status": "stored"}, 202
-    return _send_control(call, {"command": "session_data", "session_data": data}), 202
+            return {"call_id": call.id, "command": control.SESSION_DATA, "status": "stored"}, 202
+    return _send_control(call, control.session_data(data)), 202

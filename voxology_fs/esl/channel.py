@@ -6,13 +6,13 @@ the call's hangup, or a live-control message, whichever comes first.
 """
 from __future__ import annotations
 
-import json
 import logging
 from collections import deque
 
 import gevent
 import gevent.event
 
+from .. import control
 from ..channel import CallEnded, CallInfo, Channel, CollectResult, ControlInterrupt, Prompt, Speech
 from . import args as fsargs
 from .connection import CommandError, CommandTimeout, NotConnectedError, OutboundSession
@@ -25,10 +25,7 @@ log = logging.getLogger(__name__)
 # Each event costs FreeSWITCH a serialisation of ~100 headers: only those we
 # act on (completions, the hangup with its cause, our control messages). Keys
 # come back in play_and_get_digits' completion, so DTMF events are not needed.
-CALL_EVENTS = ["CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP", "CUSTOM", "voxology::control"]
-CONTROL_SUBCLASS = "voxology::control"
-NON_INTERRUPTING = frozenset({"session_data"})
-CALL_ID_HEADER = "Vox-Call-ID"
+CALL_EVENTS = ["CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP", "CUSTOM", control.SUBCLASS]
 
 SIP_REJECT_CAUSES = {404: "UNALLOCATED_NUMBER", 486: "USER_BUSY", 503: "NORMAL_TEMPORARY_FAILURE",
                      603: "CALL_REJECTED", 480: "NO_USER_RESPONSE", 403: "CALL_REJECTED"}
@@ -81,7 +78,7 @@ class EslChannel(Channel):
         self._updates: deque[dict] = deque()
         self._interrupts: deque[dict] = deque()
         self._control_arrived = gevent.event.Event()
-        session.register_handle(CONTROL_SUBCLASS, self._on_control)
+        session.register_handle(control.SUBCLASS, self._on_control)
         self._collects = 0
         self._set_up = None  # the subscription's replies, until confirmed
 
@@ -102,7 +99,7 @@ class EslChannel(Channel):
         fsargs.set_arg("vox_call_id", call_id)  # raises unless the id is a plain token
         missing = [f"{name}={value}" for name, value in wanted.items() if self.info.variables.get(name) != value]
         self._set_up = self.session.start_subscription(
-            CALL_EVENTS, filters={"Unique-ID": self.info.uuid, CALL_ID_HEADER: call_id}, linger=True,
+            CALL_EVENTS, filters={"Unique-ID": self.info.uuid, control.CALL_ID_HEADER: call_id}, linger=True,
             then_execute=("multiset", " ".join(missing)) if missing else None)
 
     def _confirm_set_up(self) -> None:
@@ -114,14 +111,11 @@ class EslChannel(Channel):
     # -- events -----------------------------------------------------------------
     def _on_control(self, event: Event) -> None:
         try:
-            request = json.loads(event.body) if event.body else {}
-        except ValueError:
-            log.warning("call %s: unreadable control message ignored", self.info.uuid)
+            request = control.decode(event.body, event.get(control.COMMAND_HEADER, ""))
+        except control.ControlError as exc:
+            log.warning("call %s: control message ignored: %s", self.info.uuid, exc)
             return
-        if not isinstance(request, dict):
-            return
-        request.setdefault("command", event.get("Vox-Command", ""))
-        if request["command"] in NON_INTERRUPTING:
+        if not control.interrupts(request):
             # Applied between actions; what plays now goes on.
             self._updates.append(request)
         else:

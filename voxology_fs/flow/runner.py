@@ -12,6 +12,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+from .. import control
 from ..callbacks import CallbackClient, CallbackError, CallbackTarget, decode_json
 from ..channel import CallEnded, Channel, ControlInterrupt, Speech
 from .errors import ActionFailed, FlowError, FlowValidationError, RunawayFlow
@@ -87,7 +88,7 @@ class FlowContext:
     def between_steps(self) -> None:
         """Apply live-control requests that arrived since the last step."""
         while (request := self.channel.poll_control()) is not None:
-            if request.get("command") == "session_data":
+            if not control.interrupts(request):
                 apply_session_data(self, request)
             else:
                 raise ControlInterrupt(request)
@@ -200,20 +201,20 @@ class CallFlowRunner:
         """A live-control request: a program to run now, DONE, None (callbacks failed) or CONTINUE."""
         command = request.get("command")
         self.ctx.trace("control", {"command": command})
-        if command == "hangup":
+        if command == control.HANGUP:
             self.channel.hangup()
             return DONE
-        if command == "redirect":
+        if command == control.REDIRECT:
             self.target = CallbackTarget(request.get("url", ""), request.get("method", "POST"),
                                          request.get("content_type") or self.target.content_type)
             return self.fetch("continue_call")
-        if command == "actions":
+        if command == control.ACTIONS:
             try:
                 return compile_actions(parse_response({"actions": request.get("actions")}))
             except FlowValidationError as exc:
                 self.ctx.record_error(exc)
                 return CONTINUE
-        if command == "session_data":
+        if command == control.SESSION_DATA:
             apply_session_data(self.ctx, request)
         else:
             log.warning("call %s: unknown control command %r", self.state.call_id, command)
