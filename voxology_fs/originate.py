@@ -14,11 +14,11 @@ ids are ours; session data stays in the database.
 from __future__ import annotations
 
 import logging
-import re
 
 from . import db, store
 from .call_status import PENDING_STATUSES, status_for_cause
 from .callbacks import CallbackClient, CallbackError
+from .esl import dial
 from .flow.state import CallState
 from .models import Call, CallEvent
 from .settings import Settings, Switch
@@ -26,37 +26,28 @@ from .timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
-UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-
 def socket_address(settings: Settings, switch: Switch) -> str:
     return switch.socket_address or f"{settings.outbound_host}:{settings.outbound_port}"
 
 
 def originate_command(settings: Settings, switch: Switch, call_id: str, to_no: str, caller_id_no: str,
                       timeout_s: int) -> str:
-    """The ``originate`` arguments for one call; every value in it is checked here."""
-    if not UUID.match(call_id):
-        raise ValueError(f"call id {call_id!r} is not a uuid")
-    for number in (to_no, caller_id_no):
-        if not E164.match(number):
-            raise ValueError(f"{number!r} is not an E.164 number")
-    timeout_s = int(timeout_s)
-    variables = ",".join([
-        f"origination_uuid={call_id}",
-        f"vox_call_id={call_id}",
+    """The ``originate`` arguments for one call; every value in it is checked by the builder."""
+    variables = {
+        "origination_uuid": dial.check_uuid(call_id),
+        "vox_call_id": call_id,
         # Marks a Make Call leg for the call server (every call carries vox_call_id).
-        "vox_make_call=true",
+        "vox_make_call": True,
         # The channel settings our dialplan makes for inbound calls.
-        "playback_delimiter=!",
-        "playback_terminators=none",
-        "sleep_eat_digits=true",
-        "app_disable_expand_variables=true",
-        f"origination_caller_id_number={caller_id_no}",
-        f"originate_timeout={timeout_s}",
-    ])
-    dial = switch.dial_string.replace("{number}", to_no)
-    return f"originate {{{variables}}}{dial} &socket('{socket_address(settings, switch)} async full')"
+        "playback_delimiter": "!",
+        "playback_terminators": "none",
+        "sleep_eat_digits": True,
+        "app_disable_expand_variables": True,
+        "origination_caller_id_number": dial.check_number(caller_id_no),
+        "originate_timeout": int(timeout_s),
+    }
+    return dial.originate_command(dial.dial_string(switch.dial_string, to_no, variables),
+                                  dial.socket_app(socket_address(settings, switch)))
 
 
 def place_call(switches, *, account_id: str, application_id: str | None, to_no: str, caller_id_no: str,

@@ -17,9 +17,9 @@ from flask import Blueprint
 
 from .. import db
 from ..esl import args as fsargs
+from ..esl import dial
 from ..timeutil import iso, utcnow
 from ..models import CallerId, CallFlowConfig, PhoneNumber, new_id
-from ..originate import E164, UUID
 from ..switches import SwitchUnavailable
 from .calls import _unavailable, switches
 from .common import account_id, json_body, paged, phone_number, settings, string
@@ -41,18 +41,16 @@ def caller_id_json(record: CallerId) -> dict:
 
 def verification_command(cfg, switch, number: str, code: str, caller_id: str) -> str:
     """``originate`` of a call that speaks the code: digits of ours only, no call server."""
-    if not (E164.match(number) and E164.match(caller_id) and code.isdigit()):
+    if not code.isdigit():
         raise ValueError("unsafe verification call")
-    channel_id = new_id()
-    assert UUID.match(channel_id)
     spoken = " ".join(code)
     text = cfg.verification_text.replace("{code}", spoken)
     text = "".join(c for c in text if c.isalnum() or c in " .,")  # operator text, kept to words
     speak = fsargs.speak_arg(cfg.tts_engine, cfg.tts_voice, text)
-    variables = ",".join([f"origination_uuid={channel_id}", "app_disable_expand_variables=true",
-                          f"origination_caller_id_number={caller_id}", "originate_timeout=60"])
-    dial = switch.dial_string.replace("{number}", number)
-    return f"originate {{{variables}}}{dial} '&speak({speak})'"
+    variables = {"origination_uuid": dial.check_uuid(new_id()), "app_disable_expand_variables": True,
+                 "origination_caller_id_number": dial.check_number(caller_id), "originate_timeout": 60}
+    return dial.originate_command(dial.dial_string(switch.dial_string, number, variables),
+                                  dial.inline_app("speak", speak))
 
 
 def _place_verification(record: CallerId) -> None:

@@ -1,0 +1,96 @@
+"""Dial strings and ``originate`` commands, built from checked parts only.
+
+A dial string is ``{name=value,...}endpoint``: channel variables for the new
+channel, then the endpoint that the operator's ``dial_string`` template
+names, with the number put in.  ``originate`` (Make Call, caller-ID
+verification) and ``bridge`` take the same form; ``[...]`` holds the
+variables of one leg among several.
+
+FreeSWITCH splits a variable list on ``,``, unquotes and unescapes it, and
+expands ``${...}`` in places; rather than escape for each of those, every
+value is held to characters that none of them touch, and anything else is
+refused.  Numbers are E.164, so they can never carry dial-string syntax
+(``,|{}[]^$``: more legs, more variables, expansions).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+# ``!`` is our playback_delimiter; ``+`` starts E.164; ``@ : /`` are in addresses.
+VALUE = re.compile(r"^[A-Za-z0-9_+\-.:/@!]{1,256}$")
+SOCKET_ADDRESS = re.compile(r"^[A-Za-z0-9_.\-:\[\]]+:[0-9]{1,5}$")  # host (IPv6 in brackets) and port
+APPLICATION = re.compile(r"^[a-z_]{1,32}$")
+
+
+def check_number(number: str) -> str:
+    """An E.164 number, or ValueError."""
+    if not isinstance(number, str) or not E164.match(number):
+        raise ValueError(f"{number!r} is not an E.164 number")
+    return number
+
+
+def check_uuid(value: str) -> str:
+    """A lowercase uuid (our call and channel ids), or ValueError."""
+    if not isinstance(value, str) or not UUID.match(value):
+        raise ValueError(f"{value!r} is not a uuid")
+    return value
+
+
+def variable(name: str, value: str | int | bool) -> str:
+    """``name=value`` for a variable list; ValueError unless both need no escaping."""
+    if not VARIABLE_NAME.match(name):
+        raise ValueError(f"bad channel variable name {name!r}")
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    value = str(value)
+    if not VALUE.match(value):
+        raise ValueError(f"unsafe value for {name}: {value!r}")
+    return f"{name}={value}"
+
+
+def variable_list(variables: Mapping[str, str | int | bool], per_leg: bool = False) -> str:
+    """``{a=1,b=2}`` (for every leg), or ``[a=1,b=2]`` (for one leg of several); "" when empty."""
+    if not variables:
+        return ""
+    opening, closing = "[]" if per_leg else "{}"
+    return opening + ",".join(variable(name, value) for name, value in variables.items()) + closing
+
+
+def endpoint(template: str, number: str) -> str:
+    """The operator's dial template (``sofia/gateway/trunk/{number}``) with the number in it."""
+    return template.replace("{number}", check_number(number))
+
+
+def dial_string(template: str, number: str, variables: Mapping[str, str | int | bool],
+                per_leg: bool = False) -> str:
+    """Channel variables and endpoint: one leg for ``originate`` or ``bridge``."""
+    return variable_list(variables, per_leg) + endpoint(template, number)
+
+
+def socket_app(address: str) -> str:
+    """The application part of an ``originate`` that hands the answered call to our socket."""
+    if not SOCKET_ADDRESS.match(address):
+        raise ValueError(f"bad socket address {address!r}")
+    return f"&socket('{address} async full')"
+
+
+def inline_app(application: str, arg: str) -> str:
+    """``'&app(arg)'``: the quoted application part of an ``originate``.
+
+    The quotes keep the argument one word of ``originate``'s own list, so it
+    may hold no quote itself, and no ``$``: nothing of it expands.
+    """
+    if not APPLICATION.match(application):
+        raise ValueError(f"bad application name {application!r}")
+    if any(c in arg for c in "'\"\\$\r\n") or "\x00" in arg:
+        raise ValueError(f"unsafe {application} argument {arg!r}")
+    return f"'&{application}({arg})'"
+
+
+def originate_command(dial: str, app: str) -> str:
+    """``originate <dial string> <application part>``, for ``bgapi``."""
+    return f"originate {dial} {app}"
