@@ -55,6 +55,15 @@ class Silence:
 Prompt = Speech | AudioFile | Silence
 
 
+def is_plain_name(value: str) -> bool:
+    """A name a channel takes as it is (a TTS engine or voice): letters, digits, ``_ - . : /`` only.
+
+    Flows check their voice and engine names with this; anything else could
+    carry syntax to the switch.
+    """
+    return bool(value) and len(value) <= 128 and all(c.isascii() and (c.isalnum() or c in "_-.:/") for c in value)
+
+
 @dataclass
 class CollectResult:
     digits: str = ""

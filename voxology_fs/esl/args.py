@@ -9,7 +9,7 @@ argument, spoken or played as written.
 """
 from __future__ import annotations
 
-from ..channel import AudioFile, Prompt, Silence, Speech
+from ..channel import AudioFile, Prompt, Silence, Speech, is_plain_name
 
 # The delimiter we set as ``playback_delimiter``: several prompts in one
 # ``playback`` or ``play_and_get_digits`` argument.
@@ -77,14 +77,10 @@ def play_and_get_digits_arg(prompts: list[Prompt], *, max_digits: int, finish_ke
     ]).rstrip()
 
 
-def safe_token(value: str) -> bool:
-    """A name FreeSWITCH takes as it is: letters, digits, ``_ - . : /`` only.
-
-    ``set`` and ``multiset`` expand ``${...}`` in their value even on channels
-    with ``app_disable_expand_variables=true``, so values set from a flow
-    (a TTS voice, say) must be tokens like these, never free text.
-    """
-    return bool(value) and len(value) <= 128 and all(c.isascii() and (c.isalnum() or c in "_-.:/") for c in value)
+# ``set`` and ``multiset`` expand ``${...}`` in their value even on channels
+# with ``app_disable_expand_variables=true``, so values set from a flow (a TTS
+# voice, say) must be plain names like these, never free text.
+safe_token = is_plain_name
 
 
 def set_arg(name: str, value: str) -> str:

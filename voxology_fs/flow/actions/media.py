@@ -1,8 +1,7 @@
 """What the caller hears and presses: SAY, PLAY, COLLECT, PAUSE."""
 from __future__ import annotations
 
-from ...channel import AudioFile, Speech
-from ...esl.args import safe_token
+from ...channel import AudioFile, Speech, is_plain_name
 from ..errors import ActionFailed
 from .base import Action, Param, check_url_param, http_url_problem, register
 
@@ -26,15 +25,15 @@ class Say(Action):
 
     def check(self, problems, parser):
         voice, engine = self.params["voice"], self.params["engine"]
-        if voice is not None and not voice.variables and not safe_token(voice.source):
+        if voice is not None and not voice.variables and not is_plain_name(voice.source):
             problems.add(f"{self.path}/params/voice", "voice must be a voice name (letters, digits, _ - .)")
-        if engine is not None and not safe_token(engine):
+        if engine is not None and not is_plain_name(engine):
             problems.add(f"{self.path}/params/engine", "engine must be a TTS engine name (letters, digits, _ - .)")
 
     def prompts(self, ctx) -> list:
         text = self.render(ctx, "text")
         voice = self.render(ctx, "voice") or None
-        if voice is not None and not safe_token(voice):
+        if voice is not None and not is_plain_name(voice):
             ctx.record_error(ActionFailed(f"voice {voice!r} is not a voice name; the default voice is used",
                                           f"{self.path}/params/voice"))
             voice = None
