@@ -20,10 +20,8 @@ from ..esl import args as fsargs
 from ..esl import dial
 from ..timeutil import iso, utcnow
 from ..models import CallerId, CallFlowConfig, PhoneNumber, new_id
-from ..switches import SwitchUnavailable
-from .calls import _unavailable, switches
-from .common import account_id, json_body, paged, phone_number, settings, string
-from .errors import bad_field, conflict, not_found
+from .common import account_id, json_body, owned, paged, phone_number, settings, string, switch_errors, switches
+from .errors import bad_field, conflict
 
 bp = Blueprint("caller_ids", __name__)
 MAX_ATTEMPTS = 5
@@ -60,21 +58,15 @@ def _place_verification(record: CallerId) -> None:
         (CallerId.update(code_hash=_hash(record.id, code), attempts=0,
                          code_expires_at=utcnow() + dt.timedelta(seconds=cfg.verification_ttl))
          .where(CallerId.id == record.id).execute())
-    try:
+    with switch_errors():
         link = switches().pick()
         link.bgapi(verification_command(cfg, link.switch, record.number, code,
                                         cfg.verification_caller_id or record.number))
-    except SwitchUnavailable as exc:
-        raise _unavailable(exc) from None
 
 
 def _owned(no: str) -> CallerId:
     number = phone_number(no, "no")
-    with db.database.connection_context():
-        record = CallerId.get_or_none(CallerId.account == account_id(), CallerId.number == number)
-    if record is None:
-        raise not_found(f"{number} is not a caller ID of this account", "no")
-    return record
+    return owned(CallerId, CallerId.number == number, f"{number} is not a caller ID of this account", "no")
 
 
 @bp.post("/CallerIds")

@@ -8,27 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, g, request
 
 from .. import control, db
 from ..call_status import LIVE_STATUSES, PENDING_STATUSES, STATUSES
 from ..models import Call, CallerId, CallEvent, CallFlowConfig, PhoneNumber
 from ..originate import place_call
-from ..switches import SwitchUnavailable
 from ..timeutil import iso, parse_iso
-from .common import account_id, call_json, integer, json_body, obj, paged, phone_number, string
-from .configs import _method, _url
-from .errors import ApiError, bad_field, conflict, not_found
+from .common import (account_id, call_json, integer, json_body, method_field, obj, owned, paged, phone_number, string,
+                     switch_errors, switches, url_field)
+from .errors import bad_field, conflict, not_found
 
 bp = Blueprint("calls", __name__)
 
-
-
-def switches():
-    found = current_app.config.get("VOX_SWITCHES")
-    if found is None:
-        raise ApiError(503, "switch_unavailable", "this API process has no FreeSWITCH connection configured")
-    return found
 
 
 def _session_data(body: dict, path: str = "session_data", required: bool = False) -> dict | None:
@@ -42,10 +34,6 @@ def _checked(build, *args):
         return build(*args)
     except control.ControlError as exc:
         raise bad_field(exc.field, exc.message) from None
-
-
-def _unavailable(exc: Exception) -> ApiError:
-    return ApiError(503, "switch_unavailable", str(exc), headers={"Retry-After": "5"})
 
 
 # -- Make Call ------------------------------------------------------------------------
@@ -76,12 +64,10 @@ def make_call():
     if not has_config:
         raise bad_field("call.caller_id_no", f"{caller_id_no} has no call flow configuration: PUT one first "
                                              f"at /v1/CallFlows/Configurations/PhoneNumbers/{{no}}")
-    try:
+    with switch_errors():
         record = place_call(switches(), account_id=account_id(), application_id=g.application_id, to_no=to_no,
                             caller_id_no=caller_id_no, session_data=session_data, timeout_s=timeout,
                             max_call_time_ms=max_call_time)
-    except SwitchUnavailable as exc:
-        raise _unavailable(exc) from None
     return call_json(record), 201
 
 
@@ -126,11 +112,7 @@ def list_calls():
 def owned_call(call_id: str) -> Call:
     if len(call_id) > 64:
         raise not_found("no such call", "call_id")
-    with db.database.connection_context():
-        call = Call.get_or_none(Call.id == call_id, Call.account == account_id())
-    if call is None:
-        raise not_found("no such call", "call_id")
-    return call
+    return owned(Call, Call.id == call_id, "no such call", "call_id")
 
 
 @bp.get("/Calls/<call_id>")
@@ -152,17 +134,21 @@ def call_events(call_id):
 # -- live control ----------------------------------------------------------------------
 def _send_control(call: Call, request: dict) -> dict:
     headers, body = control.encode(call.id, request)
-    try:
+    with switch_errors():
         switches().link(call.switch).sendevent("CUSTOM", headers, body=body)
-    except SwitchUnavailable as exc:
-        raise _unavailable(exc) from None
     return {"call_id": call.id, "command": request["command"], "status": "sent"}
 
 
-def _live_call(call_id: str) -> Call:
+def _unended_call(call_id: str) -> Call:
     call = owned_call(call_id)
     if call.end_time is not None or call.status not in LIVE_STATUSES:
         raise conflict(f"the call has ended ({call.status})", "call_id")
+    return call
+
+
+def _live_call(call_id: str) -> Call:
+    """The account's call, answered and not ended: one that live control reaches."""
+    call = _unended_call(call_id)
     if call.status in PENDING_STATUSES:
         raise conflict("the call has not been answered yet", "call_id")
     return call
@@ -171,15 +157,11 @@ def _live_call(call_id: str) -> Call:
 @bp.post("/Calls/<call_id>/Hangup")
 def hangup(call_id):
     json_body(required=False)
-    call = owned_call(call_id)
-    if call.end_time is not None or call.status not in LIVE_STATUSES:
-        raise conflict(f"the call has ended ({call.status})", "call_id")
+    call = _unended_call(call_id)
     if call.status in PENDING_STATUSES:
         # Not answered yet: cancel the dialling; the watcher ends the record.
-        try:
+        with switch_errors():
             reply = switches().link(call.switch).api(f"uuid_kill {call.id} ORIGINATOR_CANCEL")
-        except SwitchUnavailable as exc:
-            raise _unavailable(exc) from None
         if not reply.startswith("+OK"):
             raise conflict("the call is not ringing yet; try again", "call_id")
         return {"call_id": call.id, "command": control.HANGUP, "status": "sent"}, 202
@@ -189,8 +171,8 @@ def hangup(call_id):
 @bp.post("/Calls/<call_id>/Redirect")
 def redirect(call_id):
     body = json_body()
-    url = _url(body, "url", required=True)
-    method = _method(body, "method", "POST")
+    url = url_field(body, "url", required=True)
+    method = method_field(body, "method", "POST")
     content_type = string(body, "content_type", "content_type", max_length=64)
     request = _checked(control.redirect, url, method, content_type)
     return _send_control(_live_call(call_id), request), 202
@@ -207,9 +189,7 @@ def run_actions(call_id):
 def inject_session_data(call_id):
     body = json_body()
     data = _session_data(body, required=True)
-    call = owned_call(call_id)
-    if call.end_time is not None or call.status not in LIVE_STATUSES:
-        raise conflict(f"the call has ended ({call.status})", "call_id")
+    call = _unended_call(call_id)
     if call.status in PENDING_STATUSES:
         # Not answered yet: the call server reads the record when it answers.
         with db.unit_of_work():

@@ -1,16 +1,21 @@
-"""Request parsing, validation and the JSON shapes of resources."""
+"""What the blueprints share: request parsing and validation, the account's records, the
+switches, and the JSON shapes of resources."""
 from __future__ import annotations
 
 import json
 import math
+from contextlib import contextmanager
 
 from flask import current_app, g, request
 
 from .. import db, numbers
+from ..flow.actions.base import http_url_problem
+from ..switches import SwitchUnavailable
 from ..timeutil import iso
-from .errors import ApiError, bad_field
+from .errors import ApiError, bad_field, not_found
 
 MAX_BODY = 1024 * 1024
+METHODS = ("GET", "POST")
 
 
 def settings():
@@ -42,11 +47,17 @@ def _reject_constant(name):
     raise ValueError(f"{name} is not JSON")
 
 
-def obj(parent: dict, key: str, path: str, required: bool = False) -> dict | None:
+def _given(parent: dict, key: str, path: str, required: bool):
+    """The value at ``key``; None when absent, 400 when absent but required."""
     value = parent.get(key)
+    if value is None and required:
+        raise bad_field(path, f"{path} is required")
+    return value
+
+
+def obj(parent: dict, key: str, path: str, required: bool = False) -> dict | None:
+    value = _given(parent, key, path, required)
     if value is None:
-        if required:
-            raise bad_field(path, f"{path} is required")
         return None
     if not isinstance(value, dict):
         raise bad_field(path, f"{path} must be an object")
@@ -54,10 +65,8 @@ def obj(parent: dict, key: str, path: str, required: bool = False) -> dict | Non
 
 
 def string(parent: dict, key: str, path: str, required: bool = False, max_length: int = 2048) -> str | None:
-    value = parent.get(key)
+    value = _given(parent, key, path, required)
     if value is None:
-        if required:
-            raise bad_field(path, f"{path} is required")
         return None
     if not isinstance(value, str):
         raise bad_field(path, f"{path} must be a string")
@@ -65,6 +74,28 @@ def string(parent: dict, key: str, path: str, required: bool = False, max_length
         raise bad_field(path, f"{path} is longer than {max_length} characters")
     if "\x00" in value:
         raise bad_field(path, f"{path} contains a NUL character")
+    return value
+
+
+def method_field(doc: dict, path: str, default: str) -> str:
+    """An HTTP method for a callback: GET or POST."""
+    value = string(doc, "method", path, max_length=8)
+    if value is None:
+        return default
+    if value.upper() not in METHODS:
+        raise bad_field(path, f"{path} must be GET or POST")
+    return value.upper()
+
+
+def url_field(doc: dict, path: str, required: bool) -> str | None:
+    """An http(s) URL for a callback."""
+    value = string(doc, "url", path, required=required, max_length=2048)
+    if value is None:
+        return None
+    value = value.strip()
+    problem = http_url_problem(value)
+    if problem:
+        raise bad_field(path, f"{path}: {problem}")
     return value
 
 
@@ -160,3 +191,29 @@ def call_json(call) -> dict:
 
 def account_id() -> str:
     return g.account_id
+
+
+def owned(model, where, message: str, field: str):
+    """The record of this account that matches ``where``, or 404: another account's is not found either."""
+    with db.database.connection_context():
+        record = model.get_or_none(where, model.account == account_id())
+    if record is None:
+        raise not_found(message, field)
+    return record
+
+
+def switches():
+    """This process's links to the switches; 503 when it has none."""
+    found = current_app.config.get("VOX_SWITCHES")
+    if found is None:
+        raise ApiError(503, "switch_unavailable", "this API process has no FreeSWITCH connection configured")
+    return found
+
+
+@contextmanager
+def switch_errors():
+    """Turn a switch that cannot be reached now into 503 with Retry-After."""
+    try:
+        yield
+    except SwitchUnavailable as exc:
+        raise ApiError(503, "switch_unavailable", str(exc), headers={"Retry-After": "5"}) from None

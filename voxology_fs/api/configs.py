@@ -5,44 +5,21 @@ from flask import Blueprint
 
 from .. import db
 from ..callbacks import CONTENT_TYPES
-from ..flow.actions.base import http_url_problem
 from ..timeutil import utcnow
 from ..models import CallFlowConfig
-from .common import config_json, json_body, obj, string
+from .common import config_json, json_body, method_field, obj, string, url_field
 from .errors import bad_field, not_found
 from .phone_numbers import owned_number
 
 bp = Blueprint("configs", __name__)
-METHODS = ("GET", "POST")
-
-
-def _method(doc: dict, path: str, default: str) -> str:
-    value = string(doc, "method", path, max_length=8)
-    if value is None:
-        return default
-    if value.upper() not in METHODS:
-        raise bad_field(path, f"{path} must be GET or POST")
-    return value.upper()
-
-
-def _url(doc: dict, path: str, required: bool) -> str | None:
-    value = string(doc, "url", path, required=required, max_length=2048)
-    if value is None:
-        return None
-    value = value.strip()
-    problem = http_url_problem(value)
-    if problem:
-        raise bad_field(path, f"{path}: {problem}")
-    return value
-
 
 @bp.put("/CallFlows/Configurations/PhoneNumbers/<no>")
 def put_config(no):
     phone = owned_number(no)
     body = json_body()
     callback = obj(body, "callback", "callback", required=True)
-    method = _method(callback, "callback.method", "POST")
-    url = _url(callback, "callback.url", required=True)
+    method = method_field(callback, "callback.method", "POST")
+    url = url_field(callback, "callback.url", required=True)
     content_type = string(callback, "content_type", "callback.content_type", max_length=64) or "application/json"
     content_type = content_type.split(";")[0].strip().lower()
     if content_type not in CONTENT_TYPES:
@@ -50,11 +27,11 @@ def put_config(no):
     fallback_url, fallback_method = None, None
     fallback = obj(body, "fallback", "fallback")
     if fallback is not None:
-        fallback_url = _url(fallback, "fallback.url", required=True)
-        fallback_method = _method(fallback, "fallback.method", method)
+        fallback_url = url_field(fallback, "fallback.url", required=True)
+        fallback_method = method_field(fallback, "fallback.method", method)
     elif callback.get("fallback_url") is not None:
-        fallback_url = _url({"url": callback.get("fallback_url")}, "callback.fallback_url", required=True)
-        fallback_method = _method({"method": callback.get("fallback_method")}, "callback.fallback_method", method)
+        fallback_url = url_field({"url": callback.get("fallback_url")}, "callback.fallback_url", required=True)
+        fallback_method = method_field({"method": callback.get("fallback_method")}, "callback.fallback_method", method)
     values = dict(method=method, url=url, content_type=content_type, fallback_url=fallback_url,
                   fallback_method=fallback_method, updated_at=utcnow())
     with db.unit_of_work():

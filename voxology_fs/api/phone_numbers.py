@@ -7,7 +7,8 @@ from flask import Blueprint, request
 from .. import db, numbers
 from ..timeutil import utcnow
 from ..models import CallerId, CallFlowConfig, PhoneNumber
-from .common import account_id, json_body, location, number_json, page_of, paged, pagination, phone_number
+from .common import (account_id, json_body, location, number_json, owned, page_of, paged, pagination,
+                     phone_number)
 from .errors import bad_field, conflict, not_found
 
 bp = Blueprint("phone_numbers", __name__)
@@ -143,11 +144,7 @@ def provision():
 
 def owned_number(no: str, field: str = "no") -> PhoneNumber:
     number = phone_number(no, field)
-    with db.database.connection_context():
-        phone = PhoneNumber.get_or_none(PhoneNumber.number == number, PhoneNumber.account == account_id())
-    if phone is None:
-        raise not_found(f"{number} is not a number of this account", field)
-    return phone
+    return owned(PhoneNumber, PhoneNumber.number == number, f"{number} is not a number of this account", field)
 
 
 @bp.get("/PhoneNumbers")
