@@ -331,12 +331,13 @@ def test_conference_greeting_interpolates_and_goes_on_after_the_conference(switc
 
 
 def send_control(switch, call_id, request):
-    import json
+    """Send a live-control request as the REST API does."""
+    from voxology_fs import control
     from voxology_fs.esl.connection import InboundConnection
+    headers, body = control.encode(call_id, request)
     esl = InboundConnection.open("127.0.0.1", switch.esl_port, "ClueCon")
     try:
-        esl.sendevent("CUSTOM", {"Event-Subclass": "voxology::control", "Vox-Call-ID": call_id,
-                                 "Vox-Command": request["command"]}, body=json.dumps(request))
+        esl.sendevent("CUSTOM", headers, body=body)
     finally:
         esl.close()
 
@@ -433,11 +434,11 @@ def test_a_control_message_the_call_does_not_understand_is_ignored(switch, callb
     call = switch.incoming_call(destination=DID, caller=CALLER)
 
     def send_garbage(c, arg):
-        send_control(switch, c.uuid, {"command": "dance"})
         esl = InboundConnection.open("127.0.0.1", switch.esl_port, "ClueCon")
         try:
-            esl.sendevent("CUSTOM", {"Event-Subclass": "voxology::control", "Vox-Call-ID": c.uuid,
-                                     "Vox-Command": "hangup"}, body="{not json")
+            for command, body in (("dance", '{"command": "dance"}'), ("hangup", "{not json")):
+                esl.sendevent("CUSTOM", {"Event-Subclass": "voxology::control", "Vox-Call-ID": c.uuid,
+                                         "Vox-Command": command}, body=body)
         finally:
             esl.close()
         gevent.spawn_later(0.6, send_control, switch, c.uuid, {"command": "hangup"})
