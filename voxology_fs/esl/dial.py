@@ -26,21 +26,23 @@ SOCKET_ADDRESS = re.compile(r"^[A-Za-z0-9_.\-:\[\]]+:[0-9]{1,5}$")  # host (IPv6
 APPLICATION = re.compile(r"^[a-z_]{1,32}$")
 
 
+def _matching(pattern: re.Pattern, value, what: str) -> str:
+    if not isinstance(value, str) or not pattern.match(value):
+        raise ValueError(f"{value!r} is not {what}")
+    return value
+
+
 def check_number(number: str) -> str:
     """An E.164 number, or ValueError."""
-    if not isinstance(number, str) or not E164.match(number):
-        raise ValueError(f"{number!r} is not an E.164 number")
-    return number
+    return _matching(E164, number, "an E.164 number")
 
 
 def check_uuid(value: str) -> str:
     """A lowercase uuid (our call and channel ids), or ValueError."""
-    if not isinstance(value, str) or not UUID.match(value):
-        raise ValueError(f"{value!r} is not a uuid")
-    return value
+    return _matching(UUID, value, "a uuid")
 
 
-def variable(name: str, value: str | int | bool) -> str:
+def variable(name: str, value: object) -> str:
     """``name=value`` for a variable list; ValueError unless both need no escaping."""
     if not VARIABLE_NAME.match(name):
         raise ValueError(f"bad channel variable name {name!r}")
@@ -52,7 +54,7 @@ def variable(name: str, value: str | int | bool) -> str:
     return f"{name}={value}"
 
 
-def variable_list(variables: Mapping[str, str | int | bool], per_leg: bool = False) -> str:
+def variable_list(variables: Mapping[str, object], per_leg: bool = False) -> str:
     """``{a=1,b=2}`` (for every leg), or ``[a=1,b=2]`` (for one leg of several); "" when empty."""
     if not variables:
         return ""
@@ -65,7 +67,7 @@ def endpoint(template: str, number: str) -> str:
     return template.replace("{number}", check_number(number))
 
 
-def dial_string(template: str, number: str, variables: Mapping[str, str | int | bool],
+def dial_string(template: str, number: str, variables: Mapping[str, object],
                 per_leg: bool = False) -> str:
     """Channel variables and endpoint: one leg for ``originate`` or ``bridge``."""
     return variable_list(variables, per_leg) + endpoint(template, number)
