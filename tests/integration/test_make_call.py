@@ -7,7 +7,8 @@ first media action), so the whole path is real without a SIP trunk.
 import gevent
 import pytest
 
-from tests.api_support import INVENTORY, Client, enc, tenant
+from tests.support.provision import INVENTORY, tenant
+from tests.support.rest import Client, enc
 from voxology_fs import operator, store
 from voxology_fs.api import create_app
 from voxology_fs.callserver import CallServer
