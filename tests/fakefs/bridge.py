@@ -147,6 +147,20 @@ def bridge(switch, a, arg):
         a._hangup(cause, from_app=True)
 
 
+def bridge_ids(a, b):
+    return [('Bridge-A-Unique-ID', a.uuid), ('Bridge-B-Unique-ID', b.uuid)]
+
+
+def join_legs(a, b):
+    """a (the originator's side) and b are bridged until one is down (bridge, fifo)."""
+    a.partner, a.partner_role = b, 'originatee'
+    b.partner, b.partner_role = a, 'originator'
+    a.fire('CHANNEL_BRIDGE', pre=bridge_ids(a, b))
+    while not a.down and not b.down:
+        a._wake.clear()
+        a._wake.wait()
+
+
 def _bridge_legs(switch, a, b, program_b=True):
     b.start([('echo', '')]) if program_b else None
     a.set_var('originate_disposition', 'SUCCESS')
@@ -157,18 +171,13 @@ def _bridge_legs(switch, a, b, program_b=True):
     a.set_var('signal_bond', b.uuid)
     now = wire.now_us()
     a.times['bridged'] = b.times['bridged'] = now
-    a.partner, a.partner_role = b, 'originatee'
-    b.partner, b.partner_role = a, 'originator'
-    a.fire('CHANNEL_BRIDGE', pre=[('Bridge-A-Unique-ID', a.uuid), ('Bridge-B-Unique-ID', b.uuid)])
-    while not a.down and not b.down:
-        a._wake.clear()
-        a._wake.wait()
+    join_legs(a, b)
     if b.down:
         a.set_var('last_bridge_hangup_cause', b.hangup_cause)
         a.set_var('bridge_hangup_cause', b.hangup_cause)
     else:
         b._hangup('NORMAL_CLEARING', from_app=False)
-    a.fire('CHANNEL_UNBRIDGE', pre=[('Bridge-A-Unique-ID', a.uuid), ('Bridge-B-Unique-ID', b.uuid)])
+    a.fire('CHANNEL_UNBRIDGE', pre=bridge_ids(a, b))
     a.partner = b.partner = None
     if not a.down and switch_true(a.get_var('hangup_after_bridge')):
         a._hangup(b.hangup_cause or 'NORMAL_CLEARING', from_app=True)

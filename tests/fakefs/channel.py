@@ -318,6 +318,14 @@ class FakeCall(ChannelData, PrivateEventParsing):
             self._wake.clear()
             self._wake.wait(remaining)
 
+    def _wait_kicked(self):
+        """Wait (parsing private events) until hung up or kicked out of a conference or queue."""
+        self._kicked = False
+        try:
+            self._wait(None, breakable=False)
+        finally:
+            self._kicked = False
+
     # ------------------------------------------------------------------ application execution
     def execute_application(self, app, arg):
         """switch_core_session_execute_application + switch_core_session_exec."""

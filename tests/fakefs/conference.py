@@ -66,11 +66,9 @@ def conference_join(switch, call, arg):
     call.set_var('conference_uuid', conf.uuid)
     call.set_var('conference_moderator', 'false')
     _conf_event(switch, conf, 'add-member', member)
-    call._kicked = False
     try:
-        call._wait(None, breakable=False)
+        call._wait_kicked()
     finally:
-        call._kicked = False
         if member in conf.members:
             conf.members.remove(member)
         _conf_event(switch, conf, 'del-member', member)

@@ -115,12 +115,7 @@ def app_sched_hangup(call, arg):
 def app_park(call, arg):
     call.fire('CHANNEL_PARK')
     call.state = 'CS_EXECUTE'
-    while not call.down:
-        if call._private:
-            call._parse_next_private()
-            continue
-        call._wake.clear()
-        call._wake.wait()
+    call._park()
     call.fire('CHANNEL_UNPARK')
 
 

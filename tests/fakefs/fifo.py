@@ -8,6 +8,7 @@ import time
 import gevent
 
 from . import wire
+from .bridge import bridge_ids, join_legs
 from .expand import separate_string
 from .registry import api_command, application, switch_state
 
@@ -41,11 +42,9 @@ def fifo_app(switch, call, arg):
         entry = {'call': call, 'taken_by': None, 'ts': stamp}
         queue.append(entry)
         _fifo_event(switch, call, name, 'push', [('FIFO-Slot', 0)])
-        call._kicked = False
         try:
-            call._wait(None, breakable=False)
+            call._wait_kicked()
         finally:
-            call._kicked = False
             if entry in queue:
                 queue.remove(entry)
         if entry['taken_by'] is not None:
@@ -75,15 +74,10 @@ def fifo_app(switch, call, arg):
         gevent.sleep(0)
         _fifo_event(switch, call, name, 'bridge-consumer-start')
         _fifo_event(switch, caller, name, 'bridge-caller-start')
-        call.partner, call.partner_role = caller, 'originatee'
-        caller.partner, caller.partner_role = call, 'originator'
-        call.fire('CHANNEL_BRIDGE', pre=[('Bridge-A-Unique-ID', call.uuid), ('Bridge-B-Unique-ID', caller.uuid)])
-        while not call.down and not caller.down:
-            call._wake.clear()
-            call._wake.wait()
+        join_legs(call, caller)
         if call.down and not caller.down:
             caller._hangup('NORMAL_CLEARING')
-        call.fire('CHANNEL_UNBRIDGE', pre=[('Bridge-A-Unique-ID', call.uuid), ('Bridge-B-Unique-ID', caller.uuid)])
+        call.fire('CHANNEL_UNBRIDGE', pre=bridge_ids(call, caller))
         _fifo_event(switch, call, name, 'bridge-consumer-stop')
         _fifo_event(switch, caller, name, 'bridge-caller-stop')
         call.partner = caller.partner = None

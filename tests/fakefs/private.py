@@ -18,14 +18,19 @@ class PrivateEvent:
         self.raw = raw
 
     def get(self, name, default=None):
-        lname = name.lower()
-        for k, v in self.headers:
-            if k.lower() == lname:
-                return v
-        return default
+        return wire.header_value(self.headers, name, default)
 
 
 class PrivateEventParsing:
+    def _park(self, parked=lambda: True):
+        """Parse queued private events one by one while the channel is up and parked()."""
+        while not self.down and parked():
+            if self._private:
+                self._parse_next_private()
+                continue
+            self._wake.clear()
+            self._wake.wait()
+
     def _can_nest(self):
         return self._private and not self._event_lock and self.switch.strict_event_lock and not self._released
 

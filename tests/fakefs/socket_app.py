@@ -56,12 +56,7 @@ def app_socket(call, arg):
     if call.down:
         return
     call.fire('CHANNEL_PARK')
-    while not call.down and conn.controlling and not call._released:
-        if call._private:
-            call._parse_next_private()
-            continue
-        call._wake.clear()
-        call._wake.wait()
+    call._park(lambda: conn.controlling and not call._released)
     if not call._released:
         while call._private:
             call._parse_next_private()
