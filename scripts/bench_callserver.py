@@ -39,12 +39,12 @@ sys.path.insert(0, ROOT)
 from tests.fakefs import FakeSwitch  # noqa: E402
 from tests.support.callbacks import NoDelayWSGIServer  # noqa: E402
 from tests.support.procstat import cpu_seconds, rss_kb  # noqa: E402
-from tests.support.provision import provision  # noqa: E402
+from tests.support.provision import DID, provision  # noqa: E402
+from tests.support.provision import HELLO as HELLO_FLOW  # noqa: E402
 from tests.support.run_freeswitch import runfs  # noqa: E402
 from voxology_fs import db  # noqa: E402
 
-DID = "+17145551212"
-HELLO = json.dumps({"actions": [{"type": "SAY", "params": {"text": "Hello, world."}}, {"type": "HANGUP"}]}).encode()
+HELLO = json.dumps(HELLO_FLOW).encode()
 WAIT = json.dumps({"actions": [{"type": "PAUSE", "params": {"length": 600000}}]}).encode()
 
 

@@ -87,13 +87,10 @@ from voxology_fs import db  # noqa: E402
 
 SCENARIO = REPO / "tests" / "integration" / "sipp" / "bench_uac_hello.xml"
 LOOPBACK = "127.0.0.1"
-DID = "+17145551212"
 OURS_DIALLED = "17145551212"  # normalises to DID
 NATIVE_DIALLED = "19995550100"
 NATIVE_GATEWAY = "bench_native"
 CALLER = "19495550100"
-HELLO = json.dumps({"actions": [{"type": "SAY", "params": {"text": "Hello, world."}},
-                                {"type": "HANGUP"}]}).encode()
 DEFAULT_RATES = (10, 20, 40, 60, 80, 100, 120, 150, 200, 250, 300, 400, 500)
 QUICK_RATES = (5, 10)
 
@@ -131,8 +128,11 @@ MODES = {
 from tests.support.audio import pcmu_rms  # noqa: E402
 from tests.support.callbacks import NoDelayWSGIServer  # noqa: E402
 from tests.support.procstat import CLK_TCK, cpu_seconds, rss_kb, tree_cpu_seconds  # noqa: E402
-from tests.support.provision import provision  # noqa: E402
+from tests.support.provision import DID, provision  # noqa: E402
+from tests.support.provision import HELLO as HELLO_FLOW  # noqa: E402
 from tests.support.run_freeswitch import runfs  # noqa: E402
+
+HELLO = json.dumps(HELLO_FLOW).encode()
 
 
 # ----------------------------------------------------------------- /proc

@@ -36,13 +36,12 @@ import requests
 from tests.support.callbacks import CallbackServer
 from tests.support.database import TEST_DATABASE_URL
 from tests.support.multiproc import Processes, python_env
-from tests.support.provision import INVENTORY, tenant
+from tests.support.provision import DID, INVENTORY, tenant
 from tests.support.rest import enc
 from tests.support.waiting import wait_until
 from voxology_fs import models, operator
 from voxology_fs.esl.connection import InboundConnection
 
-DID = "+17145551212"
 FLOW = {"actions": [{"type": "SAY", "params": {"text": "Hello."}},
                     {"type": "PAUSE", "params": {"length": 300}},
                     {"type": "HANGUP"}]}

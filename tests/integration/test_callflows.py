@@ -29,13 +29,12 @@ import pytest
 
 from tests.support.audio import ulaw_decode
 from tests.support.media import EslWatcher, RtpReceiver, tone_wav, try_mp3
-from tests.support.provision import provision
+from tests.support.provision import DID, provision
 from tests.support.waiting import wait_until
 from voxology_fs import models, store
 from voxology_fs.callserver import CallServer
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "voxology_fs" / "examples"
-DID = "+17145551212"
 DIALLED = "17145551212"  # what sipp puts in the Request-URI; normalises to DID
 # Speech from flite and a 440 Hz tone both have 20 ms frames with an RMS in
 # the thousands; PCMU silence decodes to 0.
