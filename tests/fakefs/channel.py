@@ -391,21 +391,8 @@ class FakeCall(ChannelData, PrivateEventParsing):
         finally:
             self._closed.set()
 
-    def _media_seconds(self, nfiles):
-        return max(nfiles, 1) * self.switch.media_ms / 1000.0
-
     def _scaled(self, ms):
         return max(0.0, float(ms)) * self.switch.time_scale / 1000.0
-
-    def _playback_terminators(self):
-        t = self.get_var('playback_terminators')
-        if t is None:
-            t = '*'
-        if t.lower() == 'any':
-            t = '1234567890*#'
-        if t.lower() == 'none':
-            t = ''
-        return t
 
     def _stop_record(self, path):
         if path in self._records:

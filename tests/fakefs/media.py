@@ -10,6 +10,23 @@ from .expand import separate_string, switch_true
 from .registry import application
 
 
+def media_seconds(call, nfiles):
+    """How long nfiles played files last."""
+    return max(nfiles, 1) * call.switch.media_ms / 1000.0
+
+
+def playback_terminators(call):
+    """The keys that end a playback (``playback_terminators``; default ``*``)."""
+    t = call.get_var('playback_terminators')
+    if t is None:
+        t = '*'
+    if t.lower() == 'any':
+        t = '1234567890*#'
+    if t.lower() == 'none':
+        t = ''
+    return t
+
+
 def play_file(call, path, collect=False, terminators=None):
     """switch_ivr_play_file. Returns ('done'|'break'|'hangup'|'dtmf', key)."""
     files = path[len('file_string://'):].split('!') if path.startswith('file_string://') else [path]
@@ -18,7 +35,7 @@ def play_file(call, path, collect=False, terminators=None):
     call.fire('PLAYBACK_START', post=[('Playback-File-Type', ftype), ('Playback-File-Path', path)])
     want = True if collect else (terminators or None)
     started = time.monotonic()
-    reason, key = call._wait(call._media_seconds(len(files)), dtmf=want, media=True)
+    reason, key = call._wait(media_seconds(call, len(files)), dtmf=want, media=True)
     ms = int((time.monotonic() - started) * 1000)
     status = 'done' if reason == 'timeout' else 'break'
     call.fire('PLAYBACK_STOP', post=[('Playback-File-Type', ftype), ('Playback-File-Path', path),
@@ -36,7 +53,7 @@ def app_playback(call, arg):
     if '@@' in path:
         path = path.split('@@', 1)[0]
     call.set_var('playback_terminator_used', None)
-    terms = call._playback_terminators()
+    terms = playback_terminators(call)
     reason, key = play_file(call, path, terminators=terms)
     if reason == 'dtmf':
         call.set_var('playback_terminator_used', key)
@@ -65,7 +82,7 @@ def app_speak(call, arg):
         return
     call.spoken.append(text)
     call.set_var('playback_terminator_used', None)
-    reason, key = call._wait(call._media_seconds(1), dtmf=call._playback_terminators() or None, media=True)
+    reason, key = call._wait(media_seconds(call, 1), dtmf=playback_terminators(call) or None, media=True)
     if reason == 'dtmf':
         call.set_var('playback_terminator_used', key)
 
@@ -196,7 +213,7 @@ def app_sleep(call, arg):
         deadline = time.monotonic() + call._scaled(ms)
         while True:
             reason, key = call._wait(max(0.0, deadline - time.monotonic()), dtmf=True)
-            if reason != 'dtmf' or key in (call._playback_terminators() or ''):
+            if reason != 'dtmf' or key in (playback_terminators(call) or ''):
                 return
     else:
         # Without it, mod_dptools' sleep ends at the first key and leaves it queued

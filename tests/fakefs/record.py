@@ -6,6 +6,7 @@ import os
 import struct
 
 from .expand import separate_string
+from .media import playback_terminators
 from .registry import application
 
 WAV_HEADER = (b'RIFF' + struct.pack('<I', 36) + b'WAVEfmt ' +
@@ -36,7 +37,7 @@ def app_record(call, arg):
     secs = [s for s in (limit, hits) if s > 0]
     timeout = call._scaled(min(secs) * 1000) if secs else None
     call.set_var('playback_terminator_used', None)
-    reason, key = call._wait(timeout, dtmf=call._playback_terminators() or None)
+    reason, key = call._wait(timeout, dtmf=playback_terminators(call) or None)
     if reason == 'dtmf':
         call.set_var('playback_terminator_used', key)
     call.set_var('silence_hits_exhausted', 'true' if (reason == 'timeout' and hits and (not limit or hits <= limit)) else 'false')
