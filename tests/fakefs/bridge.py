@@ -119,8 +119,10 @@ def originate(switch, arg):
     return '+OK %s\n' % leg.uuid
 
 
-def bridge(switch, a, arg):
+@application('bridge')
+def app_bridge(a, arg):
     """The bridge application on channel a."""
+    switch = a.switch
     vars, rest = _parse_dialstring(arg)
     targets = [t for t in rest.split('|') if t.strip()] or [rest]
     cause = 'NORMAL_TEMPORARY_FAILURE'
@@ -181,11 +183,6 @@ def _bridge_legs(switch, a, b, program_b=True):
     a.partner = b.partner = None
     if not a.down and switch_true(a.get_var('hangup_after_bridge')):
         a._hangup(b.hangup_cause or 'NORMAL_CLEARING', from_app=True)
-
-
-@application('bridge')
-def app_bridge(call, arg):
-    bridge(call.switch, call, arg)
 
 
 @api_command('originate')

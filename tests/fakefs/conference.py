@@ -50,7 +50,9 @@ def _conf_event(switch, conf, action, member=None, extra=()):
     switch.fire(ev)
 
 
-def conference_join(switch, call, arg):
+@application('conference', media=True)
+def app_conference(call, arg):
+    switch = call.switch
     name, _, profile = arg.strip().partition('@')
     profile = (profile or 'default').split('+')[0]
     name = name.split('+')[0]
@@ -75,11 +77,6 @@ def conference_join(switch, call, arg):
         if not conf.members:
             _conf_event(switch, conf, 'conference-destroy')
             switch.conferences.pop(name, None)
-
-
-@application('conference', media=True)
-def app_conference(call, arg):
-    conference_join(call.switch, call, arg)
 
 
 @api_command('conference')

@@ -25,7 +25,9 @@ def _fifo_event(switch, call, name, action, extra=()):
     switch.fire(ev)
 
 
-def fifo_app(switch, call, arg):
+@application('fifo', media=True)
+def app_fifo(call, arg):
+    switch = call.switch
     argv = separate_string(arg, ' ', 6)
     if not argv:
         return
@@ -82,11 +84,6 @@ def fifo_app(switch, call, arg):
         _fifo_event(switch, caller, name, 'bridge-caller-stop')
         call.partner = caller.partner = None
     _fifo_event(switch, call, name, 'consumer_stop')
-
-
-@application('fifo', media=True)
-def app_fifo(call, arg):
-    fifo_app(call.switch, call, arg)
 
 
 @api_command('fifo')
