@@ -21,7 +21,6 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
-import socket  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -37,19 +36,16 @@ from gevent.pool import Pool  # noqa: E402
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, ROOT)
 
-from tests.conftest import NoDelayWSGIServer  # noqa: E402
 from tests.fakefs import FakeSwitch  # noqa: E402
-from voxology_fs import db, models  # noqa: E402
+from tests.support.callbacks import NoDelayWSGIServer  # noqa: E402
+from tests.support.procstat import cpu_seconds, rss_kb  # noqa: E402
+from tests.support.provision import DID, provision  # noqa: E402
+from tests.support.provision import HELLO as HELLO_FLOW  # noqa: E402
+from tests.support.run_freeswitch import runfs  # noqa: E402
+from voxology_fs import db  # noqa: E402
 
-DID = "+17145551212"
-HELLO = json.dumps({"actions": [{"type": "SAY", "params": {"text": "Hello, world."}}, {"type": "HANGUP"}]}).encode()
+HELLO = json.dumps(HELLO_FLOW).encode()
 WAIT = json.dumps({"actions": [{"type": "PAUSE", "params": {"length": 600000}}]}).encode()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def callback_app(environ, start_response):
@@ -59,33 +55,11 @@ def callback_app(environ, start_response):
     return [body]
 
 
-def rss_kb(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def provision(url: str, number: str) -> None:
-    with db.database.connection_context():
-        account = models.Account.create(name="bench")
-        app = models.Application.create(account=account, name="bench")
-        phone = models.PhoneNumber.create(number=number, account=account, application=app, service="CallFlows")
-        models.CallFlowConfig.create(phone_number=phone, url=url, method="POST")
-
-
 class CallServerProcess:
     """``voxology-fs callserver`` in its own process, so its CPU and memory are its own."""
 
     def __init__(self, workdir: str, database_url: str, name: str, profile: str | None = None):
-        self.port = free_port()
+        self.port = runfs.free_port()
         self.log_path = os.path.join(workdir, f"callserver-{name}.log")
         env = dict(os.environ, VOXOLOGY_DATABASE_URL=database_url, VOXOLOGY_OUTBOUND_PORT=str(self.port),
                    VOXOLOGY_AUDIO_CACHE_DIR=f"{workdir}/audio", VOXOLOGY_MAX_CALLS="5000")
@@ -238,8 +212,9 @@ def main() -> int:
     # The callback server runs in a process of its own.
     web = subprocess.Popen([sys.executable, __file__, "--serve-callbacks", "0"], stdout=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{int(web.stdout.readline().split()[-1])}"
-    provision(base + "/hello", DID)
-    provision(base + "/wait", "+17145550000")
+    with db.database.connection_context():
+        provision(base + "/hello", DID, account="bench", application="bench")
+        provision(base + "/wait", "+17145550000", account="bench", application="bench")
 
     # 1. Latency: one call at a time, so neither side is queueing.
     server = CallServerProcess(workdir, database_url, "latency")

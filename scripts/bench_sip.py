@@ -79,22 +79,18 @@ from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import gevent  # noqa: E402
-from gevent.pywsgi import WSGIHandler, WSGIServer  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from voxology_fs import db, models  # noqa: E402
+from voxology_fs import db  # noqa: E402
 
 SCENARIO = REPO / "tests" / "integration" / "sipp" / "bench_uac_hello.xml"
 LOOPBACK = "127.0.0.1"
-DID = "+17145551212"
 OURS_DIALLED = "17145551212"  # normalises to DID
 NATIVE_DIALLED = "19995550100"
 NATIVE_GATEWAY = "bench_native"
 CALLER = "19495550100"
-HELLO = json.dumps({"actions": [{"type": "SAY", "params": {"text": "Hello, world."}},
-                                {"type": "HANGUP"}]}).encode()
 DEFAULT_RATES = (10, 20, 40, 60, 80, 100, 120, 150, 200, 250, 300, 400, 500)
 QUICK_RATES = (5, 10)
 
@@ -129,52 +125,21 @@ MODES = {
 }
 
 
-from tests.integration.run_freeswitch import runfs  # noqa: E402
+from tests.support.audio import pcmu_rms  # noqa: E402
+from tests.support.callbacks import NoDelayWSGIServer  # noqa: E402
+from tests.support.procstat import CLK_TCK, cpu_seconds, rss_kb, tree_cpu_seconds  # noqa: E402
+from tests.support.provision import DID, provision  # noqa: E402
+from tests.support.provision import HELLO as HELLO_FLOW  # noqa: E402
+from tests.support.run_freeswitch import runfs  # noqa: E402
+
+HELLO = json.dumps(HELLO_FLOW).encode()
 
 
 # ----------------------------------------------------------------- /proc
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def tree_cpu_seconds(pid):
-    """CPU seconds of a process and its descendants (0 once gone)."""
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    parents.setdefault(int(fh.read().rsplit(")", 1)[1].split()[1]), []).append(int(entry))
-            except (OSError, IndexError, ValueError):
-                pass
-    total, todo = 0.0, [pid]
-    while todo:
-        current = todo.pop()
-        try:
-            total += cpu_seconds(current)
-        except (OSError, IndexError, ValueError):
-            pass
-        todo.extend(parents.get(current, ()))
-    return total
-
-
 def self_cpu_seconds():
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def machine_jiffies():
@@ -187,21 +152,6 @@ def machine_jiffies():
 
 
 # ----------------------------------------------------------------- pcap
-
-ULAW = []
-for _b in range(256):
-    _u = ~_b & 0xFF
-    _s = (((_u & 0x0F) << 3) + 0x84) << ((_u >> 4) & 7)
-    ULAW.append(-(_s - 0x84) if _u & 0x80 else _s - 0x84)
-ULAW_SQ = [s * s for s in ULAW]
-
-
-def pcmu_rms(payload):
-    if not payload:
-        return 0.0
-    sq = ULAW_SQ
-    return math.sqrt(sum(sq[b] for b in payload) / len(payload))
-
 
 def read_udp_pcap(path):
     """Yield (time, src_port, dst_port, payload) for each IPv4 UDP packet of
@@ -372,32 +322,10 @@ def free_media_port(avoid):
     raise RuntimeError("no free media port")
 
 
-class NoDelayHandler(WSGIHandler):
-    """pywsgi sends a response's headers and body in two writes; with Nagle
-    on, the body waits for the client's delayed ACK (40 ms on Linux), which
-    would be counted as our set-up time. A customer's server must not add
-    that to every callback here."""
-
-    def handle(self):
-        try:
-            self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
-        return super().handle()
-
-
 def callback_app(environ, start_response):
     environ["wsgi.input"].read()
     start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(HELLO)))])
     return [HELLO]
-
-
-def provision(url, number):
-    with db.database.connection_context():
-        account = models.Account.create(name="bench")
-        app = models.Application.create(account=account, name="bench")
-        phone = models.PhoneNumber.create(number=number, account=account, application=app, service="CallFlows")
-        models.CallFlowConfig.create(phone_number=phone, url=url, method="POST")
 
 
 def stop_process(proc, sig=signal.SIGTERM, timeout=10.0):
@@ -485,9 +413,10 @@ class Bench:
         database_url = f"sqlite:///{self.workdir}/bench.sqlite3"
         db.connect(database_url)
         db.migrate()
-        self.web = WSGIServer((LOOPBACK, 0), callback_app, log=None, handler_class=NoDelayHandler)
+        self.web = NoDelayWSGIServer((LOOPBACK, 0), callback_app, log=None)
         self.web.start()
-        provision(f"http://{LOOPBACK}:{self.web.server_port}/hello", DID)
+        with db.database.connection_context():
+            provision(f"http://{LOOPBACK}:{self.web.server_port}/hello", DID, account="bench", application="bench")
 
         cs_port = runfs.free_port()
         rtp_start, rtp_end = runfs.free_rtp_range(size=4000)

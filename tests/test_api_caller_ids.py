@@ -1,15 +1,17 @@
 """Caller IDs: a verification call speaks a code; the user types it back."""
 import re
 
-from tests.api_support import enc
-from tests.test_api_calls import DID, FAR, HELLO, of_type, rig, wait  # noqa: F401 (rig: a fixture)
+from tests.support.provision import DID, FAR, HELLO
+from tests.support.rest import enc
+from tests.support.rig import of_type
+from tests.support.waiting import wait_until
 from voxology_fs import models
 
 MOBILE = "+13105550142"
 
 
 def spoken_code(rig, number):
-    assert wait(lambda: calls_for(rig, number) and calls_for(rig, number)[-1].spoken, 5)
+    assert wait_until(lambda: calls_for(rig, number) and calls_for(rig, number)[-1].spoken, 5)
     text = calls_for(rig, number)[-1].spoken[-1]
     return "".join(re.search(r"code is ([0-9 ]+)\.", text).group(1).split())
 
@@ -45,7 +47,7 @@ def test_add_verify_and_call_from_a_caller_id(rig, callback_server):
                     {"callback": {"url": url}}).status_code == 200
     r = acme.post("/Dials/Connect", {"call": {"no": FAR, "caller_id_no": MOBILE}})
     assert r.status_code == 201
-    assert wait(lambda: of_type(callback_server, "call_ended"), 10)
+    assert wait_until(lambda: of_type(callback_server, "call_ended"), 10)
     assert of_type(callback_server, "init_call")[0]["api_no"] == MOBILE
     # a caller ID is not inventory: deleting it leaves nothing behind
     assert acme.delete("/CallerIds/" + enc(MOBILE)).status_code == 204
@@ -71,7 +73,7 @@ def test_caller_id_errors_and_isolation(rig):
     r = acme.post(f"/CallerIds/{enc(MOBILE)}/Verify", {"code": code})
     assert r.status_code == 409  # too many wrong codes
     assert acme.post(f"/CallerIds/{enc(MOBILE)}/Call").status_code == 202
-    assert wait(lambda: len(calls_for(rig, MOBILE)) == 2 and calls_for(rig, MOBILE)[-1].spoken)
+    assert wait_until(lambda: len(calls_for(rig, MOBILE)) == 2 and calls_for(rig, MOBILE)[-1].spoken)
     code = spoken_code(rig, MOBILE)
     assert acme.post(f"/CallerIds/{enc(MOBILE)}/Verify", {"code": code}).status_code == 200
     assert acme.post(f"/CallerIds/{enc(MOBILE)}/Call").status_code == 409

@@ -3,67 +3,14 @@ call records and traces, live control, the switch watcher."""
 import gevent
 import pytest
 
-from tests.api_support import INVENTORY, Client, enc, tenant
-from tests.fakefs import FakeSwitch
+from tests.support.provision import DID, FAR, HELLO, INVENTORY, tenant
+from tests.support.rest import Client, enc
+from tests.support.rig import Rig, of_type
+from tests.support.waiting import wait_until
 from voxology_fs import models, operator
 from voxology_fs.api import create_app
-from voxology_fs.callserver import CallServer
 from voxology_fs.settings import Switch
 from voxology_fs.switches import Switches
-
-DID = "+17145551212"
-FAR = "+19495550123"
-HELLO = {"actions": [{"type": "SAY", "params": {"text": "Hello, world."}}, {"type": "HANGUP"}]}
-
-
-class Rig:
-    """Call server + fake switch + REST app wired together on loopback."""
-
-    def __init__(self, settings, n_switches=1):
-        self.server = CallServer(settings)
-        self.server.start()
-        self.fakes = []
-        switches = []
-        for i in range(n_switches):
-            fake = FakeSwitch(outbound=("127.0.0.1", self.server.port), time_scale=0.01, media_ms=5)
-            fake.start()
-            self.fakes.append(fake)
-            switches.append(Switch(name=f"fs{i + 1}", host="127.0.0.1", port=fake.esl_port, password="ClueCon",
-                                   dial_string="loopback/{number}", socket_address=f"127.0.0.1:{self.server.port}"))
-        self.settings = settings.replace(switches=tuple(switches), api_rate_limit=0)
-        self.switches = Switches(self.settings, sweep_interval=0).start()
-        assert self.switches.wait_connected(5)
-        self.app = create_app(self.settings, switches=self.switches)
-        self.fake = self.fakes[0]
-
-    def client(self, name="acme"):
-        account, application, key = tenant(name)
-        return Client(self.app.test_client(), key)
-
-    def close(self):
-        self.switches.stop()
-        for fake in self.fakes:
-            fake.stop()
-        self.server.stop()
-
-
-@pytest.fixture
-def rig(db, settings):
-    operator.import_numbers(INVENTORY)
-    rig = Rig(settings)
-    yield rig
-    rig.close()
-
-
-def of_type(server, kind):
-    """Callback requests of a type, whatever their encoding (GET query or JSON)."""
-    out = []
-    for r in server.requests:
-        if r["json"] and r["json"].get("type") == kind:
-            out.append(r["json"])
-        elif dict(r["query"]).get("type") == kind:
-            out.append(dict(r["query"]))
-    return out
 
 
 def setup_number(client, url, method="POST", number=DID):
@@ -71,14 +18,6 @@ def setup_number(client, url, method="POST", number=DID):
     r = client.put("/CallFlows/Configurations/PhoneNumbers/" + enc(number),
                    {"callback": {"method": method, "url": url, "content_type": "application/json"}})
     assert r.status_code == 200, r.get_json()
-
-
-def wait(predicate, timeout=5.0):
-    with gevent.Timeout(timeout, False):
-        while not predicate():
-            gevent.sleep(0.01)
-        return True
-    return False
 
 
 def record(call_id):
@@ -106,7 +45,7 @@ def test_seed_tutorials_end_to_end(rig, callback_server):
     assert r.status_code == 201, r.get_json()
     call_id = r.get_json()["call_id"]
     assert r.get_json()["status"] == "queued"
-    assert wait(lambda: of_type(callback_server, "call_ended"), 10)
+    assert wait_until(lambda: of_type(callback_server, "call_ended"), 10)
 
     init = of_type(callback_server, "init_call")[0]
     assert init["call_id"] == call_id and init["direction"] == "outbound" and init["api_no"] == number
@@ -120,7 +59,7 @@ def test_seed_tutorials_end_to_end(rig, callback_server):
     assert "originate_timeout=60" in originate and "loopback/+17145559876" in originate
     ended = of_type(callback_server, "call_ended")
     assert len(ended) == 1 and ended[0]["status"] == "completed"
-    assert wait(lambda: record(call_id).status == "completed")
+    assert wait_until(lambda: record(call_id).status == "completed")
     doc = acme.get("/Calls/" + call_id).get_json()
     assert doc["status"] == "completed" and doc["session_data"] == {"name": "Bob", "age": 21}
     assert doc["direction"] == "outbound" and doc["to_no"] == "+17145559876" and doc["switch"] if "switch" in doc else True
@@ -132,7 +71,7 @@ def test_max_call_time_hangs_up_with_allotted_timeout(rig, callback_server):
     setup_number(acme, callback_server.static("/p", {"actions": [{"type": "PAUSE", "params": {"length": 600000}}]}))
     r = acme.post("/Dials/Connect", {"call": {"no": FAR, "caller_id_no": DID}, "max_call_time": 2000})
     call_id = r.get_json()["call_id"]
-    assert wait(lambda: of_type(callback_server, "call_ended"), 10)
+    assert wait_until(lambda: of_type(callback_server, "call_ended"), 10)
     assert f"sched_hangup +2 {call_id} ALLOTTED_TIMEOUT" in rig.fake.api_log
     assert of_type(callback_server, "call_ended")[0]["hangup_cause"] == "ALLOTTED_TIMEOUT"
 
@@ -147,7 +86,7 @@ def test_unanswered_calls_end_with_their_status_and_one_call_ended(rig, callback
     r = acme.post("/Dials/Connect", {"call": {"no": FAR, "caller_id_no": DID}, "timeout": 5,
                                      "session_data": {"k": 1}})
     call_id = r.get_json()["call_id"]
-    assert wait(lambda: of_type(callback_server, "call_ended"), 10)
+    assert wait_until(lambda: of_type(callback_server, "call_ended"), 10)
     gevent.sleep(0.1)
     ended = of_type(callback_server, "call_ended")
     assert len(ended) == 1 and not of_type(callback_server, "init_call")
@@ -203,7 +142,7 @@ def test_link_reconnects_after_the_switch_drops_it(rig):
     link = rig.switches.link("fs1")
     first = link.conn
     first.sock.close()  # the connection breaks
-    assert wait(lambda: link.conn is not None and link.conn is not first and link.connected, 5)
+    assert wait_until(lambda: link.conn is not None and link.conn is not first and link.connected, 5)
     assert link.connects == 2
     assert link.api("status").startswith("UP")
 
@@ -232,8 +171,8 @@ def test_calls_list_filters_and_isolation(rig, callback_server):
            for _ in range(2)]
     rig.fake.originate_policy = lambda d, v: ("busy",)
     busy = acme.post("/Dials/Connect", {"call": {"no": "+12125550100", "caller_id_no": DID}}).get_json()["call_id"]
-    assert wait(lambda: len(of_type(callback_server, "call_ended")) == 3, 10)
-    assert wait(lambda: record(busy).status == "busy" and all(record(i).status == "completed" for i in ids))
+    assert wait_until(lambda: len(of_type(callback_server, "call_ended")) == 3, 10)
+    assert wait_until(lambda: record(busy).status == "busy" and all(record(i).status == "completed" for i in ids))
     page = acme.get("/Calls").get_json()
     assert page["total"] == 3 and {c["call_id"] for c in page["calls"]} == set(ids + [busy])
     assert [c["call_id"] for c in acme.get("/Calls?status=busy").get_json()["calls"]] == [busy]
@@ -270,7 +209,7 @@ def test_calls_list_filters_and_isolation(rig, callback_server):
 def live_call(rig, acme, callback_server, flow):
     setup_number(acme, callback_server.route("/flow", flow))
     call_id = acme.post("/Dials/Connect", {"call": {"no": FAR, "caller_id_no": DID}}).get_json()["call_id"]
-    assert wait(lambda: call_id in rig.fake.calls and any(a == "sleep" for a, _ in rig.fake.calls[call_id].executed))
+    assert wait_until(lambda: call_id in rig.fake.calls and any(a == "sleep" for a, _ in rig.fake.calls[call_id].executed))
     assert record(call_id).status == "live-in-progress"
     return call_id, rig.fake.calls[call_id]
 
@@ -300,7 +239,7 @@ def test_session_data_injection_reaches_later_actions_and_callbacks(rig, callbac
     r = acme.post(f"/Calls/{call_id}/Actions", {"actions": [{"type": "SAY", "params": {"text": "Hi ${sessionData.name}"}},
                                                             {"type": "HANGUP"}]})
     assert r.status_code == 202
-    assert wait(lambda: of_type(callback_server, "call_ended"), 10)
+    assert wait_until(lambda: of_type(callback_server, "call_ended"), 10)
     assert call.spoken == ["Hi Alice"]
     assert of_type(callback_server, "call_ended")[0]["session_data"] == {"name": "Alice"}
     assert record(call_id).session_data == {"name": "Alice"}
@@ -313,7 +252,7 @@ def test_session_data_injection_does_not_cut_the_running_actions(rig, callback_s
                       {"actions": [{"type": "HANGUP"}]})
     call_id, call = live_call(rig, acme, callback_server, flow)
     assert acme.post(f"/Calls/{call_id}/SessionData", {"session_data": {"name": "Alice"}}).status_code == 202
-    assert wait(lambda: of_type(callback_server, "call_ended"), 10)
+    assert wait_until(lambda: of_type(callback_server, "call_ended"), 10)
     assert call.spoken == ["Hi Alice"]
 
 
@@ -323,7 +262,7 @@ def test_actions_interrupt_a_long_pause(rig, callback_server):
     r = acme.post(f"/Calls/{call_id}/Actions", {"actions": [{"type": "SAY", "params": {"text": "Now."}},
                                                             {"type": "HANGUP"}]})
     assert r.status_code == 202
-    assert wait(lambda: of_type(callback_server, "call_ended"), 5)
+    assert wait_until(lambda: of_type(callback_server, "call_ended"), 5)
     assert call.spoken == ["Now."]
     assert any(c.startswith("uuid_break " + call_id) for c in rig.fake.api_log)
 
@@ -337,7 +276,7 @@ def test_actions_are_validated_before_they_are_sent(rig, callback_server):
     assert acme.post(f"/Calls/{call_id}/Actions", {"actions": []}).status_code == 400
     assert acme.post(f"/Calls/{call_id}/Actions", {"actions": [{"type": "EXPLODE"}]}).status_code == 400
     assert acme.post(f"/Calls/{call_id}/Hangup").status_code == 202
-    assert wait(lambda: of_type(callback_server, "call_ended"), 5)
+    assert wait_until(lambda: of_type(callback_server, "call_ended"), 5)
     assert call.spoken == []
 
 
@@ -348,7 +287,7 @@ def test_redirect_a_live_call(rig, callback_server):
     call_id, call = live_call(rig, acme, callback_server, first_then(LONG_PAUSE, {"actions": [{"type": "HANGUP"}]}))
     r = acme.post(f"/Calls/{call_id}/Redirect", {"url": other_flow, "method": "POST"})
     assert r.status_code == 202
-    assert wait(lambda: of_type(callback_server, "call_ended"), 5)
+    assert wait_until(lambda: of_type(callback_server, "call_ended"), 5)
     assert call.spoken == ["Redirected."]
     assert [r["path"] for r in callback_server.requests if r["json"] and r["json"]["type"] == "continue_call"] == ["/other"]
     for body, field in (({}, "url"), ({"url": "ftp://x"}, "url"), ({"url": "http://x/", "method": "DELETE"}, "method")):
@@ -360,8 +299,8 @@ def test_hangup_a_live_call_then_409(rig, callback_server):
     acme = rig.client()
     call_id, call = live_call(rig, acme, callback_server, first_then(LONG_PAUSE, {"actions": [{"type": "HANGUP"}]}))
     assert acme.post(f"/Calls/{call_id}/Hangup").status_code == 202
-    assert wait(lambda: of_type(callback_server, "call_ended"), 5)
-    assert wait(lambda: record(call_id).end_time is not None)
+    assert wait_until(lambda: of_type(callback_server, "call_ended"), 5)
+    assert wait_until(lambda: record(call_id).end_time is not None)
     ended = of_type(callback_server, "call_ended")
     assert len(ended) == 1 and ended[0]["status"] == "completed"
     for path, body in (("Hangup", {}), ("Redirect", {"url": "http://x/"}), ("SessionData", {"session_data": {}}),
@@ -376,12 +315,12 @@ def test_control_of_a_queued_call(rig, callback_server):
     rig.fake.originate_policy = lambda d, v: ("answer", 100000)  # rings for a while (1 s scaled)
     call_id = acme.post("/Dials/Connect", {"call": {"no": FAR, "caller_id_no": DID},
                                            "session_data": {"a": 1}}).get_json()["call_id"]
-    assert wait(lambda: call_id in rig.fake.calls)
+    assert wait_until(lambda: call_id in rig.fake.calls)
     r = acme.post(f"/Calls/{call_id}/SessionData", {"session_data": {"b": 2}})
     assert r.status_code == 202 and r.get_json()["status"] == "stored"
     assert record(call_id).session_data == {"a": 1, "b": 2}
     assert acme.post(f"/Calls/{call_id}/Redirect", {"url": "http://x/"}).status_code == 409
-    assert wait(lambda: of_type(callback_server, "init_call"), 5)
+    assert wait_until(lambda: of_type(callback_server, "init_call"), 5)
     assert of_type(callback_server, "init_call")[0]["session_data"] == {"a": 1, "b": 2}
 
 
@@ -391,9 +330,9 @@ def test_hangup_of_a_ringing_call_cancels_it(rig, callback_server):
     rig.fake.originate_policy = lambda d, v: ("noanswer",)
     call_id = acme.post("/Dials/Connect", {"call": {"no": FAR, "caller_id_no": DID}, "timeout": 100}
                         ).get_json()["call_id"]
-    assert wait(lambda: call_id in rig.fake.calls)
+    assert wait_until(lambda: call_id in rig.fake.calls)
     assert acme.post(f"/Calls/{call_id}/Hangup").status_code == 202
-    assert wait(lambda: of_type(callback_server, "call_ended"), 5)
+    assert wait_until(lambda: of_type(callback_server, "call_ended"), 5)
     assert len(of_type(callback_server, "call_ended")) == 1
 
 
@@ -409,7 +348,7 @@ def test_answered_call_that_no_call_server_takes_is_finished_by_the_watcher(db, 
         acme = rig.client()
         setup_number(acme, callback_server.static("/hello", HELLO))
         call_id = acme.post("/Dials/Connect", {"call": {"no": FAR, "caller_id_no": DID}}).get_json()["call_id"]
-        assert wait(lambda: of_type(callback_server, "call_ended"), 10)
+        assert wait_until(lambda: of_type(callback_server, "call_ended"), 10)
         gevent.sleep(0.3)
         ended = of_type(callback_server, "call_ended")
         assert len(ended) == 1 and ended[0]["status"] == "failed" and ended[0]["call_id"] == call_id

@@ -8,7 +8,7 @@ import pytest
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st  # noqa: E402
 
-from tests.api_support import INVENTORY, tenant  # noqa: E402
+from tests.support.provision import INVENTORY, tenant  # noqa: E402
 from voxology_fs import operator  # noqa: E402
 from voxology_fs.api import create_app  # noqa: E402
 from voxology_fs.api.openapi import build  # noqa: E402

@@ -1,11 +1,11 @@
 """REST API: auth, errors, numbers, configurations, information, docs, isolation."""
 import pytest
 
-from tests.api_support import INVENTORY, Client, enc, tenant
+from tests.support.provision import DID, INVENTORY, tenant
+from tests.support.rest import Client, enc
 from voxology_fs import models, operator
 from voxology_fs.api import create_app
 
-DID = "+17145551212"
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import peewee
 import pytest
 import requests
 
-from tests.api_support import tenant
+from tests.support.provision import tenant
 from tests.fakefs import FakeSwitch
 from voxology_fs import operator
 

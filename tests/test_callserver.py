@@ -5,21 +5,11 @@ import gevent
 import pytest
 
 from tests.fakefs import FakeSwitch
+from tests.support.provision import CALLER, DID, provision
 from voxology_fs import models, store
 from voxology_fs.callserver import CallServer
 
-DID = "+17145551212"
-CALLER = "+19495551212"
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "voxology_fs", "examples")
-
-
-def provision(url, number=DID, method="POST", content_type="application/json", fallback_url=None):
-    account = models.Account.create(name="acme")
-    app = models.Application.create(account=account, name="main")
-    phone = models.PhoneNumber.create(number=number, account=account, application=app, service="CallFlows")
-    models.CallFlowConfig.create(phone_number=phone, url=url, method=method, content_type=content_type,
-                                 fallback_url=fallback_url)
-    return account, app
 
 
 @pytest.fixture

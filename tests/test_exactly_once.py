@@ -33,13 +33,15 @@ import peewee
 import pytest
 import requests
 
-from tests.api_support import INVENTORY, enc, tenant
-from tests.conftest import TEST_DATABASE_URL, CallbackServer
-from tests.multiproc import Processes, python_env
+from tests.support.callbacks import CallbackServer
+from tests.support.database import TEST_DATABASE_URL
+from tests.support.multiproc import Processes, python_env
+from tests.support.provision import DID, INVENTORY, tenant
+from tests.support.rest import enc
+from tests.support.waiting import wait_until
 from voxology_fs import models, operator
 from voxology_fs.esl.connection import InboundConnection
 
-DID = "+17145551212"
 FLOW = {"actions": [{"type": "SAY", "params": {"text": "Hello."}},
                     {"type": "PAUSE", "params": {"length": 300}},
                     {"type": "HANGUP"}]}
@@ -70,16 +72,6 @@ def record(call_id):
 def records(ids):
     with models.database.connection_context():
         return {c.id: c for c in models.Call.select().where(models.Call.id.in_(list(ids)))}
-
-
-def wait_until(predicate, timeout, step=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        if predicate():
-            return True
-        if time.monotonic() > deadline:
-            return False
-        gevent.sleep(step)
 
 
 class Customer:

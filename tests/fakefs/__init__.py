@@ -37,6 +37,14 @@ FakeCall
     of the outbound socket; ``press(digits)``; ``on_execute(app, fn)`` (fn(call, arg) in a
     greenlet when app starts); ``hangup(cause)`` (far end hangs up); ``wait_closed(timeout)``.
 
+Layout: ``switch`` (FakeSwitch: event bus, inbound ESL, API dispatch), ``channel`` (FakeCall:
+state, events, waiting, application execution; with ``channel_data`` and ``private``),
+``listener`` (ESL connections), ``wire``, ``expand``, ``causes``, and one module per family of
+applications and API commands: ``control``, ``media``, ``record``, ``bridge``, ``conference``,
+``fifo``, ``socket_app``, ``api``.  Each family registers itself in ``registry``
+(``@application(name)``, ``@api_command(name)``, ``switch_state(name, factory)``); a new
+family is one module added to ``switch.FAMILIES``.
+
 Timing: a played file lasts ``media_ms`` real ms (file_string:// counts each file), sleeps,
 collect timeouts, record limits and sched_hangup take their value x ``time_scale``.
 """

@@ -35,7 +35,9 @@ monkey.patch_all()
 import gevent  # noqa: E402
 import gevent.event  # noqa: E402
 
-from .switch import FakeSwitch, _parse_dialstring  # noqa: E402
+from .bridge import _parse_dialstring  # noqa: E402
+from .registry import api_command  # noqa: E402
+from .switch import FakeSwitch  # noqa: E402
 
 OUTCOMES = ("answer", "busy", "noanswer", "fail")
 
@@ -77,17 +79,16 @@ def make_policy(rules):
     return policy
 
 
-class ProcessSwitch(FakeSwitch):
-    """A FakeSwitch with one extra API command for tests that run it in another process."""
-
-    def _api_fake_status(self, arg, session):
-        watchers = [l for l in self._listeners if not l.outbound and l.authed and "BACKGROUND_JOB" in l.event_list]
-        calls = {}
-        for uuid, call in self.calls.items():
-            calls[uuid] = {"down": bool(call.down), "answered": bool(call.answered),
-                           "app": call.executed[-1][0] if call.executed else "",
-                           "hangup_cause": call.hangup_cause}
-        return json.dumps({"listeners": len(self._listeners), "watchers": len(watchers), "calls": calls}) + "\n"
+@api_command("fake_status")
+def api_fake_status(switch, arg, session):
+    """The extra API command for tests that run the fake in another process."""
+    watchers = [l for l in switch._listeners if not l.outbound and l.authed and "BACKGROUND_JOB" in l.event_list]
+    calls = {}
+    for uuid, call in switch.calls.items():
+        calls[uuid] = {"down": bool(call.down), "answered": bool(call.answered),
+                       "app": call.executed[-1][0] if call.executed else "",
+                       "hangup_cause": call.hangup_cause}
+    return json.dumps({"listeners": len(switch._listeners), "watchers": len(watchers), "calls": calls}) + "\n"
 
 
 def main(argv=None):
@@ -106,7 +107,7 @@ def main(argv=None):
         parser.error(str(exc))
     host, _, port = args.outbound.rpartition(":")
 
-    switch = ProcessSwitch(outbound=(host or "127.0.0.1", int(port)), password=args.password,
+    switch = FakeSwitch(outbound=(host or "127.0.0.1", int(port)), password=args.password,
                            time_scale=args.time_scale, media_ms=args.media_ms)
     switch.originate_policy = policy
     switch.start(args.esl_port)

@@ -8,9 +8,15 @@
   ``${api args}`` / ``${api(args)}`` which *runs the API command*, including
   ``${system <shell command>}`` (that really runs the shell, as FreeSWITCH
   does: a test that forgets to set app_disable_expand_variables must fail).
+* ``switch_true`` is switch_true: FreeSWITCH's yes/on/true/... test.
 """
 
 ESCAPE_META = '\\'
+
+
+def switch_true(v):
+    return str(v).lower() in ('yes', 'on', 'true', 't', 'enabled', 'active', 'allow') or (
+        str(v).isdigit() and int(v) > 0) if v is not None else False
 
 
 def _unescape_char(c):

@@ -24,7 +24,7 @@ from gevent.event import Event as GEvent
 from gevent.queue import Queue
 
 from . import wire
-from .channel import PrivateEvent
+from .private import PrivateEvent
 
 
 class EslConnection:

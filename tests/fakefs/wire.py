@@ -212,6 +212,15 @@ def linger_notice(session_uuid, channel_name, linger_time):
             'Content-Length: 0\n\n' % (session_uuid, channel_name, linger_time)).encode('utf-8')
 
 
+def header_value(headers, name, default=None):
+    """The value of the first header called name (any case) in [(name, value)]."""
+    lname = name.lower()
+    for k, v in headers:
+        if k.lower() == lname:
+            return v
+    return default
+
+
 class Message:
     """A command as read by mod_event_socket's read_packet."""
 
@@ -223,11 +232,7 @@ class Message:
         self.head_text = raw[:len(raw) - len(body.encode('utf-8'))].decode('utf-8', 'replace') if body else raw.decode('utf-8', 'replace')
 
     def get(self, name, default=None):
-        lname = name.lower()
-        for k, v in self.headers:
-            if k.lower() == lname:
-                return v
-        return default
+        return header_value(self.headers, name, default)
 
 
 class SocketReader:

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from .run_freeswitch import runfs
+from tests.support.run_freeswitch import runfs
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent

@@ -27,13 +27,14 @@ from pathlib import Path
 import gevent
 import pytest
 
-from tests.integration.media import EslWatcher, RtpReceiver, tone_wav, try_mp3, ulaw_decode
-from tests.test_callserver import provision
+from tests.support.audio import ulaw_decode
+from tests.support.media import EslWatcher, RtpReceiver, tone_wav, try_mp3
+from tests.support.provision import DID, provision
+from tests.support.waiting import wait_until
 from voxology_fs import models, store
 from voxology_fs.callserver import CallServer
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "voxology_fs" / "examples"
-DID = "+17145551212"
 DIALLED = "17145551212"  # what sipp puts in the Request-URI; normalises to DID
 # Speech from flite and a 440 Hz tone both have 20 ms frames with an RMS in
 # the thousands; PCMU silence decodes to 0.
@@ -145,15 +146,6 @@ def finished(call, callback_server, timeout=30):
     assert callback_server.wait_for(lambda: callback_server.of_type("call_ended"), timeout=5), \
         "%s\n%s" % (callback_types(callback_server), call.watcher.describe(call.uuid))
     return result
-
-
-def wait_until(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        gevent.sleep(0.02)
-    return True
 
 
 def heard_during(call, start_event, end_event, slack=0.3):

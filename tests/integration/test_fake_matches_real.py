@@ -15,7 +15,7 @@ import gevent
 import pytest
 
 from tests.fakefs import FakeSwitch
-from tests.test_callserver import CALLER, DID, provision
+from tests.support.provision import CALLER, DID, provision
 from voxology_fs.callserver import CallServer
 from voxology_fs.esl.connection import InboundConnection
 from voxology_fs.esl.protocol import Parser, parse_event

@@ -7,7 +7,8 @@ first media action), so the whole path is real without a SIP trunk.
 import gevent
 import pytest
 
-from tests.api_support import INVENTORY, Client, enc, tenant
+from tests.support.provision import FAR, INVENTORY, tenant  # FAR: also ours, so the switch routes it back to us
+from tests.support.rest import Client, enc
 from voxology_fs import operator, store
 from voxology_fs.api import create_app
 from voxology_fs.callserver import CallServer
@@ -15,7 +16,6 @@ from voxology_fs.settings import Switch
 from voxology_fs.switches import Switches
 
 CALLER_ID = "+17145551212"  # our number whose flow the placed call runs
-FAR = "+19495550123"  # the number dialled: also ours, so the switch routes it back to us
 
 
 def make_platform(settings, freeswitch, call_server_port, dial_string):

@@ -2,8 +2,8 @@
 
 * :class:`RtpReceiver`: the caller's RTP port. The sipp scenarios
   ``uac_media_*.xml`` offer ``m=audio [rtp_port]``, so FreeSWITCH sends the
-  call's audio here; the receiver keeps every packet and decodes PCMU to
-  tell speech and tones from silence.
+  call's audio here; the receiver keeps every packet and decodes PCMU
+  (``audio``) to tell speech and tones from silence.
 * :class:`EslWatcher`: an inbound ESL connection subscribed to
   CHANNEL_EXECUTE, CHANNEL_EXECUTE_COMPLETE, DTMF, CHANNEL_ANSWER and
   CHANNEL_HANGUP_COMPLETE of every channel: what FreeSWITCH really ran.
@@ -13,7 +13,6 @@ Everything is gevent-friendly: tests/conftest.py monkey-patches the process.
 """
 from __future__ import annotations
 
-import math
 import random
 import shutil
 import socket
@@ -29,35 +28,11 @@ import gevent.event
 
 from voxology_fs.esl.connection import InboundConnection
 
+from .audio import rms, ulaw_decode
+
 LOOPBACK = "127.0.0.1"
 PCMU = 0
 FRAME_MS = 20
-
-
-# ----------------------------------------------------------------- G.711 u-law
-
-def _ulaw_sample(byte: int) -> int:
-    byte = ~byte & 0xFF
-    sign = byte & 0x80
-    exponent = (byte >> 4) & 0x07
-    mantissa = byte & 0x0F
-    sample = (((mantissa << 3) + 0x84) << exponent) - 0x84
-    return -sample if sign else sample
-
-
-ULAW_TABLE = [_ulaw_sample(b) for b in range(256)]
-
-
-def ulaw_decode(data: bytes) -> list[int]:
-    """16-bit linear samples of G.711 u-law bytes."""
-    table = ULAW_TABLE
-    return [table[b] for b in data]
-
-
-def rms(samples: list[int]) -> float:
-    if not samples:
-        return 0.0
-    return math.sqrt(sum(s * s for s in samples) / len(samples))
 
 
 # ----------------------------------------------------------------- RTP

@@ -1,4 +1,4 @@
-"""``scripts/run-freeswitch`` as a module, for the real-switch tests and ``scripts/bench_sip.py``.
+"""``scripts/run-freeswitch`` as a module, for the real-switch tests and the benchmarks.
 
 The script has no ``.py`` suffix (it is a command), so it is loaded by path.
 """

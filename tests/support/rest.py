@@ -1,5 +1,4 @@
-"""Helpers shared by the REST API tests."""
-from voxology_fs import operator
+"""The REST API as one account sees it: a Flask test client with its key."""
 
 
 class Client:
@@ -25,21 +24,6 @@ class Client:
 
     def put(self, path, json=None, **kw):
         return self.c.put("/v1" + path, json=json, headers=self._h(kw.pop("headers", None)), **kw)
-
-
-def tenant(name="acme"):
-    account = operator.create_account(name)
-    app, key = operator.create_application(account.id, "main")
-    return account, app, key
-
-
-INVENTORY = """number,capabilities,country
-+17145551212,voice;sms,US
-+17145550100,voice,US
-+19495550123,voice;sms,US
-+12125550199,voice;sms,US
-+442079460000,voice,GB
-"""
 
 
 def enc(no):

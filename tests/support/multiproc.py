@@ -18,7 +18,7 @@ import time
 
 import gevent
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def python_env(**extra) -> dict:

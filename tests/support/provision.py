@@ -1,0 +1,33 @@
+"""Accounts, applications, numbers and call-flow configurations for tests and benchmarks."""
+from voxology_fs import models, operator
+
+DID = "+17145551212"
+CALLER = "+19495551212"
+FAR = "+19495550123"
+HELLO = {"actions": [{"type": "SAY", "params": {"text": "Hello, world."}}, {"type": "HANGUP"}]}
+
+
+def provision(url, number=DID, method="POST", content_type="application/json", fallback_url=None,
+              account="acme", application="main"):
+    """An account whose application answers ``number`` with the call flow at ``url``."""
+    account = models.Account.create(name=account)
+    app = models.Application.create(account=account, name=application)
+    phone = models.PhoneNumber.create(number=number, account=account, application=app, service="CallFlows")
+    models.CallFlowConfig.create(phone_number=phone, url=url, method=method, content_type=content_type,
+                                 fallback_url=fallback_url)
+    return account, app
+
+
+def tenant(name="acme"):
+    account = operator.create_account(name)
+    app, key = operator.create_application(account.id, "main")
+    return account, app, key
+
+
+INVENTORY = """number,capabilities,country
++17145551212,voice;sms,US
++17145550100,voice,US
++19495550123,voice;sms,US
++12125550199,voice;sms,US
++442079460000,voice,GB
+"""
