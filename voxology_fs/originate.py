@@ -19,7 +19,7 @@ import re
 from . import db, store
 from .callbacks import CallbackClient, CallbackError
 from .flow.state import CallState, utcnow
-from .models import Call, CallEvent
+from .models import Call, CallEvent, Leg
 from .settings import Settings, Switch
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,8 @@ def place_call(switches, *, account_id: str, application_id: str | None, to_no: 
             channel_uuid=call_id, direction="outbound", status="queued", caller_no=to_no, api_no=caller_id_no,
             to_no=to_no, start_time=now, session_data=session_data, key_presses=[], recordings=[], errors=[],
             timeout_s=timeout_s, max_call_time_ms=max_call_time_ms)
+        Leg.create(call=call_id, role="caller", direction="outbound", from_no=caller_id_no, to_no=to_no,
+                   switch=link.name, channel_uuid=call_id, created_at=now)
         CallEvent.create(call=call_id, at=now, kind="originate",
                          data={"switch": link.name, "to": to_no, "from": caller_id_no, "timeout": timeout_s})
     command = originate_command(switches.settings, link.switch, call_id, to_no, caller_id_no, timeout_s)

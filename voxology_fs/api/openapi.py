@@ -109,6 +109,26 @@ SCHEMAS = {
         "recordings": {"type": "array", "items": {"type": "object"}}, "detection": NULLABLE_STR,
         "errors": {"type": "array", "items": {"type": "object"}},
         "timeout": {"type": "integer", "nullable": True}, "max_call_time": {"type": "integer", "nullable": True}}},
+    "Leg": {"type": "object", "description": "One channel of the call on the switch", "properties": {
+        "leg_id": {"type": "string", "format": "uuid"},
+        "role": {"type": "string", "enum": ["caller", "dialed"],
+                 "description": "caller: the leg the call arrived on, or the one Make Call placed; "
+                                "dialed: a leg the call dialled"},
+        "direction": {"type": "string", "enum": ["inbound", "outbound"]},
+        "from_no": {"type": "string"}, "to_no": {"type": "string"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "ringing_at": {"type": "string", "format": "date-time", "nullable": True},
+        "answered_at": {"type": "string", "format": "date-time", "nullable": True},
+        "bridged_to": {"type": "string", "nullable": True, "description": "The leg_id this leg is bridged to"},
+        "bridged_at": {"type": "string", "format": "date-time", "nullable": True},
+        "ended_at": {"type": "string", "format": "date-time", "nullable": True},
+        "hangup_cause": NULLABLE_STR, "sip_code": {"type": "integer", "nullable": True}}},
+    "CallDetail": {"allOf": [_ref("Call"), {"type": "object", "properties": {
+        "legs": {"type": "array", "items": _ref("Leg")},
+        "parent_call_id": {"type": "string", "nullable": True,
+                           "description": "The call this one was started from, if any"},
+        "child_calls": {"type": "array", "items": {"type": "string"},
+                        "description": "Ids of the calls started from this one"}}}]},
     "CallEvent": {"type": "object", "properties": {
         "id": {"type": "integer"}, "at": {"type": "string", "format": "date-time"}, "kind": {"type": "string"},
         "data": {"nullable": True}}},
@@ -192,7 +212,7 @@ def build(server_url: str = "/v1") -> dict:
                     {"name": "start_time_from", "in": "query", "schema": {"type": "string", "format": "date-time"}},
                     {"name": "start_time_to", "in": "query", "schema": {"type": "string", "format": "date-time"}},
                     *PAGE])},
-        "/Calls/{call_id}": {"get": _op("Get a call", T_CALL, {"200": _json(_ref("Call"))}, params=[CALL_ID],
+        "/Calls/{call_id}": {"get": _op("Get a call", T_CALL, {"200": _json(_ref("CallDetail"))}, params=[CALL_ID],
                                         errors=(401, 404, 429), op_id="getCall")},
         "/Calls/{call_id}/Events": {"get": _op(
             "A call's trace", T_CALL, {"200": _json(_page("events", _ref("CallEvent")))}, params=[CALL_ID, *PAGE],
