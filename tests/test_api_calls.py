@@ -402,7 +402,7 @@ def test_answered_call_that_no_call_server_takes_is_finished_by_the_watcher(db, 
     operator.import_numbers(INVENTORY)
     rig = Rig(settings)
     try:
-        rig.switches.hangup_grace = 0.2
+        rig.switches.watcher.hangup_grace = 0.2
         # this switch hands answered calls to a port where nothing listens
         link = rig.switches.link("fs1")
         link.switch = Switch(**{**link.switch.__dict__, "socket_address": "127.0.0.1:9"})
@@ -428,8 +428,8 @@ def test_sweep_finishes_queued_calls_whose_channel_is_gone(rig, callback_server)
                              start_time=dt.datetime.utcnow() - dt.timedelta(hours=1))
     fresh = models.Call.create(account=account_id, switch="fs1", direction="outbound", status="queued", api_no=DID,
                                to_no=FAR, caller_no=FAR, timeout_s=30)
-    assert rig.switches.sweep() == 1
+    assert rig.switches.sweeper.sweep() == 1
     assert record(old.id).status == "failed" and record(old.id).hangup_cause == "SWITCH_CONNECTION_LOST"
     assert record(fresh.id).status == "queued"
     assert [e["call_id"] for e in of_type(callback_server, "call_ended")] == [old.id]
-    assert rig.switches.sweep() == 0
+    assert rig.switches.sweeper.sweep() == 0

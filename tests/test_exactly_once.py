@@ -49,7 +49,7 @@ OUTCOME_BY_LAST_DIGIT = {"1": ("busy", "USER_BUSY"), "2": ("no-answer", "NO_ANSW
 FINAL = {"completed", "busy", "no-answer", "failed", "canceled"}
 SWITCH_A, SWITCH_B = "fsA", "fsB"
 # Seconds the REST workers' watcher waits after a hangup before it looks
-# (voxology_fs.switches.Switches.hangup_grace), plus room for a slow machine.
+# (voxology_fs.watcher.SwitchWatcher.hangup_grace), plus room for a slow machine.
 # The REST workers' watchers finish a live call whose call server died this
 # many seconds after its channel hung up (production default: 45 s).
 ORPHAN_GRACE = 3.0

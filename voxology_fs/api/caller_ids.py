@@ -20,7 +20,7 @@ from ..esl import args as fsargs
 from ..flow.state import iso, utcnow
 from ..models import CallerId, CallFlowConfig, PhoneNumber, new_id
 from ..originate import E164, UUID
-from ..switches import SwitchUnavailable
+from ..switch_errors import SwitchUnavailable
 from .calls import _unavailable, switches
 from .common import account_id, json_body, paged, phone_number, settings, string
 from .errors import bad_field, conflict, not_found

@@ -18,7 +18,7 @@ from ..flow.parser import parse_response
 from ..flow.state import STATUSES, iso
 from ..models import Call, CallerId, CallEvent, CallFlowConfig, Leg, PhoneNumber
 from ..originate import place_call
-from ..switches import SwitchUnavailable
+from ..switch_errors import SwitchUnavailable
 from .common import account_id, call_json, integer, json_body, obj, paged, phone_number, string
 from .configs import _method, _url
 from .errors import ApiError, bad_field, conflict, not_found
