@@ -72,3 +72,31 @@ def test_get_call_shows_its_legs_parent_and_children_within_the_account(rig, cal
     assert doc["child_calls"] == [child.id]
     assert acme.get(f"/Calls/{child.id}").get_json()["parent_call_id"] == call_id
     assert other.get(f"/Calls/{call_id}").status_code == 404
+
+
+def test_the_answer_time_is_the_switch_answer_not_the_end_of_the_first_action(db, settings, callback_server):
+    """A flow whose first media action lasts: the answer time is when the switch answered."""
+    from tests.fakefs import FakeSwitch
+    from tests.test_callserver import provision
+    from voxology_fs.callserver import CallServer
+    from voxology_fs.flow.state import iso
+
+    flow = {"actions": [{"type": "PAUSE", "params": {"length": 400}},
+                        {"type": "SAY", "params": {"text": "answered ${answerTime}"}}, {"type": "HANGUP"}]}
+    provision(callback_server.static("/flow", flow))
+    server = CallServer(settings)
+    server.start()
+    fake = FakeSwitch(outbound=("127.0.0.1", server.port), time_scale=1.0, media_ms=5)
+    fake.start()
+    try:
+        call = fake.incoming_call(destination=DID, caller="+19495551212")
+        assert call.wait_closed(timeout=10)
+        assert callback_server.wait_for(lambda: callback_server.of_type("call_ended"), timeout=5)
+    finally:
+        fake.stop()
+        server.stop()
+    answered = dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=call.times["answered"])
+    assert call.spoken == [f"answered {iso(answered)}"]
+    assert record(call.uuid).answer_time == answered
+    [leg] = legs_of(call.uuid)
+    assert leg.answered_at == answered and leg.ended_at is not None
