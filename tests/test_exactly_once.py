@@ -238,6 +238,7 @@ socket_address = "127.0.0.1:{socket_port}"
         # 1. every outcome, both switches
         numbers = [f"+1949555{n:04d}" for n in range(100, 120)]
         placed = {self.call(no): no for no in numbers}
+        self.phase1 = list(placed)
         for call_id, no in placed.items():
             self.expected[call_id] = OUTCOME_BY_LAST_DIGIT.get(no[-1], ("completed", None))
         assert wait_until(lambda: self.final(placed) and self.ended_once(placed), 15), \
@@ -357,6 +358,22 @@ def test_calls_of_a_killed_call_server_end_once(platform):
     for call_id in platform.victims:
         check_ended_once(platform, call_id)
         assert [e["code"] for e in record(call_id).errors][-1:] == ["call_server_lost"]
+
+
+def test_one_watcher_put_the_switch_figures_on_each_leg_and_call(platform):
+    """Phase 1's answered calls, long settled: both REST workers saw each hangup, one claimed it and
+    wrote the switch's end time on the call's caller leg and then on the call itself."""
+    answered = [i for i in platform.phase1 if platform.expected[i][0] == "completed"]
+    assert answered
+    with models.database.connection_context():
+        legs = {leg.call_id: leg for leg in models.Leg.select().where(models.Leg.call.in_(answered))}
+        claimed = models.Claim.select().count()
+    assert set(legs) == set(answered) and all(leg.role == "caller" for leg in legs.values())
+    for call_id in answered:
+        leg, call = legs[call_id], record(call_id)
+        assert leg.ended_at is not None and leg.answered_at is not None, call_id
+        assert (call.end_time, call.answer_time) == (leg.ended_at, leg.answered_at), call_id
+    assert claimed >= len(answered)
 
 
 def test_no_call_is_left_live(platform):

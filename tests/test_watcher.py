@@ -38,10 +38,16 @@ def test_leg_end_of_recorded_hangups():
     assert end.answered_at == EPOCH + dt.timedelta(microseconds=1795700376282095)
     assert end.ended_at == EPOCH + dt.timedelta(microseconds=1795700379202105)
     assert end.bridged_at is None and end.cause == "NORMAL_CLEARING" and end.sip_code is None
+    assert end.ringing_at is None  # this call was answered without ringing first
 
     refused = recorded_events("sip_reject.inbound.log", "CHANNEL_HANGUP_COMPLETE")
     assert [(LegEnd.from_event(e).cause, LegEnd.from_event(e).sip_code, LegEnd.from_event(e).answered_at)
             for e in refused] == [("USER_BUSY", 486, None), ("CALL_REJECTED", 603, None)]
+
+    rang = recorded_events("originate_outbound.inbound.log", "CHANNEL_HANGUP_COMPLETE")
+    progress = [e.get("Caller-Channel-Progress-Time") for e in rang]
+    assert [LegEnd.from_event(e).ringing_at for e in rang] == [switch_time(p) for p in progress]
+    assert any(p != "0" for p in progress)
 
     bridged = [LegEnd.from_event(e) for e in recorded_events("bridge.inbound.log", "CHANNEL_HANGUP_COMPLETE")]
     assert any(end.bridged_at == EPOCH + dt.timedelta(microseconds=1795700402242105) for end in bridged)
@@ -126,6 +132,9 @@ def test_a_completed_call_gets_the_switch_answer_and_end_times(db, settings, cal
         assert call.duration_ms == int((hangup - call.start_time).total_seconds() * 1000)
         [ended] = of_type(callback_server, "call_ended")
         assert ended["status"] == "completed"
+        doc = acme.get(f"/Calls/{call_id}").get_json()
+        assert doc["duration"] == call.duration_ms
+        assert doc["talk_time"] == int((hangup - answered).total_seconds() * 1000)
     finally:
         rig.close()
 

@@ -11,8 +11,8 @@ What it watches, for the calls that carry our ``vox_call_id``:
 
 * ``BACKGROUND_JOB`` of an ``originate`` answered ``-ERR <cause>`` (busy, no
   answer, failure): the call ends with that status at once;
-* ``CHANNEL_HANGUP_COMPLETE``: the switch's own figures for the leg (answer,
-  bridge and hangup times, cause, SIP code) go on the leg, and then onto the
+* ``CHANNEL_HANGUP_COMPLETE``: the switch's own figures for the leg (ringing,
+  answer, bridge and hangup times, cause, SIP code) go on the leg, and then onto the
   call's answer and end times and duration, once the call is final;
   a call still ``queued`` a moment later was answered but no call server
   took it, and ends; a call still live long after (its call server died)
@@ -47,6 +47,7 @@ class LegEnd:
     """A leg's end as ``CHANNEL_HANGUP_COMPLETE`` tells it, in the switch's clock."""
 
     channel_uuid: str
+    ringing_at: dt.datetime | None
     answered_at: dt.datetime | None
     bridged_at: dt.datetime | None
     ended_at: dt.datetime | None
@@ -60,6 +61,7 @@ class LegEnd:
 
         return cls(
             channel_uuid=event.get("Unique-ID", ""),
+            ringing_at=moment("Caller-Channel-Progress-Time", "progress_uepoch"),
             answered_at=moment("Caller-Channel-Answered-Time", "answer_uepoch"),
             bridged_at=moment("Caller-Channel-Bridged-Time", "bridge_uepoch"),
             ended_at=moment("Caller-Channel-Hangup-Time", "end_uepoch"),
@@ -83,7 +85,7 @@ def record_leg_end(end: LegEnd) -> int:
         return 0
     changes = {Leg.hangup_cause: end.cause, Leg.sip_code: end.sip_code}
     for field, value in ((Leg.ended_at, end.ended_at), (Leg.answered_at, end.answered_at),
-                         (Leg.bridged_at, end.bridged_at)):
+                         (Leg.bridged_at, end.bridged_at), (Leg.ringing_at, end.ringing_at)):
         if value is not None:  # a time the switch does not give leaves ours
             changes[field] = value
     with db.unit_of_work():

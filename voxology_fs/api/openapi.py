@@ -104,6 +104,7 @@ SCHEMAS = {
         "answer_time": {"type": "string", "format": "date-time", "nullable": True},
         "end_time": {"type": "string", "format": "date-time", "nullable": True},
         "duration": {"type": "integer", "nullable": True, "description": "Milliseconds"},
+        "talk_time": {"type": "integer", "nullable": True, "description": "Milliseconds from answer to end"},
         "hangup_cause": NULLABLE_STR, "session_data": {"type": "object", "nullable": True},
         "custom_data": {"nullable": True}, "key_presses": {"type": "array", "items": {"type": "object"}},
         "recordings": {"type": "array", "items": {"type": "object"}}, "detection": NULLABLE_STR,
