@@ -86,8 +86,8 @@ class Sweeper:
             if exists != "false":
                 continue
             if queued:
-                watcher._finish(call.id, "SWITCH_CONNECTION_LOST", False)
+                watcher.finish(call.id, "SWITCH_CONNECTION_LOST", False)
             else:
-                watcher._finish_orphan(call.id, "NORMAL_CLEARING")
+                watcher.finish_orphan(call.id, "NORMAL_CLEARING")
             finished += 1
         return finished

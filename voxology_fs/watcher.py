@@ -83,7 +83,7 @@ def record_leg_end(end: LegEnd) -> int:
     """Put the switch's figures on the leg of that channel; the legs changed."""
     if not end.channel_uuid:
         return 0
-    changes = {Leg.hangup_cause: end.cause, Leg.sip_code: end.sip_code}
+    changes: dict = {Leg.hangup_cause: end.cause, Leg.sip_code: end.sip_code}
     for field, value in ((Leg.ended_at, end.ended_at), (Leg.answered_at, end.answered_at),
                          (Leg.bridged_at, end.bridged_at), (Leg.ringing_at, end.ringing_at)):
         if value is not None:  # a time the switch does not give leaves ours
@@ -168,18 +168,20 @@ class SwitchWatcher:
         answered = end.answered_at is not None or event.get("Answer-State") == "answered"
         # The call server finishes the calls it took; a moment's grace lets
         # it mark a freshly answered one live first.
-        gevent.spawn_later(self.hangup_grace, self._finish, call_id, end.cause, answered)
+        gevent.spawn_later(self.hangup_grace, self.finish, call_id, end.cause, answered)
         # And if the call server that took it died, nobody will.
-        gevent.spawn_later(self.settings.orphaned_call_grace, self._finish_orphan, call_id, end.cause)
+        gevent.spawn_later(self.settings.orphaned_call_grace, self.finish_orphan, call_id, end.cause)
 
-    def _finish(self, call_id: str, cause: str, answered: bool) -> None:
+    def finish(self, call_id: str, cause: str, answered: bool) -> None:
+        """End the call if no call server took it; then its times are the switch's."""
         try:
             finish_unconnected(call_id, cause, answered, self.callbacks)
             settle_call_times(call_id)
         except Exception:
             log.exception("call %s: could not finish it", call_id)
 
-    def _finish_orphan(self, call_id: str, cause: str) -> None:
+    def finish_orphan(self, call_id: str, cause: str) -> None:
+        """End the call if its call server died while it was live."""
         try:
             finish_orphaned(call_id, cause, self.callbacks)
             settle_call_times(call_id)
