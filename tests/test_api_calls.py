@@ -3,7 +3,7 @@ call records and traces, live control, the switch watcher."""
 import gevent
 import pytest
 
-from tests.support.provision import DID, FAR, HELLO, INVENTORY, tenant
+from tests.support.provision import DID, FAR, HELLO, INVENTORY, call_record, setup_number, tenant
 from tests.support.rest import Client, enc
 from tests.support.rig import Rig, of_type
 from tests.support.waiting import wait_until
@@ -11,18 +11,6 @@ from voxology_fs import models, operator
 from voxology_fs.api import create_app
 from voxology_fs.settings import Switch
 from voxology_fs.switches import Switches
-
-
-def setup_number(client, url, method="POST", number=DID):
-    assert client.post("/PhoneNumbers/CallFlows", {"phone_numbers": [{"no": number}]}).status_code == 201
-    r = client.put("/CallFlows/Configurations/PhoneNumbers/" + enc(number),
-                   {"callback": {"method": method, "url": url, "content_type": "application/json"}})
-    assert r.status_code == 200, r.get_json()
-
-
-def record(call_id):
-    with models.database.connection_context():
-        return models.Call.get_by_id(call_id)
 
 
 def test_seed_tutorials_end_to_end(rig, callback_server):
@@ -59,7 +47,7 @@ def test_seed_tutorials_end_to_end(rig, callback_server):
     assert "originate_timeout=60" in originate and "loopback/+17145559876" in originate
     ended = of_type(callback_server, "call_ended")
     assert len(ended) == 1 and ended[0]["status"] == "completed"
-    assert wait_until(lambda: record(call_id).status == "completed")
+    assert wait_until(lambda: call_record(call_id).status == "completed")
     doc = acme.get("/Calls/" + call_id).get_json()
     assert doc["status"] == "completed" and doc["session_data"] == {"name": "Bob", "age": 21}
     assert doc["direction"] == "outbound" and doc["to_no"] == "+17145559876" and doc["switch"] if "switch" in doc else True
@@ -172,7 +160,7 @@ def test_calls_list_filters_and_isolation(rig, callback_server):
     rig.fake.originate_policy = lambda d, v: ("busy",)
     busy = acme.post("/Dials/Connect", {"call": {"no": "+12125550100", "caller_id_no": DID}}).get_json()["call_id"]
     assert wait_until(lambda: len(of_type(callback_server, "call_ended")) == 3, 10)
-    assert wait_until(lambda: record(busy).status == "busy" and all(record(i).status == "completed" for i in ids))
+    assert wait_until(lambda: call_record(busy).status == "busy" and all(call_record(i).status == "completed" for i in ids))
     page = acme.get("/Calls").get_json()
     assert page["total"] == 3 and {c["call_id"] for c in page["calls"]} == set(ids + [busy])
     assert [c["call_id"] for c in acme.get("/Calls?status=busy").get_json()["calls"]] == [busy]
@@ -210,7 +198,7 @@ def live_call(rig, acme, callback_server, flow):
     setup_number(acme, callback_server.route("/flow", flow))
     call_id = acme.post("/Dials/Connect", {"call": {"no": FAR, "caller_id_no": DID}}).get_json()["call_id"]
     assert wait_until(lambda: call_id in rig.fake.calls and any(a == "sleep" for a, _ in rig.fake.calls[call_id].executed))
-    assert record(call_id).status == "live-in-progress"
+    assert call_record(call_id).status == "live-in-progress"
     return call_id, rig.fake.calls[call_id]
 
 
@@ -242,7 +230,7 @@ def test_session_data_injection_reaches_later_actions_and_callbacks(rig, callbac
     assert wait_until(lambda: of_type(callback_server, "call_ended"), 10)
     assert call.spoken == ["Hi Alice"]
     assert of_type(callback_server, "call_ended")[0]["session_data"] == {"name": "Alice"}
-    assert record(call_id).session_data == {"name": "Alice"}
+    assert call_record(call_id).session_data == {"name": "Alice"}
 
 
 def test_session_data_injection_does_not_cut_the_running_actions(rig, callback_server):
@@ -300,7 +288,7 @@ def test_hangup_a_live_call_then_409(rig, callback_server):
     call_id, call = live_call(rig, acme, callback_server, first_then(LONG_PAUSE, {"actions": [{"type": "HANGUP"}]}))
     assert acme.post(f"/Calls/{call_id}/Hangup").status_code == 202
     assert wait_until(lambda: of_type(callback_server, "call_ended"), 5)
-    assert wait_until(lambda: record(call_id).end_time is not None)
+    assert wait_until(lambda: call_record(call_id).end_time is not None)
     ended = of_type(callback_server, "call_ended")
     assert len(ended) == 1 and ended[0]["status"] == "completed"
     for path, body in (("Hangup", {}), ("Redirect", {"url": "http://x/"}), ("SessionData", {"session_data": {}}),
@@ -318,7 +306,7 @@ def test_control_of_a_queued_call(rig, callback_server):
     assert wait_until(lambda: call_id in rig.fake.calls)
     r = acme.post(f"/Calls/{call_id}/SessionData", {"session_data": {"b": 2}})
     assert r.status_code == 202 and r.get_json()["status"] == "stored"
-    assert record(call_id).session_data == {"a": 1, "b": 2}
+    assert call_record(call_id).session_data == {"a": 1, "b": 2}
     assert acme.post(f"/Calls/{call_id}/Redirect", {"url": "http://x/"}).status_code == 409
     assert wait_until(lambda: of_type(callback_server, "init_call"), 5)
     assert of_type(callback_server, "init_call")[0]["session_data"] == {"a": 1, "b": 2}
@@ -341,7 +329,7 @@ def test_answered_call_that_no_call_server_takes_is_finished_by_the_watcher(db, 
     operator.import_numbers(INVENTORY)
     rig = Rig(settings)
     try:
-        rig.switches.hangup_grace = 0.2
+        rig.switches.watcher.hangup_grace = 0.2
         # this switch hands answered calls to a port where nothing listens
         link = rig.switches.link("fs1")
         link.switch = Switch(**{**link.switch.__dict__, "socket_address": "127.0.0.1:9"})
@@ -352,7 +340,7 @@ def test_answered_call_that_no_call_server_takes_is_finished_by_the_watcher(db, 
         gevent.sleep(0.3)
         ended = of_type(callback_server, "call_ended")
         assert len(ended) == 1 and ended[0]["status"] == "failed" and ended[0]["call_id"] == call_id
-        assert record(call_id).status == "failed" and record(call_id).end_time
+        assert call_record(call_id).status == "failed" and call_record(call_id).end_time
     finally:
         rig.close()
 
@@ -367,8 +355,8 @@ def test_sweep_finishes_queued_calls_whose_channel_is_gone(rig, callback_server)
                              start_time=dt.datetime.utcnow() - dt.timedelta(hours=1))
     fresh = models.Call.create(account=account_id, switch="fs1", direction="outbound", status="queued", api_no=DID,
                                to_no=FAR, caller_no=FAR, timeout_s=30)
-    assert rig.switches.sweep() == 1
-    assert record(old.id).status == "failed" and record(old.id).hangup_cause == "SWITCH_CONNECTION_LOST"
-    assert record(fresh.id).status == "queued"
+    assert rig.switches.sweeper.sweep() == 1
+    assert call_record(old.id).status == "failed" and call_record(old.id).hangup_cause == "SWITCH_CONNECTION_LOST"
+    assert call_record(fresh.id).status == "queued"
     assert [e["call_id"] for e in of_type(callback_server, "call_ended")] == [old.id]
-    assert rig.switches.sweep() == 0
+    assert rig.switches.sweeper.sweep() == 0

@@ -5,33 +5,8 @@ import random
 
 import pytest
 
+from tests.support.transcripts import TRANSCRIPTS, split_transcript
 from voxology_fs.esl.protocol import Parser, encode_execute, message_to_event, parse_event
-
-# Recorded FreeSWITCH 1.11.1 traffic (see its README.md).
-TRANSCRIPTS = os.path.join(os.path.dirname(__file__), "data", "esl-transcripts")
-
-
-def split_transcript(data: bytes):
-    """[(direction, raw message)] of a transcript file, framed by its own rule."""
-    out, pos = [], 0
-    markers = {b"<<< RECEIVED\n": "<", b">>> SENT\n": ">"}
-    while pos < len(data):
-        for marker, direction in markers.items():
-            if data.startswith(marker, pos):
-                pos += len(marker)
-                break
-        else:
-            pos += 1  # the newline between a message and the next marker
-            continue
-        end = data.index(b"\n\n", pos) + 2
-        length = 0
-        for line in data[pos:end].split(b"\n"):
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":", 1)[1])
-        out.append((direction, data[pos:end + length]))
-        pos = end + length
-    return out
-
 
 def received_streams():
     """(name, bytes FreeSWITCH sent, number of messages) for each recorded file."""

@@ -36,7 +36,7 @@ import requests
 from tests.support.callbacks import CallbackServer
 from tests.support.database import TEST_DATABASE_URL
 from tests.support.multiproc import Processes, python_env
-from tests.support.provision import DID, INVENTORY, tenant
+from tests.support.provision import DID, INVENTORY, call_record, tenant
 from tests.support.rest import enc
 from tests.support.waiting import wait_until
 from voxology_fs import models, operator
@@ -51,7 +51,7 @@ OUTCOME_BY_LAST_DIGIT = {"1": ("busy", "USER_BUSY"), "2": ("no-answer", "NO_ANSW
 FINAL = {"completed", "busy", "no-answer", "failed", "canceled"}
 SWITCH_A, SWITCH_B = "fsA", "fsB"
 # Seconds the REST workers' watcher waits after a hangup before it looks
-# (voxology_fs.switches.Switches.hangup_grace), plus room for a slow machine.
+# (voxology_fs.watcher.SwitchWatcher.hangup_grace), plus room for a slow machine.
 # The REST workers' watchers finish a live call whose call server died this
 # many seconds after its channel hung up (production default: 45 s).
 ORPHAN_GRACE = 3.0
@@ -62,11 +62,6 @@ def database_url(database):
     if isinstance(database, peewee.SqliteDatabase):
         return "sqlite:///" + database.database
     return TEST_DATABASE_URL
-
-
-def record(call_id):
-    with models.database.connection_context():
-        return models.Call.get_by_id(call_id)
 
 
 def records(ids):
@@ -88,7 +83,7 @@ class Customer:
         body = request["json"] or {}
         kind = body.get("type")
         if kind == "init_call":
-            if self.hold_on is not None and self.hold_on(record(body["call_id"])):
+            if self.hold_on is not None and self.hold_on(call_record(body["call_id"])):
                 self.held.add(body["call_id"])
                 self.release.wait(timeout=20)
             return FLOW
@@ -230,6 +225,7 @@ socket_address = "127.0.0.1:{socket_port}"
         # 1. every outcome, both switches
         numbers = [f"+1949555{n:04d}" for n in range(100, 120)]
         placed = {self.call(no): no for no in numbers}
+        self.phase1 = list(placed)
         for call_id, no in placed.items():
             self.expected[call_id] = OUTCOME_BY_LAST_DIGIT.get(no[-1], ("completed", None))
         assert wait_until(lambda: self.final(placed) and self.ended_once(placed), 15), \
@@ -306,7 +302,7 @@ def check_ended_once(platform, call_id):
     assert ended[0]["status"] == status, (call_id, ended[0]["status"], status)
     if cause:
         assert ended[0]["hangup_cause"] == cause, (call_id, ended[0]["hangup_cause"], cause)
-    call = record(call_id)
+    call = call_record(call_id)
     assert call.status == status and call.end_time is not None, (call_id, call.status, call.end_time)
     assert call.end_time >= call.start_time
 
@@ -348,7 +344,23 @@ def test_calls_of_a_killed_call_server_end_once(platform):
     assert platform.victims
     for call_id in platform.victims:
         check_ended_once(platform, call_id)
-        assert [e["code"] for e in record(call_id).errors][-1:] == ["call_server_lost"]
+        assert [e["code"] for e in call_record(call_id).errors][-1:] == ["call_server_lost"]
+
+
+def test_one_watcher_put_the_switch_figures_on_each_leg_and_call(platform):
+    """Phase 1's answered calls, long settled: both REST workers saw each hangup, one claimed it and
+    wrote the switch's end time on the call's caller leg and then on the call itself."""
+    answered = [i for i in platform.phase1 if platform.expected[i][0] == "completed"]
+    assert answered
+    with models.database.connection_context():
+        legs = {leg.call_id: leg for leg in models.Leg.select().where(models.Leg.call.in_(answered))}
+        claimed = models.Claim.select().count()
+    assert set(legs) == set(answered) and all(leg.role == "caller" for leg in legs.values())
+    for call_id in answered:
+        leg, call = legs[call_id], call_record(call_id)
+        assert leg.ended_at is not None and leg.answered_at is not None, call_id
+        assert (call.end_time, call.answer_time) == (leg.ended_at, leg.answered_at), call_id
+    assert claimed >= len(answered)
 
 
 def test_no_call_is_left_live(platform):

@@ -188,7 +188,7 @@ class CallServer:
                               api_no=call.api_no, app_id=route.application_id or "",
                               account_id=call.account_id or "", session_data=call.session_data,
                               custom_data=call.custom_data, start_time=call.start_time,
-                              answer_time=utcnow(), subaccount_id=route.subaccount_id)
+                              answer_time=info.answered_at or utcnow(), subaccount_id=route.subaccount_id)
             store.mark_live(call_id, info.uuid, state.answer_time)
             return state, route, call.max_call_time_ms
 

@@ -10,6 +10,7 @@ live-control request (from the REST API) arrives while it waits.
 from __future__ import annotations
 
 import abc
+import datetime as dt
 from dataclasses import dataclass, field
 
 
@@ -85,6 +86,7 @@ class CallInfo:
     sip_domain: str = ""
     sip_forwarded_for: str = ""
     answered: bool = False
+    answered_at: dt.datetime | None = None  # by the switch's clock, when it says
     switch_name: str = ""  # the switch's own name for itself, where it says
 
 
@@ -100,6 +102,11 @@ class Channel(abc.ABC):
 
     @abc.abstractmethod
     def answer(self) -> None: ...
+
+    @property
+    def answered_at(self) -> dt.datetime | None:
+        """When the call was answered, as the switch tells it (None if it does not)."""
+        return None
 
     def ensure_answered(self) -> None:
         # Answered only right before the first action that needs media, so

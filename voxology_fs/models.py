@@ -114,6 +114,49 @@ class Call(BaseModel):
     max_call_time_ms = peewee.IntegerField(null=True)
     sip_domain = peewee.CharField(max_length=255, default="")
     sip_forwarded_for = peewee.CharField(max_length=255, default="")
+    # A call started from another (a TRANSFER's dialled leg, a DIAL): its parent.
+    parent_call = peewee.ForeignKeyField("self", null=True, backref="child_calls", on_delete="SET NULL")
+
+
+class Leg(BaseModel):
+    """One channel of a call on the switch.
+
+    Every call has its ``caller`` leg: the channel it arrived on, or the one
+    Make Call placed.  Legs we dial for it (a bridge) are ``dialed``.  Times
+    are the switch's own where a switch event gave them.
+    """
+
+    id = peewee.CharField(primary_key=True, max_length=36, default=new_id)
+    call = peewee.ForeignKeyField(Call, backref="legs", on_delete="CASCADE")
+    role = peewee.CharField(max_length=8)  # LEG_ROLES
+    direction = peewee.CharField(max_length=8)
+    from_no = peewee.CharField(max_length=32, default="")
+    to_no = peewee.CharField(max_length=32, default="")
+    switch = peewee.CharField(max_length=64, default="")
+    channel_uuid = peewee.CharField(max_length=36, null=True, index=True)
+    created_at = peewee.DateTimeField(default=utcnow)
+    ringing_at = peewee.DateTimeField(null=True)
+    answered_at = peewee.DateTimeField(null=True)
+    # The leg this one is bridged to (a Leg id), and since when.
+    bridged_to = peewee.CharField(max_length=36, null=True)
+    bridged_at = peewee.DateTimeField(null=True)
+    ended_at = peewee.DateTimeField(null=True)
+    hangup_cause = peewee.CharField(max_length=48, null=True)
+    sip_code = peewee.IntegerField(null=True)
+
+
+LEG_ROLES = ("caller", "dialed")
+
+
+class Claim(BaseModel):
+    """A side effect some process has taken on, so that no other repeats it.
+
+    Every switch watcher sees every event of its switch; the one whose
+    insert of the event's key wins acts on it (see :mod:`voxology_fs.claims`).
+    """
+
+    key = peewee.CharField(primary_key=True, max_length=200)
+    claimed_at = peewee.DateTimeField(default=utcnow, index=True)
 
 
 class CallEvent(BaseModel):
@@ -126,7 +169,7 @@ class CallEvent(BaseModel):
     data = JSONField(null=True)
 
 
-ALL_MODELS = [Account, Application, PhoneNumber, CallFlowConfig, Call, CallEvent]
+ALL_MODELS = [Account, Application, PhoneNumber, CallFlowConfig, Call, Leg, Claim, CallEvent]
 
 
 class CallerId(BaseModel):

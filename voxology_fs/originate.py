@@ -1,5 +1,9 @@
 """Placing calls (Make Call) and ending those that never reach a socket.
 
+The ending is done by the switch watchers (:mod:`voxology_fs.watcher`) and
+sweeps (:mod:`voxology_fs.sweeps`), or here when the switch refuses the
+originate outright.
+
 A call's record is written first, with the switch chosen, then the switch
 is asked to dial with ``bgapi originate`` (never the blocking ``api``): the
 REST request returns the call id at once.  The channel's uuid *is* the call
@@ -20,8 +24,9 @@ from .call_status import PENDING_STATUSES, status_for_cause
 from .callbacks import CallbackClient, CallbackError
 from .esl import dial
 from .flow.state import CallState
-from .models import Call, CallEvent
+from .models import Call, CallEvent, Leg
 from .settings import Settings, Switch
+from .switch_errors import SwitchUnavailable
 from .timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -53,7 +58,6 @@ def originate_command(settings: Settings, switch: Switch, call_id: str, to_no: s
 def place_call(switches, *, account_id: str, application_id: str | None, to_no: str, caller_id_no: str,
                session_data: dict | None, timeout_s: int, max_call_time_ms: int | None) -> Call:
     """Write the call's record, then originate it; raises SwitchUnavailable."""
-    from .switches import SwitchUnavailable
     link = switches.pick()
     call_id = Call._meta.fields["id"].default()
     now = utcnow()
@@ -63,6 +67,8 @@ def place_call(switches, *, account_id: str, application_id: str | None, to_no: 
             channel_uuid=call_id, direction="outbound", status="queued", caller_no=to_no, api_no=caller_id_no,
             to_no=to_no, start_time=now, session_data=session_data, key_presses=[], recordings=[], errors=[],
             timeout_s=timeout_s, max_call_time_ms=max_call_time_ms)
+        Leg.create(call=call_id, role="caller", direction="outbound", from_no=caller_id_no, to_no=to_no,
+                   switch=link.name, channel_uuid=call_id, created_at=now)
         CallEvent.create(call=call_id, at=now, kind="originate",
                          data={"switch": link.name, "to": to_no, "from": caller_id_no, "timeout": timeout_s})
     command = originate_command(switches.settings, link.switch, call_id, to_no, caller_id_no, timeout_s)
@@ -104,10 +110,15 @@ def finish_orphaned(call_id: str, cause: str, callbacks: CallbackClient) -> bool
 
 def _finish_from_record(call: Call, status: str, cause: str, callbacks: CallbackClient,
                         error: dict | None) -> bool:
+    # The switch's own times where its hangup event gave them to the leg.
+    with db.database.connection_context():
+        leg = Leg.get_or_none(Leg.call == call.id, Leg.role == "caller")
     state = CallState(
         call_id=call.id, direction=call.direction, caller_no=call.to_no or call.caller_no, api_no=call.api_no,
         app_id=call.application_id or "", account_id=call.account_id or "",
-        status=status, start_time=call.start_time, answer_time=call.answer_time, end_time=utcnow(),
+        status=status, start_time=call.start_time,
+        answer_time=call.answer_time or (leg.answered_at if leg else None),
+        end_time=(leg.ended_at if leg else None) or utcnow(),
         hangup_cause=cause, session_data=call.session_data, custom_data=call.custom_data,
         key_presses=list(call.key_presses or []), recordings=list(call.recordings or []),
         errors=list(call.errors or []), sip_domain=call.sip_domain, sip_forwarded_for=call.sip_forwarded_for)

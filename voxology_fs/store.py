@@ -15,7 +15,7 @@ from gevent.queue import Queue, Empty
 from . import db
 from .callbacks import CallbackTarget
 from .flow.state import CallState
-from .models import Account, Call, CallEvent, CallFlowConfig, PhoneNumber
+from .models import Account, Call, CallEvent, CallFlowConfig, Leg, PhoneNumber, new_id
 from .timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -33,8 +33,8 @@ class NumberRoute:
     fallback: CallbackTarget | None
 
 
-# Every call runs the statements below (a route lookup, an insert, one or two
-# updates, its trace events).  They are written out here, once per parameter style, because
+# Every call runs the statements below (a route lookup, the inserts of the call
+# and its caller leg, an update or two of both, its trace events).  They are written out here, once per parameter style, because
 # building them through peewee's query builder cost more CPU than running them.
 
 def _columns(*fields) -> str:
@@ -56,11 +56,18 @@ _CALL_LIVE_FIELDS = (Call.status, Call.channel_uuid, Call.answer_time)
 
 _EVENT_FIELDS = (CallEvent.call, CallEvent.at, CallEvent.kind, CallEvent.data)
 
+_LEG_INSERT_FIELDS = (Leg.id, Leg.call, Leg.role, Leg.direction, Leg.from_no, Leg.to_no, Leg.switch,
+                      Leg.channel_uuid, Leg.created_at)
+_LEG_LIVE_FIELDS = (Leg.channel_uuid, Leg.answered_at, Leg.call)
+# What the call server knows of its leg's end; a switch watcher may have
+# written the switch's own figures first, and those stay.
+_LEG_FINISH_FIELDS = (Leg.ended_at, Leg.hangup_cause, Leg.answered_at, Leg.call)
+
 
 @functools.lru_cache(maxsize=None)
 def _sql(param: str) -> dict[str, str]:
-    number, config, account, call, event = (f'"{m._meta.table_name}"'
-                                            for m in (PhoneNumber, CallFlowConfig, Account, Call, CallEvent))
+    number, config, account, call, event, leg = (f'"{m._meta.table_name}"' for m in
+                                                 (PhoneNumber, CallFlowConfig, Account, Call, CallEvent, Leg))
 
     def values(fields) -> str:
         return ", ".join([param] * len(fields))
@@ -80,6 +87,13 @@ def _sql(param: str) -> dict[str, str]:
         "save_progress": f'UPDATE {call} SET {assignments(_CALL_PROGRESS_FIELDS)} WHERE "id" = {param}',
         "finish_call": (f'UPDATE {call} SET {assignments(_CALL_FINISH_FIELDS)} '
                         f'WHERE "id" = {param} AND "end_time" IS NULL'),
+        "insert_leg": f"INSERT INTO {leg} ({_columns(*_LEG_INSERT_FIELDS)}) VALUES ({values(_LEG_INSERT_FIELDS)})",
+        "mark_leg_live": (f'UPDATE {leg} SET "channel_uuid" = {param}, "answered_at" = COALESCE("answered_at", {param}) '
+                          f'WHERE "call_id" = {param} AND "role" = \'caller\''),
+        "finish_leg": (f'UPDATE {leg} SET "ended_at" = COALESCE("ended_at", {param}), '
+                       f'"hangup_cause" = COALESCE("hangup_cause", {param}), '
+                       f'"answered_at" = COALESCE("answered_at", {param}) '
+                       f'WHERE "call_id" = {param} AND "role" = \'caller\''),
         # Trace events, many rows at a time (TraceWriter).
         "insert_events": f"INSERT INTO {event} ({_columns(*_EVENT_FIELDS)}) VALUES ({values(_EVENT_FIELDS)})",
     }
@@ -93,6 +107,15 @@ def _execute(statement: str, fields, values, *key) -> int:
     params.extend(key)
     with database.connection_context():
         return database.execute_sql(_sql(database.param)[statement], params).rowcount
+
+
+def _execute_together(*statements) -> list[int]:
+    """Several ``(statement, fields, values)`` in one transaction; the rows each changed."""
+    database = db.database.obj
+    sql = _sql(database.param)
+    with database.connection_context(), database.atomic():
+        return [database.execute_sql(sql[statement], [f.db_value(v) for f, v in zip(fields, values)]).rowcount
+                for statement, fields, values in statements]
 
 
 def route_for(number: str) -> NumberRoute | None:
@@ -112,10 +135,15 @@ def route_for(number: str) -> NumberRoute | None:
 
 
 def create_call(state: CallState, switch: str, channel_uuid: str, application_id: str | None) -> None:
-    _execute("insert_call", _CALL_INSERT_FIELDS, (
-        state.call_id, state.account_id or None, application_id, switch, channel_uuid, state.direction,
-        state.status, state.caller_no, state.api_no, "", state.start_time, state.session_data, state.custom_data,
-        [], [], [], state.sip_domain, state.sip_forwarded_for))
+    """An inbound call's record and its caller leg (the channel it came in on)."""
+    _execute_together(
+        ("insert_call", _CALL_INSERT_FIELDS, (
+            state.call_id, state.account_id or None, application_id, switch, channel_uuid, state.direction,
+            state.status, state.caller_no, state.api_no, "", state.start_time, state.session_data,
+            state.custom_data, [], [], [], state.sip_domain, state.sip_forwarded_for)),
+        ("insert_leg", _LEG_INSERT_FIELDS, (
+            new_id(), state.call_id, "caller", state.direction, state.caller_no, state.api_no, switch,
+            channel_uuid, state.start_time)))
 
 
 def load_call(call_id: str) -> Call | None:
@@ -124,7 +152,10 @@ def load_call(call_id: str) -> Call | None:
 
 
 def mark_live(call_id: str, channel_uuid: str, answer_time) -> None:
-    _execute("mark_live", _CALL_LIVE_FIELDS, ("live-in-progress", channel_uuid, answer_time), call_id)
+    """A Make Call call reached the call server, answered: the call and its caller leg."""
+    _execute_together(
+        ("mark_live", _CALL_LIVE_FIELDS + (Call.id,), ("live-in-progress", channel_uuid, answer_time, call_id)),
+        ("mark_leg_live", _LEG_LIVE_FIELDS, (channel_uuid, answer_time, call_id)))
 
 
 def save_progress(state: CallState) -> None:
@@ -139,9 +170,12 @@ def finish_call(state: CallState) -> bool:
     The update is conditional on the call not being finished yet, so across
     any number of processes exactly one finishes it (and sends call_ended).
     """
-    changed = _execute("finish_call", _CALL_FINISH_FIELDS, (
-        state.status, state.end_time, state.hangup_cause, state.duration_ms(), state.session_data,
-        state.key_presses, state.recordings, state.errors, state.detection, state.answer_time), state.call_id)
+    changed, _ = _execute_together(
+        ("finish_call", _CALL_FINISH_FIELDS + (Call.id,), (
+            state.status, state.end_time, state.hangup_cause, state.duration_ms(), state.session_data,
+            state.key_presses, state.recordings, state.errors, state.detection, state.answer_time,
+            state.call_id)),
+        ("finish_leg", _LEG_FINISH_FIELDS, (state.end_time, state.hangup_cause, state.answer_time, state.call_id)))
     return changed == 1
 
 

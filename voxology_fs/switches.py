@@ -1,29 +1,20 @@
-"""Inbound ESL links to the FreeSWITCH servers, and the watcher of each.
+"""Inbound ESL links to the FreeSWITCH servers.
 
-Every REST worker process opens one inbound connection per switch of the
-settings (after gunicorn forks it, never before), and keeps it open: a
-:class:`SwitchLink` reconnects by itself with exponential backoff.  Its
+Which process watches each switch: every REST worker process (``voxology-fs
+api``; gunicorn's workers, after the fork) opens one inbound connection per
+switch of the settings and keeps it open, and each of those links feeds a
+:class:`~voxology_fs.watcher.SwitchWatcher` and the periodic
+:class:`~voxology_fs.sweeps.Sweeper` of that process.  The call servers open
+no inbound links.  So with N workers each switch event is seen N times; the
+watchers claim it (:mod:`voxology_fs.claims`) and one acts on it.
+
+A :class:`SwitchLink` reconnects by itself with exponential backoff.  Its
 reader is a greenlet of its own, so events are read as they come whether or
 not a request is being served (FreeSWITCH drops a connection that leaves
 hundreds of events unread).
-
-Each link also watches the calls that Make Call places on its switch, and
-finishes those that never reach the call server's socket:
-
-* ``BACKGROUND_JOB`` of an ``originate`` answered ``-ERR <cause>`` (busy, no
-  answer, failure): the call ends with that status at once;
-* ``CHANNEL_HANGUP_COMPLETE`` of one of our channels whose record is still
-  ``queued`` a moment later (answered, but no call server took it);
-* a periodic sweep of calls still ``queued`` long after their ring timeout
-  whose channel the switch no longer has (events lost while disconnected).
-
-Finishing is the conditional update of :func:`voxology_fs.store.finish_call`,
-so whichever process gets there first finishes the call and sends its one
-``call_ended``; the others do nothing.
 """
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import random
 
@@ -32,20 +23,14 @@ import gevent.event
 import peewee
 
 from .esl.connection import CommandError, CommandTimeout, InboundConnection, NotConnectedError
-from .esl.protocol import Event
-from .call_status import LIVE_STATUSES
 from .settings import Settings, Switch
+from .switch_errors import SwitchUnavailable
+from .call_status import LIVE_STATUSES
+from .watcher import WATCH_EVENTS, WATCH_FILTERS, SwitchWatcher
+
+__all__ = ["SwitchLink", "SwitchUnavailable", "Switches"]
 
 log = logging.getLogger(__name__)
-
-# The events a link subscribes to, and the filters that keep it to our calls
-# (every channel of ours carries ``vox_call_id``) and background jobs.
-WATCH_EVENTS = ["BACKGROUND_JOB", "CHANNEL_HANGUP_COMPLETE"]
-WATCH_FILTERS = [("variable_vox_call_id", "/./"), ("Event-Name", "BACKGROUND_JOB")]
-
-
-class SwitchUnavailable(Exception):
-    """No connection to that switch (or to any switch) right now."""
 
 
 class SwitchLink:
@@ -149,18 +134,16 @@ class SwitchLink:
 
 
 class Switches:
-    """The links of one process, their watcher, and the choice of a switch for a call."""
-
-    # Seconds between a channel's hangup and the check that a call server took it.
-    hangup_grace = 2.0
+    """The links of one process, their watcher and sweeper, and the choice of a switch for a call."""
 
     def __init__(self, settings: Settings, callbacks=None, sweep_interval: float = 30.0):
         from .callbacks import CallbackClient
+        from .sweeps import Sweeper
         self.settings = settings
         self.callbacks = callbacks or CallbackClient.from_settings(settings)
-        self.links = {s.name: SwitchLink(s, settings, self._on_event) for s in settings.switches}
-        self.sweep_interval = sweep_interval
-        self._sweeper: gevent.Greenlet | None = None
+        self.watcher = SwitchWatcher(settings, self.callbacks)
+        self.links = {s.name: SwitchLink(s, settings, self.watcher.on_event) for s in settings.switches}
+        self.sweeper = Sweeper(self, sweep_interval)
         self._started = False
 
     def start(self) -> "Switches":
@@ -168,15 +151,13 @@ class Switches:
             self._started = True
             for link in self.links.values():
                 link.start()
-            if self.sweep_interval:
-                self._sweeper = gevent.spawn(self._sweep_forever)
+            self.sweeper.start()
         return self
 
     def stop(self) -> None:
         for link in self.links.values():
             link.stop()
-        if self._sweeper is not None:
-            self._sweeper.kill(block=False)
+        self.sweeper.stop()
 
     def wait_connected(self, timeout: float = 5.0) -> bool:
         """True once every link is up (tests, start-up)."""
@@ -211,85 +192,3 @@ class Switches:
                     .group_by(Call.switch).tuples())
             counts = dict(rows)
         return min(candidates, key=lambda link: (counts.get(link.name, 0), random.random()))
-
-    # -- the watcher ---------------------------------------------------------------
-    def _on_event(self, link: SwitchLink, event: Event) -> None:
-        # Runs in the link's reader greenlet: hand anything slow to another.
-        name = event.name
-        if name == "BACKGROUND_JOB":
-            if (event.get("Job-Command") or "").strip() != "originate":
-                return
-            call_id = event.get("Job-UUID", "")
-            body = (event.body or "").strip()
-            if not body.startswith("+OK"):
-                cause = body[4:].strip() if body.startswith("-ERR") else "NORMAL_TEMPORARY_FAILURE"
-                gevent.spawn(self._finish, call_id, cause or "NORMAL_TEMPORARY_FAILURE", False)
-        elif name == "CHANNEL_HANGUP_COMPLETE":
-            call_id = event.variable("vox_call_id") or ""
-            if call_id:
-                answered = event.get("Answer-State") == "answered" or bool(event.variable("answer_epoch", "0") != "0")
-                cause = event.get("Hangup-Cause") or event.variable("hangup_cause") or "NORMAL_CLEARING"
-                # The call server finishes the calls it took; a moment's grace
-                # lets it mark a freshly answered one live first.
-                gevent.spawn_later(self.hangup_grace, self._finish, call_id, cause, answered)
-                # And if the call server that took it died, nobody will.
-                gevent.spawn_later(self.settings.orphaned_call_grace, self._finish_orphan, call_id, cause)
-
-    def _finish(self, call_id: str, cause: str, answered: bool) -> None:
-        from .originate import finish_unconnected
-        try:
-            finish_unconnected(call_id, cause, answered, self.callbacks)
-        except Exception:
-            log.exception("call %s: could not finish it", call_id)
-
-    def _finish_orphan(self, call_id: str, cause: str) -> None:
-        from .originate import finish_orphaned
-        try:
-            finish_orphaned(call_id, cause, self.callbacks)
-        except Exception:
-            log.exception("call %s: could not finish it", call_id)
-
-    def _sweep_forever(self) -> None:
-        while True:
-            gevent.sleep(self.sweep_interval)
-            try:
-                self.sweep()
-            except Exception:
-                log.exception("sweep of stale calls failed")
-
-    def sweep(self, now: dt.datetime | None = None) -> int:
-        """Finish calls whose channel is gone but whose record is not final.
-
-        Queued calls past their ring timeout (no watcher saw the originate
-        end), and live calls whose call server died while no watcher ran.
-        Returns how many it finished.
-        """
-        from . import db
-        from .models import Call
-        from .timeutil import utcnow
-        now = now or utcnow()
-        grace = dt.timedelta(seconds=self.settings.stale_call_grace)
-        orphan_grace = dt.timedelta(seconds=self.settings.orphaned_call_grace)
-        finished = 0
-        for link in self.connected():
-            with db.database.connection_context():
-                calls = list(Call.select(Call.id, Call.status, Call.channel_uuid, Call.start_time, Call.timeout_s)
-                             .where(Call.switch == link.name, Call.status.in_(["queued", "live-in-progress"]),
-                                    Call.end_time.is_null(), Call.start_time < now - min(grace, orphan_grace))
-                             .limit(500))
-            for call in calls:
-                queued = call.status == "queued"
-                if queued and call.start_time + dt.timedelta(seconds=call.timeout_s or 60) + grace > now:
-                    continue
-                try:
-                    exists = link.api(f"uuid_exists {call.channel_uuid or call.id}").strip()
-                except SwitchUnavailable:
-                    break
-                if exists != "false":
-                    continue
-                if queued:
-                    self._finish(call.id, "SWITCH_CONNECTION_LOST", False)
-                else:
-                    self._finish_orphan(call.id, "NORMAL_CLEARING")
-                finished += 1
-        return finished

@@ -131,6 +131,8 @@ class ChannelData:
         sv('start_uepoch', created)
         sv('answer_epoch', ans // 1000000)
         sv('answer_uepoch', ans)
+        sv('bridge_epoch', self.times['bridged'] // 1000000)
+        sv('bridge_uepoch', self.times['bridged'])
         sv('end_epoch', end // 1000000)
         sv('end_uepoch', end)
         if self.executed:

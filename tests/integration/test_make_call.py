@@ -11,6 +11,7 @@ from tests.support.provision import FAR, INVENTORY, tenant  # FAR: also ours, so
 from tests.support.rest import Client, enc
 from voxology_fs import operator, store
 from voxology_fs.api import create_app
+from voxology_fs.models import Leg
 from voxology_fs.callserver import CallServer
 from voxology_fs.settings import Switch
 from voxology_fs.switches import Switches
@@ -127,4 +128,12 @@ def test_make_call_through_the_trunk(trunk_platform, callback_server, sipp, scen
     types = [q["json"]["type"] for q in callback_server.requests if q["json"]]
     assert types == (["init_call", "call_ended"] if status == "completed" else ["call_ended"])
     assert store.load_call(call_id).status == status
+    # The watcher put the switch's own figures on the caller leg, and on the call once final.
+    leg = lambda: Leg.get(Leg.call == call_id)  # noqa: E731
+    assert wait_until(lambda: leg().ended_at is not None, 10)
+    # The far end's final SIP response (sip_term_status): only a refusal has one here.
+    assert leg().sip_code == {"busy": 486, "no-answer": None, "completed": None}[status]
+    if status == "completed":
+        assert wait_until(lambda: store.load_call(call_id).end_time == leg().ended_at, 10)
+        assert leg().answered_at is not None and store.load_call(call_id).answer_time == leg().answered_at
     answerer.wait(timeout=40)

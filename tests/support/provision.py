@@ -1,6 +1,8 @@
 """Accounts, applications, numbers and call-flow configurations for tests and benchmarks."""
 from voxology_fs import models, operator
 
+from .rest import enc
+
 DID = "+17145551212"
 CALLER = "+19495551212"
 FAR = "+19495550123"
@@ -31,3 +33,17 @@ INVENTORY = """number,capabilities,country
 +12125550199,voice;sms,US
 +442079460000,voice,GB
 """
+
+
+def setup_number(client, url, method="POST", number=DID):
+    """Provision ``number`` through the REST API and point it at the flow at ``url``."""
+    assert client.post("/PhoneNumbers/CallFlows", {"phone_numbers": [{"no": number}]}).status_code == 201
+    r = client.put("/CallFlows/Configurations/PhoneNumbers/" + enc(number),
+                   {"callback": {"method": method, "url": url, "content_type": "application/json"}})
+    assert r.status_code == 200, r.get_json()
+
+
+def call_record(call_id):
+    """The call's record as stored now."""
+    with models.database.connection_context():
+        return models.Call.get_by_id(call_id)

@@ -12,7 +12,7 @@ from flask import Blueprint, g, request
 
 from .. import control, db
 from ..call_status import LIVE_STATUSES, PENDING_STATUSES, STATUSES
-from ..models import Call, CallerId, CallEvent, CallFlowConfig, PhoneNumber
+from ..models import Call, CallerId, CallEvent, CallFlowConfig, Leg, PhoneNumber
 from ..originate import place_call
 from ..timeutil import iso, parse_iso
 from .common import (account_id, call_json, integer, json_body, method_field, obj, owned, paged, phone_number, string,
@@ -115,9 +115,30 @@ def owned_call(call_id: str) -> Call:
     return owned(Call, Call.id == call_id, "no such call", "call_id")
 
 
+def leg_json(leg: Leg) -> dict:
+    return {"leg_id": leg.id, "role": leg.role, "direction": leg.direction, "from_no": leg.from_no,
+            "to_no": leg.to_no, "created_at": iso(leg.created_at), "ringing_at": iso(leg.ringing_at),
+            "answered_at": iso(leg.answered_at), "bridged_to": leg.bridged_to, "bridged_at": iso(leg.bridged_at),
+            "ended_at": iso(leg.ended_at), "hangup_cause": leg.hangup_cause, "sip_code": leg.sip_code}
+
+
 @bp.get("/Calls/<call_id>")
 def get_call(call_id):
-    return call_json(owned_call(call_id))
+    call = owned_call(call_id)
+    doc = call_json(call)
+    with db.database.connection_context():
+        legs = list(Leg.select().where(Leg.call == call.id).order_by(Leg.created_at, Leg.id))
+        # Parent and children only within the account, like every call record.
+        parent = None
+        if call.parent_call_id:
+            parent = Call.get_or_none(Call.id == call.parent_call_id, Call.account == account_id())
+        children = [c.id for c in Call.select(Call.id).where(Call.parent_call == call.id,
+                                                             Call.account == account_id())
+                    .order_by(Call.start_time, Call.id)]
+    doc["legs"] = [leg_json(leg) for leg in legs]
+    doc["parent_call_id"] = parent.id if parent is not None else None
+    doc["child_calls"] = children
+    return doc
 
 
 @bp.get("/Calls/<call_id>/Events")

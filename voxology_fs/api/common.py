@@ -10,7 +10,7 @@ from flask import current_app, g, request
 
 from .. import db, numbers
 from ..flow.actions.base import http_url_problem
-from ..switches import SwitchUnavailable
+from ..switch_errors import SwitchUnavailable
 from ..timeutil import iso
 from .errors import ApiError, bad_field, not_found
 
@@ -176,12 +176,19 @@ def config_json(config) -> dict:
             "fallback": fallback, "updated_at": iso(config.updated_at)}
 
 
+def talk_time_ms(call) -> int | None:
+    """Milliseconds from the answer to the end, once a call has both."""
+    if call.answer_time is None or call.end_time is None:
+        return None
+    return max(0, int((call.end_time - call.answer_time).total_seconds() * 1000))
+
+
 def call_json(call) -> dict:
     return {
         "call_id": call.id, "app_id": call.application_id, "direction": call.direction, "status": call.status,
         "caller_no": call.caller_no, "api_no": call.api_no, "to_no": call.to_no or None,
         "start_time": iso(call.start_time), "answer_time": iso(call.answer_time), "end_time": iso(call.end_time),
-        "duration": call.duration_ms, "hangup_cause": call.hangup_cause,
+        "duration": call.duration_ms, "talk_time": talk_time_ms(call), "hangup_cause": call.hangup_cause,
         "session_data": call.session_data, "custom_data": call.custom_data,
         "key_presses": call.key_presses or [], "recordings": call.recordings or [],
         "detection": call.detection, "errors": call.errors or [],

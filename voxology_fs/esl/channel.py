@@ -17,6 +17,7 @@ from ..channel import CallEnded, CallInfo, Channel, CollectResult, ControlInterr
 from . import args as fsargs
 from .connection import CommandError, CommandTimeout, NotConnectedError, OutboundSession
 from .protocol import Event
+from .times import switch_time
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ def call_info_from(channel_data: dict[str, str]) -> CallInfo:
         sip_domain=variables.get("sip_to_host", "") or variables.get("sip_req_host", ""),
         sip_forwarded_for=variables.get("sip_h_X-Forwarded-For", "") or variables.get("sip_network_ip", ""),
         answered=get("Answer-State") == "answered",
+        answered_at=switch_time(get("Caller-Channel-Answered-Time")),
         switch_name=get("FreeSWITCH-Switchname", ""),
     )
 
@@ -70,6 +72,8 @@ class EslChannel(Channel):
         self.session = session
         self.info = call_info_from(channel_data)
         self.answered = self.info.answered
+        self._answered_at = self.info.answered_at
+        self._answer_done: gevent.event.AsyncResult | None = None
         self.tts = (tts_engine, tts_voice)
         self._tts_set: tuple[str, str] | None = None
         self.media_timeout = media_timeout
@@ -203,8 +207,17 @@ class EslChannel(Channel):
     def answer(self) -> None:
         # Not awaited: the media application that follows queues behind it,
         # and FreeSWITCH runs both in one pass (a park-loop tick saved).
-        self._fire("answer")
+        self._answer_done = self._fire("answer")
         self.answered = True
+
+    @property
+    def answered_at(self):
+        # The answer application's completion carries the switch's answer
+        # time; it arrives before that of the media behind it.
+        done = self._answer_done
+        if self._answered_at is None and done is not None and done.ready() and done.successful():
+            self._answered_at = switch_time(done.value.get("Caller-Channel-Answered-Time"))
+        return self._answered_at
 
     def reject(self, sip_code: int) -> None:
         cause = SIP_REJECT_CAUSES.get(sip_code, "CALL_REJECTED")

@@ -83,7 +83,8 @@ class FlowContext:
             return None
         finally:
             if self.state.answer_time is None and self.channel.answered:
-                self.state.answer_time = utcnow()
+                # The switch's time of the answer itself, not of this action's end.
+                self.state.answer_time = self.channel.answered_at or utcnow()
 
     def between_steps(self) -> None:
         """Apply live-control requests that arrived since the last step."""
