@@ -1131,3 +1131,24 @@ APPS = {
     'bridge': app_bridge, 'conference': app_conference, 'fifo': app_fifo,
     'acknowledge_call': app_noop, 'event': app_noop,
 }
+
+
+def app_endless_playback(call, arg):
+    """Plays the file over and over until broken (uuid_break, uuid_bridge) or hung up."""
+    while not call.down:
+        reason, _ = call._play_file(arg)
+        if reason != 'done':
+            break
+
+
+def app_record_session_mask(call, arg):
+    if arg.strip() in call._records:
+        call.masked_records = getattr(call, 'masked_records', set()) | {arg.strip()}
+
+
+def app_record_session_unmask(call, arg):
+    call.masked_records = getattr(call, 'masked_records', set()) - {arg.strip()}
+
+
+APPS.update({'endless_playback': app_endless_playback, 'record_session_mask': app_record_session_mask,
+             'record_session_unmask': app_record_session_unmask})

@@ -807,6 +807,50 @@ class FakeSwitch:
     def _api_echo(self, arg, session):
         return arg or ''
 
+    # ------------------------------------------------------------------ uuid_bridge / room end
+    def _api_uuid_bridge(self, arg, session):
+        argv = (arg or '').split()
+        if len(argv) < 2:
+            return '-USAGE: <uuid> <other_uuid>\n'
+        a, b = self._call(argv[0]), self._call(argv[1])
+        if a is None or b is None:
+            return '-ERR Invalid uuid\n'
+        gevent.spawn(self._uuid_bridged, a, b)
+        return '+OK %s\n' % b.uuid
+
+    def _uuid_bridged(self, a, b):
+        """switch_ivr_uuid_bridge: both leave what they run, then talk until one hangs up."""
+        for c in (a, b):
+            if c._running:
+                c._break = True
+            c._wake.set()
+        gevent.sleep(0.001)     # their applications complete before the bridge
+        if a.down or b.down:
+            return
+        a.partner, a.partner_role = b, 'originatee'
+        b.partner, b.partner_role = a, 'originator'
+        a.times['bridged'] = b.times['bridged'] = wire.now_us()
+        legs = [('Bridge-A-Unique-ID', a.uuid), ('Bridge-B-Unique-ID', b.uuid)]
+        a.fire('CHANNEL_BRIDGE', pre=legs)
+        gevent.wait([a.hangup_evt, b.hangup_evt], count=1)
+        if a.down and not b.down:
+            b._hangup('NORMAL_CLEARING')
+        elif b.down and not a.down and not switch_true(a.get_var('park_after_bridge')):
+            a._hangup(b.hangup_cause or 'NORMAL_CLEARING')
+        a.fire('CHANNEL_UNBRIDGE', pre=legs)
+        a.partner = b.partner = None
+
+    def end_conference(self, name):
+        """The room ends (as when its endconf member leaves): every member leaves it, none kicked."""
+        conf = self.conferences.pop(name, None)
+        if conf is None:
+            return False
+        self._conf_event(conf, 'conference-destroy')
+        for m in list(conf.members):
+            m['call']._kicked = True
+            m['call']._wake.set()
+        return True
+
 
 def CAUSE_CODE(cause):
     from .channel import CAUSES

@@ -29,6 +29,7 @@ import pytest
 
 from tests.integration.media import EslWatcher, RtpReceiver, tone_wav, try_mp3, ulaw_decode
 from tests.test_callserver import provision
+from voxology_fs.flow.actions.media import conference_room
 from voxology_fs import models, store
 from voxology_fs.callserver import CallServer
 
@@ -780,11 +781,11 @@ def test_conference_greeting(voxology, callback_server, dial, freeswitch):
     flow = example("conference-greeting")
     flow["actions"].insert(0, {"type": "SESSIONDATA", "session_data": {"firstName": "Ann"}})
     flow["actions"].append({"type": "HANGUP"})  # a static script would otherwise come back for more
-    provision(callback_server.static("/conf", flow))
+    account, _ = provision(callback_server.static("/conf", flow))
     call = dial()
     joined = call.wait_execute("conference", timeout=20)
     room = joined.get("Application-Data").split("@")[0]
-    assert room.endswith("-myConference")
+    assert room == conference_room(str(account.id), "myConference")
     gevent.sleep(0.5)
     assert "1 member" in freeswitch.esl(f"conference {room} list count") or \
         freeswitch.esl(f"conference {room} list").count(";") > 0

@@ -1,0 +1,267 @@
+"""The capabilities (bridge, conference, hold, recording) on the fake switch, through a real ESL socket."""
+import os
+import uuid
+
+import gevent
+import gevent.event
+import pytest
+from gevent.server import StreamServer
+
+from tests.fakefs import FakeSwitch
+from voxology_fs.capabilities import BridgeOutcome
+from voxology_fs.channel import ControlInterrupt
+from voxology_fs.esl.channel import EslChannel
+from voxology_fs.esl.connection import InboundConnection, OutboundSession
+
+
+class OneCallServer:
+    """An outbound socket server that hands each call's EslChannel to the test's script."""
+
+    def __init__(self):
+        self.script = None
+        self.result = gevent.event.AsyncResult()
+        self.server = StreamServer(("127.0.0.1", 0), self._handle)
+        self.server.start()
+        self.port = self.server.server_port
+
+    def _handle(self, sock, address):
+        session = OutboundSession(sock)
+        channel = EslChannel(session, session.connect())
+        self.call_id = uuid.uuid4().hex
+        channel.start(self.call_id)
+        try:
+            self.result.set(self.script(channel))
+        except BaseException as exc:  # the test sees it
+            self.result.set_exception(exc)
+        finally:
+            channel.hangup()
+            channel.close()
+
+    def run(self, switch, script, timeout=10, **call):
+        self.script = script
+        call_ = switch.incoming_call(**call)
+        return call_, self.result.get(timeout=timeout)
+
+
+@pytest.fixture
+def server():
+    s = OneCallServer()
+    yield s
+    s.server.stop()
+
+
+@pytest.fixture
+def switch(server):
+    fake = FakeSwitch(outbound=("127.0.0.1", server.port), time_scale=0.01, media_ms=5)
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def esl(switch):
+    conn = InboundConnection.open("127.0.0.1", switch.esl_port, "ClueCon")
+    yield conn
+    conn.close()
+
+
+def answered(channel):
+    channel.answer()
+    return channel
+
+
+# -- bridging -----------------------------------------------------------------------------
+def test_bridge_answered_then_the_other_leg_hangs_up(server, switch):
+    legs = {}
+
+    def policy(dialstring, vars):
+        legs["uuid"] = vars.get("origination_uuid")
+        gevent.spawn_later(0.1, lambda: switch.calls[legs["uuid"]].hangup("NORMAL_CLEARING"))
+        return ("answer", 0)
+    switch.originate_policy = policy
+
+    def script(channel):
+        bridge = answered(channel).bridging()
+        bridge.start(["loopback/agent"], ring_timeout_s=20)
+        outcome = bridge.wait(5)
+        return outcome, channel.is_up
+    call, (outcome, still_up) = server.run(switch, script)
+    assert isinstance(outcome, BridgeOutcome) and outcome.status == "completed"
+    assert outcome.other_uuid == legs["uuid"] and outcome.talk_seconds > 0.05
+    assert still_up  # hangup_after_bridge=false: our caller stays
+    assert call.get_var("continue_on_fail") == "true"
+
+
+@pytest.mark.parametrize("verdict,status,cause,sip", [
+    (("busy",), "busy", "USER_BUSY", 486),
+    (("noanswer",), "no_answer", "NO_ANSWER", 480),
+    (("fail", "UNALLOCATED_NUMBER"), "failed", "UNALLOCATED_NUMBER", 404),
+])
+def test_a_failed_dial_never_hangs_our_caller_up(server, switch, verdict, status, cause, sip):
+    switch.originate_policy = lambda dialstring, vars: verdict
+
+    def script(channel):
+        bridge = answered(channel).bridging()
+        bridge.start(["loopback/nobody"], ring_timeout_s=3)
+        outcome = bridge.wait(5)
+        channel.play([])  # the call goes on
+        return outcome, channel.is_up
+    _, (outcome, still_up) = server.run(switch, script)
+    assert (outcome.status, outcome.cause, outcome.sip_code) == (status, cause, sip)
+    assert still_up and outcome.other_uuid == ""
+
+
+def test_bridge_tries_targets_in_turn(server, switch):
+    switch.originate_policy = lambda ds, vars: ("busy",) if "first" in ds else ("answer", 0)
+
+    def script(channel):
+        bridge = answered(channel).bridging()
+        bridge.start(["loopback/first", "loopback/second"])
+        outcome = bridge.wait(0.3)  # nobody hangs up: the wait's timeout stops it
+        return outcome, bridge.leg_uuids
+    _, (outcome, legs) = server.run(switch, script)
+    assert outcome.status == "completed" and outcome.stopped == "timeout"
+    assert outcome.other_uuid == legs[1] and switch.calls[legs[1]].hangup_cause == "NORMAL_CLEARING"
+
+
+def test_bridge_rejects_a_target_that_is_several(server, switch):
+    def script(channel):
+        with pytest.raises(ValueError):
+            channel.bridging().start(["loopback/a|loopback/b"])
+        return True
+    assert server.run(switch, script)[1]
+
+
+# -- conferencing -------------------------------------------------------------------------
+def test_conference_member_kicked_from_outside(server, switch, esl):
+    def kick(call, arg):
+        gevent.spawn_later(0.05, lambda: esl.api("conference roomA kick all"))
+
+    def script(channel):
+        switch.calls[channel.info.uuid].on_execute("conference", kick)
+        member = answered(channel).conferencing()
+        member.start("roomA", flags=frozenset({"mute"}))
+        return member.wait(5), channel.is_up
+    call, (outcome, up) = server.run(switch, script)
+    assert outcome.reason == "kicked" and outcome.member_id == "1" and up
+    assert ("conference", "roomA@default+flags{mute}") in call.executed
+
+
+def test_conference_ended_while_inside(server, switch):
+    def script(channel):
+        switch.calls[channel.info.uuid].on_execute(
+            "conference", lambda c, arg: gevent.spawn_later(0.05, switch.end_conference, "roomB"))
+        member = answered(channel).conferencing()
+        member.start("roomB")
+        return member.wait(5)
+    _, outcome = server.run(switch, script)
+    assert outcome.reason == "ended"
+
+
+def test_conference_stop_kicks_our_member(server, switch):
+    def script(channel):
+        member = answered(channel).conferencing()
+        member.start("roomC")
+        outcome = member.wait(0.2)
+        return outcome, switch.api_log
+    _, (outcome, api_log) = server.run(switch, script)
+    assert outcome.reason == "timeout"
+    assert "conference roomC kick 1" in api_log
+    assert "roomC" not in switch.conferences
+
+
+def test_conference_refuses_a_room_that_is_not_ours(server, switch):
+    def script(channel):
+        for room in ("my room", "${x}", "a/b", ""):
+            with pytest.raises(ValueError):
+                channel.conferencing().start(room)
+        return True
+    assert server.run(switch, script)[1]
+
+
+# -- holding ------------------------------------------------------------------------------
+def test_hold_taken_by_uuid_bridge_from_another_call(server, switch, esl):
+    agent = {}
+
+    def script(channel):
+        hold = answered(channel).holding()
+        hold.start([])
+        agent_uuid = esl.api("originate loopback/agent &park()").split()[1]
+        agent["uuid"] = agent_uuid
+        gevent.spawn_later(0.1, esl.api, f"uuid_bridge {channel.info.uuid} {agent_uuid}")
+        gevent.spawn_later(0.3, esl.api, f"uuid_kill {agent_uuid}")
+        return hold.wait(5), channel.is_up
+    call, (outcome, up) = server.run(switch, script)
+    assert outcome.reason == "taken" and outcome.taken_by == agent["uuid"]
+    assert outcome.waited_seconds >= 0.05 and outcome.talk_seconds >= 0.1
+    assert up  # park_after_bridge: our flow goes on after the agent hangs up
+    assert any(app == "endless_playback" for app, _ in call.executed)
+
+
+def test_hold_times_out_and_leaves(server, switch):
+    def script(channel):
+        hold = answered(channel).holding()
+        hold.start([])
+        return hold.wait(0.2)
+    _, outcome = server.run(switch, script)
+    assert outcome.reason == "timeout" and outcome.taken_by == ""
+
+
+# -- recording ----------------------------------------------------------------------------
+def test_recording_runs_in_the_background_and_stops(server, switch, tmp_path):
+    path = str(tmp_path / "rec-1.wav")
+
+    def script(channel):
+        rec = answered(channel).recording()
+        rec.start(path)
+        channel.pause(50)  # the flow goes on while it records
+        rec.pause()
+        rec.resume()
+        running = rec.running
+        rec.stop()
+        return running, rec.wait(1)
+    call, (running, outcome) = server.run(switch, script)
+    assert running and outcome.reason == "stopped" and outcome.path == path
+    assert os.path.exists(path)
+    apps = [app for app, _ in call.executed]
+    assert apps.index("record_session") < apps.index("record_session_mask") < apps.index("stop_record_session")
+
+
+def test_recording_ends_with_the_call(server, switch, tmp_path):
+    path = str(tmp_path / "rec-2.wav")
+
+    def script(channel):
+        rec = answered(channel).recording()
+        rec.start(path)
+        gevent.spawn_later(0.05, switch.calls[channel.info.uuid].hangup)
+        return rec.wait(5)
+    _, outcome = server.run(switch, script)
+    assert outcome.reason == "hung_up"
+
+
+def test_recording_path_is_ours(server, switch):
+    def script(channel):
+        for path in ("caller name.wav", "relative.wav", "/tmp/../etc/x.wav", "/tmp/${x}.wav"):
+            with pytest.raises(ValueError):
+                channel.recording().start(path)
+        return True
+    assert server.run(switch, script)[1]
+
+
+# -- live control while a capability runs -------------------------------------------------
+def test_control_arriving_interrupts_the_wait_with_the_capability_still_running(server, switch, esl):
+    def script(channel):
+        member = answered(channel).conferencing()
+        member.start("roomD")
+        gevent.spawn_later(0.05, esl.sendevent, "CUSTOM", {
+            "Event-Subclass": "voxology::control", "Vox-Call-ID": server.call_id, "Vox-Command": "hangup"},
+            '{"command": "hangup"}')
+        with pytest.raises(ControlInterrupt):
+            member.wait(5)
+        still = member.running
+        member.stop("control")
+        return still, member.wait(1), switch.api_log
+    _, (still, outcome, api_log) = server.run(switch, script)
+    assert still and outcome.reason == "control"
+    assert "conference roomD kick 1" in api_log
+    assert not any(line.startswith("uuid_break") for line in api_log)  # kicked, not broken
