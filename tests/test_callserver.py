@@ -427,3 +427,38 @@ def test_a_refused_subscription_ends_the_call_cleanly(switch, callback_server, m
     assert "-ERR no keywords supplied" in caplog.text
     [ended] = callback_server.of_type("call_ended")
     assert ended["call_id"] == call.uuid and ended["status"] != "live-in-progress"
+
+
+def test_media_actions_answer_once_and_only_when_needed(switch, callback_server):
+    provision(callback_server.static("/media", {"actions": [
+        {"type": "SESSIONDATA", "session_data": {"a": 1}}, {"type": "SAY", "params": {"text": "one"}},
+        {"type": "PLAY", "params": {"digits": "12"}}, {"type": "PAUSE", "params": {"length": 10}},
+        {"type": "HANGUP"}]}))
+    call = switch.incoming_call(destination=DID, caller=CALLER)
+    finished(call, callback_server)
+    names = [app for app, _ in apps(call)]
+    assert names.count("answer") == 1
+    assert names.index("answer") < names.index("speak") < names.index("send_dtmf")
+
+
+def test_reject_after_non_media_actions_is_still_before_answer(switch, callback_server):
+    provision(callback_server.static("/rej", {"actions": [
+        {"type": "SESSIONDATA", "session_data": {"a": 1}}, {"type": "REJECT", "params": {"reason": "rejected"}}]}))
+    call = switch.incoming_call(destination=DID, caller=CALLER)
+    finished(call, callback_server)
+    assert call.sip_response == 603 and not call.answered
+    assert "answer" not in [app for app, _ in apps(call)]
+
+
+def test_live_actions_kick_our_member_out_of_a_conference(switch, callback_server):
+    provision(callback_server.static("/conf", {"actions": [
+        {"type": "CONFERENCE", "params": {"name": "sales"}}, {"type": "SAY", "params": {"text": "never"}}]}))
+    call = switch.incoming_call(destination=DID, caller=CALLER)
+    call.on_execute("conference", lambda c, arg: gevent.spawn_later(0.05, send_control, switch, c.vars["vox_call_id"], {
+        "command": "actions", "actions": [{"type": "SAY", "params": {"text": "moved"}}, {"type": "HANGUP"}]}))
+    finished(call, callback_server)
+    assert call.spoken == ["moved"]
+    room = [arg for app, arg in apps(call) if app == "conference"][0].split("@")[0]
+    assert f"conference {room} kick 1" in switch.api_log
+    assert not any(line.startswith("uuid_break") for line in switch.api_log)  # kicked, not broken
+    assert room not in switch.conferences

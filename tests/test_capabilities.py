@@ -265,3 +265,80 @@ def test_control_arriving_interrupts_the_wait_with_the_capability_still_running(
     assert still and outcome.reason == "control"
     assert "conference roomD kick 1" in api_log
     assert not any(line.startswith("uuid_break") for line in api_log)  # kicked, not broken
+
+
+def test_live_control_stops_a_running_bridge_by_hanging_up_the_dialled_leg(server, switch, esl):
+    from voxology_fs.flow.runner import FlowContext, Services
+    from voxology_fs.flow.state import CallState
+
+    def script(channel):
+        state = CallState(call_id=server.call_id, direction="inbound", caller_no="1", api_no="2")
+        ctx = FlowContext(channel, state, Services(callbacks=None, audio=None))
+        bridge = ctx.start(answered(channel).bridging(), ["loopback/agent"])
+        gevent.spawn_later(0.1, esl.sendevent, "CUSTOM", {
+            "Event-Subclass": "voxology::control", "Vox-Call-ID": server.call_id, "Vox-Command": "hangup"},
+            '{"command": "hangup"}')
+        with pytest.raises(ControlInterrupt):
+            bridge.wait(5)
+        assert ctx.running is bridge
+        ctx.stop_running("control")  # what the runner does with a live-control request
+        return bridge.wait(1), channel.is_up, ctx.running
+    _, (outcome, up, running) = server.run(switch, script)
+    assert outcome.status == "completed" and outcome.stopped == "control" and running is None
+    assert switch.calls[outcome.other_uuid].hangup_cause == "NORMAL_CLEARING" and up
+    assert f"uuid_kill {outcome.other_uuid} NORMAL_CLEARING" in switch.api_log
+
+
+# -- the simulator's twins ------------------------------------------------------------------
+def simulated_channel():
+    from voxology_fs.simulate import SimulatedChannel, Transcript
+    return SimulatedChannel(Transcript(), [], "+19495551212", "+17145551212")
+
+
+def test_simulated_bridge_follows_the_dial_policy():
+    channel = simulated_channel()
+    channel.dial_policy = lambda target: ("busy",) if target.endswith("first") else ("answer", 12)
+    bridge = channel.bridging()
+    bridge.start(["loopback/first", "loopback/second"])
+    outcome = bridge.wait()
+    assert (outcome.status, outcome.talk_seconds, outcome.other_uuid) == ("completed", 12, "sim-loopback/second")
+    assert channel.t.virtual_ms == 12000
+    assert "loopback/first: busy (USER_BUSY)" in " ".join(channel.t.lines)
+    channel.dial_policy = lambda target: ("noanswer",)
+    failed = channel.bridging()
+    failed.start(["loopback/x"], ring_timeout_s=5)
+    assert (failed.wait().status, failed.wait().sip_code) == ("no_answer", 480)
+
+
+def test_simulated_conference_hold_and_recording():
+    channel = simulated_channel()
+    channel.conference_exit = "kicked"
+    member = channel.conferencing()
+    member.start("acct-abc", flags=frozenset({"mute"}))
+    assert member.running and member.wait().reason == "kicked" and not member.running
+    hold = channel.holding()
+    hold.start([])
+    assert hold.wait(30).reason == "timeout"
+    channel.hold_taker = "agent-1"
+    taken = channel.holding()
+    taken.start([])
+    assert (taken.wait().reason, taken.wait().taken_by) == ("taken", "agent-1")
+    rec = channel.recording()
+    rec.start("/var/rec/1.wav")
+    rec.pause()
+    rec.resume()
+    rec.stop()
+    assert rec.wait().reason == "stopped"
+    lines = " ".join(channel.t.lines)
+    assert "caller joins conference acct-abc (mute)" in lines and "recording paused" in lines
+
+
+def test_simulated_conference_action_uses_the_twin():
+    from voxology_fs.simulate import simulate
+    path = os.path.join(os.path.dirname(__file__), "..", "voxology_fs", "examples", "conference-greeting.json")
+    # A static file comes back for every continue_call: the flow repeats until the callback limit.
+    transcript, _, _ = simulate(path, [])
+    joined = [line for line in transcript.lines if "joins conference" in line]
+    left = [line for line in transcript.lines if "leaves conference" in line]
+    assert joined and not any("myConference" in line for line in joined)  # the room is ours
+    assert len(left) == len(joined) and left[0].endswith("(left)")

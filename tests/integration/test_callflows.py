@@ -29,9 +29,9 @@ import pytest
 
 from tests.integration.media import EslWatcher, RtpReceiver, tone_wav, try_mp3, ulaw_decode
 from tests.test_callserver import provision
-from voxology_fs.flow.actions.media import conference_room
 from voxology_fs import models, store
 from voxology_fs.callserver import CallServer
+from voxology_fs.flow.actions.media import conference_room
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "voxology_fs" / "examples"
 DID = "+17145551212"
