@@ -23,7 +23,8 @@ from .capabilities import (
 )
 from .channel import CallEnded
 
-FAILED_DIALS = {"busy": ("busy", "USER_BUSY", 486), "noanswer": ("no_answer", "NO_ANSWER", 480)}
+FAILED_DIALS: dict[str, tuple[str, str, int | None]] = {
+    "busy": ("busy", "USER_BUSY", 486), "noanswer": ("no_answer", "NO_ANSWER", 480)}
 
 
 def default_dial_policy(target: str):
@@ -61,7 +62,7 @@ class SimulatedBridging(SimulatedCapability, Bridging):
         if self.outcome is not None:
             return self.outcome
         policy = getattr(self.channel, "dial_policy", None) or default_dial_policy
-        status, cause, sip = "failed", "NORMAL_TEMPORARY_FAILURE", 503
+        status, cause, sip = "failed", "NORMAL_TEMPORARY_FAILURE", None
         for target in self.targets:
             self.t.say(f"dials {target}")
             verdict = policy(target) or ("answer", 0)
@@ -76,7 +77,7 @@ class SimulatedBridging(SimulatedCapability, Bridging):
                 return self.outcome
             if verdict[0] == "noanswer":
                 self.t.virtual_ms += self.ring_timeout_s * 1000
-            status, cause, sip = FAILED_DIALS.get(verdict[0], ("failed", verdict[-1], None))
+            status, cause, sip = FAILED_DIALS.get(verdict[0], ("failed", str(verdict[-1]), None))
             self.t.say(f"{target}: {status.replace('_', ' ')} ({cause})")
         self.outcome = BridgeOutcome(status, cause, sip)
         return self.outcome
