@@ -248,6 +248,34 @@ def test_recording_path_is_ours(server, switch):
     assert server.run(switch, script)[1]
 
 
+# -- detecting ----------------------------------------------------------------------------
+def test_detector_hears_a_beep_and_switches_itself_off(server, switch):
+    from tests.fakefs.channel import beep
+
+    def script(channel):
+        detector = answered(channel).detecting()
+        detector.start()
+        call = switch.calls[channel.info.uuid]
+        gevent.spawn_later(0.1, beep, call, 850.0)
+        outcome = detector.wait(5)
+        channel.play([])  # avmd_stop queued behind: the flow goes on
+        return outcome, call.avmd_running
+    call, (outcome, still_listening) = server.run(switch, script)
+    assert outcome.reason == "detected" and outcome.frequency == 850.0 and outcome.seconds >= 0.05
+    assert not still_listening and [a for a, _ in call.executed].count("avmd_start") == 1
+
+
+def test_detector_times_out_and_stops(server, switch):
+    def script(channel):
+        detector = answered(channel).detecting()
+        detector.start()
+        outcome = detector.wait(0.1)
+        channel.play([])
+        return outcome, switch.calls[channel.info.uuid].avmd_running
+    _, (outcome, still_listening) = server.run(switch, script)
+    assert outcome.reason == "timeout" and outcome.frequency is None and not still_listening
+
+
 # -- live control while a capability runs -------------------------------------------------
 def test_control_arriving_interrupts_the_wait_with_the_capability_still_running(server, switch, esl):
     def script(channel):
@@ -342,3 +370,14 @@ def test_simulated_conference_action_uses_the_twin():
     left = [line for line in transcript.lines if "leaves conference" in line]
     assert joined and not any("myConference" in line for line in joined)  # the room is ours
     assert len(left) == len(joined) and left[0].endswith("(left)")
+
+
+def test_simulated_detector():
+    channel = simulated_channel()
+    quiet = channel.detecting()
+    quiet.start()
+    assert quiet.wait(2).reason == "timeout"
+    channel.beep_after_ms = 1500
+    detector = channel.detecting()
+    detector.start()
+    assert detector.wait(10).reason == "detected" and detector.wait().seconds == 1.5

@@ -2,8 +2,8 @@
 
 :class:`~voxology_fs.channel.Channel` is the media interface.  Anything with a
 lifetime of its own (a second leg ringing then bridged, a conference
-membership, a caller on hold, a recording) is a capability object got from
-the channel (``channel.bridging()``...), with the same three verbs:
+membership, a caller on hold, a recording, a beep detector) is a capability
+object got from the channel (``channel.bridging()``...), with the same three verbs:
 
 * ``start(...)`` begins it and returns at once;
 * ``wait(timeout)`` blocks until it ends and returns its typed outcome; when
@@ -144,3 +144,22 @@ class Recording(Capability):
 
     @abc.abstractmethod
     def wait(self, timeout: float | None = None) -> RecordingOutcome: ...
+
+
+# -- detecting: a detector listening to the call (answering-machine beeps) --------------
+@dataclass
+class DetectOutcome:
+    reason: str  # "detected", "timeout", "stopped", "hung_up"
+    frequency: float | None = None  # Hz, of the beep heard
+    seconds: float = 0.0
+
+
+class Detecting(Capability):
+    kind = "detect"
+
+    @abc.abstractmethod
+    def start(self) -> None:
+        """Start listening for a beep (the flow may go on meanwhile)."""
+
+    @abc.abstractmethod
+    def wait(self, timeout: float | None = None) -> DetectOutcome: ...

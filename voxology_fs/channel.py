@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .capabilities import Bridging, Conferencing, Holding, Recording
+    from .capabilities import Bridging, Conferencing, Detecting, Holding, Recording
 
 
 class CallEnded(Exception):
@@ -138,6 +138,9 @@ class Channel(abc.ABC):
 
     def recording(self) -> "Recording":
         raise NotImplementedError("this channel cannot record")
+
+    def detecting(self) -> "Detecting":
+        raise NotImplementedError("this channel has no detector")
 
     @property
     @abc.abstractmethod

@@ -16,7 +16,8 @@ from .callbacks import CallbackClient, CallbackTarget
 from .channel import AudioFile, CallEnded, CallInfo, Channel, CollectResult, Silence, Speech
 from .flow.runner import CallFlowRunner, Services
 from .flow.state import CallState
-from .simulated_capabilities import SimulatedBridging, SimulatedConferencing, SimulatedHolding, SimulatedRecording
+from .simulated_capabilities import (SimulatedBridging, SimulatedConferencing, SimulatedDetecting, SimulatedHolding,
+                                     SimulatedRecording)
 
 
 class Transcript:
@@ -132,6 +133,7 @@ class SimulatedChannel(Channel):
     dial_policy = None
     hold_taker: str | None = None
     conference_exit = "left"
+    beep_after_ms: int | None = None
 
     def bridging(self):
         return SimulatedBridging(self)
@@ -144,6 +146,9 @@ class SimulatedChannel(Channel):
 
     def recording(self):
         return SimulatedRecording(self)
+
+    def detecting(self):
+        return SimulatedDetecting(self)
 
     def send_dtmf(self, digits: str):
         self._check()

@@ -7,20 +7,13 @@ call's policies give:
 * ``dial_policy(target)`` -> ``("answer", talk_seconds)``, ``("busy",)``,
   ``("noanswer",)`` or ``("fail", cause)`` (default: answer, 0 s);
 * ``hold_taker``: the uuid of the call that takes a held caller (None: nobody);
-* ``conference_exit``: why a member leaves ("left", "kicked", "ended"...).
+* ``conference_exit``: why a member leaves ("left", "kicked", "ended"...);
+* ``beep_after_ms``: when a detector hears a beep (None: never).
 """
 from __future__ import annotations
 
-from .capabilities import (
-    BridgeOutcome,
-    Bridging,
-    ConferenceOutcome,
-    Conferencing,
-    Holding,
-    HoldOutcome,
-    Recording,
-    RecordingOutcome,
-)
+from .capabilities import (BridgeOutcome, Bridging, ConferenceOutcome, Conferencing, DetectOutcome, Detecting,
+                           HoldOutcome, Holding, Recording, RecordingOutcome)
 from .channel import CallEnded
 
 FAILED_DIALS: dict[str, tuple[str, str, int | None]] = {
@@ -158,3 +151,26 @@ class SimulatedRecording(SimulatedCapability, Recording):
         if self.running:
             self.t.say(f"recording stops ({reason})")
             self.outcome = RecordingOutcome(self.path, reason, 0.0, self._seconds())
+
+
+class SimulatedDetecting(SimulatedCapability, Detecting):
+    def start(self) -> None:
+        self._begin()
+        self.t.say("beep detector listens")
+
+    def wait(self, timeout=None) -> DetectOutcome:
+        if self.outcome is None:
+            after = getattr(self.channel, "beep_after_ms", None)
+            if after is not None and (timeout is None or after <= timeout * 1000):
+                self.t.virtual_ms += int(after)
+                self.t.say("beep detected")
+                self.outcome = DetectOutcome("detected", 1000.0, self._seconds())
+            else:
+                self.t.virtual_ms += int((timeout or 0) * 1000)
+                self.stop("timeout")
+        return self.outcome
+
+    def stop(self, reason: str = "stopped") -> None:
+        if self.running:
+            self.t.say(f"beep detector stops ({reason})")
+            self.outcome = DetectOutcome(reason, None, self._seconds())

@@ -1150,5 +1150,34 @@ def app_record_session_unmask(call, arg):
     call.masked_records = getattr(call, 'masked_records', set()) - {arg.strip()}
 
 
+def app_avmd_start(call, arg):
+    call.avmd_running = True
+    ev = wire.Event('CUSTOM', subclass='avmd::start')
+    call._channel_data(ev)
+    call.switch.fire(ev)
+
+
+def app_avmd_stop(call, arg):
+    call.avmd_running = False
+    ev = wire.Event('CUSTOM', subclass='avmd::stop')
+    call._channel_data(ev)
+    ev.add('Beep-Status', 'NOTDETECTED')
+    call.switch.fire(ev)
+
+
+def beep(call, frequency=1000.0):
+    """The far end beeps: mod_avmd, when listening on the call, reports it."""
+    if not getattr(call, 'avmd_running', False) or call.down:
+        return False
+    ev = wire.Event('CUSTOM', subclass='avmd::beep')
+    call._channel_data(ev)
+    for k, v in (('Beep-Status', 'DETECTED'), ('Frequency', '%.6f' % frequency),
+                 ('Frequency-variance', '0.000010'), ('Amplitude', '0.020000'), ('Detection-time', '1200')):
+        ev.add(k, v)
+    call.switch.fire(ev)
+    return True
+
+
 APPS.update({'endless_playback': app_endless_playback, 'record_session_mask': app_record_session_mask,
-             'record_session_unmask': app_record_session_unmask})
+             'record_session_unmask': app_record_session_unmask, 'avmd_start': app_avmd_start,
+             'avmd_stop': app_avmd_stop})

@@ -96,7 +96,8 @@ class EslCapability:
                 pass
         self._handlers = []
         if self._filters:
-            self.channel.drop_filters(self._filters)
+            # Spawned: _finish may run in the socket's reader, which must stay free to read replies.
+            gevent.spawn(self.channel.drop_filters, self._filters)
             self._filters = []
 
     # -- the verbs ----------------------------------------------------------------

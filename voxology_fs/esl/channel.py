@@ -18,6 +18,7 @@ from . import args as fsargs
 from .bridge import EslBridging
 from .capability import SocketCommands
 from .conference import EslConferencing
+from .detect import EslDetecting
 from .connection import CommandError, CommandTimeout, NotConnectedError, OutboundSession
 from .hold import EslHolding
 from .protocol import Event
@@ -158,6 +159,9 @@ class EslChannel(Channel):
 
     def recording(self):
         return EslRecording(self, self.commands)
+
+    def detecting(self):
+        return EslDetecting(self, self.commands)
 
     # -- events -----------------------------------------------------------------
     def _on_control(self, event: Event) -> None:

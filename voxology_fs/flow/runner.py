@@ -190,6 +190,7 @@ class CallFlowRunner:
             self._apologise()
         except Exception as exc:  # a bug must end this call cleanly, never another
             log.exception("call %s: unexpected error", self.state.call_id)
+            self.ctx.stop_running("error")
             self.ctx.record_error(FlowError(f"internal error: {type(exc).__name__}"))
             self._apologise()
         finally:
