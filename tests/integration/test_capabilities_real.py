@@ -89,3 +89,32 @@ def test_a_held_call_taken_by_uuid_bridge_on_a_real_switch(voxology, callback_se
     outcome = outcomes["hold"]
     assert outcome.reason == "taken" and outcome.taken_by == agents[0], outcome
     assert outcome.talk_seconds >= 0.5 and outcomes["up"]
+
+
+def test_bridge_busy_then_answered_on_a_real_switch(voxology, callback_server, dial, monkeypatch):  # noqa: F811
+    """A busy target leaves our caller on the line; a loopback leg (another call
+    into the call server, which answers it) is bridged, then hung up by stop()."""
+    outcomes = {}
+
+    def script(channel):
+        if outcomes.get("first"):
+            channel.pause(20000)  # the dialled leg: up until the bridge's stop hangs it up
+            return
+        outcomes["first"] = channel.info.uuid
+        busy = channel.bridging()
+        busy.start(["error/user_busy"], ring_timeout_s=5)
+        outcomes["busy"] = busy.wait(10)
+        bridge = channel.bridging()
+        bridge.start([f"loopback/{DIALLED}"], ring_timeout_s=10)
+        outcomes["bridge"] = bridge.wait(3)
+        channel.pause(200)
+        outcomes["up"] = channel.is_up
+
+    monkeypatch.setitem(base.REGISTRY, "TEST_CAPABILITIES", capability_action(script))
+    provision(callback_server.static("/caps", {"actions": [{"type": "TEST_CAPABILITIES"}, {"type": "HANGUP"}]}))
+    call = dial()
+    finished(call, callback_server, timeout=40)
+    busy, bridge = outcomes["busy"], outcomes["bridge"]
+    assert (busy.status, busy.cause, busy.sip_code) == ("busy", "USER_BUSY", 486), busy
+    assert bridge.status == "completed" and bridge.stopped == "timeout" and bridge.other_uuid, bridge
+    assert bridge.talk_seconds > 1 and outcomes["up"]
