@@ -301,7 +301,8 @@ def test_play_fetches_audio_once_and_hands_freeswitch_a_cached_file(switch, call
 
 def test_conference_greeting_interpolates_and_goes_on_after_the_conference(switch, callback_server):
     from voxology_fs.esl.connection import InboundConnection
-    provision(callback_server.static("/conf", example("conference-greeting")))
+    from voxology_fs.flow.actions.media import conference_room
+    account, _ = provision(callback_server.static("/conf", example("conference-greeting")))
     call = switch.incoming_call(destination=DID, caller=CALLER)
     rooms = []
 
@@ -316,7 +317,8 @@ def test_conference_greeting_interpolates_and_goes_on_after_the_conference(switc
     finished(call, callback_server)
     esl.close()
     assert call.spoken[0] == "Hello, . Welcome to our conference."
-    assert rooms and rooms[0].endswith("-myConference@default")
+    # The room is ours: an account prefix and a hash, never the flow's text.
+    assert rooms == [conference_room(str(account.id), "myConference") + "@default"]
     assert call.spoken[1].startswith("You have left the conference. This call lasted ")
 
 
@@ -440,3 +442,38 @@ def test_a_control_message_the_call_does_not_understand_is_ignored(switch, callb
     # No continue_call was fetched: the call ran its PAUSE until the real hangup.
     assert [r["path"] for r in callback_server.requests] == ["/live", "/live"]
     assert [a for a, _ in apps(call)][-1] == "hangup"
+
+
+def test_media_actions_answer_once_and_only_when_needed(switch, callback_server):
+    provision(callback_server.static("/media", {"actions": [
+        {"type": "SESSIONDATA", "session_data": {"a": 1}}, {"type": "SAY", "params": {"text": "one"}},
+        {"type": "PLAY", "params": {"digits": "12"}}, {"type": "PAUSE", "params": {"length": 10}},
+        {"type": "HANGUP"}]}))
+    call = switch.incoming_call(destination=DID, caller=CALLER)
+    finished(call, callback_server)
+    names = [app for app, _ in apps(call)]
+    assert names.count("answer") == 1
+    assert names.index("answer") < names.index("speak") < names.index("send_dtmf")
+
+
+def test_reject_after_non_media_actions_is_still_before_answer(switch, callback_server):
+    provision(callback_server.static("/rej", {"actions": [
+        {"type": "SESSIONDATA", "session_data": {"a": 1}}, {"type": "REJECT", "params": {"reason": "rejected"}}]}))
+    call = switch.incoming_call(destination=DID, caller=CALLER)
+    finished(call, callback_server)
+    assert call.sip_response == 603 and not call.answered
+    assert "answer" not in [app for app, _ in apps(call)]
+
+
+def test_live_actions_kick_our_member_out_of_a_conference(switch, callback_server):
+    provision(callback_server.static("/conf", {"actions": [
+        {"type": "CONFERENCE", "params": {"name": "sales"}}, {"type": "SAY", "params": {"text": "never"}}]}))
+    call = switch.incoming_call(destination=DID, caller=CALLER)
+    call.on_execute("conference", lambda c, arg: gevent.spawn_later(0.05, send_control, switch, c.vars["vox_call_id"], {
+        "command": "actions", "actions": [{"type": "SAY", "params": {"text": "moved"}}, {"type": "HANGUP"}]}))
+    finished(call, callback_server)
+    assert call.spoken == ["moved"]
+    room = [arg for app, arg in apps(call) if app == "conference"][0].split("@")[0]
+    assert f"conference {room} kick 1" in switch.api_log
+    assert not any(line.startswith("uuid_break") for line in switch.api_log)  # kicked, not broken
+    assert room not in switch.conferences

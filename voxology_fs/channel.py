@@ -12,6 +12,10 @@ from __future__ import annotations
 import abc
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .capabilities import Bridging, Conferencing, Detecting, Holding, Recording
 
 
 class CallEnded(Exception):
@@ -109,8 +113,9 @@ class Channel(abc.ABC):
         return None
 
     def ensure_answered(self) -> None:
-        # Answered only right before the first action that needs media, so
-        # that REJECT can still refuse the call with a SIP error.
+        # The interpreter answers right before the first action that needs
+        # media (``Action.needs_media``), so that REJECT can still refuse the
+        # call with a SIP error.
         if not self.answered:
             self.answer()
 
@@ -137,9 +142,21 @@ class Channel(abc.ABC):
     def send_dtmf(self, digits: str) -> None:
         """Play DTMF tones to the caller."""
 
-    def conference(self, room: str) -> None:
-        """Join a conference room; returns when the caller leaves it."""
+    # -- capabilities (see voxology_fs.capabilities): a new object per use ------
+    def bridging(self) -> "Bridging":
+        raise NotImplementedError("this channel cannot dial other legs")
+
+    def conferencing(self) -> "Conferencing":
         raise NotImplementedError("this channel has no conferences")
+
+    def holding(self) -> "Holding":
+        raise NotImplementedError("this channel cannot hold")
+
+    def recording(self) -> "Recording":
+        raise NotImplementedError("this channel cannot record")
+
+    def detecting(self) -> "Detecting":
+        raise NotImplementedError("this channel has no detector")
 
     @property
     @abc.abstractmethod

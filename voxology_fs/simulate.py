@@ -16,6 +16,8 @@ from .callbacks import CallbackClient, CallbackTarget
 from .channel import AudioFile, CallEnded, CallInfo, Channel, CollectResult, Silence, Speech
 from .flow.runner import CallFlowRunner, Services
 from .flow.state import CallState
+from .simulated_capabilities import (SimulatedBridging, SimulatedConferencing, SimulatedDetecting, SimulatedHolding,
+                                     SimulatedRecording)
 
 
 class Transcript:
@@ -126,9 +128,27 @@ class SimulatedChannel(Channel):
         self.t.virtual_ms += ms
         self.t.say(f"pause {ms} ms")
 
-    def conference(self, room: str):
-        self._check()
-        self.t.say(f"caller joins conference {room}, and later leaves it")
+    # What the simulated world does with this call's capabilities
+    # (see voxology_fs.simulated_capabilities).
+    dial_policy = None
+    hold_taker: str | None = None
+    conference_exit = "left"
+    beep_after_ms: int | None = None
+
+    def bridging(self):
+        return SimulatedBridging(self)
+
+    def conferencing(self):
+        return SimulatedConferencing(self)
+
+    def holding(self):
+        return SimulatedHolding(self)
+
+    def recording(self):
+        return SimulatedRecording(self)
+
+    def detecting(self):
+        return SimulatedDetecting(self)
 
     def send_dtmf(self, digits: str):
         self._check()

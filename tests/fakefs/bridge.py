@@ -188,3 +188,34 @@ def _bridge_legs(switch, a, b, program_b=True):
 @api_command('originate')
 def api_originate(switch, arg, session):
     return originate(switch, arg)
+
+
+@api_command('uuid_bridge')
+def api_uuid_bridge(switch, arg, session):
+    argv = (arg or '').split()
+    if len(argv) < 2:
+        return '-USAGE: <uuid> <other_uuid>\n'
+    a, b = switch._call(argv[0]), switch._call(argv[1])
+    if a is None or b is None:
+        return '-ERR Invalid uuid\n'
+    gevent.spawn(_uuid_bridged, a, b)
+    return '+OK %s\n' % b.uuid
+
+
+def _uuid_bridged(a, b):
+    """switch_ivr_uuid_bridge: both leave what they run, then talk until one hangs up."""
+    for c in (a, b):
+        if c._running:
+            c._break = True
+        c._wake.set()
+    gevent.sleep(0.001)     # their applications complete before the bridge
+    if a.down or b.down:
+        return
+    a.times['bridged'] = b.times['bridged'] = wire.now_us()
+    join_legs(a, b)
+    if a.down and not b.down:
+        b._hangup('NORMAL_CLEARING')
+    elif b.down and not a.down and not switch_true(a.get_var('park_after_bridge')):
+        a._hangup(b.hangup_cause or 'NORMAL_CLEARING')
+    a.fire('CHANNEL_UNBRIDGE', pre=bridge_ids(a, b))
+    a.partner = b.partner = None

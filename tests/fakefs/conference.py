@@ -121,3 +121,15 @@ def api_conference(switch, arg, session):
     if sub == 'count':
         return '%d\n' % len(conf.members)
     return '-ERR Unknown conference command %s\n' % sub
+
+
+def end_conference(switch, name):
+    """The room ends (as when its endconf member leaves): every member leaves it, none kicked."""
+    conf = switch.conferences.pop(name, None)
+    if conf is None:
+        return False
+    _conf_event(switch, conf, 'conference-destroy')
+    for m in list(conf.members):
+        m['call']._kicked = True
+        m['call']._wake.set()
+    return True

@@ -235,3 +235,12 @@ def app_flush_dtmf(call, arg):
 @application('echo', media=True)
 def app_echo(call, arg):
     call._wait(None, breakable=True)
+
+
+@application('endless_playback', media=True)
+def app_endless_playback(call, arg):
+    """Plays the file over and over until broken (uuid_break, uuid_bridge) or hung up."""
+    while not call.down:
+        reason, _ = play_file(call, arg)
+        if reason != 'done':
+            break

@@ -66,3 +66,14 @@ def app_stop_record_session(call, arg):
     for p in list(call._records):
         if path in ('all', p):
             call._stop_record(p)
+
+
+@application('record_session_mask')
+def app_record_session_mask(call, arg):
+    if arg.strip() in call._records:
+        call.masked_records = getattr(call, 'masked_records', set()) | {arg.strip()}
+
+
+@application('record_session_unmask')
+def app_record_session_unmask(call, arg):
+    call.masked_records = getattr(call, 'masked_records', set()) - {arg.strip()}

@@ -22,10 +22,10 @@ from .channel import FakeCall
 from .expand import switch_true
 from .listener import EslConnection
 from .registry import API_COMMANDS, SWITCH_STATE
-from . import api, bridge, conference, control, fifo, media, record, socket_app
+from . import api, avmd, bridge, conference, control, fifo, media, record, socket_app
 
 # Each family registers its applications, API commands and state on import.
-FAMILIES = (api, bridge, conference, control, fifo, media, record, socket_app)
+FAMILIES = (api, avmd, bridge, conference, control, fifo, media, record, socket_app)
 
 DIALPLAN = os.path.join(os.path.dirname(__file__), '..', '..', 'freeswitch', 'dialplan', 'voxology.xml')
 
@@ -224,6 +224,10 @@ class FakeSwitch:
         ev.add('API-Command-Argument', arg)
         self.fire(ev)
         return out
+
+    def end_conference(self, name):
+        """End room ``name`` as its end-conference member leaving would."""
+        return conference.end_conference(self, name)
 
     def _call(self, uuid):
         c = self.calls.get((uuid or '').strip())

@@ -33,6 +33,7 @@ from tests.support.provision import DID, provision
 from tests.support.waiting import wait_until
 from voxology_fs import models, store
 from voxology_fs.callserver import CallServer
+from voxology_fs.flow.actions.media import conference_room
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "voxology_fs" / "examples"
 DIALLED = "17145551212"  # what sipp puts in the Request-URI; normalises to DID
@@ -772,11 +773,11 @@ def test_conference_greeting(voxology, callback_server, dial, freeswitch):
     flow = example("conference-greeting")
     flow["actions"].insert(0, {"type": "SESSIONDATA", "session_data": {"firstName": "Ann"}})
     flow["actions"].append({"type": "HANGUP"})  # a static script would otherwise come back for more
-    provision(callback_server.static("/conf", flow))
+    account, _ = provision(callback_server.static("/conf", flow))
     call = dial()
     joined = call.wait_execute("conference", timeout=20)
     room = joined.get("Application-Data").split("@")[0]
-    assert room.endswith("-myConference")
+    assert room == conference_room(str(account.id), "myConference")
     gevent.sleep(0.5)
     assert "1 member" in freeswitch.esl(f"conference {room} list count") or \
         freeswitch.esl(f"conference {room} list").count(";") > 0

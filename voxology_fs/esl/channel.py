@@ -15,8 +15,14 @@ import gevent.event
 from .. import control
 from ..channel import CallEnded, CallInfo, Channel, CollectResult, ControlInterrupt, Prompt, Speech
 from . import args as fsargs
+from .bridge import EslBridging
+from .capability import SocketCommands
+from .conference import EslConferencing
+from .detect import EslDetecting
 from .connection import CommandError, CommandTimeout, NotConnectedError, OutboundSession
+from .hold import EslHolding
 from .protocol import Event
+from .recording import EslRecording
 from .times import switch_time
 
 log = logging.getLogger(__name__)
@@ -85,6 +91,9 @@ class EslChannel(Channel):
         session.register_handle(control.SUBCLASS, self._on_control)
         self._collects = 0
         self._set_up = None  # the subscription's replies, until confirmed
+        self._events = set(CALL_EVENTS)
+        # Other channels and rooms are acted on through this (see capabilities).
+        self.commands = SocketCommands(session)
 
     # -- set-up ---------------------------------------------------------------
     def start(self, call_id: str) -> None:
@@ -111,6 +120,49 @@ class EslChannel(Channel):
         pending, self._set_up = self._set_up, None
         if pending is not None:
             self.session.confirm_subscription(pending)
+
+    def subscribe_more(self, events, filters: dict[str, str] | None = None) -> None:
+        """Add the events (``NAME`` or ``CUSTOM sub::class``) and filters a capability needs."""
+        payloads = []
+        for spec in events:
+            if spec not in self._events:
+                payloads.append(f"event plain {spec}")
+                self._events.add(spec)
+        payloads += [f"filter {header} {value}" for header, value in (filters or {}).items()]
+        if not payloads:
+            return
+        try:
+            self._confirm_set_up()
+            for payload in payloads:
+                reply = self.session.send(payload)
+                if not reply.reply_text.startswith("+OK"):
+                    raise CommandError(reply.reply_text)
+        except (NotConnectedError, CommandTimeout, CommandError) as exc:
+            log.warning("call %s: subscription failed: %s", self.info.uuid, exc)
+            raise CallEnded(self.hangup_cause) from None
+
+    def drop_filters(self, filters) -> None:
+        for header, value in filters:
+            try:
+                self.session.send(f"filter delete {header} {value}", timeout=5)
+            except (NotConnectedError, CommandTimeout):
+                return
+
+    # -- capabilities -------------------------------------------------------------
+    def bridging(self):
+        return EslBridging(self, self.commands)
+
+    def conferencing(self):
+        return EslConferencing(self, self.commands)
+
+    def holding(self):
+        return EslHolding(self, self.commands)
+
+    def recording(self):
+        return EslRecording(self, self.commands)
+
+    def detecting(self):
+        return EslDetecting(self, self.commands)
 
     # -- events -----------------------------------------------------------------
     def _on_control(self, event: Event) -> None:
@@ -272,13 +324,7 @@ class EslChannel(Channel):
         self._run("sleep", str(max(0, int(ms))), interruptible=True)
 
     def send_dtmf(self, digits: str) -> None:
-        self.ensure_answered()
         self._run("send_dtmf", fsargs.dtmf_arg(digits), interruptible=True)
-
-    def conference(self, room: str) -> None:
-        if not room.replace("-", "").replace("_", "").replace(".", "").isalnum():
-            raise ValueError(f"unsafe conference room {room!r}")
-        self._run("conference", f"{room}@default", interruptible=True)
 
     def close(self) -> None:
         self.session.exit()

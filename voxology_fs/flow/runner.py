@@ -51,6 +51,9 @@ class FlowContext:
         self.audio = services.audio
         self.lookup = state.lookup
         self.loops: dict[int, list] = {}
+        # The capability an action waits on (a bridge, a conference...):
+        # live control stops it its own way, plain media is broken instead.
+        self.running = None
 
     def trace(self, kind: str, data: dict | None = None) -> None:
         self.services.trace(self.state.call_id, kind, data)
@@ -75,16 +78,36 @@ class FlowContext:
     def run_action(self, action):
         self.trace("action", {"type": action.type, "path": action.path})
         try:
-            return action.run(self)
+            if action.needs_media and not self.channel.answered:
+                self.channel.answer()
+            result = action.run(self)
         except ActionFailed as exc:
             # The action is skipped and the flow goes on (a broken audio URL
             # must not end the call).
             self.record_error(exc)
+            self.stop_running("failed")
             return None
         finally:
             if self.state.answer_time is None and self.channel.answered:
                 # The switch's time of the answer itself, not of this action's end.
                 self.state.answer_time = self.channel.answered_at or utcnow()
+        self.running = None  # the action waited its capability out
+        return result
+
+    def start(self, capability, *args, **kwargs):
+        """Start a capability the action then waits on; returns it."""
+        self.running = capability
+        capability.start(*args, **kwargs)
+        return capability
+
+    def stop_running(self, reason: str) -> None:
+        """Stop the capability an action was waiting on, if any (its own way)."""
+        running, self.running = self.running, None
+        if running is not None and running.running:
+            try:
+                running.stop(reason)
+            except CallEnded:
+                pass
 
     def between_steps(self) -> None:
         """Apply live-control requests that arrived since the last step."""
@@ -164,12 +187,13 @@ class CallFlowRunner:
             if program is None:
                 self._apologise()  # callbacks failed
         except CallEnded:
-            pass
+            self.ctx.stop_running("hangup")
         except RunawayFlow as exc:
             self.ctx.record_error(exc)
             self._apologise()
         except Exception as exc:  # a bug must end this call cleanly, never another
             log.exception("call %s: unexpected error", self.state.call_id)
+            self.ctx.stop_running("error")
             self.ctx.record_error(FlowError(f"internal error: {type(exc).__name__}"))
             self._apologise()
         finally:
@@ -181,6 +205,7 @@ class CallFlowRunner:
             try:
                 outcome = execute(program, self.ctx, self.services.max_steps)
             except ControlInterrupt as interrupt:
+                self.ctx.stop_running("control")
                 next_program = self._on_control(interrupt.request)
                 if next_program is DONE or next_program is None:
                     return next_program

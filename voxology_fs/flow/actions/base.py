@@ -115,7 +115,8 @@ class Action:
     params_spec: ClassVar[tuple[Param, ...]] = ()
     # Keys allowed at the action's top level besides type, params and DESCRIPTIVE_KEYS.
     top_level_keys: ClassVar[frozenset] = frozenset({"name"})
-    # Whether the action plays or records media (then the call is answered first).
+    # Whether the action plays or records media: the interpreter answers the
+    # call before running it (and only then: REJECT refuses unanswered calls).
     needs_media: ClassVar[bool] = False
 
     def __init__(self, raw: dict, path: str, params: dict):

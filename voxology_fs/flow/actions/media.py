@@ -1,6 +1,8 @@
 """What the caller hears and presses: SAY, PLAY, COLLECT, PAUSE."""
 from __future__ import annotations
 
+import hashlib
+
 from ...channel import AudioFile, Speech, is_plain_name
 from ..errors import ActionFailed
 from .base import Action, Param, check_url_param, http_url_problem, register
@@ -41,7 +43,6 @@ class Say(Action):
                        language=self.render(ctx, "language") or None)] * self.params["loop"]
 
     def run(self, ctx):
-        ctx.channel.ensure_answered()
         prompts = self.prompts(ctx)
         ctx.trace("say", {"text": prompts[0].text, "loop": len(prompts)})
         ctx.channel.play(prompts[:1], loops=len(prompts))
@@ -77,7 +78,6 @@ class Play(Action):
         return [AudioFile(path, source=url)] * self.params["loop"]
 
     def run(self, ctx):
-        ctx.channel.ensure_answered()
         if self.params["digits"] is not None:
             ctx.trace("play_digits", {"digits": self.params["digits"]})
             for _ in range(self.params["loop"]):
@@ -130,7 +130,6 @@ class Collect(Action):
                 problems.add(f"{action.path}/params/digits", "a COLLECT prompt cannot play digits")
 
     def run(self, ctx):
-        ctx.channel.ensure_answered()
         prompts = []
         for action in self.prompt_actions:
             try:
@@ -154,9 +153,6 @@ class Pause(Action):
     params_spec = (Param("length", "integer", default=1000, minimum=0, maximum=3600 * 1000, doc="ms"),)
 
     def run(self, ctx):
-        # A pause is silence on an answered call (a caller kept ringing is
-        # what REJECT and the first callback are for).
-        ctx.channel.ensure_answered()
         ctx.channel.pause(self.params["length"])
 
 
@@ -172,14 +168,20 @@ class Conference(Action):
     params_spec = (Param("name", required=True),)
 
     def run(self, ctx):
-        ctx.channel.ensure_answered()
         name = self.render(ctx, "name")
         room = conference_room(ctx.state.account_id, name)
         ctx.trace("conference", {"name": name, "room": room})
-        ctx.channel.conference(room)
+        member = ctx.start(ctx.channel.conferencing(), room)
+        outcome = member.wait()
+        ctx.trace("conference_left", {"room": room, "reason": outcome.reason, "seconds": outcome.seconds})
 
 
 def conference_room(account_id: str, name: str) -> str:
-    """A FreeSWITCH-safe room name, unique per account."""
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:64] or "room"
-    return f"{(account_id or 'default')[:8]}-{safe}"
+    """The room of an account's conference ``name``: ours, never the caller's text.
+
+    The account prefix keeps accounts apart (and readable in ``conference
+    list``); the hash makes any name, however written, one safe token.
+    """
+    prefix = "".join(c for c in (account_id or "default") if c.isalnum())[:8] or "default"
+    digest = hashlib.sha256(f"{account_id}\x00{name}".encode()).hexdigest()[:20]
+    return f"{prefix}-{digest}"

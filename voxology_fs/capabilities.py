@@ -1,0 +1,165 @@
+"""What a call can do besides playing and collecting: the capability interfaces.
+
+:class:`~voxology_fs.channel.Channel` is the media interface.  Anything with a
+lifetime of its own (a second leg ringing then bridged, a conference
+membership, a caller on hold, a recording, a beep detector) is a capability
+object got from the channel (``channel.bridging()``...), with the same three verbs:
+
+* ``start(...)`` begins it and returns at once;
+* ``wait(timeout)`` blocks until it ends and returns its typed outcome; when
+  ``timeout`` (seconds) passes first, the capability is stopped with reason
+  ``"timeout"``.  A live-control request arriving meanwhile raises
+  :class:`~voxology_fs.channel.ControlInterrupt` with the capability still
+  running: the interpreter then calls ``stop``;
+* ``stop(reason)`` ends it the way that fits it (hang up the dialled leg,
+  kick our member...) and waits briefly for it to end.
+
+A capability runs applications on its own call's channel, and acts on other
+channels or on rooms through a :class:`CommandSender`, so that sender can be
+pointed at another ESL link without touching the capability.
+"""
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Protocol
+
+from .channel import Prompt
+
+
+class CommandSender(Protocol):
+    """Runs a switch API command (``uuid_kill ...``, ``conference ... kick ...``) and returns its text."""
+
+    def api(self, command: str) -> str: ...
+
+
+class Capability(abc.ABC):
+    """The verbs every capability has; ``start``'s arguments are each one's own."""
+
+    kind: str = ""
+
+    @abc.abstractmethod
+    def wait(self, timeout: float | None = None): ...
+
+    @abc.abstractmethod
+    def stop(self, reason: str = "stopped") -> None: ...
+
+    @property
+    @abc.abstractmethod
+    def running(self) -> bool: ...
+
+
+# -- bridging: dial another leg, bridge it to our caller ----------------------------
+BRIDGE_STATUSES = ("completed", "busy", "no_answer", "failed", "canceled")
+
+
+@dataclass
+class BridgeOutcome:
+    status: str  # one of BRIDGE_STATUSES
+    cause: str = ""  # FreeSWITCH's cause: the dial's failure, or the bridged leg's hangup
+    sip_code: int | None = None
+    other_uuid: str = ""  # the leg that answered
+    talk_seconds: float = 0.0
+    stopped: str = ""  # the stop() reason, when we ended it
+
+
+class Bridging(Capability):
+    kind = "bridge"
+
+    @abc.abstractmethod
+    def start(self, targets: list[str], *, ring_timeout_s: int = 30, caller_id: str | None = None) -> None:
+        """Ring ``targets`` (dial strings built by the caller) one after the other
+        until one answers within ``ring_timeout_s``; bridge it.  A failed dial
+        never hangs our caller up."""
+
+    @abc.abstractmethod
+    def wait(self, timeout: float | None = None) -> BridgeOutcome: ...
+
+
+# -- conferencing: our caller as a member of a room ----------------------------------
+CONFERENCE_FLAGS = frozenset({"mute", "deaf", "moderator", "endconf", "mintwo", "nomoh", "ghost"})
+
+
+@dataclass
+class ConferenceOutcome:
+    reason: str  # "kicked", "ended", "left" (the room's leave key), "hung_up", "stopped", "timeout"
+    room: str = ""
+    member_id: str = ""
+    seconds: float = 0.0
+
+
+class Conferencing(Capability):
+    kind = "conference"
+
+    @abc.abstractmethod
+    def start(self, room: str, *, flags: frozenset[str] = frozenset()) -> None:
+        """Join ``room`` (a name of ours, never a caller's text) with member flags."""
+
+    @abc.abstractmethod
+    def wait(self, timeout: float | None = None) -> ConferenceOutcome: ...
+
+
+# -- holding: waiting with hold audio until another call takes this one ---------------
+@dataclass
+class HoldOutcome:
+    reason: str  # "taken", "timeout", "stopped", "hung_up"
+    taken_by: str = ""  # the uuid of the call that took ours
+    waited_seconds: float = 0.0
+    talk_seconds: float = 0.0
+
+
+class Holding(Capability):
+    kind = "hold"
+
+    @abc.abstractmethod
+    def start(self, prompts: list[Prompt]) -> None:
+        """Play ``prompts`` over and over until another call bridges to ours
+        (``uuid_bridge`` from outside) or the hold is stopped."""
+
+    @abc.abstractmethod
+    def wait(self, timeout: float | None = None) -> HoldOutcome: ...
+
+
+# -- recording: a recording of the call running in the background ---------------------
+@dataclass
+class RecordingOutcome:
+    path: str
+    reason: str  # "stopped", "hung_up", "timeout"
+    paused_seconds: float = 0.0
+    seconds: float = 0.0
+
+
+class Recording(Capability):
+    kind = "record"
+
+    @abc.abstractmethod
+    def start(self, path: str) -> None:
+        """Record the call to ``path`` (a path the call server chose)."""
+
+    @abc.abstractmethod
+    def pause(self) -> None: ...
+
+    @abc.abstractmethod
+    def resume(self) -> None: ...
+
+    @abc.abstractmethod
+    def wait(self, timeout: float | None = None) -> RecordingOutcome: ...
+
+
+# -- detecting: a detector listening to the call (answering-machine beeps) --------------
+@dataclass
+class DetectOutcome:
+    reason: str  # "detected", "timeout", "stopped", "hung_up"
+    frequency: float | None = None  # Hz, of the beep heard
+    seconds: float = 0.0
+
+
+class Detecting(Capability):
+    kind = "detect"
+
+    @abc.abstractmethod
+    def start(self) -> None:
+        """Start listening for a beep (the flow may go on meanwhile)."""
+
+    @abc.abstractmethod
+    def wait(self, timeout: float | None = None) -> DetectOutcome: ...

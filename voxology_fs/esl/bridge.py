@@ -1,0 +1,105 @@
+"""Bridging on FreeSWITCH: the ``bridge`` application on our call.
+
+The dial strings are the caller's (already escaped); each gets an
+``origination_uuid`` of ours so that ``stop`` can hang up the leg that
+rings or talks.  ``continue_on_fail`` and ``hangup_after_bridge=false`` keep
+our caller on the line whatever the dial or the other leg does.
+"""
+from __future__ import annotations
+
+import time
+import uuid as uuidlib
+
+from ..capabilities import BridgeOutcome, Bridging
+from . import args as fsargs
+from .capability import EslCapability
+from .protocol import Event
+
+# FreeSWITCH's causes for a dial that failed, as our statuses.
+STATUS_BY_CAUSE = {
+    "SUCCESS": "completed", "USER_BUSY": "busy", "NO_ANSWER": "no_answer", "NO_USER_RESPONSE": "no_answer",
+    "ALLOTTED_TIMEOUT": "no_answer", "PROGRESS_TIMEOUT": "no_answer", "ORIGINATOR_CANCEL": "canceled",
+}
+# The SIP response a cause usually stands for, when the switch gives none.
+SIP_BY_CAUSE = {"USER_BUSY": 486, "NO_ANSWER": 480, "NO_USER_RESPONSE": 408, "CALL_REJECTED": 603,
+                "UNALLOCATED_NUMBER": 404, "NORMAL_TEMPORARY_FAILURE": 503, "ORIGINATOR_CANCEL": 487,
+                "INVALID_NUMBER_FORMAT": 484, "SUCCESS": 200}
+
+
+def sip_code_of(event: Event | None, cause: str) -> int | None:
+    proto = (event.variable("last_bridge_proto_specific_hangup_cause") or "") if event is not None else ""
+    if proto.startswith("sip:") and proto[4:].isdigit():
+        return int(proto[4:])
+    return SIP_BY_CAUSE.get(cause)
+
+
+class EslBridging(EslCapability, Bridging):
+    EVENTS = ("CHANNEL_BRIDGE",)
+
+    def __init__(self, channel, commands):
+        super().__init__(channel, commands)
+        self.leg_uuids: list[str] = []
+        self.other_uuid = ""
+        self.bridged_at: float | None = None
+        self.outcome: BridgeOutcome | None = None
+
+    def start(self, targets: list[str], *, ring_timeout_s: int = 30, caller_id: str | None = None) -> None:
+        if not targets:
+            raise ValueError("nothing to dial")
+        legs = []
+        for target in targets:
+            if not target or any(c in target for c in "\r\n|"):
+                raise ValueError(f"not one dial string: {target!r}")
+            leg_uuid = str(uuidlib.uuid4())
+            self.leg_uuids.append(leg_uuid)
+            legs.append(f"[origination_uuid={leg_uuid}]{target}")
+        options = [fsargs.set_arg("originate_timeout", str(int(ring_timeout_s)))]
+        if caller_id:
+            if not caller_id.lstrip("+").isdigit() or len(caller_id) > 32:
+                raise ValueError(f"not a caller id: {caller_id!r}")
+            options.append(f"origination_caller_id_number={caller_id}")
+        self._begin()
+        self._listen("CHANNEL_BRIDGE", self._on_bridge)
+        self.channel._fire("multiset", "continue_on_fail=true hangup_after_bridge=false")
+        self._run_app("bridge", "{" + ",".join(options) + "}" + "|".join(legs))
+
+    def _on_bridge(self, event: Event) -> None:
+        other = event.get("Other-Leg-Unique-ID") or event.get("Bridge-B-Unique-ID") or ""
+        self.other_uuid = other if other != self.uuid else event.get("Bridge-A-Unique-ID", "")
+        self.bridged_at = time.monotonic()
+
+    def _on_completed(self, event: Event | None) -> None:
+        get = (lambda name: event.variable(name) or "") if event is not None else (lambda name: "")
+        disposition = get("originate_disposition") or get("DIALSTATUS")
+        talk = round(time.monotonic() - self.bridged_at, 3) if self.bridged_at else 0.0
+        if disposition == "SUCCESS" or self.bridged_at:
+            cause = get("bridge_hangup_cause") or get("last_bridge_hangup_cause") or "NORMAL_CLEARING"
+            self.outcome = BridgeOutcome("completed", cause, sip_code=200,
+                                         other_uuid=self.other_uuid or get("last_bridge_to"),
+                                         talk_seconds=talk, stopped=self.stop_reason)
+        else:
+            cause = get("originate_failed_cause") or disposition or "NORMAL_TEMPORARY_FAILURE"
+            status = "canceled" if self.stop_reason else STATUS_BY_CAUSE.get(cause, "failed")
+            self.outcome = BridgeOutcome(status, cause, sip_code=sip_code_of(event, cause),
+                                         stopped=self.stop_reason)
+        self._finish()
+
+    def wait(self, timeout: float | None = None) -> BridgeOutcome:
+        how = self._await(timeout)
+        if how == "timeout":
+            self.stop("timeout")
+        elif how == "hangup" and self.outcome is None:
+            self._await_stopped()  # FreeSWITCH still completes the bridge
+        if self.outcome is None:
+            return BridgeOutcome("canceled", self.channel.hangup_cause, other_uuid=self.other_uuid,
+                                 stopped=self.stop_reason or "hangup")
+        return self.outcome
+
+    def stop(self, reason: str = "stopped") -> None:
+        """Hang up the dialled leg (the one talking, or those ringing)."""
+        if self.finished.is_set():
+            return
+        self.stop_reason = reason
+        for leg in [self.other_uuid] if self.other_uuid else self.leg_uuids:
+            self._api(f"uuid_kill {leg} NORMAL_CLEARING")
+        self._await_stopped()

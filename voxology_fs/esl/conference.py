@@ -1,0 +1,95 @@
+"""Conferencing on FreeSWITCH: the ``conference`` application on our call.
+
+Why the member left comes from ``conference::maintenance`` events: our
+member's ``kick-member``, or the room's ``conference-destroy`` (the room
+ended); a member that left with neither left by the room's own leave key.
+"""
+from __future__ import annotations
+
+import gevent.event
+
+from ..capabilities import CONFERENCE_FLAGS, ConferenceOutcome, Conferencing
+from .capability import EslCapability
+from .protocol import Event
+
+CONFERENCE_EVENTS = "conference::maintenance"
+PROFILE = "default"
+
+
+def safe_room(room: str) -> bool:
+    return 0 < len(room) <= 96 and all(c.isascii() and (c.isalnum() or c in "-_.") for c in room)
+
+
+class EslConferencing(EslCapability, Conferencing):
+    EVENTS = (f"CUSTOM {CONFERENCE_EVENTS}",)
+
+    def __init__(self, channel, commands):
+        super().__init__(channel, commands)
+        self.room = ""
+        self.member_id = ""
+        self.member_known = gevent.event.Event()
+        self.kicked = False
+        self.ended = False
+        self.outcome: ConferenceOutcome | None = None
+
+    def start(self, room: str, *, flags: frozenset[str] = frozenset()) -> None:
+        if not safe_room(room):
+            raise ValueError(f"unsafe conference room {room!r}")
+        unknown = set(flags) - CONFERENCE_FLAGS
+        if unknown:
+            raise ValueError(f"unknown member flags {sorted(unknown)}")
+        self.room = room
+        # The room's own events (its end) carry no Unique-ID of ours.
+        self._begin(filters={"Conference-Name": room})
+        self._listen(CONFERENCE_EVENTS, self._on_event)
+        arg = f"{room}@{PROFILE}" + (f"+flags{{{'|'.join(sorted(flags))}}}" if flags else "")
+        self._run_app("conference", arg)
+
+    def _on_event(self, event: Event) -> None:
+        if event.get("Conference-Name") != self.room:
+            return
+        action = event.get("Action")
+        if action == "conference-destroy":
+            self.ended = True
+        elif event.get("Unique-ID") == self.uuid:
+            if action == "add-member":
+                self.member_id = event.get("Member-ID", "")
+                self.member_known.set()
+            elif action == "kick-member":
+                self.kicked = True
+
+    def _on_completed(self, event: Event | None) -> None:
+        if not self.member_id and event is not None:
+            self.member_id = event.variable("conference_member_id") or ""
+        if self.stop_reason:
+            reason = self.stop_reason
+        elif not self.channel.is_up:
+            reason = "hung_up"
+        elif self.kicked:
+            reason = "kicked"
+        elif self.ended:
+            reason = "ended"
+        else:
+            reason = "left"
+        self.outcome = ConferenceOutcome(reason, self.room, self.member_id, self.seconds())
+        self._finish()
+
+    def wait(self, timeout: float | None = None) -> ConferenceOutcome:
+        how = self._await(timeout)
+        if how == "timeout":
+            self.stop("timeout")
+        elif how == "hangup" and self.outcome is None:
+            self._await_stopped()
+        return self.outcome or ConferenceOutcome("hung_up", self.room, self.member_id, self.seconds())
+
+    def stop(self, reason: str = "stopped") -> None:
+        """Kick our member out of the room (the caller stays on the call)."""
+        if self.finished.is_set():
+            return
+        self.stop_reason = reason
+        self.member_known.wait(timeout=2)
+        if self.member_id:
+            self._api(f"conference {self.room} kick {self.member_id}")
+        else:
+            self.channel._break_media()
+        self._await_stopped()
