@@ -8,7 +8,7 @@ import os
 import gevent
 
 from tests.integration.test_callflows import DIALLED, dial, esl_watch, finished, voxology  # noqa: F401  (fixtures)
-from tests.test_callserver import provision
+from tests.support.provision import provision
 from voxology_fs.channel import Silence
 from voxology_fs.flow.actions import base
 
