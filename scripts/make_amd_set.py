@@ -258,7 +258,8 @@ def main() -> int:
     # ..."): longer than speech_threshold, so wrong by design; two short greetings per half
     # among machines.
     plan = ([("human", {"long": i in (4, 21)}) for i in range(32)]
-            + [("machine", {"short": i % 9 == 4, "beep": i % 2 == 0}) for i in range(32)]
+            # beeps alternate in pairs, so that each half has greetings with and without one
+            + [("machine", {"short": i % 9 == 4, "beep": i // 2 % 2 == 0}) for i in range(32)]
             + [("unknown", {"kind": UNKNOWN_KINDS[i % len(UNKNOWN_KINDS)]}) for i in range(32)])
     rows, counts = [], {}
     with tempfile.TemporaryDirectory() as tmp:
