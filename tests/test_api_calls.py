@@ -162,7 +162,7 @@ def test_calls_list_filters_and_isolation(rig, callback_server):
     assert wait_until(lambda: len(of_type(callback_server, "call_ended")) == 3, 10)
     assert wait_until(lambda: call_record(busy).status == "busy" and all(call_record(i).status == "completed" for i in ids))
     page = acme.get("/Calls").get_json()
-    assert page["total"] == 3 and {c["call_id"] for c in page["calls"]} == set([*ids, busy])
+    assert page["total"] == 3 and {c["call_id"] for c in page["calls"]} == {*ids, busy}
     assert [c["call_id"] for c in acme.get("/Calls?status=busy").get_json()["calls"]] == [busy]
     assert acme.get("/Calls?status=completed,busy&direction=outbound").get_json()["total"] == 3
     assert acme.get("/Calls?direction=inbound").get_json()["total"] == 0
