@@ -25,8 +25,8 @@ import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
-import uuid  # noqa: E402
 import time  # noqa: E402
+import uuid  # noqa: E402
 
 import gevent  # noqa: E402
 import gevent.event  # noqa: E402
@@ -64,9 +64,10 @@ class CallServerProcess:
         env = dict(os.environ, VOXOLOGY_DATABASE_URL=database_url, VOXOLOGY_OUTBOUND_PORT=str(self.port),
                    VOXOLOGY_AUDIO_CACHE_DIR=f"{workdir}/audio", VOXOLOGY_MAX_CALLS="5000")
         profiling = ["-m", "cProfile", "-o", profile] if profile else []
-        self.proc = subprocess.Popen(
-            [sys.executable, *profiling, "-m", "voxology_fs.cli", "--log-level", "WARNING", "callserver"],
-            env=env, stdout=open(self.log_path, "w"), stderr=subprocess.STDOUT)
+        with open(self.log_path, "w") as log:  # the child keeps its own copy
+            self.proc = subprocess.Popen(
+                [sys.executable, *profiling, "-m", "voxology_fs.cli", "--log-level", "WARNING", "callserver"],
+                env=env, stdout=log, stderr=subprocess.STDOUT)
         while "call server on" not in self.log():
             if self.proc.poll() is not None:
                 raise RuntimeError("the call server did not start: " + self.log())
@@ -178,7 +179,7 @@ def run_calls_on_switch_processes(server_port: int, count: int, concurrency: int
         cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         began = time.perf_counter()
         shares = [count // processes + (1 if i < count % processes else 0) for i in range(processes)]
-        workers = [gevent.spawn(per_switch, esl, share) for (_, esl), share in zip(switches, shares)]
+        workers = [gevent.spawn(per_switch, esl, share) for (_, esl), share in zip(switches, shares, strict=True)]
         if not done.wait(timeout=300):
             raise RuntimeError(f"only {finished[0]} of {count} calls finished")
         elapsed = time.perf_counter() - began

@@ -287,7 +287,7 @@ def analyse_capture(path, fs_sip_port, media_port, silence_rms):
     # Each call's stream: from FreeSWITCH's port in its 200 OK, the stream
     # that started closest to that 200 OK within the call.
     by_port = {}
-    for ssrc, (began, port, loud) in streams.items():
+    for began, port, loud in streams.values():
         by_port.setdefault(port, []).append((began, loud))
     for call in calls.values():
         if call.ok is None or call.fs_rtp_port is None:
@@ -470,7 +470,7 @@ class Bench:
         if self.fs_state:
             try:
                 runfs.stop(self.fs_state["run_dir"], timeout=15)
-            except Exception as exc:  # noqa: BLE001 - best effort, report it
+            except Exception as exc:  # best effort, report it
                 print(f"stopping FreeSWITCH: {exc}", file=sys.stderr)
         if self.web is not None:
             self.web.stop()
@@ -478,17 +478,18 @@ class Bench:
     # -- one step ----------------------------------------------------------------
     def run_step(self, mode, rate, seconds, calls=None, label=None):
         args = self.args
-        planned = calls or max(1, int(round(rate * seconds)))
+        planned = calls or max(1, round(rate * seconds))
         step = StepResult(mode, rate, planned)
         tag = f"{mode}-{label or format(rate, 'g')}"
         files = {k: self.workdir / f"{tag}.{k}" for k in ("pcap", "stat", "err", "out", "screen", "tshark")}
         self.wait_fs_idle()
 
         fs_sip = self.fs_state["sip_port"]
-        tshark = subprocess.Popen(
-            ["tshark", "-i", "lo", "-B", "64", "-s", "2048", "-F", "pcap", "-w", str(files["pcap"]),
-             "-f", f"udp and (port {fs_sip} or dst port {self.media_port})"],
-            stdout=subprocess.DEVNULL, stderr=open(files["tshark"], "w"), stdin=subprocess.DEVNULL)
+        with open(files["tshark"], "w") as tshark_log:  # the child keeps its own copy
+            tshark = subprocess.Popen(
+                ["tshark", "-i", "lo", "-B", "64", "-s", "2048", "-F", "pcap", "-w", str(files["pcap"]),
+                 "-f", f"udp and (port {fs_sip} or dst port {self.media_port})"],
+                stdout=subprocess.DEVNULL, stderr=tshark_log, stdin=subprocess.DEVNULL)
         self.children.append(tshark)
         deadline = time.monotonic() + 15
         while "Capturing on" not in files["tshark"].read_text():
@@ -532,8 +533,8 @@ class Bench:
                "-trace_err", "-error_file", str(files["err"]),
                "-trace_screen", "-screen_file", str(files["screen"]),
                f"{LOOPBACK}:{fs_sip}"]
-        sipp = subprocess.Popen(cmd, stdout=open(files["out"], "w"), stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
+        with open(files["out"], "w") as sipp_out:  # the child keeps its own copy
+            sipp = subprocess.Popen(cmd, stdout=sipp_out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self.children.append(sipp)
         tool_procs["sipp"] = sipp
         try:
@@ -592,7 +593,7 @@ class Bench:
     @staticmethod
     def sipp_counts(stat_path):
         try:
-            lines = [l for l in stat_path.read_text(errors="replace").splitlines() if l.strip()]
+            lines = [line for line in stat_path.read_text(errors="replace").splitlines() if line.strip()]
         except FileNotFoundError:
             return None, None
         if len(lines) < 2:
@@ -703,11 +704,11 @@ def report(results, warm, sustained, modes, capped=()):
         fs_cs = None if o.cs_cpu is None else o.per_call_ms(o.fs_cpu + o.cs_cpu)
         row(f"{tag}: FreeSWITCH + call server CPU/call (ms)", fs_cs, n.per_call_ms(n.fs_cpu), ".2f")
         row(f"{tag}: call-server RSS/concurrent call (KB)", o.cs_rss_per_call_kb, None, ".1f")
-    widths = [max(len(r[i]) for r in rows + [("", MODES["ours"]["label"], MODES["native"]["label"], "ours/native")])
+    widths = [max(len(r[i]) for r in [*rows, ("", MODES["ours"]["label"], MODES["native"]["label"], "ours/native")])
               for i in range(4)]
     header = ("", MODES["ours"]["label"], MODES["native"]["label"], "ours/native")
     print()
-    for r in [header] + rows:
+    for r in [header, *rows]:
         print(f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]:>{widths[3]}}")
 
 
@@ -811,12 +812,12 @@ def main(argv=None):
         print("interrupted", file=sys.stderr)
     finally:
         bench.stop()
-    summary = [l.strip() for l in bench.callserver_log.read_text().splitlines()
-               if l.startswith("call server stopped")] if bench.callserver_log else []
+    summary = [line.strip() for line in bench.callserver_log.read_text().splitlines()
+               if line.startswith("call server stopped")] if bench.callserver_log else []
     if summary:
         print(summary[0])
     if bench.callserver_log:
-        problems = [l for l in bench.callserver_log.read_text().splitlines() if " WARNING " in l or " ERROR " in l]
+        problems = [line for line in bench.callserver_log.read_text().splitlines() if " WARNING " in line or " ERROR " in line]
         print(f"call-server log: {len(problems)} warnings/errors ({bench.callserver_log})")
     if len(modes) == 2 and results:
         report(results, warm, sustained, modes, capped)

@@ -512,7 +512,7 @@ def build_table() -> str:
         raise SystemExit("invalid cases:\n  " + "\n  ".join(problems))
     rows = [
         {"expr": expr, "vars": variables, "result": entry["result"], "type": entry["type"]}
-        for (expr, variables), entry in zip(cases, results)
+        for (expr, variables), entry in zip(cases, results, strict=True)
     ]
     # One case per line keeps diffs readable; ASCII-only keeps lone surrogates safe.
     return "[\n" + ",\n".join(json.dumps(row) for row in rows) + "\n]\n"

@@ -26,7 +26,7 @@ def test_add_verify_and_call_from_a_caller_id(rig, callback_server):
     assert r.status_code == 201 and r.get_json()["verified"] is False and r.get_json()["no"] == MOBILE
     code = spoken_code(rig, MOBILE)
     assert len(code) == 6
-    originate = [c for c in rig.fake.api_log if c.startswith("originate") and MOBILE in c][0]
+    originate = next(c for c in rig.fake.api_log if c.startswith("originate") and MOBILE in c)
     assert "vox_call_id" not in originate  # no call server, no call record: the code stays out of the API
     assert models.Call.select().count() == 0
     assert code not in str(acme.get("/CallerIds").get_json())

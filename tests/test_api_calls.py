@@ -42,7 +42,7 @@ def test_seed_tutorials_end_to_end(rig, callback_server):
     assert call.spoken == ["Hello, world."]
     assert ("hangup", "NORMAL_CLEARING") in call.executed
     assert call.vars.get("vox_call_id") == call_id
-    originate = [c for c in rig.fake.api_log if c.startswith("originate")][0]
+    originate = next(c for c in rig.fake.api_log if c.startswith("originate"))
     assert f"origination_uuid={call_id}" in originate and "app_disable_expand_variables=true" in originate
     assert "originate_timeout=60" in originate and "loopback/+17145559876" in originate
     ended = of_type(callback_server, "call_ended")
@@ -162,7 +162,7 @@ def test_calls_list_filters_and_isolation(rig, callback_server):
     assert wait_until(lambda: len(of_type(callback_server, "call_ended")) == 3, 10)
     assert wait_until(lambda: call_record(busy).status == "busy" and all(call_record(i).status == "completed" for i in ids))
     page = acme.get("/Calls").get_json()
-    assert page["total"] == 3 and {c["call_id"] for c in page["calls"]} == set(ids + [busy])
+    assert page["total"] == 3 and {c["call_id"] for c in page["calls"]} == {*ids, busy}
     assert [c["call_id"] for c in acme.get("/Calls?status=busy").get_json()["calls"]] == [busy]
     assert acme.get("/Calls?status=completed,busy&direction=outbound").get_json()["total"] == 3
     assert acme.get("/Calls?direction=inbound").get_json()["total"] == 0
@@ -285,7 +285,7 @@ def test_redirect_a_live_call(rig, callback_server):
 
 def test_hangup_a_live_call_then_409(rig, callback_server):
     acme = rig.client()
-    call_id, call = live_call(rig, acme, callback_server, first_then(LONG_PAUSE, {"actions": [{"type": "HANGUP"}]}))
+    call_id, _call = live_call(rig, acme, callback_server, first_then(LONG_PAUSE, {"actions": [{"type": "HANGUP"}]}))
     assert acme.post(f"/Calls/{call_id}/Hangup").status_code == 202
     assert wait_until(lambda: of_type(callback_server, "call_ended"), 5)
     assert wait_until(lambda: call_record(call_id).end_time is not None)

@@ -7,7 +7,6 @@ from voxology_fs import models, operator
 from voxology_fs.api import create_app
 
 
-
 @pytest.fixture
 def app(db, settings):
     return create_app(settings.replace(api_rate_limit=0), start_switches=False)
@@ -20,13 +19,13 @@ def inventory(db):
 
 @pytest.fixture
 def acme(app, inventory):
-    account, application, key = tenant("acme")
+    _account, _application, key = tenant("acme")
     return Client(app.test_client(), key)
 
 
 @pytest.fixture
 def other(app, inventory):
-    account, application, key = tenant("other")
+    _account, _application, key = tenant("other")
     return Client(app.test_client(), key)
 
 
@@ -54,7 +53,7 @@ def test_header_name_is_case_insensitive(acme):
 
 
 def test_revoked_and_rotated_keys(app, inventory):
-    account, application, key = tenant()
+    _account, application, key = tenant()
     c = app.test_client()
     new = operator.rotate_key(application.id)
     err(c.get("/v1/PhoneNumbers", headers={"x-api-key": key}), 401)
@@ -64,7 +63,7 @@ def test_revoked_and_rotated_keys(app, inventory):
 
 
 def test_only_the_hash_of_a_key_is_stored(db):
-    account, application, key = tenant()
+    _account, application, key = tenant()
     row = models.Application.get_by_id(application.id)
     assert key not in (row.api_key_hash, row.api_key_prefix) and len(row.api_key_hash) == 64
     assert key.startswith(row.api_key_prefix)

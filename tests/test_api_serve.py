@@ -11,8 +11,8 @@ import peewee
 import pytest
 import requests
 
-from tests.support.provision import tenant
 from tests.fakefs import FakeSwitch
+from tests.support.provision import tenant
 from voxology_fs import operator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -66,7 +66,7 @@ dial_string = "loopback/{{number}}"
         assert requests.get(base + "/openapi.json", timeout=10).json()["openapi"].startswith("3.")
         # each worker opened its own inbound connection after the fork
         deadline = time.monotonic() + 10
-        while len([l for l in fake._listeners if l.authed]) < 2:
+        while len([listener for listener in fake._listeners if listener.authed]) < 2:
             assert time.monotonic() < deadline, "the workers did not each connect to the switch"
             gevent.sleep(0.1)
     finally:

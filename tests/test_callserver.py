@@ -45,7 +45,7 @@ def apps(call, skip=("socket", "multiset", "set", "unset", "flush_dtmf")):
 
 def test_hello_world_inbound(switch, callback_server):
     url = callback_server.static("/hello", example("hello-world"))
-    account, app = provision(url)
+    _account, app = provision(url)
     call = switch.incoming_call(destination=DID, caller=CALLER)
     finished(call, callback_server)
     assert apps(call) == [("ring_ready", None), ("answer", None), ("speak", "flite|kal|Hello, world."),
@@ -135,7 +135,7 @@ def test_variable_processing_press_1_then_pound(switch, callback_server):
 
 def test_say_text_is_never_expanded_by_freeswitch(switch, callback_server, tmp_path):
     marker = tmp_path / "pwned"
-    text = "${system touch %s} and ${uuid}" % marker
+    text = f"${{system touch {marker}}} and ${{uuid}}"
     provision(callback_server.static("/evil", {"actions": [{"type": "SAY", "params": {"text": text}},
                                                            {"type": "HANGUP"}]}))
     call = switch.incoming_call(destination=DID, caller=CALLER)
@@ -473,7 +473,7 @@ def test_live_actions_kick_our_member_out_of_a_conference(switch, callback_serve
         "command": "actions", "actions": [{"type": "SAY", "params": {"text": "moved"}}, {"type": "HANGUP"}]}))
     finished(call, callback_server)
     assert call.spoken == ["moved"]
-    room = [arg for app, arg in apps(call) if app == "conference"][0].split("@")[0]
+    room = next(arg for app, arg in apps(call) if app == "conference").split("@")[0]
     assert f"conference {room} kick 1" in switch.api_log
     assert not any(line.startswith("uuid_break") for line in switch.api_log)  # kicked, not broken
     assert room not in switch.conferences

@@ -5,9 +5,9 @@
 """
 import pytest
 
+from tests.fakefs.expand import separate_string
 from voxology_fs.channel import AudioFile, Silence, Speech
 from voxology_fs.esl import args
-from tests.fakefs.expand import separate_string
 
 HOSTILE = ["plain", "it's", 'say "hi"', "a!b!c", "back\\slash", "pipe | here", "${system touch /tmp/x}",
            "two  spaces", "trailing \\", "'quoted'", "tab\tand\\n", "@@5000", "ünïcödé ☎"]

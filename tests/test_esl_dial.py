@@ -12,8 +12,8 @@ DIAL_SYNTAX = ",|{}[]^$"
 def test_a_dial_string_has_its_variables_then_the_endpoint():
     built = dial.dial_string("sofia/gateway/trunk/{number}", "+14155550100",
                              {"origination_uuid": CALL_ID, "vox_make_call": True, "originate_timeout": 30})
-    assert built == ("{origination_uuid=%s,vox_make_call=true,originate_timeout=30}"
-                     "sofia/gateway/trunk/+14155550100" % CALL_ID)
+    assert built == (f"{{origination_uuid={CALL_ID},vox_make_call=true,originate_timeout=30}}"
+                     "sofia/gateway/trunk/+14155550100")
 
 
 def test_one_leg_of_several_takes_its_variables_in_square_brackets():
@@ -78,10 +78,10 @@ def test_make_call_originate_is_built_from_checked_parts():
     command = originate_command(Settings(), Switch(name="fs1", dial_string="sofia/gateway/trunk/{number}"),
                                 CALL_ID, "+14155550100", "+17145559876", 45)
     assert command == (
-        "originate {origination_uuid=%s,vox_call_id=%s,vox_make_call=true,playback_delimiter=!,"
+        f"originate {{origination_uuid={CALL_ID},vox_call_id={CALL_ID},vox_make_call=true,playback_delimiter=!,"
         "playback_terminators=none,sleep_eat_digits=true,app_disable_expand_variables=true,"
         "origination_caller_id_number=+17145559876,originate_timeout=45}sofia/gateway/trunk/+14155550100 "
-        "&socket('127.0.0.1:8084 async full')" % (CALL_ID, CALL_ID))
+        "&socket('127.0.0.1:8084 async full')")
     assert "${" not in command
     for bad in ({"call_id": "not-a-uuid"}, {"to_no": "+1415555010,+1"}, {"caller_id_no": "${caller}"}):
         args = {"call_id": CALL_ID, "to_no": "+14155550100", "caller_id_no": "+17145559876", **bad}

@@ -8,6 +8,7 @@ import pytest
 from tests.support.transcripts import TRANSCRIPTS, split_transcript
 from voxology_fs.esl.protocol import Parser, encode_execute, message_to_event, parse_event
 
+
 def received_streams():
     """(name, bytes FreeSWITCH sent, number of messages) for each recorded file."""
     streams = []
@@ -47,7 +48,7 @@ def test_stream_split_at_random_points_gives_the_same_messages(name, stream, cou
 
 
 def test_every_split_point_of_a_short_stream():
-    name, stream, _ = next(s for s in STREAMS if s[0] == "live_control_narrow.outbound.log")
+    _name, stream, _ = next(s for s in STREAMS if s[0] == "live_control_narrow.outbound.log")
     stream = stream[:6000]
     whole = [(m.headers, m.body) for m in Parser().feed(stream)]
     for cut in range(1, len(stream)):
@@ -57,7 +58,7 @@ def test_every_split_point_of_a_short_stream():
 
 
 def test_connect_reply_values_are_url_decoded():
-    name, stream, _ = next(s for s in STREAMS if s[0] == "live_control_narrow.outbound.log")
+    _name, stream, _ = next(s for s in STREAMS if s[0] == "live_control_narrow.outbound.log")
     reply = Parser().feed(stream)[0]
     assert reply.content_type == "command/reply"
     assert reply.headers["Channel-Caller-ID-Number"] == "+19495551212"

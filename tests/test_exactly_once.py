@@ -165,7 +165,7 @@ port = {esl_ports[name]}
 password = "ClueCon"
 dial_string = "loopback/{{number}}"
 socket_address = "127.0.0.1:{socket_port}"
-''' for name, socket_port in zip((SWITCH_A, SWITCH_B), socket_ports))
+''' for name, socket_port in zip((SWITCH_A, SWITCH_B), socket_ports, strict=True))
         # port 0: gunicorn binds an ephemeral port (its workers share the socket) and logs it
         (self.tmp / "api.toml").write_text(base + f"api_port = 0\norphaned_call_grace = {ORPHAN_GRACE}\n" + switches)
         api = self.procs.python("api", ["-m", "voxology_fs.cli", "--config", str(self.tmp / "api.toml"), "api"],

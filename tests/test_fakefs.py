@@ -36,7 +36,7 @@ def parse_transcript(path):
         end = data.index(b'\n\n', i)
         head = data[i:end].decode()
         i = end + 2
-        hdrs = [tuple(l.split(': ', 1)) if ': ' in l else (l, '') for l in head.split('\n')]
+        hdrs = [tuple(line.split(': ', 1)) if ': ' in line else (line, '') for line in head.split('\n')]
         n = int(dict(hdrs).get('Content-Length', 0))
         body = data[i:i + n]
         i += n
@@ -47,7 +47,7 @@ def parse_transcript(path):
 def parse_event_body(body):
     text = body.decode()
     head, _, rest = text.partition('\n\n')
-    hdrs = [(k, urllib.parse.unquote(v)) for k, _, v in (l.partition(': ') for l in head.split('\n') if l)]
+    hdrs = [(k, urllib.parse.unquote(v)) for k, _, v in (line.partition(': ') for line in head.split('\n') if line)]
     return hdrs, rest
 
 
@@ -122,7 +122,7 @@ class EslClient:
                 self.buf += d
             idx = self.buf.index(b'\n\n')
             head = self.buf[:idx].decode()
-            hdrs = [tuple(l.split(': ', 1)) for l in head.split('\n')]
+            hdrs = [tuple(line.split(': ', 1)) for line in head.split('\n')]
             n = int(dict(hdrs).get('Content-Length', 0))
             while len(self.buf) < idx + 2 + n:
                 d = self.sock.recv(65536)
@@ -253,8 +253,8 @@ def test_outbound_session_replies_match_transcript(env):
     call = sw.incoming_call(dialplan=False)
     c = srv.accept()
     data = c.cmd('connect')
-    real = [m for m in parse_transcript(os.path.join(TRANSCRIPTS, 'basic_media.outbound.log'))
-            if dict(m[1]).get('Event-Name') == 'CHANNEL_DATA'][0]
+    real = next(m for m in parse_transcript(os.path.join(TRANSCRIPTS, 'basic_media.outbound.log'))
+            if dict(m[1]).get('Event-Name') == 'CHANNEL_DATA')
     ours = [k for k, v in data.headers]
     theirs = [k for k, v in real[1]]
     assert ours[-4:] == ['Content-Type', 'Reply-Text', 'Socket-Mode', 'Control'] == theirs[-4:]
@@ -297,8 +297,8 @@ def test_outbound_session_replies_match_transcript(env):
     bye = c.read()
     assert bye.raw == b'Content-Type: command/reply\nReply-Text: +OK bye\n\n'
     disco = c.read()
-    real_disco = [m[3] for m in parse_transcript(os.path.join(TRANSCRIPTS, 'basic_media.outbound.log'))
-                  if dict(m[1]).get('Content-Disposition') == 'disconnect'][0]
+    real_disco = next(m[3] for m in parse_transcript(os.path.join(TRANSCRIPTS, 'basic_media.outbound.log'))
+                  if dict(m[1]).get('Content-Disposition') == 'disconnect')
     assert disco.raw == real_disco.replace(b'dd46cb1f-8bed-44d6-944e-780ad1996f82', call.uuid.encode())
     assert c.eof()
     assert call.wait_closed(2)
@@ -445,7 +445,7 @@ def test_speak_and_other_media(env, tmp_path):
 def test_variable_expansion_on_and_off(env, tmp_path):
     sw, srv = env
     marker_off = tmp_path / 'off'
-    call, c, data = start_call(sw, srv)            # our dialplan disables expansion
+    call, c, _data = start_call(sw, srv)            # our dialplan disables expansion
     c.execute('set', 'x=${system touch %s}' % marker_off)
     done = c.until(is_ev('CHANNEL_EXECUTE_COMPLETE', 'set'))[-1].event
     assert done['Application-Data'] == 'x=${system touch %s}' % marker_off
@@ -474,7 +474,7 @@ def test_sendevent_routing(env):
         '+OK filter added. [Vox-Call-ID]=[%s]' % call.uuid
     c.cmd('event plain CHANNEL_EXECUTE CHANNEL_EXECUTE_COMPLETE CHANNEL_ANSWER DTMF CHANNEL_HANGUP '
           'CHANNEL_HANGUP_COMPLETE CUSTOM voxology::control')
-    other, oc, _ = start_call(sw, srv, myevents=False)
+    _other, oc, _ = start_call(sw, srv, myevents=False)
     oc.cmd('event plain CUSTOM voxology::control')
     ib = inbound(sw)
     body = '{"op": "session_data"}'
@@ -502,7 +502,7 @@ def test_sendevent_routing(env):
 
 
 def test_inbound_auth_api_and_bgapi(env):
-    sw, srv = env
+    sw, _srv = env
     bad = EslClient.connect(sw.esl_port)
     bad.read()
     assert bad.cmd('auth nope').h['Reply-Text'] == '-ERR invalid'
@@ -563,13 +563,13 @@ def test_live_control_apis(env):
     assert got[-2].event['Hangup-Cause'] == 'ALLOTTED_TIMEOUT'
     rest = c.until(is_ev('CHANNEL_HANGUP_COMPLETE'))
     assert rest[0].event['Application-Response'] == 'PLAYBACK ERROR'
-    socket_done = [m for m in rest if m.event.get('Application') == 'socket'][0]
+    socket_done = next(m for m in rest if m.event.get('Application') == 'socket')
     assert socket_done.event['Application-Response'] == 'PLAYBACK ERROR'
     assert call.vars['vox_check'] == '${vox_injected}'        # expansion disabled by our dialplan
 
 
 def test_originate_answer_and_busy(env):
-    sw, srv = env
+    sw, _srv = env
     other = OutboundServer()
     try:
         ib = inbound(sw, events='CHANNEL_HANGUP_COMPLETE')
@@ -724,7 +724,7 @@ def test_unknown_application_and_refused_socket(env):
 
 def test_nested_execute_without_event_lock(env):
     sw, srv = env
-    call, c, _ = start_call(sw, srv)
+    _call, c, _ = start_call(sw, srv)
     sw.media_ms = 200
     c.execute('playback', 'a.wav')
     c.execute('set', 'during=1')
@@ -746,7 +746,7 @@ def test_event_header_names_are_a_subset_of_real_ones(env, tmp_path):
     real = {}
     real_vars = set()
     for path in glob.glob(os.path.join(TRANSCRIPTS, '*.log')):
-        for d, hdrs, body, raw in parse_transcript(path):
+        for _d, hdrs, body, _raw in parse_transcript(path):
             if dict(hdrs).get('Content-Type') == 'text/event-plain':
                 ev, _ = parse_event_body(body)
                 names = {k for k, v in ev}

@@ -47,7 +47,7 @@ def test_variable_processing_branches():
     assert heard(run(example("Example-VariableProcessing"), ["1#"])[0])[1] == "You pressed 1, or you are over 21."
     assert heard(run(example("Example-VariableProcessing"), ["2#"])[0])[1].startswith("You did not press 1")
     # age > 21 wins on its own (|| binds looser than &&).
-    transcript, requests, state = run(example("Example-VariableProcessing"), ["2#"])
+    _transcript, _requests, state = run(example("Example-VariableProcessing"), ["2#"])
     assert state.session_data == {"gender": "male", "age": 19, "isNice": True}
 
 
@@ -127,7 +127,7 @@ def test_stop_then_continue_call(callback_server, tmp_path):
 
 def test_empty_response_hangs_up(callback_server):
     url = callback_server.static("/empty", {"actions": []})
-    transcript, requests, state = run(url)
+    transcript, requests, _state = run(url)
     assert heard(transcript) == [] and [r["type"] for r in requests] == ["init_call", "call_ended"]
 
 
@@ -192,7 +192,7 @@ def test_webhook_saves_json_answer_and_failure_does_not_end_the_call(callback_se
         {"type": "HANGUP"}]})
     transcript, _, state = run(flow)
     assert heard(transcript) == ["sky is blue"]
-    hook = [r for r in callback_server.requests if r["path"] == "/weather"][0]["json"]
+    hook = next(r for r in callback_server.requests if r["path"] == "/weather")["json"]
     assert hook["type"] == "webhook" and hook["who"] == "+19495551212"
     assert state.errors and state.errors[0]["code"] == "action_failed"
 

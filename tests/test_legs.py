@@ -48,7 +48,7 @@ def test_the_leg_keeps_the_switch_figures_a_watcher_wrote_first(db):
     assert (leg.ended_at, leg.hangup_cause) == (exact, "USER_BUSY")
 
 
-def test_get_call_shows_its_legs_parent_and_children_within_the_account(rig, callback_server):  # noqa: F811
+def test_get_call_shows_its_legs_parent_and_children_within_the_account(rig, callback_server):
     acme, other = rig.client("acme"), rig.client("other")
     setup_number(acme, callback_server.static("/hello", HELLO))
     call_id = acme.post("/Dials/Connect", {"call": {"no": FAR, "caller_id_no": DID}}).get_json()["call_id"]

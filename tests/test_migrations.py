@@ -102,10 +102,9 @@ def test_0003_gives_every_existing_call_its_caller_leg(old_database):
                                 ["in-live"]).fetchall() == [("child",)]
     database.execute_sql(f'INSERT INTO "claim" ("key", "claimed_at") VALUES ({database.param}, {database.param})',
                          ["core:1", T0])
-    with pytest.raises(peewee.IntegrityError):
-        with database.atomic():
-            database.execute_sql(f'INSERT INTO "claim" ("key", "claimed_at") VALUES '
-                                 f'({database.param}, {database.param})', ["core:1", T0])
+    with pytest.raises(peewee.IntegrityError), database.atomic():
+        database.execute_sql(f'INSERT INTO "claim" ("key", "claimed_at") VALUES '
+                             f'({database.param}, {database.param})', ["core:1", T0])
 
     # And it goes back down cleanly.
     assert _runner(database).down() == ["0003_legs"]

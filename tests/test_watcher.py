@@ -7,8 +7,8 @@ import pytest
 
 from tests.support.provision import DID, FAR, HELLO, INVENTORY, call_record, setup_number
 from tests.support.rig import Rig, of_type
-from tests.support.waiting import wait_until
 from tests.support.transcripts import TRANSCRIPTS, split_transcript
+from tests.support.waiting import wait_until
 from voxology_fs import claims, models, operator
 from voxology_fs.esl.protocol import Parser, message_to_event
 from voxology_fs.esl.times import switch_time

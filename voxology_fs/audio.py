@@ -79,7 +79,7 @@ class AudioCache:
         self._locks: dict[str, gevent.lock.Semaphore] = defaultdict(gevent.lock.Semaphore)
 
     @classmethod
-    def from_settings(cls, settings) -> "AudioCache":
+    def from_settings(cls, settings) -> AudioCache:
         return cls(settings.audio_cache_dir, settings.audio_max_bytes, settings.audio_fetch_timeout)
 
     def _meta_path(self, key: str) -> str:

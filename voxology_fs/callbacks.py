@@ -19,6 +19,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any, Protocol
 from urllib.parse import urlencode
 from xml.etree import ElementTree
 
@@ -52,7 +53,7 @@ class CallbackError(Exception):
         self.retryable = retryable
 
     def as_record(self) -> dict:
-        record = {"code": self.code, "url": self.url, "message": self.detail}
+        record: dict[str, Any] = {"code": self.code, "url": self.url, "message": self.detail}
         if self.status is not None:
             record["status"] = self.status
         return record
@@ -138,6 +139,14 @@ _FOLLOW_REDIRECTS = urllib3.Retry(total=MAX_REDIRECTS, connect=0, read=0, other=
                                   redirect=MAX_REDIRECTS, respect_retry_after_header=False)
 
 
+class CallbackSender(Protocol):
+    """What a flow needs of a callback client: CallbackClient, or the simulator's static one."""
+
+    def send(self, target: CallbackTarget, fields: dict, timeout: float | None = None) -> tuple[bytes, float]: ...
+    def request_json(self, target: CallbackTarget, fields: dict, timeout: float | None = None) -> Any: ...
+    def fire_and_forget(self, target: CallbackTarget, fields: dict, timeout: float | None = None) -> Any: ...
+
+
 class CallbackClient:
     """Sends callbacks with bounded retries; one per call-server process.
 
@@ -157,7 +166,7 @@ class CallbackClient:
         self.http = urllib3.PoolManager(num_pools=50, maxsize=500, block=False)
 
     @classmethod
-    def from_settings(cls, settings) -> "CallbackClient":
+    def from_settings(cls, settings) -> CallbackClient:
         return cls(settings.callback_connect_timeout, settings.callback_timeout,
                    settings.callback_retries, settings.callback_retry_backoff)
 

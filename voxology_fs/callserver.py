@@ -77,11 +77,13 @@ class CallServer:
 
     @property
     def port(self) -> int:
+        assert self.server is not None, "the call server is not started"
         return self.server.address[1]
 
     def serve_forever(self) -> None:
         if self.server is None:
             self.start()
+        assert self.server is not None
         self.server.serve_forever()
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -194,7 +196,7 @@ class CallServer:
 
         called = numbers.try_normalize(info.destination, region)
         route = store.route_for(called) if called else None
-        if route is None:
+        if route is None or called is None:
             log.warning("call %s to %r: no call flow configuration for that number; refused (404)",
                         info.uuid, info.destination)
             return None

@@ -143,19 +143,19 @@ class Channel(abc.ABC):
         """Play DTMF tones to the caller."""
 
     # -- capabilities (see voxology_fs.capabilities): a new object per use ------
-    def bridging(self) -> "Bridging":
+    def bridging(self) -> Bridging:
         raise NotImplementedError("this channel cannot dial other legs")
 
-    def conferencing(self) -> "Conferencing":
+    def conferencing(self) -> Conferencing:
         raise NotImplementedError("this channel has no conferences")
 
-    def holding(self) -> "Holding":
+    def holding(self) -> Holding:
         raise NotImplementedError("this channel cannot hold")
 
-    def recording(self) -> "Recording":
+    def recording(self) -> Recording:
         raise NotImplementedError("this channel cannot record")
 
-    def detecting(self) -> "Detecting":
+    def detecting(self) -> Detecting:
         raise NotImplementedError("this channel has no detector")
 
     @property
@@ -167,5 +167,5 @@ class Channel(abc.ABC):
         """A pending live-control request, if any, without waiting."""
         return None
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: most channels hold nothing to release
         """Release the channel once the flow is over."""

@@ -16,7 +16,7 @@ from .models import Claim
 from .timeutil import utcnow
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _insert(param: str) -> str:
     table = Claim._meta.table_name
     # ON CONFLICT ... DO NOTHING: the loser's insert changes no row, and

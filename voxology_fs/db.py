@@ -25,7 +25,7 @@ database = peewee.DatabaseProxy()
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(__file__), "migrations")
 _green_postgres = False
-_checkpointer: "WalCheckpointer | None" = None
+_checkpointer: WalCheckpointer | None = None
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class WalCheckpointer:
         self.last_result: tuple[int, int, int] | None = None  # busy, log frames, checkpointed frames
         self._greenlet = None
 
-    def start(self) -> "WalCheckpointer":
+    def start(self) -> WalCheckpointer:
         self._greenlet = gevent.spawn(self._run)
         return self
 
@@ -139,6 +139,5 @@ def close() -> None:
 @contextlib.contextmanager
 def unit_of_work():
     """A pooled connection and a transaction for one short piece of work."""
-    with database.connection_context():
-        with database.atomic():
-            yield
+    with database.connection_context(), database.atomic():
+        yield

@@ -40,6 +40,7 @@ class Account(BaseModel):
     name = peewee.CharField(max_length=200)
     # A subaccount's parent; top-level accounts have none.
     parent = peewee.ForeignKeyField("self", null=True, backref="subaccounts", on_delete="CASCADE")
+    parent_id: str | None  # each foreign key's raw column, which peewee adds as ``<name>_id``
     created_at = peewee.DateTimeField(default=utcnow)
 
     @property
@@ -51,6 +52,7 @@ class Account(BaseModel):
 class Application(BaseModel):
     id = peewee.CharField(primary_key=True, max_length=36, default=new_id)
     account = peewee.ForeignKeyField(Account, backref="applications", on_delete="CASCADE")
+    account_id: str
     name = peewee.CharField(max_length=200)
     # SHA-256 of the API key; the key itself is shown once and never stored.
     api_key_hash = peewee.CharField(max_length=64, unique=True, null=True)
@@ -66,6 +68,8 @@ class PhoneNumber(BaseModel):
     country = peewee.CharField(max_length=2, default="")
     account = peewee.ForeignKeyField(Account, null=True, backref="numbers", on_delete="SET NULL")
     application = peewee.ForeignKeyField(Application, null=True, backref="numbers", on_delete="SET NULL")
+    account_id: str | None
+    application_id: str | None
     # "CallFlows" once provisioned to an application's call flows.
     service = peewee.CharField(max_length=32, null=True)
     assigned_at = peewee.DateTimeField(null=True)
@@ -88,6 +92,8 @@ class Call(BaseModel):
     id = peewee.CharField(primary_key=True, max_length=36, default=new_id)
     account = peewee.ForeignKeyField(Account, null=True, backref="calls", on_delete="SET NULL")
     application = peewee.ForeignKeyField(Application, null=True, backref="calls", on_delete="SET NULL")
+    account_id: str | None
+    application_id: str | None
     switch = peewee.CharField(max_length=64, default="")
     # FreeSWITCH's channel uuid (the same as ``id`` for calls we originate).
     channel_uuid = peewee.CharField(max_length=36, null=True, index=True)
@@ -116,6 +122,7 @@ class Call(BaseModel):
     sip_forwarded_for = peewee.CharField(max_length=255, default="")
     # A call started from another (a TRANSFER's dialled leg, a DIAL): its parent.
     parent_call = peewee.ForeignKeyField("self", null=True, backref="child_calls", on_delete="SET NULL")
+    parent_call_id: str | None
 
 
 class Leg(BaseModel):

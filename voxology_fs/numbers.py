@@ -9,7 +9,8 @@ import functools
 from dataclasses import dataclass
 
 import phonenumbers
-from phonenumbers import geocoder, timezone as pn_timezone
+from phonenumbers import geocoder
+from phonenumbers import timezone as pn_timezone
 
 
 class InvalidNumber(ValueError):

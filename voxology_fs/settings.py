@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -113,7 +114,7 @@ class Settings:
     audio_fetch_timeout: float = 10.0
     recordings_dir: str = "var/recordings"
 
-    def replace(self, **changes) -> "Settings":
+    def replace(self, **changes) -> Settings:
         return dataclasses.replace(self, **changes)
 
 
@@ -143,7 +144,7 @@ def _switch_from(mapping: dict, where: str) -> Switch:
     return Switch(**{k: _coerce(f"{where}.{k}", v, known[k]) for k, v in mapping.items()})
 
 
-def load(path: str | None = None, env: dict | None = None) -> Settings:
+def load(path: str | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Build the settings from defaults, a TOML file and the environment."""
     env = os.environ if env is None else env
     values: dict = {}

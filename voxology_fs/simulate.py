@@ -16,8 +16,13 @@ from .callbacks import CallbackClient, CallbackTarget
 from .channel import AudioFile, CallEnded, CallInfo, Channel, CollectResult, Silence, Speech
 from .flow.runner import CallFlowRunner, Services
 from .flow.state import CallState
-from .simulated_capabilities import (SimulatedBridging, SimulatedConferencing, SimulatedDetecting, SimulatedHolding,
-                                     SimulatedRecording)
+from .simulated_capabilities import (
+    SimulatedBridging,
+    SimulatedConferencing,
+    SimulatedDetecting,
+    SimulatedHolding,
+    SimulatedRecording,
+)
 
 
 class Transcript:
@@ -203,6 +208,7 @@ def simulate(source: str, presses: list[str], *, caller: str = "+19495551212", c
     ``out`` is where the transcript is printed as it happens (None: nowhere).
     """
     transcript = Transcript(out)
+    client: TracingClient | StaticFlowClient
     if source.startswith(("http://", "https://")):
         client = TracingClient(transcript)
         target = CallbackTarget(source, method, content_type)

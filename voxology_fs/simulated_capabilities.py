@@ -12,8 +12,18 @@ call's policies give:
 """
 from __future__ import annotations
 
-from .capabilities import (BridgeOutcome, Bridging, ConferenceOutcome, Conferencing, DetectOutcome, Detecting,
-                           HoldOutcome, Holding, Recording, RecordingOutcome)
+from .capabilities import (
+    BridgeOutcome,
+    Bridging,
+    ConferenceOutcome,
+    Conferencing,
+    Detecting,
+    DetectOutcome,
+    Holding,
+    HoldOutcome,
+    Recording,
+    RecordingOutcome,
+)
 from .channel import CallEnded
 
 FAILED_DIALS: dict[str, tuple[str, str, int | None]] = {
@@ -145,6 +155,7 @@ class SimulatedRecording(SimulatedCapability, Recording):
         if self.outcome is None:
             self.t.virtual_ms += int((timeout or 0) * 1000)
             self.stop("timeout" if timeout is not None else "hung_up")
+        assert self.outcome is not None, "stop() gives the outcome"
         return self.outcome
 
     def stop(self, reason: str = "stopped") -> None:
@@ -168,6 +179,7 @@ class SimulatedDetecting(SimulatedCapability, Detecting):
             else:
                 self.t.virtual_ms += int((timeout or 0) * 1000)
                 self.stop("timeout")
+        assert self.outcome is not None, "stop() gives the outcome"
         return self.outcome
 
     def stop(self, reason: str = "stopped") -> None:

@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 
 import gevent
-from gevent.queue import Queue, Empty
+from gevent.queue import Empty, Queue
 
 from . import db
 from .callbacks import CallbackTarget
@@ -64,7 +64,7 @@ _LEG_LIVE_FIELDS = (Leg.channel_uuid, Leg.answered_at, Leg.call)
 _LEG_FINISH_FIELDS = (Leg.ended_at, Leg.hangup_cause, Leg.answered_at, Leg.call)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _sql(param: str) -> dict[str, str]:
     number, config, account, call, event, leg = (f'"{m._meta.table_name}"' for m in
                                                  (PhoneNumber, CallFlowConfig, Account, Call, CallEvent, Leg))
@@ -103,7 +103,7 @@ def _execute(statement: str, fields, values, *key) -> int:
     """Run one of the statements above with ``values`` converted as peewee
     would; one statement is its own transaction.  Returns the rows changed."""
     database = db.database.obj
-    params = [field.db_value(value) for field, value in zip(fields, values)]
+    params = [field.db_value(value) for field, value in zip(fields, values, strict=True)]
     params.extend(key)
     with database.connection_context():
         return database.execute_sql(_sql(database.param)[statement], params).rowcount
@@ -114,7 +114,7 @@ def _execute_together(*statements) -> list[int]:
     database = db.database.obj
     sql = _sql(database.param)
     with database.connection_context(), database.atomic():
-        return [database.execute_sql(sql[statement], [f.db_value(v) for f, v in zip(fields, values)]).rowcount
+        return [database.execute_sql(sql[statement], [f.db_value(v) for f, v in zip(fields, values, strict=True)]).rowcount
                 for statement, fields, values in statements]
 
 
@@ -154,7 +154,7 @@ def load_call(call_id: str) -> Call | None:
 def mark_live(call_id: str, channel_uuid: str, answer_time) -> None:
     """A Make Call call reached the call server, answered: the call and its caller leg."""
     _execute_together(
-        ("mark_live", _CALL_LIVE_FIELDS + (Call.id,), ("live-in-progress", channel_uuid, answer_time, call_id)),
+        ("mark_live", (*_CALL_LIVE_FIELDS, Call.id), ("live-in-progress", channel_uuid, answer_time, call_id)),
         ("mark_leg_live", _LEG_LIVE_FIELDS, (channel_uuid, answer_time, call_id)))
 
 
@@ -171,7 +171,7 @@ def finish_call(state: CallState) -> bool:
     any number of processes exactly one finishes it (and sends call_ended).
     """
     changed, _ = _execute_together(
-        ("finish_call", _CALL_FINISH_FIELDS + (Call.id,), (
+        ("finish_call", (*_CALL_FINISH_FIELDS, Call.id), (
             state.status, state.end_time, state.hangup_cause, state.duration_ms(), state.session_data,
             state.key_presses, state.recordings, state.errors, state.detection, state.answer_time,
             state.call_id)),

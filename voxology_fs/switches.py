@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Iterable
+from typing import cast
 
 import gevent
 import gevent.event
 import peewee
 
+from .call_status import LIVE_STATUSES
 from .esl.connection import CommandError, CommandTimeout, InboundConnection, NotConnectedError
 from .settings import Settings, Switch
 from .switch_errors import SwitchUnavailable
-from .call_status import LIVE_STATUSES
 from .watcher import WATCH_EVENTS, WATCH_FILTERS, SwitchWatcher
 
 __all__ = ["SwitchLink", "SwitchUnavailable", "Switches"]
@@ -54,7 +56,7 @@ class SwitchLink:
     def connected(self) -> bool:
         return self.conn is not None and self.conn.connected
 
-    def start(self) -> "SwitchLink":
+    def start(self) -> SwitchLink:
         if self._runner is None:
             self._runner = gevent.spawn(self._run)
         return self
@@ -146,7 +148,7 @@ class Switches:
         self.sweeper = Sweeper(self, sweep_interval)
         self._started = False
 
-    def start(self) -> "Switches":
+    def start(self) -> Switches:
         if not self._started:
             self._started = True
             for link in self.links.values():
@@ -190,5 +192,6 @@ class Switches:
             rows = (Call.select(Call.switch, peewee.fn.COUNT(Call.id).alias("n"))
                     .where(Call.switch.in_(names), Call.status.in_(LIVE_STATUSES))
                     .group_by(Call.switch).tuples())
-            counts = dict(rows)
+            # peewee's stubs type .tuples() rows as models.
+            counts: dict[str, int] = dict(cast("Iterable[tuple[str, int]]", rows))
         return min(candidates, key=lambda link: (counts.get(link.name, 0), random.random()))

@@ -10,7 +10,7 @@ import datetime as dt
 
 def utcnow() -> dt.datetime:
     """Now, in UTC, naive (the database's convention)."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def iso(moment: dt.datetime | None) -> str | None:
@@ -24,5 +24,5 @@ def parse_iso(text: str) -> dt.datetime:
     """An ISO 8601 time (``Z`` or an offset allowed) as a naive UTC datetime; ValueError otherwise."""
     moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     if moment.tzinfo is not None:
-        moment = moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
     return moment

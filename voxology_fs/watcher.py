@@ -27,7 +27,6 @@ from dataclasses import dataclass
 import gevent
 
 from . import claims, db
-from .call_status import LIVE_STATUSES
 from .esl.protocol import Event
 from .esl.times import switch_time
 from .models import Call, Leg
@@ -55,7 +54,7 @@ class LegEnd:
     sip_code: int | None
 
     @classmethod
-    def from_event(cls, event: Event) -> "LegEnd":
+    def from_event(cls, event: Event) -> LegEnd:
         def moment(header: str, variable: str) -> dt.datetime | None:
             return switch_time(event.get(header)) or switch_time(event.variable(variable))
 

@@ -48,8 +48,8 @@ family is one module added to ``switch.FAMILIES``.
 Timing: a played file lasts ``media_ms`` real ms (file_string:// counts each file), sleeps,
 collect timeouts, record limits and sched_hangup take their value x ``time_scale``.
 """
+from . import wire
 from .channel import FakeCall
 from .switch import FakeSwitch
-from . import wire
 
-__all__ = ['FakeSwitch', 'FakeCall', 'wire']
+__all__ = ['FakeCall', 'FakeSwitch', 'wire']

@@ -82,7 +82,7 @@ def make_policy(rules):
 @api_command("fake_status")
 def api_fake_status(switch, arg, session):
     """The extra API command for tests that run the fake in another process."""
-    watchers = [l for l in switch._listeners if not l.outbound and l.authed and "BACKGROUND_JOB" in l.event_list]
+    watchers = [listener for listener in switch._listeners if not listener.outbound and listener.authed and "BACKGROUND_JOB" in listener.event_list]
     calls = {}
     for uuid, call in switch.calls.items():
         calls[uuid] = {"down": bool(call.down), "answered": bool(call.answered),

@@ -103,7 +103,7 @@ def originate(switch, arg):
         return '-USAGE: <call url> <exten>|&<application_name>(<app_args>) [<dialplan>] [<context>] [<cid_name>] [<cid_num>] [<timeout_sec>]\n'
     url, ext = argv[0], argv[1]
     first = url.split('|')[0]
-    vars, target = _parse_dialstring(first)
+    _vars, _target = _parse_dialstring(first)
     # vars before the first target apply to all
     leg, cause = _dial(switch, first, {})
     if leg is None:

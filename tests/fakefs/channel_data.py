@@ -121,7 +121,8 @@ class ChannelData:
         sv('hangup_cause', self.hangup_cause)
         sv('hangup_cause_q850', q850(self.hangup_cause))
         sv('digits_dialed', 'none')
-        fmt = lambda us: time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(us / 1e6))
+        def fmt(us):
+            return time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(us / 1e6))
         sv('start_stamp', fmt(created))
         sv('profile_start_stamp', fmt(created))
         if ans:

@@ -161,7 +161,8 @@ def app_play_and_get_digits(call, arg):
     if not argv:
         return
     argv += [None] * (11 - len(argv))
-    atoi = lambda s, d=0: int(re.match(r'\s*([+-]?\d*)', s or '').group(1) or d) if s else d
+    def atoi(s, d=0):
+        return int(re.match(r'\s*([+-]?\d*)', s or '').group(1) or d) if s else d
     min_d = max(atoi(argv[0]), 0)
     max_d = atoi(argv[1])
     tries = atoi(argv[2])
@@ -186,13 +187,12 @@ def app_play_and_get_digits(call, arg):
             status = 'success'
         if min_d == 0 and not buf and call.vars.get('read_terminator_used'):
             return
-        if not (status == 'too_small' and not buf):
-            if status == 'success' and buf:
-                if not regex or re.search(regex, buf):
-                    return
-                if var_name:
-                    call.set_var(var_name, None)
-                    call.set_var(var_name + '_invalid', buf)
+        if status == 'success' and buf:
+            if not regex or re.search(regex, buf):
+                return
+            if var_name:
+                call.set_var(var_name, None)
+                call.set_var(var_name + '_invalid', buf)
         if call.down:
             break
         if invalid:

@@ -11,18 +11,17 @@ texts; it serves inbound ``api``/``bgapi``, outbound ``api`` and
 import functools
 import os
 import time
-from xml.etree import ElementTree
 import uuid as _uuid
+from xml.etree import ElementTree
 
 import gevent
 from gevent.server import StreamServer
 
-from . import wire
+from . import api, avmd, bridge, conference, control, fifo, media, record, socket_app, wire
 from .channel import FakeCall
 from .expand import switch_true
 from .listener import EslConnection
 from .registry import API_COMMANDS, SWITCH_STATE
-from . import api, avmd, bridge, conference, control, fifo, media, record, socket_app
 
 # Each family registers its applications, API commands and state on import.
 FAMILIES = (api, avmd, bridge, conference, control, fifo, media, record, socket_app)
@@ -80,8 +79,8 @@ class FakeSwitch:
         if self._server is not None:
             self._server.stop(timeout=1)
             self._server = None
-        for l in list(self._listeners):
-            l.kill()
+        for listener in list(self._listeners):
+            listener.kill()
         for call in list(self.calls.values()):
             if call._greenlet is not None:
                 call._greenlet.kill(block=False)
@@ -95,12 +94,12 @@ class FakeSwitch:
         conn.start()
         conn.closed_evt.wait()
 
-    def _add_listener(self, l):
-        self._listeners.append(l)
+    def _add_listener(self, listener):
+        self._listeners.append(listener)
 
-    def _remove_listener(self, l):
-        if l in self._listeners:
-            self._listeners.remove(l)
+    def _remove_listener(self, listener):
+        if listener in self._listeners:
+            self._listeners.remove(listener)
 
     def _next_session_id(self):
         self._sessions_since_start += 1
@@ -114,8 +113,8 @@ class FakeSwitch:
         """switch_event_fire: hand the event to every listener that wants it."""
         if self.events is not None:
             self.events.append(ev)
-        for l in list(self._listeners):
-            l.offer(ev)
+        for listener in list(self._listeners):
+            listener.offer(ev)
 
     def anyone_subscribed(self, name, subclass=None):
         """Whether some listener's event list takes this event (filters aside).
@@ -124,7 +123,7 @@ class FakeSwitch:
         channel event carries every variable, and the fake is part of every
         benchmark.
         """
-        return self.events is not None or any(l.subscribed(name, subclass) for l in self._listeners)
+        return self.events is not None or any(listener.subscribed(name, subclass) for listener in self._listeners)
 
     def live_calls(self):
         return [c for c in self.calls.values() if not c.destroyed]
@@ -215,10 +214,7 @@ class FakeSwitch:
         cmd = (cmd or '').strip()
         self.api_log.append(cmd + (' ' + arg if arg else ''))
         handler = API_COMMANDS.get(cmd.lower())
-        if handler is None or not cmd:
-            out = '-ERR %s Command not found!\n' % cmd
-        else:
-            out = handler(self, arg, session)
+        out = '-ERR %s Command not found!\n' % cmd if handler is None or not cmd else handler(self, arg, session)
         ev = wire.Event('API')
         ev.add('API-Command', cmd)
         ev.add('API-Command-Argument', arg)

@@ -265,7 +265,7 @@ class SocketReader:
         head = self.buf[:end].decode('utf-8', 'replace')
         self.buf = self.buf[end + sep:]
         raw = head.encode('utf-8') + (b'\n\n' if sep == 2 else b'\r\n\r\n')
-        lines = [l.rstrip('\r') for l in head.split('\n')]
+        lines = [line.rstrip('\r') for line in head.split('\n')]
         command = lines[0].strip()
         headers = []
         body = None

@@ -97,9 +97,9 @@ def freeswitch(tmp_path_factory, call_server_port, trunk_port):
     rtp_start, rtp_end = runfs.free_rtp_range()
     state = runfs.start(
         run_dir, sip_port=runfs.free_port(udp=True), esl_port=runfs.free_port(),
-        esl_password='ClueCon', socket_addr='%s:%d' % (LOOPBACK, call_server_port),
+        esl_password='ClueCon', socket_addr=f'{LOOPBACK}:{call_server_port}',
         rtp_start=rtp_start, rtp_end=rtp_end,
-        trunk_proxy='%s:%d' % (LOOPBACK, trunk_port), binary=FREESWITCH_BIN, timeout=45)
+        trunk_proxy=f'{LOOPBACK}:{trunk_port}', binary=FREESWITCH_BIN, timeout=45)
     fs = FreeSwitch(state, trunk_port)
     try:
         yield fs
@@ -179,11 +179,11 @@ class OutboundSession:
         return self.command('myevents')
 
     def sendmsg(self, app, arg='', event_uuid=None):
-        lines = ['sendmsg', 'call-command: execute', 'execute-app-name: %s' % app]
+        lines = ['sendmsg', 'call-command: execute', f'execute-app-name: {app}']
         if arg:
-            lines.append('execute-app-arg: %s' % arg)
+            lines.append(f'execute-app-arg: {arg}')
         if event_uuid:
-            lines.append('Event-UUID: %s' % event_uuid)
+            lines.append(f'Event-UUID: {event_uuid}')
         return self.command('\n'.join(lines))
 
     def wait_event(self, name, timeout=10.0, **match):
@@ -200,11 +200,11 @@ class OutboundSession:
                 break
             try:
                 self._next()
-            except (EOFError, socket.timeout, OSError):
+            except (TimeoutError, EOFError, OSError):
                 break
             if self.events and ok(self.events[-1]):
                 return self.events[-1]
-        raise AssertionError('no %s event matching %r; got %r' % (
+        raise AssertionError('no {} event matching {!r}; got {!r}'.format(
             name, match, [e.get('Event-Name') for e in self.events]))
 
     def close(self):
@@ -284,8 +284,7 @@ class SippResult:
         return None
 
     def __repr__(self):
-        return 'SippResult(rc=%s)\n--- errors\n%s\n--- messages\n%s' % (
-            self.returncode, self.errors[-3000:], self.messages[-4000:])
+        return f'SippResult(rc={self.returncode})\n--- errors\n{self.errors[-3000:]}\n--- messages\n{self.messages[-4000:]}'
 
 
 class SippRun:
@@ -320,8 +319,8 @@ class Sipp:
         127.0.0.1:sip_port; with ``uas=True`` sipp listens on ``port``
         (default: the trunk port)."""
         self.count += 1
-        stem = '%02d-%s' % (self.count, Path(scenario).stem)
-        files = {name: self.workdir / ('%s.%s.log' % (stem, name))
+        stem = f'{self.count:02d}-{Path(scenario).stem}'
+        files = {name: self.workdir / f'{stem}.{name}.log'
                  for name in ('stdout', 'errors', 'messages', 'logs', 'screen')}
         if uas and port is None:
             port = self.fs.trunk_port
@@ -338,7 +337,7 @@ class Sipp:
                '-trace_screen', '-screen_file', str(files['screen'])]
         cmd += list(extra)
         if not uas:
-            cmd += ['-s', service, '%s:%d' % (LOOPBACK, self.fs.sip_port)]
+            cmd += ['-s', service, f'{LOOPBACK}:{self.fs.sip_port}']
         out = open(files['stdout'], 'wb')
         proc = subprocess.Popen(cmd, cwd=str(self.workdir), stdin=subprocess.DEVNULL,
                                 stdout=out, stderr=subprocess.STDOUT)

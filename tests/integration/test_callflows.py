@@ -120,7 +120,7 @@ def dial(sipp, freeswitch, esl_watch):
     receivers = []
 
     def place(scenario="uac_media_wait_bye.xml", service=DIALLED, keys=None, **kwargs):
-        caller = "1949555%04d" % next(_callers)
+        caller = f"1949555{next(_callers):04d}"
         rtp = RtpReceiver(avoid=(freeswitch.state["rtp_start"], freeswitch.state["rtp_end"]))
         receivers.append(rtp)
         extra = ["-key", "rtp_port", str(rtp.port)]
@@ -143,9 +143,9 @@ def callback_types(callback_server):
 def finished(call, callback_server, timeout=30):
     """sipp ended well and call_ended arrived; returns the sipp result."""
     result = call.result(timeout)
-    assert result.returncode == 0, "%r\n%s" % (result, call.watcher.describe(call.uuid))
+    assert result.returncode == 0, f"{result!r}\n{call.watcher.describe(call.uuid)}"
     assert callback_server.wait_for(lambda: callback_server.of_type("call_ended"), timeout=5), \
-        "%s\n%s" % (callback_types(callback_server), call.watcher.describe(call.uuid))
+        f"{callback_types(callback_server)}\n{call.watcher.describe(call.uuid)}"
     return result
 
 
@@ -157,7 +157,7 @@ def heard_during(call, start_event, end_event, slack=0.3):
 def tone_frequency(call):
     """Frequency of the loud part of what the caller heard, from zero crossings."""
     samples = [s for p in call.rtp.audio() if p.rms > LOUD for s in ulaw_decode(p.payload)]
-    crossings = sum(1 for a, b in zip(samples, samples[1:]) if (a < 0) != (b < 0))
+    crossings = sum(1 for a, b in itertools.pairwise(samples) if (a < 0) != (b < 0))
     return crossings / 2 / (len(samples) / 8000)
 
 
@@ -165,8 +165,8 @@ def pagd_args(event):
     """The arguments of a play_and_get_digits CHANNEL_EXECUTE(_COMPLETE), by name."""
     head, _, rest = event.get("Application-Data").partition(" '")
     quoted, _, tail = rest.rpartition("' ")
-    args = dict(zip(["min", "max", "tries", "timeout", "terminators"], head.split()))
-    args.update(zip(["invalid_file", "variable", "regexp", "digit_timeout"], tail.split()))
+    args = dict(zip(["min", "max", "tries", "timeout", "terminators"], head.split(), strict=False))
+    args.update(zip(["invalid_file", "variable", "regexp", "digit_timeout"], tail.split(), strict=False))
     args["quoted_file"] = quoted
     # switch_separate_string's unescaping inside quotes
     args["file"] = re.sub(r"\\(.)", r"\1", quoted)
@@ -184,7 +184,7 @@ def split_prompts(file_arg, delimiter="!"):
             current = []
         else:
             current.append(ch)
-    return prompts + ["".join(current)]
+    return [*prompts, "".join(current)]
 
 
 def collected(done):
@@ -210,7 +210,7 @@ NOT_1 = "You did not press 1, and did not follow instructions."
 # ----------------------------------------------------------------- 1. hello world
 
 def test_hello_world(voxology, callback_server, dial):
-    account, app = provision(callback_server.static("/hello", example("hello-world")))
+    _account, app = provision(callback_server.static("/hello", example("hello-world")))
     call = dial()
     finished(call, callback_server)
 
@@ -260,7 +260,7 @@ def test_multi_action_goto_skips_the_middle_say(voxology, callback_server, dial)
     assert all(skipped not in data for _, data in call.executed())
     starts = call.watcher.of(call.uuid, "CHANNEL_EXECUTE", "speak")
     ends = call.watcher.completed(call.uuid, "speak")
-    for start, end in zip(starts, ends):
+    for start, end in zip(starts, ends, strict=False):
         assert heard_during(call, start, end) >= 500, call.rtp.summary()
     assert callback_types(callback_server) == ["init_call", "call_ended"]
     assert store.load_call(call.uuid).status == "completed"
@@ -605,7 +605,7 @@ def test_caller_gives_up_before_the_answer(voxology, callback_server, dial):
 @pytest.fixture
 def marker_dir():
     # A short path: flite reads it out.
-    path = Path("/tmp/vx%d" % os.getpid())
+    path = Path(f"/tmp/vx{os.getpid()}")
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir()
     yield path
@@ -617,8 +617,8 @@ def test_say_text_is_never_expanded(voxology, callback_server, dial, marker_dir)
     (``say:`` inside play_and_get_digits) and as a SAY (``speak``):
     FreeSWITCH gets it literally, speaks it, and runs nothing. (The caller
     hangs up during the SAY: flite takes six seconds to read it all.)"""
-    prompt = "${system touch %s/a} ${uuid}" % marker_dir
-    text = "${system touch %s/b} ${uuid}" % marker_dir
+    prompt = f"${{system touch {marker_dir}/a}} ${{uuid}}"
+    text = f"${{system touch {marker_dir}/b}} ${{uuid}}"
     provision(callback_server.static("/evil", {"actions": [
         {"type": "COLLECT", "params": {"num_digits": 1, "timeout": 1000},
          "actions": [{"type": "SAY", "params": {"text": prompt}}]},
@@ -744,13 +744,13 @@ def test_loopback_originate_keys_reach_the_b_leg_only(voxology, callback_server,
     legs = {}
 
     def press(how):
-        a_leg = esl_watch.api("originate loopback/%s &park" % DIALLED, timeout=30).split()[1]
+        a_leg = esl_watch.api(f"originate loopback/{DIALLED} &park", timeout=30).split()[1]
         b_leg = esl_watch.wait_for(lambda e: e.get("variable_other_loopback_leg_uuid") == a_leg
                                    and e.get("variable_loopback_leg") == "B").get("Unique-ID")
         legs[how] = (a_leg, b_leg)
         esl_watch.wait_execute(b_leg, "play_and_get_digits")
-        command = {"recv_a": "uuid_recv_dtmf %s 1" % a_leg, "recv_b": "uuid_recv_dtmf %s 1" % b_leg,
-                   "send_a": "uuid_send_dtmf %s 1" % a_leg}[how]
+        command = {"recv_a": f"uuid_recv_dtmf {a_leg} 1", "recv_b": f"uuid_recv_dtmf {b_leg} 1",
+                   "send_a": f"uuid_send_dtmf {a_leg} 1"}[how]
         assert esl_watch.api(command).startswith("+OK")
         esl_watch.wait_hangup(b_leg)
 

@@ -75,7 +75,7 @@ def test_a_held_call_taken_by_uuid_bridge_on_a_real_switch(voxology, callback_se
         outcomes["up"] = channel.is_up
 
     def take(held):
-        agent = esl_watch.api("originate loopback/%s &park" % DIALLED, timeout=30).split()[1]
+        agent = esl_watch.api(f"originate loopback/{DIALLED} &park", timeout=30).split()[1]
         agents.append(agent)
         gevent.sleep(0.5)
         assert esl_watch.api(f"uuid_bridge {held} {agent}").startswith("+OK")

@@ -11,8 +11,8 @@ from tests.support.provision import FAR, INVENTORY, tenant  # FAR: also ours, so
 from tests.support.rest import Client, enc
 from voxology_fs import operator, store
 from voxology_fs.api import create_app
-from voxology_fs.models import Leg
 from voxology_fs.callserver import CallServer
+from voxology_fs.models import Leg
 from voxology_fs.settings import Switch
 from voxology_fs.switches import Switches
 

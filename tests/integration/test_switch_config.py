@@ -6,7 +6,6 @@ import uuid
 
 import pytest
 
-
 MODULES = [
     'mod_console', 'mod_logfile', 'mod_event_socket', 'mod_sofia', 'mod_loopback',
     'mod_commands', 'mod_dptools', 'mod_dialplan_xml', 'mod_expr', 'mod_hash', 'mod_db',
@@ -28,8 +27,8 @@ def test_wrong_esl_password_is_refused(freeswitch, run_freeswitch):
 
 
 def test_modules_loaded(freeswitch):
-    missing = [m for m in MODULES if freeswitch.esl('module_exists %s' % m).strip() != 'true']
-    assert not missing, 'not loaded: %s\n%s' % (missing, freeswitch.log_tail())
+    missing = [m for m in MODULES if freeswitch.esl(f'module_exists {m}').strip() != 'true']
+    assert not missing, f'not loaded: {missing}\n{freeswitch.log_tail()}'
 
 
 def test_core_codecs(freeswitch):
@@ -69,10 +68,10 @@ def test_sessions_per_second_and_max(freeswitch):
 
 def test_sip_profile(freeswitch):
     listing = freeswitch.esl('sofia status')
-    line = next(l for l in listing.splitlines() if l.split()[:1] == ['voxology'])
-    assert 'RUNNING' in line and '127.0.0.1:%d' % freeswitch.sip_port in line
+    line = next(entry for entry in listing.splitlines() if entry.split()[:1] == ['voxology'])
+    assert 'RUNNING' in line and f'127.0.0.1:{freeswitch.sip_port}' in line
     detail = freeswitch.esl('sofia status profile voxology')
-    fields = dict(l.split('\t', 1) for l in detail.splitlines() if '\t' in l)
+    fields = dict(line.split('\t', 1) for line in detail.splitlines() if '\t' in line)
     fields = {k.strip(): v.strip() for k, v in fields.items()}
     assert fields['Context'] == 'voxology'
     assert fields['Dialplan'] == 'XML'
@@ -84,13 +83,13 @@ def test_sip_profile(freeswitch):
 def test_trunk_gateway_template(freeswitch):
     out = freeswitch.esl('sofia status gateway trunk')
     fields = {k.strip(): v.strip() for k, v in
-              (l.split('\t', 1) for l in out.splitlines() if '\t' in l)}
+              (line.split('\t', 1) for line in out.splitlines() if '\t' in line)}
     assert fields['State'] == 'NOREG'
-    assert fields['Proxy'] == 'sip:127.0.0.1:%d' % freeswitch.trunk_port
+    assert fields['Proxy'] == f'sip:127.0.0.1:{freeswitch.trunk_port}'
 
 
 def test_vars_come_from_environment(freeswitch, call_server_port):
-    assert freeswitch.esl('global_getvar voxology_socket').strip() == '127.0.0.1:%d' % call_server_port
+    assert freeswitch.esl('global_getvar voxology_socket').strip() == f'127.0.0.1:{call_server_port}'
     assert freeswitch.esl('global_getvar voxology_sip_port').strip() == str(freeswitch.sip_port)
     assert freeswitch.esl('global_getvar disable_system_api_commands').strip() == 'true'
     recordings = freeswitch.esl('global_getvar voxology_recordings_dir').strip()
@@ -126,7 +125,7 @@ def test_set_does_not_run_shell(freeswitch, call_server, sipp, tmp_path):
     session = call_server.accept()
     data = session.connect()
     session.myevents()
-    text = 'voxology_probe=${system touch %s} ${uuid}' % marker
+    text = f'voxology_probe=${{system touch {marker}}} ${{uuid}}'
     event_uuid = str(uuid.uuid4())
     session.sendmsg('set', text, event_uuid=event_uuid)
     done = session.wait_event('CHANNEL_EXECUTE_COMPLETE', Application='set',
@@ -141,9 +140,9 @@ def test_set_does_not_run_shell(freeswitch, call_server, sipp, tmp_path):
     assert 'Permission Denied' in value and data['Unique-ID'] in value
     # uuid_setvar (inbound ESL) stores the text as it is.
     call_uuid = data['Unique-ID']
-    literal = '${system touch %s} ${uuid} $${voxology_socket}' % marker
-    assert freeswitch.esl('uuid_setvar %s voxology_literal %s' % (call_uuid, literal)).startswith('+OK')
-    assert freeswitch.esl('uuid_getvar %s voxology_literal' % call_uuid) == literal
+    literal = f'${{system touch {marker}}} ${{uuid}} $${{voxology_socket}}'
+    assert freeswitch.esl(f'uuid_setvar {call_uuid} voxology_literal {literal}').startswith('+OK')
+    assert freeswitch.esl(f'uuid_getvar {call_uuid} voxology_literal') == literal
     _reject(session, 486)
     result = run.wait()
     assert result.final_code == 486, result
@@ -156,7 +155,7 @@ def test_system_app_cannot_be_executed(freeswitch, call_server, sipp, tmp_path):
     session = call_server.accept()
     session.connect()
     session.myevents()
-    session.sendmsg('system', 'touch %s' % marker)
+    session.sendmsg('system', f'touch {marker}')
     result = run.wait()
     # An unknown application hangs the call up (DESTINATION_OUT_OF_ORDER).
     assert result.final_code == 502, result
@@ -229,8 +228,8 @@ def test_outbound_trunk_answer(freeswitch, sipp):
     out = freeswitch.esl('originate sofia/gateway/trunk/15550002 &park', timeout=30)
     assert out.startswith('+OK '), out
     call_uuid = out.split()[1]
-    assert freeswitch.esl('uuid_getvar %s sip_to_user' % call_uuid).strip() == '15550002'
-    freeswitch.esl('uuid_kill %s' % call_uuid)
+    assert freeswitch.esl(f'uuid_getvar {call_uuid} sip_to_user').strip() == '15550002'
+    freeswitch.esl(f'uuid_kill {call_uuid}')
     result = run.wait()
     assert result.returncode == 0, result
 

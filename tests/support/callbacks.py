@@ -67,7 +67,7 @@ class CallbackServer:
             body = b""
         else:
             body = result if isinstance(result, bytes) else str(result).encode()
-        start_response(f"{status} X", headers + [("Content-Length", str(len(body)))])
+        start_response(f"{status} X", [*headers, ("Content-Length", str(len(body)))])
         return [body]
 
     def of_type(self, kind: str) -> list[dict]:

@@ -158,7 +158,7 @@ WATCHED_EVENTS = ("CHANNEL_EXECUTE CHANNEL_EXECUTE_COMPLETE DTMF CHANNEL_ANSWER 
 class Seen:
     """An event and when it arrived (time.monotonic())."""
 
-    __slots__ = ("event", "at")
+    __slots__ = ("at", "event")
 
     def __init__(self, event, at: float):
         self.event = event
@@ -221,7 +221,7 @@ class EslWatcher:
         if not self.events:
             return "(no events)"
         start = self.events[0].at
-        return "\n".join("%7.2f %s %s %s" % (e.at - start, e.name, e.get("Application", "") or e.get("DTMF-Digit", ""),
+        return "\n".join("{:7.2f} {} {} {}".format(e.at - start, e.name, e.get("Application", "") or e.get("DTMF-Digit", ""),
                                               (e.get("Application-Data", "") or e.get("Playback-File-Path", ""))[:80])
                          for e in self.of(uuid))
 

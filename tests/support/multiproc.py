@@ -43,10 +43,10 @@ class Process:
         self.popen: subprocess.Popen | None = None
 
     @classmethod
-    def python(cls, name: str, args: list[str], log_dir, env: dict | None = None, cwd=None) -> "Process":
+    def python(cls, name: str, args: list[str], log_dir, env: dict | None = None, cwd=None) -> Process:
         return cls(name, [sys.executable, *args], log_dir, env, cwd)
 
-    def start(self) -> "Process":
+    def start(self) -> Process:
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
             self.popen = subprocess.Popen(self.argv, env=self.env, cwd=self.cwd, stdin=subprocess.DEVNULL,
                                           stdout=out, stderr=err, start_new_session=True)

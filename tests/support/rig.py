@@ -5,8 +5,8 @@ from voxology_fs.callserver import CallServer
 from voxology_fs.settings import Switch
 from voxology_fs.switches import Switches
 
-from .rest import Client
 from .provision import tenant
+from .rest import Client
 
 
 class Rig:
@@ -30,7 +30,7 @@ class Rig:
         self.fake = self.fakes[0]
 
     def client(self, name="acme"):
-        account, application, key = tenant(name)
+        _account, _application, key = tenant(name)
         return Client(self.app.test_client(), key)
 
     def close(self):

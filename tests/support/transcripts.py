@@ -10,7 +10,7 @@ def split_transcript(data: bytes):
     out, pos = [], 0
     markers = {b"<<< RECEIVED\n": "<", b">>> SENT\n": ">"}
     while pos < len(data):
-        for marker, direction in markers.items():
+        for marker, direction in markers.items():  # noqa: B007 - the marker found is used after the break
             if data.startswith(marker, pos):
                 pos += len(marker)
                 break

@@ -15,6 +15,7 @@ import os
 import sys
 
 from flask import Flask, request
+from flask.json.provider import DefaultJSONProvider
 
 from .. import db
 from ..settings import Settings, Switch
@@ -30,9 +31,10 @@ SETTINGS_ENV = "VOXOLOGY_SETTINGS_JSON"
 
 def create_app(settings: Settings, switches=None, start_switches: bool = True) -> Flask:
     """The WSGI app.  ``switches`` defaults to one link per switch of the settings."""
-    from . import calls, caller_ids, configs, docs, phone_numbers
+    from . import caller_ids, calls, configs, docs, phone_numbers
 
     app = Flask(__name__)
+    assert isinstance(app.json, DefaultJSONProvider)  # Flask's own, which can keep key order
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
     app.config["VOX_SETTINGS"] = settings
@@ -95,8 +97,9 @@ def serve_api(settings: Settings) -> int:
         if process.poll() is None:
             process.terminate()
 
-    import gevent
     import signal
+
+    import gevent
     handlers = [gevent.signal_handler(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)]
     try:
         return process.wait()

@@ -18,8 +18,8 @@ from flask import Blueprint
 from .. import db
 from ..esl import args as fsargs
 from ..esl import dial
-from ..timeutil import iso, utcnow
 from ..models import CallerId, CallFlowConfig, PhoneNumber, new_id
+from ..timeutil import iso, utcnow
 from .common import account_id, json_body, owned, paged, phone_number, settings, string, switch_errors, switches
 from .errors import bad_field, conflict
 

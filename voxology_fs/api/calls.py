@@ -7,6 +7,7 @@ switch, and the request goes to that switch as the event
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal, overload
 
 from flask import Blueprint, g, request
 
@@ -15,14 +16,31 @@ from ..call_status import LIVE_STATUSES, PENDING_STATUSES, STATUSES
 from ..models import Call, CallerId, CallEvent, CallFlowConfig, Leg, PhoneNumber
 from ..originate import place_call
 from ..timeutil import iso, parse_iso
-from .common import (account_id, call_json, integer, json_body, method_field, obj, owned, paged, phone_number, string,
-                     switch_errors, switches, url_field)
+from .common import (
+    account_id,
+    call_json,
+    integer,
+    json_body,
+    method_field,
+    obj,
+    owned,
+    paged,
+    phone_number,
+    string,
+    switch_errors,
+    switches,
+    url_field,
+)
 from .errors import bad_field, conflict, not_found
 
 bp = Blueprint("calls", __name__)
 
 
 
+@overload
+def _session_data(body: dict, path: str = ..., *, required: Literal[True]) -> dict: ...
+@overload
+def _session_data(body: dict, path: str = ..., required: bool = False) -> dict | None: ...
 def _session_data(body: dict, path: str = "session_data", required: bool = False) -> dict | None:
     data = obj(body, "session_data", path, required=required)
     return None if data is None else _checked(control.check_session_data, data, path)

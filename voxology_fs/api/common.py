@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from contextlib import contextmanager
+from typing import Literal, overload
 
 from flask import current_app, g, request
 
@@ -55,6 +56,11 @@ def _given(parent: dict, key: str, path: str, required: bool):
     return value
 
 
+# A required field is never None: the overloads tell the type checker so.
+@overload
+def obj(parent: dict, key: str, path: str, required: Literal[True]) -> dict: ...
+@overload
+def obj(parent: dict, key: str, path: str, required: bool = False) -> dict | None: ...
 def obj(parent: dict, key: str, path: str, required: bool = False) -> dict | None:
     value = _given(parent, key, path, required)
     if value is None:
@@ -64,6 +70,10 @@ def obj(parent: dict, key: str, path: str, required: bool = False) -> dict | Non
     return value
 
 
+@overload
+def string(parent: dict, key: str, path: str, required: Literal[True], max_length: int = 2048) -> str: ...
+@overload
+def string(parent: dict, key: str, path: str, required: bool = False, max_length: int = 2048) -> str | None: ...
 def string(parent: dict, key: str, path: str, required: bool = False, max_length: int = 2048) -> str | None:
     value = _given(parent, key, path, required)
     if value is None:

@@ -5,8 +5,8 @@ from flask import Blueprint
 
 from .. import db
 from ..callbacks import CONTENT_TYPES
-from ..timeutil import utcnow
 from ..models import CallFlowConfig
+from ..timeutil import utcnow
 from .common import config_json, json_body, method_field, obj, string, url_field
 from .errors import bad_field, not_found
 from .phone_numbers import owned_number

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 
 from flask import jsonify
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def register(app) -> None:
     def _http_error(exc: HTTPException):
         status = exc.code or 500
         headers = {}
-        if status == 405 and exc.valid_methods:
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
             headers["Allow"] = ", ".join(exc.valid_methods)
         return error_response(status, _CODES.get(status, "error"), exc.description or exc.name, None, headers)
 

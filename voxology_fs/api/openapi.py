@@ -1,8 +1,8 @@
 """The OpenAPI 3 description of the REST API, built as data."""
 from __future__ import annotations
 
-from ..callbacks import CONTENT_TYPES
 from ..call_status import STATUSES
+from ..callbacks import CONTENT_TYPES
 
 
 def _ref(name: str) -> dict:

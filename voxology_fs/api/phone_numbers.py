@@ -1,14 +1,15 @@
 """Phone numbers: search the inventory, provision to CallFlows, list, release."""
 from __future__ import annotations
 
+from typing import Any
+
 import phonenumbers
 from flask import Blueprint, request
 
 from .. import db, numbers
-from ..timeutil import utcnow
 from ..models import CallerId, CallFlowConfig, PhoneNumber
-from .common import (account_id, json_body, location, number_json, owned, page_of, paged, pagination,
-                     phone_number)
+from ..timeutil import utcnow
+from .common import account_id, json_body, location, number_json, owned, page_of, paged, pagination, phone_number
 from .errors import bad_field, conflict, not_found
 
 bp = Blueprint("phone_numbers", __name__)
@@ -72,7 +73,7 @@ def available():
                 prefix = _digits(item, "search_on")
                 clause = None
                 with db.database.connection_context():
-                    countries = [r[0] for r in PhoneNumber.select(PhoneNumber.country).distinct().tuples()]
+                    countries = [r.country for r in PhoneNumber.select(PhoneNumber.country).distinct()]
                 for region in countries or ["US"]:
                     code = phonenumbers.country_code_for_region(region) if region else 0
                     if not code:
@@ -88,10 +89,10 @@ def available():
     elif search_by == "contains":
         query = query.where(PhoneNumber.number.contains(_digits(search_on, "search_on")))
     elif search_by == "country":
-        code = search_on.strip().upper()
-        if len(code) != 2 or not code.isalpha():
+        country = search_on.strip().upper()
+        if len(country) != 2 or not country.isalpha():
             raise bad_field("search_on", "with search_by=country, search_on is a two-letter ISO code")
-        query = query.where(PhoneNumber.country == code)
+        query = query.where(PhoneNumber.country == country)
     elif search_by == "region":
         target = search_on.strip().lower()
 
@@ -189,7 +190,7 @@ def information(no):
     parsed = phonenumbers.parse(number, None)
     kind = phonenumbers.number_type(parsed)
     names = {v: k.lower() for k, v in vars(phonenumbers.PhoneNumberType).items() if k.isupper()}
-    doc = {"no": number, "country_code": parsed.country_code, "national_number": str(parsed.national_number),
+    doc: dict[str, Any] = {"no": number, "country_code": parsed.country_code, "national_number": str(parsed.national_number),
            "valid": phonenumbers.is_valid_number(parsed), "type": names.get(kind, "unknown"),
            "country": numbers.geography(number).country}
     if "location" in include:

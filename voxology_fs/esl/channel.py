@@ -18,8 +18,8 @@ from . import args as fsargs
 from .bridge import EslBridging
 from .capability import SocketCommands
 from .conference import EslConferencing
+from .connection import CommandError, CommandTimeout, NotConnectedError, OutboundSession, PendingSubscription
 from .detect import EslDetecting
-from .connection import CommandError, CommandTimeout, NotConnectedError, OutboundSession
 from .hold import EslHolding
 from .protocol import Event
 from .recording import EslRecording
@@ -90,7 +90,7 @@ class EslChannel(Channel):
         self._control_arrived = gevent.event.Event()
         session.register_handle(control.SUBCLASS, self._on_control)
         self._collects = 0
-        self._set_up = None  # the subscription's replies, until confirmed
+        self._set_up: PendingSubscription | None = None  # the subscription's replies, until confirmed
         self._events = set(CALL_EVENTS)
         # Other channels and rooms are acted on through this (see capabilities).
         self.commands = SocketCommands(session)

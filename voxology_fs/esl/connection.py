@@ -29,8 +29,15 @@ from .protocol import Event, Message, Parser, ProtocolError, encode_command, enc
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EslConnection", "OutboundSession", "InboundConnection", "CommandTimeout",
-           "NotConnectedError", "OutboundSessionHasGoneAway", "CommandError"]
+__all__ = [
+    "CommandError",
+    "CommandTimeout",
+    "EslConnection",
+    "InboundConnection",
+    "NotConnectedError",
+    "OutboundSession",
+    "OutboundSessionHasGoneAway",
+]
 
 
 class CommandTimeout(Exception):
@@ -45,6 +52,8 @@ class EslConnection(ESLProtocol):
     """One ESL socket: send commands, dispatch events to handlers."""
 
     recv_size = 65536
+    # greenswitch's base keeps the replies still awaited, oldest first.
+    _commands_sent: list[gevent.event.AsyncResult]
 
     def __init__(self, sock, command_timeout: float = 10.0):
         super().__init__()
@@ -219,7 +228,7 @@ class OutboundSession(EslConnection):
         return self.confirm_subscription(self.start_subscription(events, filters, linger, then_execute))
 
     def start_subscription(self, events: list[str], filters: dict[str, str] | None = None, linger: bool = True,
-                           then_execute: tuple[str, str | None] | None = None) -> "PendingSubscription":
+                           then_execute: tuple[str, str | None] | None = None) -> PendingSubscription:
         """:meth:`subscribe`, written but not waited for: the caller does other
         work (the call's database lookups) while the replies travel, then
         calls :meth:`confirm_subscription`."""
@@ -238,7 +247,7 @@ class OutboundSession(EslConnection):
             raise
         return PendingSubscription(results, execution)
 
-    def confirm_subscription(self, pending: "PendingSubscription") -> gevent.event.AsyncResult | None:
+    def confirm_subscription(self, pending: PendingSubscription) -> gevent.event.AsyncResult | None:
         """Wait for a subscription's replies; raises CommandError unless all are +OK."""
         try:
             replies = self.replies(pending.replies)
@@ -309,7 +318,7 @@ class InboundConnection(EslConnection):
 
     @classmethod
     def open(cls, host: str, port: int, password: str, timeout: float = 5.0,
-             command_timeout: float = 10.0) -> "InboundConnection":
+             command_timeout: float = 10.0) -> InboundConnection:
         sock = socket.create_connection((host, port), timeout=timeout)
         sock.settimeout(None)
         conn = cls(sock, command_timeout)

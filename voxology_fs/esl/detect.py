@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gevent
 
-from ..capabilities import DetectOutcome, Detecting
+from ..capabilities import Detecting, DetectOutcome
 from ..channel import CallEnded
 from .capability import EslCapability
 from .protocol import Event

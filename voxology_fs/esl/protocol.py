@@ -22,7 +22,7 @@ class ProtocolError(Exception):
 class Message:
     """One framed message: its outer headers and raw body."""
 
-    __slots__ = ("headers", "body")
+    __slots__ = ("body", "headers")
 
     def __init__(self, headers: dict[str, str], body: bytes = b""):
         self.headers = headers
@@ -52,7 +52,7 @@ class Event:
     event objects have it).
     """
 
-    __slots__ = ("_raw", "_decoded", "body")
+    __slots__ = ("_decoded", "_raw", "body")
 
     def __init__(self, raw_headers: dict[str, str], body: str = ""):
         self._raw = raw_headers
@@ -129,7 +129,7 @@ class Parser:
 
     def feed(self, data: bytes) -> list[Message]:
         self._buffer += data
-        messages = []
+        messages: list[Message] = []
         while True:
             if self._pending_headers is None:
                 end = self._buffer.find(_HEADER_END)

@@ -117,23 +117,23 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Union
+from typing import Any
 
 __all__ = [
-    "UNDEFINED",
-    "ExpressionError",
-    "Expression",
-    "parse",
-    "evaluate",
-    "truthy",
-    "to_js_string",
-    "to_number",
-    "loose_equals",
-    "strict_equals",
-    "MAX_SOURCE_LENGTH",
     "MAX_DEPTH",
     "MAX_NODES",
+    "MAX_SOURCE_LENGTH",
     "MAX_STRING_LENGTH",
+    "UNDEFINED",
+    "Expression",
+    "ExpressionError",
+    "evaluate",
+    "loose_equals",
+    "parse",
+    "strict_equals",
+    "to_js_string",
+    "to_number",
+    "truthy",
 ]
 
 MAX_SOURCE_LENGTH = 2000
@@ -154,9 +154,9 @@ class _Undefined:
     """Type of :data:`UNDEFINED`; there is exactly one instance."""
 
     __slots__ = ()
-    _instance: "_Undefined | None" = None
+    _instance: _Undefined | None = None
 
-    def __new__(cls) -> "_Undefined":
+    def __new__(cls) -> _Undefined:
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance
@@ -195,7 +195,7 @@ class ExpressionError(ValueError):
         return f"{self.message} at {self.position}"
 
 
-Lookup = Union[Callable[[str], Any], Mapping]
+Lookup = Callable[[str], Any] | Mapping
 
 
 # ---------------------------------------------------------------------------
@@ -303,9 +303,7 @@ def truthy(value: Any) -> bool:
     if kind == _NUMBER_KIND:
         number = _as_float(value)
         return not (number == 0 or number != number)
-    if kind == _NULL_KIND or kind == _UNDEFINED_KIND:
-        return False
-    return True  # every object and array, even empty ones
+    return kind not in (_NULL_KIND, _UNDEFINED_KIND)  # every object and array, even empty ones, is true
 
 
 def _format_number(number: float) -> str:
@@ -363,10 +361,7 @@ def _join_array(array: Any, active: set[int], depth: int, budget: int) -> str:
             if element is None or element is UNDEFINED:
                 text = ""
             elif _is_array(element):
-                if id(element) in active:
-                    text = ""
-                else:
-                    text = _join_array(element, active, depth + 1, budget - used)
+                text = "" if id(element) in active else _join_array(element, active, depth + 1, budget - used)
             else:
                 text = to_js_string(element)
             used += len(text)
@@ -421,7 +416,7 @@ def strict_equals(left: Any, right: Any) -> bool:
         return _as_float(left) == _as_float(right)  # NaN is unequal to itself
     if kind == _OBJECT_KIND:
         return left is right
-    if kind == _STRING_KIND or kind == _BOOLEAN_KIND:
+    if kind in (_STRING_KIND, _BOOLEAN_KIND):
         return bool(left == right)
     return True  # null === null, undefined === undefined
 
@@ -1084,7 +1079,7 @@ class _Parser:
             return _Logical(operators[0][0], tuple(operands))
         rest = tuple(
             (operator, position, operand)
-            for (operator, position), operand in zip(operators, operands[1:])
+            for (operator, position), operand in zip(operators, operands[1:], strict=True)
         )
         return _Binary(operands[0], rest)
 
@@ -1172,10 +1167,11 @@ class Expression:
     flow against the variables the platform provides.
     """
 
-    __slots__ = ("source", "variables", "_root")
+    __slots__ = ("_root", "source", "variables")
 
     source: str
     variables: frozenset[str]
+    _root: Any
 
     def __init__(self, source: str, root: Any, variables: frozenset[str]) -> None:
         object.__setattr__(self, "source", source)

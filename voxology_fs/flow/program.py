@@ -9,6 +9,7 @@ or branch state to go on with).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from .errors import RunawayFlow
 
@@ -39,7 +40,9 @@ class Redirect(Signal):
 
 # -- instructions ------------------------------------------------------------------
 class Instruction:
-    counts_as_media = False
+    @property
+    def counts_as_media(self) -> bool:
+        return False
 
     def step(self, ctx):
         """Returns None (next), an int (jump target) or a Signal."""
@@ -51,7 +54,7 @@ class Run(Instruction):
     action: object
 
     @property
-    def counts_as_media(self):
+    def counts_as_media(self) -> bool:
         return getattr(self.action, "needs_media", False)
 
     def step(self, ctx):
@@ -85,11 +88,19 @@ class GotoLabel(Instruction):
         return self.target
 
 
+class Loop(Protocol):
+    """What a FOREACH action gives its loop instructions."""
+
+    def items_of(self, ctx) -> list[tuple]: ...
+    def bind(self, ctx, key, item) -> None: ...
+    def unbind(self, ctx) -> None: ...
+
+
 @dataclass
 class LoopStart(Instruction):
     """FOREACH: evaluate the items once and start the loop's state."""
 
-    loop: object
+    loop: Loop
 
     def step(self, ctx):
         ctx.loops[id(self.loop)] = [self.loop.items_of(ctx), 0]
@@ -100,7 +111,7 @@ class LoopStart(Instruction):
 class LoopNext(Instruction):
     """FOREACH: bind the next item, or leave the loop."""
 
-    loop: object
+    loop: Loop
     exit: int = -1
 
     def step(self, ctx):
@@ -134,7 +145,7 @@ class Program:
     def mark_label(self, name: str) -> None:
         self.labels[name] = self.here()
 
-    def link(self) -> "Program":
+    def link(self) -> Program:
         for goto in self._gotos:
             goto.target = self.labels[goto.label]
         return self

@@ -10,31 +10,39 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from .. import control
-from ..callbacks import CallbackClient, CallbackError, CallbackTarget, decode_json
+from ..callbacks import CallbackError, CallbackSender, CallbackTarget, decode_json
 from ..channel import CallEnded, Channel, ControlInterrupt, Speech
+from ..timeutil import utcnow
 from .errors import ActionFailed, FlowError, FlowValidationError, RunawayFlow
 from .expressions import truthy
 from .parser import compile_actions, parse_response
 from .program import Hangup, Program, Redirect, execute
-from ..timeutil import utcnow
 from .state import CallState
 
 log = logging.getLogger(__name__)
+
+
+class AudioSource(Protocol):
+    """Where a flow's audio URLs become local files (audio.AudioCache)."""
+
+    def fetch(self, url: str) -> str: ...
 
 
 @dataclass
 class Services:
     """What flows use besides the channel; one set per call-server process."""
 
-    callbacks: CallbackClient
-    audio: object  # AudioCache, or anything with fetch(url) -> path
+    callbacks: CallbackSender
+    audio: AudioSource
     # Persist progress and the final record; no-ops for the simulator.
-    save_progress: object = lambda state: None
-    finish_call: object = lambda state: True
-    trace: object = lambda call_id, kind, data: None
+    save_progress: Callable[[CallState], None] = lambda state: None
+    finish_call: Callable[[CallState], bool] = lambda state: True
+    trace: Callable[[str, str, dict | None], None] = lambda call_id, kind, data: None
     max_callbacks: int = 100
     max_steps: int = 10000
     apology_text: str = "We are sorry, an application error has occurred. Goodbye."

@@ -14,6 +14,7 @@ from .. import numbers
 from ..timeutil import iso, utcnow
 from .expressions import UNDEFINED
 
+
 @dataclass
 class CallState:
     call_id: str

@@ -61,12 +61,12 @@ from voxology_fs.flow.expressions import (
 )
 
 __all__ = [
-    "TemplateError",
-    "Template",
-    "compile_template",
-    "render",
-    "has_placeholders",
     "MAX_TEMPLATE_LENGTH",
+    "Template",
+    "TemplateError",
+    "compile_template",
+    "has_placeholders",
+    "render",
 ]
 
 MAX_TEMPLATE_LENGTH = MAX_STRING_LENGTH
@@ -94,10 +94,12 @@ class Template:
     variable names its placeholders read.
     """
 
-    __slots__ = ("source", "variables", "_parts", "lenient")
+    __slots__ = ("_parts", "lenient", "source", "variables")
 
     source: str
     variables: frozenset[str]
+    _parts: tuple[str | _Placeholder, ...]
+    lenient: bool
 
     def __init__(self, source: str, parts: tuple[str | _Placeholder, ...], lenient: bool = False) -> None:
         variables: set[str] = set()

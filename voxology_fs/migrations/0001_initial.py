@@ -1,6 +1,7 @@
 # The first schema. Frozen copies of the models as they were, so later model
 # changes go into new migrations and never alter what this one creates.
-from peewee import *
+from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, Model, TextField
+
 from voxology_fs.models import JSONField
 
 

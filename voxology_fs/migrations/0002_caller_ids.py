@@ -1,6 +1,6 @@
 # Caller IDs: numbers an account proved it answers, usable as Make Call's
 # caller_id_no.  A frozen copy of the model as it was added.
-from peewee import *
+from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, Model
 
 
 def up(migrator, db):

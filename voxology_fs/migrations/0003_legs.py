@@ -4,7 +4,7 @@
 # Frozen copies of the models as they were added.
 import uuid
 
-from peewee import *
+from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, Model
 
 
 def up(migrator, db):

@@ -2,5 +2,5 @@
 
 Importing this package registers every action in :data:`REGISTRY`.
 """
-from .base import REGISTRY, Action, Param  # noqa: F401
 from . import call, control, data, media  # noqa: F401  (registers the actions)
+from .base import REGISTRY, Action, Param  # noqa: F401

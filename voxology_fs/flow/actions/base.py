@@ -13,10 +13,10 @@ from typing import Any, ClassVar
 from urllib.parse import urlparse
 
 from .. import templates
-from ..expressions import ExpressionError
 from ..errors import FlowValidationError
+from ..expressions import ExpressionError
 
-REGISTRY: dict[str, type["Action"]] = {}
+REGISTRY: dict[str, type[Action]] = {}
 
 # Keys any action may carry that change nothing.
 DESCRIPTIVE_KEYS = frozenset({"comment", "comments", "description"})
@@ -24,7 +24,7 @@ DESCRIPTIVE_KEYS = frozenset({"comment", "comments", "description"})
 _MISSING = object()
 
 
-def register(cls: type["Action"]) -> type["Action"]:
+def register(cls: type[Action]) -> type[Action]:
     REGISTRY[cls.type] = cls
     return cls
 
@@ -93,13 +93,14 @@ class Param:
             choices = ", ".join(repr(c) for c in self.choices)
             problems.add(where, f"{self.name} must be one of {choices}, got {value!r}")
             return self.default
-        if self.minimum is not None and value < self.minimum:
+        # Bounds are only given to numbers.
+        if self.minimum is not None and isinstance(value, (int, float)) and value < self.minimum:
             problems.add(where, f"{self.name} must be at least {self.minimum:g}, got {value!r}")
             return self.default
-        if self.maximum is not None and value > self.maximum:
+        if self.maximum is not None and isinstance(value, (int, float)) and value > self.maximum:
             problems.add(where, f"{self.name} must be at most {self.maximum:g}, got {value!r}")
             return self.default
-        if self.kind == "string" and self.template:
+        if self.kind == "string" and self.template and isinstance(value, str):
             try:
                 return templates.compile_template(value, lenient=True)
             except ExpressionError as exc:  # only limits (length) fail a lenient template
@@ -126,7 +127,7 @@ class Action:
         self.name = raw.get("name") if isinstance(raw.get("name"), str) else None
 
     @classmethod
-    def parse(cls, raw: dict, path: str, problems: Problems, parser) -> "Action":
+    def parse(cls, raw: dict, path: str, problems: Problems, parser) -> Action:
         allowed = {"type", "params"} | DESCRIPTIVE_KEYS | cls.top_level_keys
         for key in raw:
             if key not in allowed:
@@ -159,7 +160,7 @@ class Action:
     def render(self, ctx, name: str) -> Any:
         """A param's value with its ``${...}`` placeholders filled in."""
         value = self.params.get(name)
-        if hasattr(value, "render"):
+        if value is not None and hasattr(value, "render"):
             return value.render(ctx.lookup)
         return value
 
@@ -175,7 +176,7 @@ def http_url_problem(url: str) -> str | None:
     return None
 
 
-def check_url_param(action: "Action", problems: Problems, name: str = "url") -> None:
+def check_url_param(action: Action, problems: Problems, name: str = "url") -> None:
     """Validate a URL param now when it has no placeholders (later, when it runs, otherwise)."""
     template = action.params.get(name)
     if template is not None and not template.variables:

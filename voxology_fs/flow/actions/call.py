@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from ..errors import ActionFailed
-from ..program import Hangup as HangupSignal, Redirect as RedirectSignal, Stop as StopSignal
+from ..program import Hangup as HangupSignal
+from ..program import Redirect as RedirectSignal
+from ..program import Stop as StopSignal
 from .base import Action, Param, check_url_param, http_url_problem, register
 
 REJECT_CODES = {"busy": 486, "rejected": 603}

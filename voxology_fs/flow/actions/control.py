@@ -4,7 +4,8 @@ These never touch the call; they compile into jumps (see ``program.py``).
 """
 from __future__ import annotations
 
-from ..expressions import UNDEFINED, ExpressionError, parse as parse_expression
+from ..expressions import UNDEFINED, ExpressionError
+from ..expressions import parse as parse_expression
 from ..program import GotoLabel, Jump, JumpUnless, LoopNext, LoopStart
 from .base import Action, Param, register
 
@@ -29,7 +30,9 @@ class If(Action):
 
     def check(self, problems, parser):
         raw = self.raw
-        params = raw.get("params") if isinstance(raw.get("params"), dict) else {}
+        params = raw.get("params")
+        if not isinstance(params, dict):
+            params = {}
         condition_text = raw.get("condition", params.get("condition"))
         where = f"{self.path}/condition" if "condition" in raw else f"{self.path}/params/condition"
         self.condition = _parse_condition(condition_text, where, problems)
@@ -117,6 +120,7 @@ class Foreach(Action):
         self.body = parser.parse_list(self.raw.get("actions", []), f"{self.path}/actions", nested_block=True)
 
     def items_of(self, ctx) -> list[tuple]:
+        assert self.items_expr is not None, "check() refuses a FOREACH without items"
         value = self.items_expr.evaluate(ctx.lookup)
         if isinstance(value, list):
             return list(enumerate(value))
