@@ -19,8 +19,8 @@ import time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, ROOT)
 
-from tests.support.amd_set import greetings
-from voxology_fs.detection import DetectionParams, detect
+from tests.support.amd_set import greetings  # noqa: E402 (after the path set-up above)
+from voxology_fs.detection import DetectionParams, detect  # noqa: E402
 
 VERDICTS = ["live_person", "machine", "unknown"]
 

@@ -127,7 +127,7 @@ def mix_noise(signal: list[float], snr_db: float | None, colour: str, rng: rando
     if snr_db is None:
         return signal
     level = speech_rms / (10 ** (snr_db / 20))
-    return [s + level * n for s, n in zip(signal, noise(len(signal), colour, rng))]
+    return [s + level * n for s, n in zip(signal, noise(len(signal), colour, rng), strict=True)]
 
 
 def write_ulaw(tmp: str, samples: list[float], path: str) -> None:

@@ -154,11 +154,11 @@ def test_end_of_audio_before_a_verdict_is_unknown():
 
 
 def test_bad_params_name_the_field():
-    with pytest.raises(ValueError, match="^mode:"):
+    with pytest.raises(ValueError, match=r"^mode:"):
         DetectionParams(mode="guess")
-    with pytest.raises(ValueError, match="^speech_threshold:"):
+    with pytest.raises(ValueError, match=r"^speech_threshold:"):
         DetectionParams(speech_threshold=0)
-    with pytest.raises(ValueError, match="^timeout:"):
+    with pytest.raises(ValueError, match=r"^timeout:"):
         DetectionParams(timeout=True)
 
 
