@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 
 from .. import templates
 from ..expressions import ExpressionError
-from ..errors import FlowValidationError
+from ..errors import FlowValidationError, ParamRenderFailed
 
 REGISTRY: dict[str, type["Action"]] = {}
 
@@ -159,7 +159,10 @@ class Action:
         """A param's value with its ``${...}`` placeholders filled in."""
         value = self.params.get(name)
         if hasattr(value, "render"):
-            return value.render(ctx.lookup)
+            try:
+                return value.render(ctx.lookup)
+            except templates.TemplateError as exc:
+                raise ParamRenderFailed(exc.message, f"{self.path}/params/{name}") from None
         return value
 
     def describe(self) -> str:
