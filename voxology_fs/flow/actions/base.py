@@ -69,6 +69,8 @@ class Param:
     # An integer param may also be given as a numeric string ("5000").
     lenient_number: bool = True
     doc: str = ""
+    # Durations: "ms" (every duration) or "s" (ring timeouts only).
+    unit: str = ""
 
     def read(self, raw: dict, path: str, problems: Problems):
         value = raw.get(self.name, _MISSING)
