@@ -477,3 +477,25 @@ def test_live_actions_kick_our_member_out_of_a_conference(switch, callback_serve
     assert f"conference {room} kick 1" in switch.api_log
     assert not any(line.startswith("uuid_break") for line in switch.api_log)  # kicked, not broken
     assert room not in switch.conferences
+
+
+def test_a_flow_nested_thousands_deep_gets_the_apology_and_an_invalid_flow_error(switch, callback_server):
+    deep = ('{"actions": [' + '{"type": "IF", "condition": "true", "then": [' * 3000
+            + '{"type": "HANGUP"}' + ']}' * 3000 + ']}')
+    provision(callback_server.route("/deep", lambda r: (200, deep)))
+    call = switch.incoming_call(destination=DID, caller=CALLER)
+    finished(call, callback_server)
+    assert call.spoken == ["We are sorry, an application error has occurred. Goodbye."]
+    error = store.load_call(call.uuid).errors[0]
+    assert error["code"] == "invalid_flow" and error["path"].startswith("/actions/0/then/0/then/0")
+
+
+def test_a_param_rendered_past_its_limit_gets_the_apology_and_a_typed_error(switch, callback_server):
+    provision(callback_server.static("/long", {"actions": [
+        {"type": "SESSIONDATA", "session_data": {"chunk": "x" * 60000}},
+        {"type": "SAY", "params": {"text": "${sessionData.chunk}${sessionData.chunk}"}}]}))
+    call = switch.incoming_call(destination=DID, caller=CALLER)
+    finished(call, callback_server)
+    assert call.spoken == ["We are sorry, an application error has occurred. Goodbye."]
+    error = store.load_call(call.uuid).errors[0]
+    assert error["code"] == "param_render_failed" and error["path"] == "/actions/1/params/text"

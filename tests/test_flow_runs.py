@@ -202,3 +202,37 @@ def test_reject_sets_status(tmp_path):
     assert state.status == "busy"
     assert any("rejected with SIP 486" in line for line in transcript.lines)
     assert not any("call answered" in line for line in transcript.lines)
+
+
+def deep_json(depth):
+    # Written out as text: json.dumps itself cannot nest this deep.
+    return ('{"actions": [' + '{"type": "IF", "condition": "true", "then": [' * depth
+            + '{"type": "HANGUP"}' + ']}' * depth + ']}')
+
+
+def test_a_flow_nested_thousands_deep_is_an_invalid_flow_not_a_crash(callback_server):
+    url = callback_server.route("/deep", lambda r: (200, deep_json(3000), {"Content-Type": "application/json"}))
+    transcript, _, state = run(url)
+    assert state.errors[0]["code"] == "invalid_flow"
+    assert state.errors[0]["path"].startswith("/actions/0/then/0/then/0")
+    assert heard(transcript) == ["We are sorry, an application error has occurred. Goodbye."]
+
+
+def test_an_answer_too_deep_for_the_json_decoder_is_an_invalid_flow(callback_server):
+    url = callback_server.route("/deeper", lambda r: (200, "[" * 200000 + "]" * 200000,
+                                                      {"Content-Type": "application/json"}))
+    transcript, _, state = run(url)
+    assert state.errors[0]["code"] == "invalid_flow" and state.errors[0]["path"] == "/0" * 64
+    assert heard(transcript) == ["We are sorry, an application error has occurred. Goodbye."]
+
+
+def test_a_template_rendered_past_its_limit_is_a_typed_error_with_the_param_path(callback_server):
+    url = callback_server.static("/long", {"actions": [
+        {"type": "SESSIONDATA", "session_data": {"chunk": "x" * 60000}},
+        {"type": "SAY", "params": {"text": "${sessionData.chunk}${sessionData.chunk}"}},
+        {"type": "SAY", "params": {"text": "never reached"}}]})
+    transcript, _, state = run(url)
+    error = state.errors[0]
+    assert error["code"] == "param_render_failed" and error["path"] == "/actions/1/params/text"
+    assert "longer than 100000" in error["message"]
+    assert heard(transcript) == ["We are sorry, an application error has occurred. Goodbye."]

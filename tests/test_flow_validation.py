@@ -119,3 +119,38 @@ def test_tts_voice_and_engine_must_be_names():
                                                               "engine": "flite|x"}}]})
     assert set(errors) == {"/actions/0/params/voice", "/actions/0/params/engine"}
     parse_flow({"actions": [{"type": "SAY", "params": {"text": "x", "voice": "slt", "engine": "flite"}}]})
+
+
+def nested_ifs(depth):
+    action = {"type": "HANGUP"}
+    for _ in range(depth):
+        action = {"type": "IF", "condition": "true", "then": [action]}
+    return {"actions": [action]}
+
+
+def test_nesting_past_the_limit_is_a_validation_error_with_its_path():
+    from voxology_fs.flow.parser import MAX_NESTING
+    found = problems(nested_ifs(3000))
+    [(path, message)] = found.items()
+    assert path.startswith("/actions/0/then/0/then/0/") and path.count("/then/0") == (MAX_NESTING - 2) // 2
+    assert f"more than {MAX_NESTING}" in message
+
+
+def test_nesting_within_the_limit_parses():
+    parse_flow(nested_ifs(30))
+
+
+def test_deep_arrays_in_params_are_a_validation_error():
+    body = []
+    for _ in range(3000):
+        body = [body]
+    found = problems({"actions": [{"type": "WEBHOOK", "params": {"url": "http://127.0.0.1/x", "body": {"a": body}}}]})
+    [path] = found
+    assert path.startswith("/actions/0/params/body/a/0/0")
+
+
+def test_text_and_decoded_nesting_checks_name_the_same_path():
+    from voxology_fs.flow.parser import nesting_problem, nesting_problem_in_text
+    doc = nested_ifs(100)
+    doc["actions"][0]["comment"] = "a [ { \" , in a string"
+    assert nesting_problem_in_text(json.dumps(doc)) == nesting_problem(doc)

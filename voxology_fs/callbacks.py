@@ -232,6 +232,9 @@ def decode_json(body: bytes, url: str):
         return None
     try:
         return json.loads(body)
+    except RecursionError:
+        # Arrays nested thousands deep exhaust the decoder's stack.
+        raise CallbackError("nested_too_deeply", url, "the answer is nested too deeply") from None
     except ValueError as exc:
         raise CallbackError("invalid_json", url, f"the answer is not JSON: {exc}") from None
 

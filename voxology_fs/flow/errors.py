@@ -39,6 +39,16 @@ class ActionFailed(FlowError):
     code = "action_failed"
 
 
+class ParamRenderFailed(FlowError):
+    """A param's ``${...}`` could not be rendered (its result is over the length limit).
+
+    Unlike :class:`ActionFailed` this ends the flow: the caller hears the
+    apology and the call ends, as when the callbacks fail.
+    """
+
+    code = "param_render_failed"
+
+
 class RunawayFlow(FlowError):
     """The flow kept going without progress (callback or GOTO loop limit)."""
 

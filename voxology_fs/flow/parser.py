@@ -7,6 +7,9 @@ labels that do not exist.  Each problem carries its JSON path
 """
 from __future__ import annotations
 
+import json
+import re
+
 from .actions import REGISTRY
 from .actions.base import Problems
 from .errors import FlowValidationError
@@ -15,6 +18,59 @@ from .program import Program
 # Keys a whole response may carry besides "actions".
 RESPONSE_KEYS = frozenset({"actions", "name", "comment", "comments", "description"})
 MAX_ACTIONS = 5000
+# Arrays and objects may nest this deep in a response (about 30 levels of
+# IF or FOREACH, each of which is two: its action object and its list).
+# Checked before anything recurses, so a deeper document is a validation
+# error with its path, not a RecursionError.
+MAX_NESTING = 64
+
+
+def nesting_problem(doc, limit: int = MAX_NESTING) -> tuple[str, str] | None:
+    """The JSON path and message of the first point nested deeper than ``limit``, or None."""
+    stack = [(doc, "", 1)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, dict):
+            children = ((f"{path}/{key}", item) for key, item in value.items())
+        elif isinstance(value, list):
+            children = ((f"{path}/{index}", item) for index, item in enumerate(value))
+        else:
+            continue
+        if depth > limit:
+            return path, f"nested more than {limit} arrays or objects deep"
+        stack.extend((item, where, depth + 1) for where, item in children
+                     if isinstance(item, (dict, list)))
+    return None
+
+
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{},:]')
+
+
+def nesting_problem_in_text(text: str, limit: int = MAX_NESTING) -> tuple[str, str]:
+    """:func:`nesting_problem` for JSON text too deep for the decoder itself to read."""
+    stack: list[list] = []  # [is_object, key or index, expecting a key]
+    for token in _JSON_TOKENS.finditer(text):
+        piece = token.group()
+        if piece in "[{":
+            if len(stack) >= limit:
+                path = "".join(f"/{frame[1]}" for frame in stack)
+                return path, f"nested more than {limit} arrays or objects deep"
+            stack.append([piece == "{", 0, piece == "{"])
+        elif piece in "]}":
+            if stack:
+                stack.pop()
+        elif not stack:
+            continue
+        elif piece == ",":
+            frame = stack[-1]
+            if frame[0]:
+                frame[2] = True
+            else:
+                frame[1] += 1
+        elif piece.startswith('"') and stack[-1][0] and stack[-1][2]:
+            stack[-1][1] = json.loads(piece)
+            stack[-1][2] = False
+    return "", f"nested more than {limit} arrays or objects deep"
 
 
 class FlowParser:
@@ -98,6 +154,8 @@ class FlowParser:
 def parse_response(doc) -> list:
     """A callback response (``{"actions": [...]}`` or a bare list) as parsed actions."""
     parser = FlowParser()
+    if (too_deep := nesting_problem(doc)) is not None:
+        raise FlowValidationError([too_deep])
     if isinstance(doc, list):
         actions = parser.parse_list(doc, "")
     elif isinstance(doc, dict):

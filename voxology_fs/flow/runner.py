@@ -18,9 +18,9 @@ from .. import control
 from ..callbacks import CallbackError, CallbackSender, CallbackTarget, decode_json
 from ..channel import CallEnded, Channel, ControlInterrupt, Speech
 from ..timeutil import utcnow
-from .errors import ActionFailed, FlowError, FlowValidationError, RunawayFlow
+from .errors import ActionFailed, FlowError, FlowValidationError, ParamRenderFailed, RunawayFlow
 from .expressions import truthy
-from .parser import compile_actions, parse_response
+from .parser import compile_actions, nesting_problem_in_text, parse_response
 from .program import Hangup, Program, Redirect, execute
 from .state import CallState
 
@@ -155,6 +155,10 @@ class CallFlowRunner:
             body, _ = self.services.callbacks.send(target, fields)
             doc = decode_json(body, target.url)
         except CallbackError as exc:
+            if exc.code == "nested_too_deeply":  # the answer arrived; the flow in it is invalid
+                self.ctx.trace("callback", {"type": kind, "url": target.url, "ok": True,
+                                            "ms": round((time.monotonic() - started) * 1000, 1)})
+                raise FlowValidationError([nesting_problem_in_text(body.decode("utf-8", "replace"))]) from None
             self.ctx.trace("callback", {"type": kind, "url": target.url, "ok": False, "error": exc.code,
                                         "ms": round((time.monotonic() - started) * 1000, 1)})
             raise
@@ -196,7 +200,7 @@ class CallFlowRunner:
                 self._apologise()  # callbacks failed
         except CallEnded:
             self.ctx.stop_running("hangup")
-        except RunawayFlow as exc:
+        except (RunawayFlow, ParamRenderFailed) as exc:
             self.ctx.record_error(exc)
             self._apologise()
         except Exception as exc:  # a bug must end this call cleanly, never another

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlparse
 
 from .. import templates
-from ..errors import FlowValidationError
+from ..errors import FlowValidationError, ParamRenderFailed
 from ..expressions import ExpressionError
 
 REGISTRY: dict[str, type[Action]] = {}
@@ -69,6 +69,8 @@ class Param:
     # An integer param may also be given as a numeric string ("5000").
     lenient_number: bool = True
     doc: str = ""
+    # Durations: "ms" (every duration) or "s" (ring timeouts only).
+    unit: str = ""
 
     def read(self, raw: dict, path: str, problems: Problems):
         value = raw.get(self.name, _MISSING)
@@ -161,7 +163,10 @@ class Action:
         """A param's value with its ``${...}`` placeholders filled in."""
         value = self.params.get(name)
         if value is not None and hasattr(value, "render"):
-            return value.render(ctx.lookup)
+            try:
+                return value.render(ctx.lookup)
+            except templates.TemplateError as exc:
+                raise ParamRenderFailed(exc.message, f"{self.path}/params/{name}") from None
         return value
 
     def describe(self) -> str:

@@ -12,6 +12,8 @@ REJECT_CODES = {"busy": 486, "rejected": 603}
 
 @register
 class Hangup(Action):
+    """End the call."""
+
     type = "HANGUP"
     params_spec = ()
 
@@ -26,7 +28,8 @@ class Reject(Action):
     """Refuse the call before it is answered: SIP 486 (busy) or 603 (rejected)."""
 
     type = "REJECT"
-    params_spec = (Param("reason", default="rejected", choices=tuple(REJECT_CODES), template=False),)
+    params_spec = (Param("reason", default="rejected", choices=tuple(REJECT_CODES), template=False,
+                         doc="busy: SIP 486; rejected: SIP 603"),)
 
     def run(self, ctx):
         reason = self.params["reason"]
@@ -38,6 +41,8 @@ class Reject(Action):
 
 @register
 class Stop(Action):
+    """Stop this response's actions and ask for more with ``continue_call``."""
+
     type = "STOP"
     params_spec = ()
 
@@ -52,10 +57,11 @@ class Redirect(Action):
 
     type = "REDIRECT"
     params_spec = (
-        Param("url", required=True),
-        Param("method", default="POST", choices=("GET", "POST"), template=False),
+        Param("url", required=True, doc="http or https URL of the next flow"),
+        Param("method", default="POST", choices=("GET", "POST"), template=False, doc="HTTP method"),
         Param("content_type", choices=("application/json", "application/xml",
-                                       "application/x-www-form-urlencoded"), template=False),
+                                       "application/x-www-form-urlencoded"), template=False,
+              doc="encoding of the request; the configuration's when absent"),
     )
 
     def check(self, problems, parser):

@@ -23,7 +23,10 @@ def _parse_condition(text, path: str, problems):
 
 @register
 class If(Action):
-    """``{"type": "IF", "condition": "...", "then": [...], "orElse": [...]}``."""
+    """Run ``then`` when ``condition`` is true, else ``orElse`` (or ``else``).
+
+    ``{"type": "IF", "condition": "...", "then": [...], "orElse": [...]}``.
+    """
 
     type = "IF"
     top_level_keys = frozenset({"name", "condition", "then", "orElse", "else"})
@@ -40,7 +43,8 @@ class If(Action):
         else_key = "orElse" if "orElse" in raw else "else"
         self.otherwise = parser.parse_list(raw.get(else_key, []), f"{self.path}/{else_key}", nested_block=True)
 
-    params_spec = (Param("condition", template=False),)
+    params_spec = (Param("condition", template=False,
+                         doc="an expression; also accepted at the action's top level"),)
 
     def compile(self, program):
         branch = program.emit(JumpUnless(self.condition))
@@ -58,10 +62,10 @@ class If(Action):
 
 @register
 class Label(Action):
-    """``{"type": "LABEL", "name": "MY_LABEL"}``: a target for GOTO."""
+    """A target for GOTO: ``{"type": "LABEL", "name": "MY_LABEL"}``."""
 
     type = "LABEL"
-    params_spec = (Param("name", template=False),)
+    params_spec = (Param("name", template=False, doc="the label; also accepted at the action's top level"),)
 
     def check(self, problems, parser):
         name = self.raw.get("name") or self.params.get("name")
@@ -78,10 +82,13 @@ class Label(Action):
 
 @register
 class Goto(Action):
-    """``{"type": "GOTO", "params": {"label": "MY_LABEL"}}``."""
+    """Jump to a LABEL of this block or a block around it.
+
+    ``{"type": "GOTO", "params": {"label": "MY_LABEL"}}``.
+    """
 
     type = "GOTO"
-    params_spec = (Param("label", required=True, template=False),)
+    params_spec = (Param("label", required=True, template=False, doc="the LABEL's name"),)
 
     def check(self, problems, parser):
         if self.params["label"]:

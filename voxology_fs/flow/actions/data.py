@@ -24,7 +24,7 @@ class SessionData(Action):
 
     type = "SESSIONDATA"
     top_level_keys = frozenset({"name", "session_data"})
-    params_spec = (Param("session_data", "object"),)
+    params_spec = (Param("session_data", "object", doc="data to merge; usually at the action's top level"),)
 
     def check(self, problems, parser):
         data = self.raw.get("session_data", self.params.get("session_data"))
@@ -50,14 +50,17 @@ class Webhook(Action):
 
     type = "WEBHOOK"
     params_spec = (
-        Param("url", required=True),
-        Param("method", default="POST", choices=("GET", "POST", "PUT", "PATCH", "DELETE"), template=False),
+        Param("url", required=True, doc="http or https URL"),
+        Param("method", default="POST", choices=("GET", "POST", "PUT", "PATCH", "DELETE"), template=False,
+              doc="HTTP method"),
         Param("content_type", default="application/json",
-              choices=("application/json", "application/xml", "application/x-www-form-urlencoded"), template=False),
+              choices=("application/json", "application/xml", "application/x-www-form-urlencoded"), template=False,
+              doc="encoding of the request"),
         Param("body", "object", doc="extra fields sent with the call's state"),
-        Param("wait", "boolean", default=True),
+        Param("wait", "boolean", default=True, doc="wait for the answer; false fires and forgets"),
         Param("save_as", template=False, doc="session_data key for the JSON answer"),
-        Param("timeout", "integer", default=5000, minimum=100, maximum=60000, doc="ms"),
+        Param("timeout", "integer", default=5000, minimum=100, maximum=60000, unit="ms",
+              doc="how long to wait for the answer"),
     )
 
     def check(self, problems, parser):

@@ -18,11 +18,11 @@ class Say(Action):
     type = "SAY"
     needs_media = True
     params_spec = (
-        Param("text", required=True),
-        Param("loop", "integer", default=1, minimum=1, maximum=MAX_LOOP),
-        Param("voice", doc="TTS voice; the configured default when absent"),
-        Param("language"),
-        Param("engine", template=False),
+        Param("text", required=True, doc="what to say"),
+        Param("loop", "integer", default=1, minimum=1, maximum=MAX_LOOP, doc="times to say it"),
+        Param("voice", doc="TTS voice (flite: kal, slt, rms, awb); the configured default when absent"),
+        Param("language", doc="passed to the TTS engine (flite speaks English only)"),
+        Param("engine", template=False, doc="TTS engine; the configured default when absent"),
     )
 
     def check(self, problems, parser):
@@ -55,9 +55,9 @@ class Play(Action):
     type = "PLAY"
     needs_media = True
     params_spec = (
-        Param("url"),
+        Param("url", doc="http or https URL of an mp3 or wav file"),
         Param("digits", template=False, doc="DTMF to play to the caller; w = 0.5 s pause"),
-        Param("loop", "integer", default=1, minimum=1, maximum=MAX_LOOP),
+        Param("loop", "integer", default=1, minimum=1, maximum=MAX_LOOP, doc="times to play it"),
     )
 
     def check(self, problems, parser):
@@ -109,12 +109,13 @@ class Collect(Action):
     needs_media = True
     top_level_keys = frozenset({"name", "actions"})
     params_spec = (
-        Param("num_digits", "integer", default=20, minimum=1, maximum=128),
-        Param("finish_on_key", default="#", template=False),
+        Param("num_digits", "integer", default=20, minimum=1, maximum=128, doc="keys to collect at most"),
+        Param("finish_on_key", default="#", template=False, doc="pound, star, none, or the keys themselves"),
         # FreeSWITCH waits at least one second; shorter values are raised to it.
-        Param("timeout", "integer", default=5000, minimum=0, maximum=600000, doc="ms"),
+        Param("timeout", "integer", default=5000, minimum=0, maximum=600000, unit="ms",
+              doc="wait for the first key (at least 1000)"),
         Param("digit_timeout", "integer", minimum=0, maximum=600000,
-              doc="ms between keys; the timeout when absent"),
+              unit="ms", doc="wait between keys; the timeout when absent"),
     )
 
     def check(self, problems, parser):
@@ -148,9 +149,12 @@ class Collect(Action):
 
 @register
 class Pause(Action):
+    """Silence on the answered call."""
+
     type = "PAUSE"
     needs_media = True
-    params_spec = (Param("length", "integer", default=1000, minimum=0, maximum=3600 * 1000, doc="ms"),)
+    params_spec = (Param("length", "integer", default=1000, minimum=0, maximum=3600 * 1000, unit="ms",
+                         doc="how long"),)
 
     def run(self, ctx):
         ctx.channel.pause(self.params["length"])
@@ -165,7 +169,7 @@ class Conference(Action):
 
     type = "CONFERENCE"
     needs_media = True
-    params_spec = (Param("name", required=True),)
+    params_spec = (Param("name", required=True, doc="the room's name, per account"),)
 
     def run(self, ctx):
         name = self.render(ctx, "name")
