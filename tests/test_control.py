@@ -29,6 +29,7 @@ def test_only_session_data_waits_for_the_next_action():
 @pytest.mark.parametrize("body, field", [
     ("{not json", "body"), ("[1, 2]", "body"), ('"hangup"', "body"),
     ('{"command": "dance"}', "command"), ("{}", "command"),
+    ("[" * 100000 + "]" * 100000, "body"),  # too deep for the JSON decoder
 ])
 def test_what_the_call_cannot_read_is_refused(body, field):
     with pytest.raises(control.ControlError) as caught:

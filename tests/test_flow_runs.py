@@ -2,6 +2,8 @@
 import json
 import os
 
+import pytest
+
 from voxology_fs.simulate import simulate
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "voxology_fs", "examples")
@@ -235,4 +237,20 @@ def test_a_template_rendered_past_its_limit_is_a_typed_error_with_the_param_path
     error = state.errors[0]
     assert error["code"] == "param_render_failed" and error["path"] == "/actions/1/params/text"
     assert "longer than 100000" in error["message"]
+    assert heard(transcript) == ["We are sorry, an application error has occurred. Goodbye."]
+
+
+@pytest.mark.parametrize("action, path", [
+    ({"type": "SESSIONDATA", "session_data": {"big": {"list": ["${sessionData.chunk}${sessionData.chunk}"]}}},
+     "/actions/1/session_data/big/list/0"),
+    ({"type": "WEBHOOK", "params": {"url": "http://127.0.0.1:9/hook",
+                                    "body": {"note": "${sessionData.chunk}${sessionData.chunk}"}}},
+     "/actions/1/params/body/note"),
+])
+def test_json_values_rendered_past_the_limit_name_their_own_path(callback_server, action, path):
+    url = callback_server.static("/long-json", {"actions": [
+        {"type": "SESSIONDATA", "session_data": {"chunk": "x" * 60000}}, action,
+        {"type": "SAY", "params": {"text": "never reached"}}]})
+    transcript, _, state = run(url)
+    assert [(e["code"], e["path"]) for e in state.errors] == [("param_render_failed", path)]
     assert heard(transcript) == ["We are sorry, an application error has occurred. Goodbye."]

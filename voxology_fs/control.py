@@ -107,7 +107,7 @@ def decode(body: str | None, command_header: str = "") -> dict:
     """The request an event carries; ControlError when it is not one we send."""
     try:
         request = json.loads(body) if body else {}
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep to decode
         raise ControlError("body", "the control message is not JSON") from None
     if not isinstance(request, dict):
         raise ControlError("body", "the control message is not a JSON object")

@@ -2,19 +2,28 @@
 from __future__ import annotations
 
 from ...callbacks import CallbackError, CallbackTarget
-from ..errors import ActionFailed
+from .. import templates
+from ..errors import ActionFailed, ParamRenderFailed
 from .base import Action, Param, check_url_param, http_url_problem, register
 
 
-def render_json(value, ctx):
-    """Fill ``${...}`` placeholders in every string of a JSON value."""
-    from .. import templates
+def render_json(value, ctx, path: str):
+    """Fill ``${...}`` placeholders in every string of a JSON value at ``path``.
+
+    A string whose result grows past the limit is a ParamRenderFailed naming
+    its own path (``/actions/0/session_data/greeting``).
+    """
     if isinstance(value, str):
-        return templates.render(value, ctx.lookup) if templates.has_placeholders(value) else value
+        if not templates.has_placeholders(value):
+            return value
+        try:
+            return templates.render(value, ctx.lookup)
+        except templates.TemplateError as exc:
+            raise ParamRenderFailed(exc.message, path) from None
     if isinstance(value, list):
-        return [render_json(v, ctx) for v in value]
+        return [render_json(v, ctx, f"{path}/{i}") for i, v in enumerate(value)]
     if isinstance(value, dict):
-        return {k: render_json(v, ctx) for k, v in value.items()}
+        return {k: render_json(v, ctx, f"{path}/{k}") for k, v in value.items()}
     return value
 
 
@@ -33,7 +42,7 @@ class SessionData(Action):
         self.data = data if isinstance(data, dict) else {}
 
     def run(self, ctx):
-        data = render_json(self.data, ctx)
+        data = render_json(self.data, ctx, f"{self.path}/session_data")
         ctx.state.merge_session_data(data)
         ctx.trace("session_data", {"keys": sorted(data)})
         ctx.save_progress()
@@ -74,7 +83,7 @@ class Webhook(Action):
         target = CallbackTarget(url=url, method=self.params["method"], content_type=self.params["content_type"])
         payload = ctx.state.callback_fields("webhook")
         if self.params["body"]:
-            payload.update(render_json(self.params["body"], ctx))
+            payload.update(render_json(self.params["body"], ctx, f"{self.path}/params/body"))
         timeout = self.params["timeout"] / 1000
         if not self.params["wait"]:
             ctx.callbacks.fire_and_forget(target, payload, timeout=timeout)
