@@ -33,7 +33,7 @@ def sip_code_of(event: Event | None, cause: str) -> int | None:
     return SIP_BY_CAUSE.get(cause)
 
 
-class EslBridging(EslCapability, Bridging):
+class EslBridging(EslCapability[BridgeOutcome], Bridging):
     EVENTS = ("CHANNEL_BRIDGE",)
 
     def __init__(self, channel, commands):
@@ -41,7 +41,6 @@ class EslBridging(EslCapability, Bridging):
         self.leg_uuids: list[str] = []
         self.other_uuid = ""
         self.bridged_at: float | None = None
-        self.outcome: BridgeOutcome | None = None
 
     def start(self, targets: list[str], *, ring_timeout_s: int = 30, caller_id: str | None = None) -> None:
         if not targets:
@@ -84,16 +83,9 @@ class EslBridging(EslCapability, Bridging):
                                          stopped=self.stop_reason)
         self._finish()
 
-    def wait(self, timeout: float | None = None) -> BridgeOutcome:
-        how = self._await(timeout)
-        if how == "timeout":
-            self.stop("timeout")
-        elif how == "hangup" and self.outcome is None:
-            self._await_stopped()  # FreeSWITCH still completes the bridge
-        if self.outcome is None:
-            return BridgeOutcome("canceled", self.channel.hangup_cause, other_uuid=self.other_uuid,
-                                 stopped=self.stop_reason or "hangup")
-        return self.outcome
+    def _outcome_without_end(self) -> BridgeOutcome:
+        return BridgeOutcome("canceled", self.channel.hangup_cause, other_uuid=self.other_uuid,
+                             stopped=self.stop_reason or "hangup")
 
     def stop(self, reason: str = "stopped") -> None:
         """Hang up the dialled leg (the one talking, or those ringing)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Generic, TypeVar
 
 import gevent
 import gevent.event
@@ -19,6 +20,8 @@ from .connection import CommandError, CommandTimeout, NotConnectedError, Outboun
 from .protocol import Event
 
 log = logging.getLogger(__name__)
+
+Outcome = TypeVar("Outcome")
 
 # How long stop() waits for the switch to confirm the end.
 STOP_WAIT_S = 5.0
@@ -40,7 +43,7 @@ class SocketCommands:
             return f"-ERR {exc}"
 
 
-class EslCapability:
+class EslCapability(Generic[Outcome]):
     """One running capability of a call; subclasses declare ``EVENTS``."""
 
     # Event names (``CUSTOM sub::class`` for custom ones) this capability needs
@@ -57,6 +60,7 @@ class EslCapability:
         self._execution: gevent.event.AsyncResult | None = None
         self._handlers: list[tuple[str, object]] = []
         self._filters: list[tuple[str, str]] = []
+        self.outcome: Outcome | None = None  # set once, when it ends
 
     # -- set-up ------------------------------------------------------------------
     def _begin(self, filters: dict[str, str] | None = None) -> None:
@@ -101,6 +105,26 @@ class EslCapability:
             self._filters = []
 
     # -- the verbs ----------------------------------------------------------------
+    def wait(self, timeout: float | None = None) -> Outcome:
+        """Wait for the end and return the outcome (see :mod:`voxology_fs.capabilities`)."""
+        how = self._await(timeout)
+        if how == "timeout":
+            self.stop("timeout")
+        elif how == "hangup" and self.outcome is None:
+            self._on_call_ended()
+        return self.outcome or self._outcome_without_end()
+
+    def stop(self, reason: str = "stopped") -> None:
+        raise NotImplementedError
+
+    def _on_call_ended(self) -> None:
+        """The call hung up first; by default FreeSWITCH still completes our application."""
+        self._await_stopped()
+
+    def _outcome_without_end(self) -> Outcome:
+        """The outcome when nothing concluded it (the call went away first)."""
+        raise NotImplementedError
+
     @property
     def running(self) -> bool:
         return self.started_at > 0 and not self.finished.is_set()

@@ -20,7 +20,7 @@ def safe_room(room: str) -> bool:
     return 0 < len(room) <= 96 and all(c.isascii() and (c.isalnum() or c in "-_.") for c in room)
 
 
-class EslConferencing(EslCapability, Conferencing):
+class EslConferencing(EslCapability[ConferenceOutcome], Conferencing):
     EVENTS = (f"CUSTOM {CONFERENCE_EVENTS}",)
 
     def __init__(self, channel, commands):
@@ -30,7 +30,6 @@ class EslConferencing(EslCapability, Conferencing):
         self.member_known = gevent.event.Event()
         self.kicked = False
         self.ended = False
-        self.outcome: ConferenceOutcome | None = None
 
     def start(self, room: str, *, flags: frozenset[str] = frozenset()) -> None:
         if not safe_room(room):
@@ -74,13 +73,8 @@ class EslConferencing(EslCapability, Conferencing):
         self.outcome = ConferenceOutcome(reason, self.room, self.member_id, self.seconds())
         self._finish()
 
-    def wait(self, timeout: float | None = None) -> ConferenceOutcome:
-        how = self._await(timeout)
-        if how == "timeout":
-            self.stop("timeout")
-        elif how == "hangup" and self.outcome is None:
-            self._await_stopped()
-        return self.outcome or ConferenceOutcome("hung_up", self.room, self.member_id, self.seconds())
+    def _outcome_without_end(self) -> ConferenceOutcome:
+        return ConferenceOutcome("hung_up", self.room, self.member_id, self.seconds())
 
     def stop(self, reason: str = "stopped") -> None:
         """Kick our member out of the room (the caller stays on the call)."""

@@ -16,12 +16,11 @@ from .protocol import Event
 BEEP_EVENT = "avmd::beep"
 
 
-class EslDetecting(EslCapability, Detecting):
+class EslDetecting(EslCapability[DetectOutcome], Detecting):
     EVENTS = (f"CUSTOM {BEEP_EVENT}",)
 
     def __init__(self, channel, commands):
         super().__init__(channel, commands)
-        self.outcome: DetectOutcome | None = None
 
     def start(self) -> None:
         self._begin()
@@ -52,13 +51,11 @@ class EslDetecting(EslCapability, Detecting):
             except CallEnded:
                 pass
 
-    def wait(self, timeout: float | None = None) -> DetectOutcome:
-        how = self._await(timeout)
-        if how == "timeout":
-            self.stop("timeout")
-        elif how == "hangup":
-            self._conclude("hung_up")
-        return self.outcome or DetectOutcome(self.stop_reason or "hung_up", None, self.seconds())
+    def _on_call_ended(self) -> None:
+        self._conclude("hung_up")
+
+    def _outcome_without_end(self) -> DetectOutcome:
+        return DetectOutcome(self.stop_reason or "hung_up", None, self.seconds())
 
     def stop(self, reason: str = "stopped") -> None:
         if self.finished.is_set():

@@ -22,7 +22,7 @@ from .protocol import Event
 BRIDGE_GRACE_S = 5.0
 
 
-class EslHolding(EslCapability, Holding):
+class EslHolding(EslCapability[HoldOutcome], Holding):
     EVENTS = ("CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE")
 
     def __init__(self, channel, commands):
@@ -31,7 +31,6 @@ class EslHolding(EslCapability, Holding):
         self.taken_by = ""
         self.taken_at: float | None = None
         self.audio_ended = False
-        self.outcome: HoldOutcome | None = None
 
     def start(self, prompts: list[Prompt]) -> None:
         self._begin()
@@ -72,13 +71,11 @@ class EslHolding(EslCapability, Holding):
         self.outcome = HoldOutcome(reason, self.taken_by, round(waited_until - self.started_at, 3), talk)
         self._finish()
 
-    def wait(self, timeout: float | None = None) -> HoldOutcome:
-        how = self._await(timeout)
-        if how == "timeout":
-            self.stop("timeout")
-        elif how == "hangup":
-            self._conclude("taken" if self.bridged.is_set() else "hung_up")
-        return self.outcome or HoldOutcome(self.stop_reason or "hung_up", self.taken_by, self.seconds())
+    def _on_call_ended(self) -> None:
+        self._conclude("taken" if self.bridged.is_set() else "hung_up")
+
+    def _outcome_without_end(self) -> HoldOutcome:
+        return HoldOutcome(self.stop_reason or "hung_up", self.taken_by, self.seconds())
 
     def stop(self, reason: str = "stopped") -> None:
         """Leave the hold: end the hold audio, or the bridge to whoever took us."""

@@ -15,7 +15,7 @@ from .capability import EslCapability
 from .protocol import Event
 
 
-class EslRecording(EslCapability, Recording):
+class EslRecording(EslCapability[RecordingOutcome], Recording):
     EVENTS = ("RECORD_STOP",)
 
     def __init__(self, channel, commands):
@@ -23,7 +23,6 @@ class EslRecording(EslCapability, Recording):
         self.path = ""
         self.paused_at: float | None = None
         self.paused_total = 0.0
-        self.outcome: RecordingOutcome | None = None
 
     def start(self, path: str) -> None:
         if not fsargs.safe_token(path) or not path.startswith("/") or ".." in path:
@@ -57,14 +56,11 @@ class EslRecording(EslCapability, Recording):
             self.paused_total += time.monotonic() - self.paused_at
             self.paused_at = None
 
-    def wait(self, timeout: float | None = None) -> RecordingOutcome:
-        how = self._await(timeout)
-        if how == "timeout":
-            self.stop("timeout")
-        elif how == "hangup":
-            self._conclude("hung_up")
-        return self.outcome or RecordingOutcome(self.path, self.stop_reason or "hung_up",
-                                                round(self.paused_total, 3), self.seconds())
+    def _on_call_ended(self) -> None:
+        self._conclude("hung_up")
+
+    def _outcome_without_end(self) -> RecordingOutcome:
+        return RecordingOutcome(self.path, self.stop_reason or "hung_up", round(self.paused_total, 3), self.seconds())
 
     def stop(self, reason: str = "stopped") -> None:
         if self.finished.is_set():
