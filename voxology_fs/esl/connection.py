@@ -308,6 +308,9 @@ class OutboundSession(EslConnection):
         if self.connected:
             try:
                 self.send("exit", timeout=2.0)
+                # FreeSWITCH sends its disconnect notice and closes: read to
+                # the end rather than racing it.
+                self.closed.wait(timeout=2.0)
             except (NotConnectedError, CommandTimeout):
                 pass
         self.close()
