@@ -2,6 +2,7 @@
 import glob
 import os
 import random
+from urllib.parse import unquote
 
 import pytest
 
@@ -95,3 +96,42 @@ def test_call_info_keeps_only_the_variables_the_call_server_reads():
     assert set(info.variables) <= CALL_VARIABLES and info.variables["sip_network_ip"] == "127.0.0.1"
     assert (info.destination, info.sip_domain, info.switch_name) == ("1000", "127.0.0.1", "vm")
     assert info.uuid == message.headers["Unique-ID"]
+
+
+def whole_parse(block: bytes, decode: bool) -> dict:
+    """Every header of a block, the plain way (the last of a repeated name wins)."""
+    headers = {}
+    for line in block.decode().strip("\n").split("\n"):
+        name, _, value = line.partition(": ")
+        headers[name] = unquote(value) if decode else value
+    return headers
+
+
+@pytest.mark.parametrize("name,stream,count", STREAMS, ids=[s[0] for s in STREAMS])
+def test_a_header_read_by_name_is_the_one_a_whole_parse_gives(name, stream, count):
+    """Headers are found by name in the block, never split whole: each lookup
+    agrees with parsing the whole block (outer headers and event headers)."""
+    messages = Parser().feed(stream)
+    raw = _received(name)
+    assert len(raw) == len(messages)
+    for message, data in zip(messages, raw, strict=True):
+        outer = whole_parse(data.split(b"\n\n", 1)[0], decode=message.content_type == "command/reply")
+        assert all(message.headers.get(header) == value for header, value in outer.items())
+        assert message.headers.get("No-Such-Header") is None and "No-Such-Header" not in message.headers
+        if message.content_type == "text/event-plain":
+            event = message_to_event(message)
+            inner = whole_parse(message.body.split(b"\n\n", 1)[0], decode=True)
+            assert all(event.get(header) == value for header, value in inner.items())
+
+
+def _received(name):
+    data = open(os.path.join(TRANSCRIPTS, name), "rb").read()
+    return [raw for direction, raw in split_transcript(data) if direction == "<"]
+
+
+def test_connect_reply_is_not_parsed_whole_to_read_a_few_values():
+    _, stream, _ = next(s for s in STREAMS if s[0] == "sip_inbound.outbound.log")
+    reply = Parser().feed(stream)[0]
+    assert reply.headers.get("Caller-Destination-Number") == "1000"
+    assert reply.headers._all is None  # nothing split or decoded beyond what was read
+    assert len(reply.headers) > 100 and reply.headers["Channel-Caller-ID-Number"]

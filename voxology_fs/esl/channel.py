@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Mapping
 
 import gevent
 import gevent.event
@@ -51,7 +52,7 @@ CALL_VARIABLES = frozenset({
 })
 
 
-def call_info_from(channel_data: dict[str, str]) -> CallInfo:
+def call_info_from(channel_data: Mapping[str, str]) -> CallInfo:
     """Read who called whom from the ``connect`` reply's channel data."""
     get = channel_data.get
     variables = {name: channel_data["variable_" + name] for name in CALL_VARIABLES
@@ -73,7 +74,7 @@ def call_info_from(channel_data: dict[str, str]) -> CallInfo:
 
 
 class EslChannel(Channel):
-    def __init__(self, session: OutboundSession, channel_data: dict[str, str], tts_engine: str = "flite",
+    def __init__(self, session: OutboundSession, channel_data: Mapping[str, str], tts_engine: str = "flite",
                  tts_voice: str = "kal", media_timeout: float = 4 * 3600):
         self.session = session
         self.info = call_info_from(channel_data)

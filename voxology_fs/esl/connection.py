@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid as uuidlib
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import gevent
@@ -191,6 +192,12 @@ class EslConnection(ESLProtocol):
             pass
 
 
+# How long FreeSWITCH keeps a call's socket after the hangup, for its last
+# events, before closing it itself: a call server that never says ``exit``
+# (stuck, or gone) cannot hold the session's thread for ever.
+LINGER_SECONDS = 30
+
+
 class PendingSubscription(NamedTuple):
     replies: list[gevent.event.AsyncResult]
     execution: gevent.event.AsyncResult | None  # of the application queued with it
@@ -210,32 +217,35 @@ class OutboundSession(EslConnection):
         self.first_app_written_at: float | None = None
         self.start()
 
-    def connect(self) -> dict[str, str]:
+    def connect(self) -> Mapping[str, str]:
         """The channel's data (some 140 headers on a SIP call); not kept
         here: the caller keeps what it needs of it."""
         reply = self.send("connect")
         self.uuid = reply.headers.get("Unique-ID", "")
         return reply.headers
 
-    def subscribe(self, events: list[str], filters: dict[str, str] | None = None, linger: bool = True,
+    def subscribe(self, events: list[str], filters: dict[str, str] | None = None, linger: bool | int = True,
                   then_execute: tuple[str, str | None] | None = None) -> gevent.event.AsyncResult | None:
         """Receive only this call's events and our control messages.
 
+        ``linger``: True lingers :data:`LINGER_SECONDS`, a number that many
+        seconds, False not at all.
         ``then_execute`` (app, arg) is queued in the same write, so a call's
         first application leaves one round trip after ``connect``; its
         completion result is returned.
         """
         return self.confirm_subscription(self.start_subscription(events, filters, linger, then_execute))
 
-    def start_subscription(self, events: list[str], filters: dict[str, str] | None = None, linger: bool = True,
+    def start_subscription(self, events: list[str], filters: dict[str, str] | None = None, linger: bool | int = True,
                            then_execute: tuple[str, str | None] | None = None) -> PendingSubscription:
         """:meth:`subscribe`, written but not waited for: the caller does other
         work (the call's database lookups) while the replies travel, then
         calls :meth:`confirm_subscription`."""
         payloads = [encode_command(f"filter {header} {value}") for header, value in (filters or {}).items()]
         payloads.append(encode_command("event plain " + " ".join(events)))
-        if linger:
-            payloads.append(encode_command("linger"))
+        if linger is not False:
+            seconds = LINGER_SECONDS if linger is True else int(linger)
+            payloads.append(encode_command(f"linger {max(1, seconds)}"))
         execution = None
         if then_execute is not None:
             event_uuid, execution = self._expect_completion()
@@ -308,6 +318,9 @@ class OutboundSession(EslConnection):
         if self.connected:
             try:
                 self.send("exit", timeout=2.0)
+                # FreeSWITCH sends its disconnect notice and closes: read to
+                # the end rather than racing it.
+                self.closed.wait(timeout=2.0)
             except (NotConnectedError, CommandTimeout):
                 pass
         self.close()

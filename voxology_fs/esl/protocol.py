@@ -10,6 +10,7 @@ the event's own headers, URL-encoded, and possibly a body of their own.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import unquote
 
 _HEADER_END = b"\n\n"
@@ -19,12 +20,74 @@ class ProtocolError(Exception):
     """The peer sent something that is not the event socket protocol."""
 
 
+class HeaderBlock(Mapping[str, str]):
+    """A header block, read by name when asked, never split whole.
+
+    A SIP call's connect reply and each of its events carry some 150
+    headers, and the call server reads a handful: a lookup is one search of
+    the block's text, and only the value found is URL-decoded (when
+    ``decode``).  Iterating parses the whole block, once.
+    """
+
+    __slots__ = ("_all", "_decode", "_extra", "_text")
+
+    def __init__(self, block: bytes | str, decode: bool = False, extra: dict[str, str] | None = None):
+        text = block.decode("utf-8", "replace") if isinstance(block, (bytes, bytearray)) else block
+        self._text = "\n" + text.strip("\n") + "\n"
+        self._decode = decode
+        self._extra = extra  # defaults for names the block lacks
+        self._all: dict[str, str] | None = None
+
+    def get(self, name: str, default=None):
+        if self._all is not None:
+            return self._all.get(name, default)
+        text = self._text
+        # The last of repeated names wins, as in a dict of the whole block.
+        start = text.rfind("\n" + name + ":")
+        if start < 0:
+            if self._extra is not None:
+                return self._extra.get(name, default)
+            return default
+        start += len(name) + 2
+        end = text.index("\n", start)
+        value = text[start + 1:end] if text.startswith(" ", start) else text[start:end]
+        if self._decode and "%" in value:
+            value = unquote(value)
+        return value
+
+    def __getitem__(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __contains__(self, name) -> bool:
+        return self.get(name) is not None
+
+    def _parsed(self) -> dict[str, str]:
+        if self._all is None:
+            parsed = dict(self._extra or {})
+            parsed.update(_parse_header_block(self._text, self._decode))
+            self._all = parsed
+            self._text = ""  # the dict now holds it all
+        return self._all
+
+    def __iter__(self):
+        return iter(self._parsed())
+
+    def __len__(self) -> int:
+        return len(self._parsed())
+
+    def __repr__(self) -> str:
+        return f"<HeaderBlock {len(self._text)} chars>"
+
+
 class Message:
     """One framed message: its outer headers and raw body."""
 
     __slots__ = ("body", "headers")
 
-    def __init__(self, headers: dict[str, str], body: bytes = b""):
+    def __init__(self, headers: Mapping[str, str], body: bytes = b""):
         self.headers = headers
         self.body = body
 
@@ -47,14 +110,14 @@ class Event:
     """A FreeSWITCH event: its headers (URL-decoded on access) and a body.
 
     An event carries a hundred-odd headers and a handler reads a few, so
-    values are decoded when read, not when parsed.  ``headers`` gives them
-    all decoded, with the outer ``Content-Type`` too (as greenswitch's
-    event objects have it).
+    values are found and decoded when read, not when parsed.  ``headers``
+    gives them all decoded, with the outer ``Content-Type`` too (as
+    greenswitch's event objects have it).
     """
 
     __slots__ = ("_decoded", "_raw", "body")
 
-    def __init__(self, raw_headers: dict[str, str], body: str = ""):
+    def __init__(self, raw_headers: Mapping[str, str], body: str = ""):
         self._raw = raw_headers
         self._decoded: dict[str, str] = {}
         self.body = body
@@ -89,10 +152,9 @@ class Event:
         return f"<Event {self.name} {self.subclass}>".replace(" >", ">")
 
 
-def _parse_header_block(block: bytes, decode_values: bool) -> dict[str, str]:
-    # Hot path: an event carries ~100 headers, most without any %-escape.
+def _parse_header_block(text: str, decode_values: bool) -> dict[str, str]:
     headers: dict[str, str] = {}
-    for line in block.decode("utf-8", "replace").split("\n"):
+    for line in text.split("\n"):
         if not line:
             continue
         name, sep, value = line.partition(": ")
@@ -106,15 +168,19 @@ def _parse_header_block(block: bytes, decode_values: bool) -> dict[str, str]:
     return headers
 
 
+_EVENT_DEFAULTS = {"Content-Type": "text/event-plain"}
+
+
 def parse_event(body: bytes, content_type: str = "text/event-plain") -> Event:
-    """Decode the body of a ``text/event-plain`` message."""
+    """The event a ``text/event-plain`` message's body holds (headers read lazily)."""
     head, sep, rest = body.partition(_HEADER_END)
-    headers = _parse_header_block(head, decode_values=False)
-    headers.setdefault("Content-Type", content_type)
+    extra = _EVENT_DEFAULTS if content_type == "text/event-plain" else {"Content-Type": content_type}
+    headers = HeaderBlock(head, extra=extra)
     event_body = ""
-    if sep and "Content-Length" in headers:
-        length = int(headers["Content-Length"])
-        event_body = rest[:length].decode("utf-8", "replace")
+    if sep:
+        length = headers.get("Content-Length")
+        if length is not None:
+            event_body = rest[:int(length)].decode("utf-8", "replace")
     return Event(headers, event_body)
 
 
@@ -123,7 +189,7 @@ class Parser:
 
     def __init__(self, max_body: int = 16 * 1024 * 1024):
         self._buffer = bytearray()
-        self._pending_headers: dict[str, str] | None = None
+        self._pending_headers: HeaderBlock | None = None
         self._pending_length = 0
         self._max_body = max_body
 
@@ -131,7 +197,8 @@ class Parser:
         self._buffer += data
         messages: list[Message] = []
         while True:
-            if self._pending_headers is None:
+            pending = self._pending_headers
+            if pending is None:
                 end = self._buffer.find(_HEADER_END)
                 if end < 0:
                     # Tolerate stray newlines between messages.
@@ -142,10 +209,10 @@ class Parser:
                 del self._buffer[:end + 2]
                 if not block:
                     continue
-                headers = _parse_header_block(block, decode_values=False)
+                headers = HeaderBlock(block)
                 if headers.get("Content-Type") == "command/reply":
                     # The reply to ``connect`` carries URL-encoded channel data.
-                    headers = {k: unquote(v) for k, v in headers.items()}
+                    headers._decode = True
                 length = headers.get("Content-Length")
                 if length is None:
                     messages.append(Message(headers))
@@ -156,12 +223,12 @@ class Parser:
                     raise ProtocolError(f"bad Content-Length {length!r}") from None
                 if not 0 <= self._pending_length <= self._max_body:
                     raise ProtocolError(f"Content-Length {length} out of range")
-                self._pending_headers = headers
+                self._pending_headers = pending = headers
             if len(self._buffer) < self._pending_length:
                 return messages
             body = bytes(self._buffer[:self._pending_length])
             del self._buffer[:self._pending_length]
-            messages.append(Message(self._pending_headers, body))
+            messages.append(Message(pending, body))
             self._pending_headers = None
 
 
