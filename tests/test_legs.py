@@ -57,6 +57,9 @@ def test_get_call_shows_its_legs_parent_and_children_within_the_account(rig, cal
 
     doc = acme.get(f"/Calls/{call_id}").get_json()
     assert doc["parent_call_id"] is None and doc["child_calls"] == []
+    # The record says which call server ran it (this process, its socket's port).
+    assert call_record(call_id).call_server == rig.server.identity
+    assert rig.server.identity.endswith(f":{rig.server.port}")
     [leg] = doc["legs"]
     assert (leg["role"], leg["direction"], leg["from_no"], leg["to_no"]) == ("caller", "outbound", DID, FAR)
     assert leg["answered_at"] and leg["ended_at"] and leg["hangup_cause"] == "NORMAL_CLEARING"

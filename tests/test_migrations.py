@@ -100,6 +100,8 @@ def test_0003_gives_every_existing_call_its_caller_leg(old_database):
                  api_no="+17145551212", start_time=T0, parent_call_id="in-live")
     assert database.execute_sql('SELECT "id" FROM "call" WHERE "parent_call_id" = ' + database.param,
                                 ["in-live"]).fetchall() == [("child",)]
+    # Calls from before hold no call server on record.
+    assert database.execute_sql('SELECT DISTINCT "call_server" FROM "call"').fetchall() == [(None,)]
     database.execute_sql(f'INSERT INTO "claim" ("key", "claimed_at") VALUES ({database.param}, {database.param})',
                          ["core:1", T0])
     with pytest.raises(peewee.IntegrityError), database.atomic():
@@ -109,4 +111,4 @@ def test_0003_gives_every_existing_call_its_caller_leg(old_database):
     # And it goes back down cleanly.
     assert _runner(database).down() == ["0003_legs"]
     assert "leg" not in database.get_tables() and "claim" not in database.get_tables()
-    assert "parent_call_id" not in {c.name for c in database.get_columns("call")}
+    assert {"parent_call_id", "call_server"}.isdisjoint(c.name for c in database.get_columns("call"))

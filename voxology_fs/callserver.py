@@ -7,6 +7,8 @@ then run the callback-response loop until the call ends.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 from collections import deque
 
@@ -65,6 +67,7 @@ class CallServer:
         # Called with each new OutboundSession before any traffic (tests use
         # it to record the wire, e.g. to compare the fake switch with a real one).
         self.session_hook = None
+        self.identity = ""  # set by start()
 
     # -- the socket ---------------------------------------------------------------
     def start(self) -> None:
@@ -73,6 +76,8 @@ class CallServer:
         # greenlet per connection; capacity is ours to enforce (see _handle).
         self.server = StreamServer(address, self._handle, backlog=1024)
         self.server.start()
+        # Written on each call's record: which process on which host holds it.
+        self.identity = f"{socket.gethostname()}:{os.getpid()} {self.server.address[0]}:{self.server.address[1]}"
         log.info("call server listening on %s:%d", *self.server.address[:2])
 
     @property
@@ -191,7 +196,7 @@ class CallServer:
                               account_id=call.account_id or "", session_data=call.session_data,
                               custom_data=call.custom_data, start_time=call.start_time,
                               answer_time=info.answered_at or utcnow(), subaccount_id=route.subaccount_id)
-            store.mark_live(call_id, info.uuid, state.answer_time)
+            store.mark_live(call_id, info.uuid, state.answer_time, self.identity)
             return state, route, call.max_call_time_ms
 
         called = numbers.try_normalize(info.destination, region)
@@ -205,5 +210,6 @@ class CallServer:
                           app_id=route.application_id or "", account_id=route.account_id or "",
                           sip_domain=info.sip_domain or self.settings.sip_domain,
                           sip_forwarded_for=info.sip_forwarded_for, subaccount_id=route.subaccount_id)
-        store.create_call(state, self._switch_name(switch_reported), info.uuid, route.application_id)
+        store.create_call(state, self._switch_name(switch_reported), info.uuid, route.application_id,
+                          self.identity)
         return state, route, None

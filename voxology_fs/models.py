@@ -123,6 +123,9 @@ class Call(BaseModel):
     # A call started from another (a TRANSFER's dialled leg, a DIAL): its parent.
     parent_call = peewee.ForeignKeyField("self", null=True, backref="child_calls", on_delete="SET NULL")
     parent_call_id: str | None
+    # The call server running the call's flow (host:pid, host and port of its
+    # socket), so that an operator or another process can tell who holds it.
+    call_server = peewee.CharField(max_length=128, null=True)
 
 
 class Leg(BaseModel):

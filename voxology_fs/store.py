@@ -44,7 +44,7 @@ def _columns(*fields) -> str:
 _CALL_INSERT_FIELDS = (Call.id, Call.account, Call.application, Call.switch, Call.channel_uuid, Call.direction,
                        Call.status, Call.caller_no, Call.api_no, Call.to_no, Call.start_time, Call.session_data,
                        Call.custom_data, Call.key_presses, Call.recordings, Call.errors, Call.sip_domain,
-                       Call.sip_forwarded_for)
+                       Call.sip_forwarded_for, Call.call_server)
 
 _CALL_FINISH_FIELDS = (Call.status, Call.end_time, Call.hangup_cause, Call.duration_ms, Call.session_data,
                        Call.key_presses, Call.recordings, Call.errors, Call.detection, Call.answer_time)
@@ -52,7 +52,7 @@ _CALL_FINISH_FIELDS = (Call.status, Call.end_time, Call.hangup_cause, Call.durat
 _CALL_PROGRESS_FIELDS = (Call.session_data, Call.key_presses, Call.recordings, Call.errors, Call.detection,
                          Call.answer_time)
 
-_CALL_LIVE_FIELDS = (Call.status, Call.channel_uuid, Call.answer_time)
+_CALL_LIVE_FIELDS = (Call.status, Call.channel_uuid, Call.answer_time, Call.call_server)
 
 _EVENT_FIELDS = (CallEvent.call, CallEvent.at, CallEvent.kind, CallEvent.data)
 
@@ -134,13 +134,14 @@ def route_for(number: str) -> NumberRoute | None:
         fallback=CallbackTarget(fallback_url, fallback_method or method, content_type) if fallback_url else None)
 
 
-def create_call(state: CallState, switch: str, channel_uuid: str, application_id: str | None) -> None:
+def create_call(state: CallState, switch: str, channel_uuid: str, application_id: str | None,
+                call_server: str | None = None) -> None:
     """An inbound call's record and its caller leg (the channel it came in on)."""
     _execute_together(
         ("insert_call", _CALL_INSERT_FIELDS, (
             state.call_id, state.account_id or None, application_id, switch, channel_uuid, state.direction,
             state.status, state.caller_no, state.api_no, "", state.start_time, state.session_data,
-            state.custom_data, [], [], [], state.sip_domain, state.sip_forwarded_for)),
+            state.custom_data, [], [], [], state.sip_domain, state.sip_forwarded_for, call_server)),
         ("insert_leg", _LEG_INSERT_FIELDS, (
             new_id(), state.call_id, "caller", state.direction, state.caller_no, state.api_no, switch,
             channel_uuid, state.start_time)))
@@ -151,10 +152,11 @@ def load_call(call_id: str) -> Call | None:
         return Call.get_or_none(Call.id == call_id)
 
 
-def mark_live(call_id: str, channel_uuid: str, answer_time) -> None:
+def mark_live(call_id: str, channel_uuid: str, answer_time, call_server: str | None = None) -> None:
     """A Make Call call reached the call server, answered: the call and its caller leg."""
     _execute_together(
-        ("mark_live", (*_CALL_LIVE_FIELDS, Call.id), ("live-in-progress", channel_uuid, answer_time, call_id)),
+        ("mark_live", (*_CALL_LIVE_FIELDS, Call.id),
+         ("live-in-progress", channel_uuid, answer_time, call_server, call_id)),
         ("mark_leg_live", _LEG_LIVE_FIELDS, (channel_uuid, answer_time, call_id)))
 
 

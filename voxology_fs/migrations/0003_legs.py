@@ -54,7 +54,8 @@ def up(migrator, db):
 
     db.create_tables([Leg, Claim])
     migrator.migrate(migrator.add_column(
-        'call', 'parent_call_id', ForeignKeyField(Call, field=Call.id, null=True, on_delete='SET NULL')))
+        'call', 'parent_call_id', ForeignKeyField(Call, field=Call.id, null=True, on_delete='SET NULL')),
+        migrator.add_column('call', 'call_server', CharField(max_length=128, null=True)))
 
     # Every call's caller leg: the channel it came in on, or Make Call's.
     last_id = ''
@@ -79,6 +80,7 @@ def _caller_leg(call) -> dict:
 
 def down(migrator, db):
     migrator.migrate(migrator.drop_index('call', 'call_parent_call_id'),
-                     migrator.drop_column('call', 'parent_call_id'))
+                     migrator.drop_column('call', 'parent_call_id'),
+                     migrator.drop_column('call', 'call_server'))
     migrator.migrate(migrator.drop_table('claim'))
     migrator.migrate(migrator.drop_table('leg'))
