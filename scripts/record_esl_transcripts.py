@@ -79,7 +79,7 @@ def write_transcript(path, wire, replacements):
     with open(path, "wb") as f:
         for direction, message in ordered:
             f.write(b"<<< RECEIVED\n" if direction == "<" else b">>> SENT\n")
-            f.write(rewrite(message, replacements) + b"\n")
+            f.write(rewrite(message, replacements))
 
 
 # ----------------------------------------------------------------- the rig

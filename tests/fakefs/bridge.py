@@ -13,6 +13,10 @@ from .expand import separate_string, switch_true
 from .registry import api_command, application
 
 
+# DIALSTATUS names some causes its own way (bridge_outcomes.*.log: USER_BUSY -> BUSY).
+DIALSTATUS = {'USER_BUSY': 'BUSY'}
+
+
 def _parse_dialstring(ds):
     """'{a=b,c=d}[e=f]endpoint/x/y' -> (vars dict, 'endpoint/x/y')."""
     vars = {}
@@ -74,7 +78,8 @@ def _dial(switch, dialstring, vars, wait_for=None):
     if kind == 'busy':
         cause = 'USER_BUSY'
     elif kind == 'noanswer':
-        cause = 'NO_ANSWER'
+        # The leg rings out its leg_timeout: ALLOTTED_TIMEOUT (bridge_outcomes.*.log).
+        cause = 'ALLOTTED_TIMEOUT' if wait_for is not None and allvars.get('leg_timeout') else 'NO_ANSWER'
         leg._mark_ring_ready()
         secs = allvars.get('leg_timeout') or allvars.get('originate_timeout') or '60'
         try:
@@ -140,7 +145,7 @@ def app_bridge(a, arg):
         _bridge_legs(switch, a, b)
         return
     a.set_var('originate_disposition', cause)
-    a.set_var('DIALSTATUS', cause)
+    a.set_var('DIALSTATUS', DIALSTATUS.get(cause, cause))
     a.set_var('originate_failed_cause', cause)
     a.set_var('last_bridge_hangup_cause', cause)
     cof = a.get_var('continue_on_fail')
