@@ -786,7 +786,10 @@ def test_event_header_names_are_a_subset_of_real_ones(env, tmp_path):
         assert beep(sw.calls['fec0080d-2db1-4cba-bcbc-b211b8a3171e'], 1000.0)
         oc.execute('avmd_stop')
         oc.until(is_ev('CHANNEL_EXECUTE_COMPLETE', 'avmd_stop'))
-        oc.execute('hangup')
+        oc.execute('conference', 'labend@default')     # a room that ends (its endconf member left)
+        oc.until(is_ev('CHANNEL_EXECUTE', 'conference'))
+        assert end_conference(sw, 'labend')             # and hangs this leg up
+        oc.until(is_ev('CHANNEL_HANGUP'))
         c.execute('pre_answer')
         c.execute('ring_ready')
         c.execute('answer')
@@ -803,10 +806,6 @@ def test_event_header_names_are_a_subset_of_real_ones(env, tmp_path):
         c.until(is_ev('CHANNEL_EXECUTE', 'conference'))
         ib.api('conference labconf mute all')
         ib.api('conference labconf kick all')
-        c.until(is_ev('CHANNEL_EXECUTE_COMPLETE', 'conference'))
-        c.execute('conference', 'labend@default')      # a room that ends (its endconf member left)
-        c.until(is_ev('CHANNEL_EXECUTE', 'conference'))
-        assert end_conference(sw, 'labend')
         c.until(is_ev('CHANNEL_EXECUTE_COMPLETE', 'conference'))
         rec = str(tmp_path / 'session.wav')
         for app in ('record_session', 'record_session_mask', 'record_session_unmask', 'stop_record_session'):

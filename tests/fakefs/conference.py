@@ -5,6 +5,8 @@ the room until they hang up or are kicked, with conference::maintenance events.
 """
 import uuid as _uuid
 
+import gevent
+
 from . import wire
 from .registry import api_command, application, switch_state
 
@@ -75,8 +77,11 @@ def app_conference(call, arg):
             conf.members.remove(member)
         _conf_event(switch, conf, 'del-member', member)
         if not conf.members:
-            _conf_event(switch, conf, 'conference-destroy')
-            switch.conferences.pop(name, None)
+            if switch.conferences.get(name) is conf:
+                del switch.conferences[name]
+            # The room's thread destroys it after the last member's application
+            # has completed (conference_end.inbound.log).
+            gevent.spawn(_conf_event, switch, conf, 'conference-destroy')
 
 
 @api_command('conference')
@@ -124,12 +129,11 @@ def api_conference(switch, arg, session):
 
 
 def end_conference(switch, name):
-    """The room ends (as when its endconf member leaves): every member leaves it, none kicked."""
-    conf = switch.conferences.pop(name, None)
+    """The room ends (as when its endconf member leaves): FreeSWITCH hangs up
+    every member still in it (NORMAL_CLEARING, conference_end.*.log)."""
+    conf = switch.conferences.get(name)
     if conf is None:
         return False
-    _conf_event(switch, conf, 'conference-destroy')
     for m in list(conf.members):
-        m['call']._kicked = True
-        m['call']._wake.set()
+        m['call']._hangup('NORMAL_CLEARING')
     return True
