@@ -821,7 +821,7 @@ def test_event_header_names_are_a_subset_of_real_ones(env, tmp_path):
         c.execute('fifo', 'labqueue in')
         c.until(is_ev('CHANNEL_EXECUTE', 'fifo'))
         ib.api("originate loopback/4000/default &fifo('labqueue out nowait')")
-        c.until(is_ev('CHANNEL_EXECUTE_COMPLETE', 'socket'))
+        c.until(is_ev('CHANNEL_EXECUTE_COMPLETE', 'fifo'))     # (socket completed at the uuid_bridge)
         ib.cmd('bgapi status')
         ib.send('sendevent CUSTOM\nEvent-Subclass: voxology::control\nVox-Call-ID: x\n'
                 'Content-Type: application/json\nContent-Length: 2\n\n{}')

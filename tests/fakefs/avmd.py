@@ -63,7 +63,7 @@ def beep(call, frequency=1000.0):
     if not getattr(call, 'avmd_running', False) or call.down:
         return False
     call.avmd_heard = True
-    _avmd_event(call, 'avmd::beep', [('Beep-Status', 'DETECTED'), ('Frequency', '%.6f' % frequency),
+    _avmd_event(call, 'avmd::beep', [('Beep-Status', 'DETECTED'), ('Frequency', f'{frequency:.6f}'),
                                      ('Frequency-variance', '0.000018'), ('Amplitude', '14401.345206'),
                                      ('Amplitude-variance', '27176.962574'),
                                      ('Detection-time', wire.now_us() - call.avmd_started_us),

@@ -29,7 +29,8 @@ def _conf_event(switch, conf, action, member=None, extra=()):
              'mute-member': ('conference_api.c', 'conference_api_sub_mute', 339),
              'unmute-member': ('conference_api.c', 'conference_api_sub_unmute', 389),
              'conference-create': ('mod_conference.c', 'conference_new', 3848),
-             'conference-destroy': ('mod_conference.c', 'conference_thread_run', 863)}
+             'conference-destroy': ('mod_conference.c', 'conference_thread_run', 863),
+             'floor-change': ('conference_member.c', 'conference_member_set_floor_holder', 1158)}
     ev = wire.Event('CUSTOM', subclass='conference::maintenance', calling=names.get(action))
     ev.add('Conference-Name', conf.name)
     ev.add('Conference-Domain', '127.0.0.1')
@@ -70,10 +71,14 @@ def app_conference(call, arg):
     call.set_var('conference_uuid', conf.uuid)
     call.set_var('conference_moderator', 'false')
     _conf_event(switch, conf, 'add-member', member)
+    if conf.members == [member]:    # the first member takes the floor (conference_end.inbound.log)
+        _conf_event(switch, conf, 'floor-change', member, [('Old-ID', 'none'), ('New-ID', member['id'])])
     try:
         call._wait_kicked()
     finally:
         if member in conf.members:
+            if conf.members[0] is member:   # the floor holder leaves: nobody has the floor
+                _conf_event(switch, conf, 'floor-change', extra=[('Old-ID', 'none'), ('New-ID', 'none')])
             conf.members.remove(member)
         _conf_event(switch, conf, 'del-member', member)
         if not conf.members:
