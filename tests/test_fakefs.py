@@ -757,17 +757,25 @@ def test_nested_execute_without_event_lock(env):
                     ('CHANNEL_EXECUTE', 'set'), ('CHANNEL_EXECUTE_COMPLETE', 'set')]
 
 
+# Headers whose values say what happened (not ids or times): the fake's must be real ones.
+VALUE_HEADERS = ('Action', 'Call-command', 'Beep-Status', 'Application-Response')
+
+
 @need_transcripts
 def test_event_header_names_are_a_subset_of_real_ones(env, tmp_path):
     """For every event type the fake emits, its header names appear in real recordings."""
     real = {}
     real_vars = set()
+    real_values = {}
     for path in glob.glob(os.path.join(TRANSCRIPTS, '*.log')):
         for d, hdrs, body, raw in parse_transcript(path):
             if dict(hdrs).get('Content-Type') == 'text/event-plain':
                 ev, _ = parse_event_body(body)
                 names = {k for k, v in ev}
                 real.setdefault(event_key(ev), set()).update(n for n in names if not n.startswith('variable_'))
+                for k, v in ev:
+                    if k in VALUE_HEADERS:
+                        real_values.setdefault((event_key(ev), k), set()).add(v)
                 real_vars.update(n for n in names if n.startswith('variable_'))
     sw, srv = env
     sw.events = []  # keep every event the fake fires, whoever subscribed
@@ -834,6 +842,10 @@ def test_event_header_names_are_a_subset_of_real_ones(env, tmp_path):
         other.stop()
     emitted = {}
     for ev in sw.events:
+        key = ev.name + ('/' + ev.subclass if ev.subclass else '')
+        for k, v in ev.headers:
+            if k in VALUE_HEADERS:
+                assert str(v) in real_values.get((key, k), ()), f'{key}: {k}: {v} never seen in the recordings'
         names = {k for k, v in ev.headers}
         if ev.body:
             names.add('Content-Length')
