@@ -42,6 +42,12 @@ class OneCallServer:
         call_ = switch.incoming_call(**call)
         return call_, self.result.get(timeout=timeout)
 
+    def run_made_call(self, switch, script, timeout=10):
+        """As run, on a Make Call leg (direction outbound: the one avmd.conf lets mod_avmd listen on)."""
+        self.script = script
+        leg = switch.api("originate", "loopback/+17145551212/default 1000").split()[1]
+        return switch.calls[leg], self.result.get(timeout=timeout)
+
 
 @pytest.fixture
 def server():
@@ -153,9 +159,10 @@ def test_conference_ended_while_inside(server, switch):
             "conference", lambda c, arg: gevent.spawn_later(0.05, switch.end_conference, "roomB"))
         member = answered(channel).conferencing()
         member.start("roomB")
-        return member.wait(5)
-    _, outcome = server.run(switch, script)
-    assert outcome.reason == "ended"
+        return member.wait(5), channel.is_up
+    _, (outcome, up) = server.run(switch, script)
+    # A room that ends (its endconf member left) hangs up the members still in it.
+    assert outcome.reason == "hung_up" and not up
 
 
 def test_conference_stop_kicks_our_member(server, switch):
@@ -260,7 +267,7 @@ def test_detector_hears_a_beep_and_switches_itself_off(server, switch):
         outcome = detector.wait(5)
         channel.play([])  # avmd_stop queued behind: the flow goes on
         return outcome, call.avmd_running
-    call, (outcome, still_listening) = server.run(switch, script)
+    call, (outcome, still_listening) = server.run_made_call(switch, script)
     assert outcome.reason == "detected" and outcome.frequency == 850.0 and outcome.seconds >= 0.05
     assert not still_listening and [a for a, _ in call.executed].count("avmd_start") == 1
 
@@ -272,7 +279,7 @@ def test_detector_times_out_and_stops(server, switch):
         outcome = detector.wait(0.1)
         channel.play([])
         return outcome, switch.calls[channel.info.uuid].avmd_running
-    _, (outcome, still_listening) = server.run(switch, script)
+    _, (outcome, still_listening) = server.run_made_call(switch, script)
     assert outcome.reason == "timeout" and outcome.frequency is None and not still_listening
 
 

@@ -15,6 +15,8 @@ from gevent.queue import Queue
 from gevent.server import StreamServer
 
 from tests.fakefs import FakeSwitch
+from tests.fakefs.avmd import beep
+from tests.fakefs.conference import end_conference
 
 TRANSCRIPTS = os.path.join(os.path.dirname(__file__), 'data', 'esl-transcripts')
 need_transcripts = pytest.mark.skipif(not os.path.isdir(TRANSCRIPTS), reason='no transcripts')
@@ -619,10 +621,25 @@ def test_bridge(env):
     c.execute('bridge', 'loopback/no_such_extension_here/default')
     done = c.until(is_ev('CHANNEL_EXECUTE_COMPLETE', 'bridge'))[-1].event
     assert done['variable_originate_failed_cause'] == 'USER_BUSY' and not call.down
+    assert done['variable_DIALSTATUS'] == 'BUSY'   # as recorded in bridge_outcomes.outbound.log
     c.execute('set', 'continue_on_fail=false')
     c.execute('bridge', 'loopback/busy/default')
     c.until(is_ev('CHANNEL_HANGUP'))
     assert call.hangup_cause == 'USER_BUSY'
+
+
+def test_avmd_does_not_start_on_an_inbound_leg(env):
+    # Our avmd.conf: inbound_channel=0 (avmd_inbound.*.log: no event, the application completes).
+    sw, srv = env
+    ib = inbound(sw, events='CUSTOM avmd::start avmd::beep avmd::stop')
+    call, c, _ = start_call(sw, srv)
+    c.execute('answer')
+    c.execute('avmd_start')
+    c.until(is_ev('CHANNEL_EXECUTE_COMPLETE', 'avmd_start'))
+    assert not beep(call)
+    ib.send('api status')
+    assert ib.reply().h['Content-Type'] == 'api/response'
+    assert not [m for m in ib.pending if m.event]
 
 
 def test_conference_and_fifo(env):
@@ -740,17 +757,25 @@ def test_nested_execute_without_event_lock(env):
                     ('CHANNEL_EXECUTE', 'set'), ('CHANNEL_EXECUTE_COMPLETE', 'set')]
 
 
+# Headers whose values say what happened (not ids or times): the fake's must be real ones.
+VALUE_HEADERS = ('Action', 'Call-command', 'Beep-Status', 'Application-Response')
+
+
 @need_transcripts
 def test_event_header_names_are_a_subset_of_real_ones(env, tmp_path):
     """For every event type the fake emits, its header names appear in real recordings."""
     real = {}
     real_vars = set()
+    real_values = {}
     for path in glob.glob(os.path.join(TRANSCRIPTS, '*.log')):
         for _d, hdrs, body, _raw in parse_transcript(path):
             if dict(hdrs).get('Content-Type') == 'text/event-plain':
                 ev, _ = parse_event_body(body)
                 names = {k for k, v in ev}
                 real.setdefault(event_key(ev), set()).update(n for n in names if not n.startswith('variable_'))
+                for k, v in ev:
+                    if k in VALUE_HEADERS:
+                        real_values.setdefault((event_key(ev), k), set()).add(v)
                 real_vars.update(n for n in names if n.startswith('variable_'))
     sw, srv = env
     sw.events = []  # keep every event the fake fires, whoever subscribed
@@ -762,7 +787,17 @@ def test_event_header_names_are_a_subset_of_real_ones(env, tmp_path):
                "&socket('127.0.0.1:%d async full')" % other.port)
         oc = other.accept()
         oc.cmd('connect')
-        oc.execute('hangup')
+        oc.cmd('myevents')
+        oc.cmd('event plain CUSTOM avmd::start avmd::beep avmd::stop')
+        oc.execute('avmd_start')    # Make Call's leg is outbound: the detector listens there
+        oc.until(is_ev('CHANNEL_EXECUTE_COMPLETE', 'avmd_start'))
+        assert beep(sw.calls['fec0080d-2db1-4cba-bcbc-b211b8a3171e'], 1000.0)
+        oc.execute('avmd_stop')
+        oc.until(is_ev('CHANNEL_EXECUTE_COMPLETE', 'avmd_stop'))
+        oc.execute('conference', 'labend@default')     # a room that ends (its endconf member left)
+        oc.until(is_ev('CHANNEL_EXECUTE', 'conference'))
+        assert end_conference(sw, 'labend')             # and hangs this leg up
+        oc.until(is_ev('CHANNEL_HANGUP'))
         c.execute('pre_answer')
         c.execute('ring_ready')
         c.execute('answer')
@@ -779,10 +814,22 @@ def test_event_header_names_are_a_subset_of_real_ones(env, tmp_path):
         c.until(is_ev('CHANNEL_EXECUTE', 'conference'))
         ib.api('conference labconf mute all')
         ib.api('conference labconf kick all')
+        c.until(is_ev('CHANNEL_EXECUTE_COMPLETE', 'conference'))
+        rec = str(tmp_path / 'session.wav')
+        for app in ('record_session', 'record_session_mask', 'record_session_unmask', 'stop_record_session'):
+            c.execute(app, rec)
+        c.until(is_ev('CHANNEL_EXECUTE_COMPLETE', 'stop_record_session'))
+        c.execute('multiset', 'park_after_bridge=true hangup_after_bridge=false')
+        c.execute('endless_playback', 'silence_stream://500')    # held, then taken by uuid_bridge
+        agent = ib.api('originate loopback/4000/default &park()').body.decode().split()[1]
+        assert ib.api('uuid_bridge %s %s' % (call.uuid, agent)).body.startswith(b'+OK')
+        c.until(is_ev('CHANNEL_BRIDGE'))
+        ib.api('uuid_kill %s' % agent)
+        c.until(is_ev('CHANNEL_UNBRIDGE'))
         c.execute('fifo', 'labqueue in')
         c.until(is_ev('CHANNEL_EXECUTE', 'fifo'))
         ib.api("originate loopback/4000/default &fifo('labqueue out nowait')")
-        c.until(is_ev('CHANNEL_EXECUTE_COMPLETE', 'socket'))
+        c.until(is_ev('CHANNEL_EXECUTE_COMPLETE', 'fifo'))     # (socket completed at the uuid_bridge)
         ib.cmd('bgapi status')
         ib.send('sendevent CUSTOM\nEvent-Subclass: voxology::control\nVox-Call-ID: x\n'
                 'Content-Type: application/json\nContent-Length: 2\n\n{}')
@@ -795,14 +842,22 @@ def test_event_header_names_are_a_subset_of_real_ones(env, tmp_path):
         other.stop()
     emitted = {}
     for ev in sw.events:
+        key = ev.name + ('/' + ev.subclass if ev.subclass else '')
+        for k, v in ev.headers:
+            if k in VALUE_HEADERS:
+                assert str(v) in real_values.get((key, k), ()), f'{key}: {k}: {v} never seen in the recordings'
         names = {k for k, v in ev.headers}
         if ev.body:
             names.add('Content-Length')
         emitted.setdefault(ev.name + ('/' + ev.subclass if ev.subclass else ''), set()).update(names)
     assert {'CHANNEL_EXECUTE', 'DTMF', 'CHANNEL_BRIDGE', 'CUSTOM/conference::maintenance', 'CUSTOM/fifo::info',
             'BACKGROUND_JOB', 'CHANNEL_HANGUP_COMPLETE', 'PLAYBACK_START', 'RECORD_STOP', 'API',
-            'CUSTOM/voxology::control', 'CHANNEL_PROGRESS', 'PRIVATE_COMMAND'} <= set(emitted)
+            'CUSTOM/voxology::control', 'CHANNEL_PROGRESS', 'PRIVATE_COMMAND', 'CUSTOM/avmd::start',
+            'CUSTOM/avmd::beep', 'CUSTOM/avmd::stop', 'CHANNEL_UNBRIDGE'} <= set(emitted)
+    actions = {dict(ev.headers).get('Action') for ev in sw.events if ev.subclass == 'conference::maintenance'}
+    assert 'conference-destroy' in actions
     real_other_leg = {n for names in real.values() for n in names if n.startswith('Other-')}
+    real_caller_profile = {n for names in real.values() for n in names if n.startswith('Caller-')}
     ours_allowed = {'variable_app_disable_expand_variables'}     # our dialplan sets it (not in the recordings)
     for key, names in sorted(emitted.items()):
         assert key in real, 'the fake emits %s, never seen in the recordings' % key
@@ -810,6 +865,9 @@ def test_event_header_names_are_a_subset_of_real_ones(env, tmp_path):
         # The other leg's caller profile rides on every event of a channel that
         # has (or had) one; the recordings show it on other event types.
         extra = {n for n in extra if not (n.startswith('Other-') and n in real_other_leg)}
+        # A caller profile field is left out when empty (the recorded Make Call
+        # leg had no caller id name); on a channel where it is set it rides along.
+        extra = {n for n in extra if not (n.startswith('Caller-') and n in real_caller_profile)}
         assert not extra, '%s: headers never seen in real %s events: %s' % (key, key, sorted(extra))
         extra_vars = {n for n in names if n.startswith('variable_')} - real_vars - ours_allowed
         assert not extra_vars, '%s: variables never seen in the recordings: %s' % (key, sorted(extra_vars))

@@ -13,6 +13,10 @@ from .expand import separate_string, switch_true
 from .registry import api_command, application
 
 
+# DIALSTATUS names some causes its own way (bridge_outcomes.*.log: USER_BUSY -> BUSY).
+DIALSTATUS = {'USER_BUSY': 'BUSY'}
+
+
 def _parse_dialstring(ds):
     """'{a=b,c=d}[e=f]endpoint/x/y' -> (vars dict, 'endpoint/x/y')."""
     vars = {}
@@ -74,7 +78,8 @@ def _dial(switch, dialstring, vars, wait_for=None):
     if kind == 'busy':
         cause = 'USER_BUSY'
     elif kind == 'noanswer':
-        cause = 'NO_ANSWER'
+        # The leg rings out its leg_timeout: ALLOTTED_TIMEOUT (bridge_outcomes.*.log).
+        cause = 'ALLOTTED_TIMEOUT' if wait_for is not None and allvars.get('leg_timeout') else 'NO_ANSWER'
         leg._mark_ring_ready()
         secs = allvars.get('leg_timeout') or allvars.get('originate_timeout') or '60'
         try:
@@ -140,7 +145,7 @@ def app_bridge(a, arg):
         _bridge_legs(switch, a, b)
         return
     a.set_var('originate_disposition', cause)
-    a.set_var('DIALSTATUS', cause)
+    a.set_var('DIALSTATUS', DIALSTATUS.get(cause, cause))
     a.set_var('originate_failed_cause', cause)
     a.set_var('last_bridge_hangup_cause', cause)
     cof = a.get_var('continue_on_fail')
@@ -198,24 +203,39 @@ def api_uuid_bridge(switch, arg, session):
     a, b = switch._call(argv[0]), switch._call(argv[1])
     if a is None or b is None:
         return '-ERR Invalid uuid\n'
-    gevent.spawn(_uuid_bridged, a, b)
-    return '+OK %s\n' % b.uuid
-
-
-def _uuid_bridged(a, b):
-    """switch_ivr_uuid_bridge: both leave what they run, then talk until one hangs up."""
-    for c in (a, b):
+    # switch_ivr_uuid_bridge: both leave what they run for an extension of
+    # one application, uuid_bridge (hold.outbound.log: the held channel's
+    # endless_playback and socket applications complete, then it runs).
+    for c, other in ((a, b), (b, a)):
+        c._transfer = [('uuid_bridge', other.uuid)]
+        c.uuid_bridge_side = 'a' if c is a else 'b'
         if c._running:
             c._break = True
         c._wake.set()
-    gevent.sleep(0.001)     # their applications complete before the bridge
-    if a.down or b.down:
+    return '+OK %s\n' % b.uuid
+
+
+@application('uuid_bridge')
+def app_uuid_bridge(call, arg):
+    """The two legs talk until one hangs up; with park_after_bridge the one
+    left is parked (CHANNEL_PARK) and its socket drives it again."""
+    other = call.switch._call(arg)
+    if other is None:
         return
-    a.times['bridged'] = b.times['bridged'] = wire.now_us()
-    join_legs(a, b)
-    if a.down and not b.down:
-        b._hangup('NORMAL_CLEARING')
-    elif b.down and not a.down and not switch_true(a.get_var('park_after_bridge')):
-        a._hangup(b.hangup_cause or 'NORMAL_CLEARING')
-    a.fire('CHANNEL_UNBRIDGE', pre=bridge_ids(a, b))
-    a.partner = b.partner = None
+    if getattr(call, 'uuid_bridge_side', 'a') == 'b':
+        while not call.down and not other.down:
+            call._wake.clear()
+            call._wake.wait(0.05)
+    else:
+        a, b = call, other
+        a.times['bridged'] = b.times['bridged'] = wire.now_us()
+        join_legs(a, b)
+        if a.down and not b.down:
+            b._hangup('NORMAL_CLEARING')
+        a.fire('CHANNEL_UNBRIDGE', pre=bridge_ids(a, b))
+        a.partner = b.partner = None
+    if not call.down and switch_true(call.get_var('park_after_bridge')):
+        call.fire('CHANNEL_PARK')
+        call._park()
+    elif not call.down:
+        call._hangup(other.hangup_cause or 'NORMAL_CLEARING', from_app=True)

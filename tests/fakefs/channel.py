@@ -104,6 +104,7 @@ class FakeCall(ChannelData, PrivateEventParsing):
         self._on_execute = {}
         self._disco_point = None
         self._released = False
+        self._transfer = None   # applications that replace the rest of the dialplan (uuid_bridge)
         self._closed = GEvent()
         self._records = []
         self.session_events = []
@@ -376,10 +377,15 @@ class FakeCall(ChannelData, PrivateEventParsing):
 
     def _run(self, program):
         try:
-            for app, arg in program:
+            steps = list(program)
+            while steps:
+                app, arg = steps.pop(0)
                 if self.down:
                     break
                 self.execute_application(app, arg)
+                if self._transfer is not None:
+                    steps, self._transfer = self._transfer, None
+                    continue
                 if self._released:
                     self.hangup_evt.wait()
             if not self.down:

@@ -5,6 +5,8 @@ the room until they hang up or are kicked, with conference::maintenance events.
 """
 import uuid as _uuid
 
+import gevent
+
 from . import wire
 from .registry import api_command, application, switch_state
 
@@ -27,7 +29,8 @@ def _conf_event(switch, conf, action, member=None, extra=()):
              'mute-member': ('conference_api.c', 'conference_api_sub_mute', 339),
              'unmute-member': ('conference_api.c', 'conference_api_sub_unmute', 389),
              'conference-create': ('mod_conference.c', 'conference_new', 3848),
-             'conference-destroy': ('mod_conference.c', 'conference_thread_run', 863)}
+             'conference-destroy': ('mod_conference.c', 'conference_thread_run', 863),
+             'floor-change': ('conference_member.c', 'conference_member_set_floor_holder', 1158)}
     ev = wire.Event('CUSTOM', subclass='conference::maintenance', calling=names.get(action))
     ev.add('Conference-Name', conf.name)
     ev.add('Conference-Domain', '127.0.0.1')
@@ -68,15 +71,22 @@ def app_conference(call, arg):
     call.set_var('conference_uuid', conf.uuid)
     call.set_var('conference_moderator', 'false')
     _conf_event(switch, conf, 'add-member', member)
+    if conf.members == [member]:    # the first member takes the floor (conference_end.inbound.log)
+        _conf_event(switch, conf, 'floor-change', member, [('Old-ID', 'none'), ('New-ID', member['id'])])
     try:
         call._wait_kicked()
     finally:
         if member in conf.members:
+            if conf.members[0] is member:   # the floor holder leaves: nobody has the floor
+                _conf_event(switch, conf, 'floor-change', extra=[('Old-ID', 'none'), ('New-ID', 'none')])
             conf.members.remove(member)
         _conf_event(switch, conf, 'del-member', member)
         if not conf.members:
-            _conf_event(switch, conf, 'conference-destroy')
-            switch.conferences.pop(name, None)
+            if switch.conferences.get(name) is conf:
+                del switch.conferences[name]
+            # The room's thread destroys it after the last member's application
+            # has completed (conference_end.inbound.log).
+            gevent.spawn(_conf_event, switch, conf, 'conference-destroy')
 
 
 @api_command('conference')
@@ -124,12 +134,11 @@ def api_conference(switch, arg, session):
 
 
 def end_conference(switch, name):
-    """The room ends (as when its endconf member leaves): every member leaves it, none kicked."""
-    conf = switch.conferences.pop(name, None)
+    """The room ends (as when its endconf member leaves): FreeSWITCH hangs up
+    every member still in it (NORMAL_CLEARING, conference_end.*.log)."""
+    conf = switch.conferences.get(name)
     if conf is None:
         return False
-    _conf_event(switch, conf, 'conference-destroy')
     for m in list(conf.members):
-        m['call']._kicked = True
-        m['call']._wake.set()
+        m['call']._hangup('NORMAL_CLEARING')
     return True

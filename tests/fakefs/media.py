@@ -242,5 +242,9 @@ def app_endless_playback(call, arg):
     """Plays the file over and over until broken (uuid_break, uuid_bridge) or hung up."""
     while not call.down:
         reason, _ = play_file(call, arg)
+        if call._transfer is not None:
+            # Taken away by uuid_bridge (hold.outbound.log).
+            call.set_var('current_application_response', 'PLAYBACK ERROR')
+            break
         if reason != 'done':
             break

@@ -56,7 +56,8 @@ def app_socket(call, arg):
     if call.down:
         return
     call.fire('CHANNEL_PARK')
-    call._park(lambda: conn.controlling and not call._released)
+    # Until the socket ends, or a transfer (uuid_bridge) takes the channel to another extension.
+    call._park(lambda: conn.controlling and not call._released and call._transfer is None)
     if not call._released:
         while call._private:
             call._parse_next_private()

@@ -1,0 +1,364 @@
+#!/usr/bin/env python3
+"""Record real FreeSWITCH ESL traffic into tests/data/esl-transcripts/.
+
+    FREESWITCH_BIN=... PYTHONPATH=. python scripts/record_esl_transcripts.py [SCENARIO ...]
+
+Starts FreeSWITCH with our configuration (scripts/run-freeswitch) on free
+loopback ports, runs each scenario through our own ESL code (an
+``OutboundSession`` per call on the socket, an ``InboundConnection`` with
+``event plain ALL``) and writes ``NAME.outbound.log`` and ``NAME.inbound.log``
+in the format described in that folder's README.md. Only the first call that
+reaches the socket in a scenario is recorded; other legs (agents, members,
+dialled targets) are driven unrecorded. The run folder's path is rewritten to
+``/rec`` (Content-Length follows) and the host's addresses to documentation ones.
+"""
+from gevent import monkey
+
+monkey.patch_all()
+
+import socket  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import urllib.parse  # noqa: E402
+import uuid  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import gevent  # noqa: E402
+import gevent.queue  # noqa: E402
+from gevent.server import StreamServer  # noqa: E402
+
+from tests.support.run_freeswitch import runfs  # noqa: E402
+from voxology_fs.esl.connection import InboundConnection, OutboundSession  # noqa: E402
+
+OUT_DIR = Path(__file__).resolve().parent.parent / "tests" / "data" / "esl-transcripts"
+EXTEN = "1000"
+
+
+# ----------------------------------------------------------------- writing
+
+def frames(chunks):
+    """Raw chunks of one direction -> whole messages (header block, blank line, Content-Length bytes)."""
+    buf, out = b"", []
+    for chunk in chunks:
+        buf += chunk
+        while b"\n\n" in buf:
+            end = buf.index(b"\n\n") + 2
+            length = 0
+            for line in buf[:end].split(b"\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            if len(buf) < end + length:
+                break
+            out.append(buf[:end + length])
+            buf = buf[end + length:]
+    return out
+
+
+def rewrite(message, replacements):
+    """Apply replacements to a message and set its Content-Length to the new body's length."""
+    head, sep, body = message.partition(b"\n\n")
+    new_body = body
+    for old, new in replacements:
+        head, new_body = head.replace(old, new), new_body.replace(old, new)
+    if new_body != body:
+        lines = [b"Content-Length: %d" % len(new_body) if line.lower().startswith(b"content-length:") else line
+                 for line in head.split(b"\n")]
+        head = b"\n".join(lines)
+    return head + sep + new_body
+
+
+def write_transcript(path, wire, replacements):
+    """Messages in the order their chunks were read or written."""
+    pending = {"<": [], ">": []}
+    ordered = []
+    for direction, chunk in wire:
+        before = len(frames(pending[direction]))
+        pending[direction].append(chunk)
+        for message in frames(pending[direction])[before:]:
+            ordered.append((direction, message))
+    with open(path, "wb") as f:
+        for direction, message in ordered:
+            f.write(b"<<< RECEIVED\n" if direction == "<" else b">>> SENT\n")
+            f.write(rewrite(message, replacements))
+
+
+# ----------------------------------------------------------------- the rig
+
+class Rig:
+    def __init__(self, state):
+        self.state = state
+        self.run_dir = Path(state["run_dir"])
+        self.sessions = gevent.queue.Queue()
+        self.esl = None
+
+    def handle(self, sock, addr):
+        session = OutboundSession(sock)
+        session.wire_log = []  # set before the reader greenlet first runs
+        self.sessions.put(session)
+        session.closed.wait()
+
+    def open_inbound(self):
+        sock = socket.create_connection(("127.0.0.1", self.state["esl_port"]))
+        conn = InboundConnection(sock)
+        conn.wire_log = []
+        conn.start()
+        conn._auth_request_event.wait(5)
+        assert conn.send("auth " + self.state["esl_password"]).reply_text == "+OK accepted"
+        conn.send("event plain ALL")
+        self.esl = conn
+        return conn
+
+    def session(self, timeout=15):
+        return self.sessions.get(timeout=timeout)
+
+    def record(self, session):
+        """The call whose socket goes to NAME.outbound.log."""
+        self.recorded = session
+        return session
+
+    def originate(self, app="park()", vars=""):
+        """A loopback call: its B leg comes to the socket; its A leg runs ``app``. Returns the A leg's uuid."""
+        a_leg = str(uuid.uuid4())
+        self.esl.bgapi(f"originate {{origination_uuid={a_leg}{vars}}}loopback/{EXTEN}/default &{app}")
+        return a_leg
+
+
+def start_call(session, events=True):
+    session.connect()
+    if events:
+        session.send("myevents")
+        session.send("linger")
+
+
+def run(session, app, arg=None, timeout=30):
+    return session.execute_async(app, arg).get(timeout=timeout)
+
+
+def finish(session):
+    try:
+        run(session, "hangup", "NORMAL_CLEARING", timeout=5)
+    except (Exception, gevent.Timeout):
+        pass
+    with gevent.Timeout(5, False):
+        session.hungup.wait()
+    gevent.sleep(0.3)
+    session.exit()
+
+
+def helper(session, *steps):
+    """An unrecorded leg on the socket: connect, then the applications given (queued, not awaited)."""
+    start_call(session, events=False)
+    for app, arg in steps:
+        session.execute_async(app, arg)
+
+
+def wait_until(predicate, timeout=10):
+    with gevent.Timeout(timeout):
+        while not predicate():
+            gevent.sleep(0.05)
+
+
+# ----------------------------------------------------------------- scenarios
+
+def avmd(rig):
+    """On an outbound leg (Make Call's: the A leg of a loopback originate, sent
+    to the socket): avmd_start, a 1000 Hz beep from the far end (avmd::beep),
+    avmd_stop; then a start and stop with no beep."""
+    rig.originate(f"socket('{rig.state['socket']} async full')")
+    far = rig.session()  # the B leg runs our dialplan first; it answers the A leg
+    helper(far, ("answer", None), ("park", None))
+    s = rig.record(rig.session())
+    start_call(s)
+    beeps = []
+    s.register_handle("avmd::beep", beeps.append)
+    s.send("event plain CUSTOM avmd::beep")  # myevents gives no CUSTOM subclass unless named
+    run(s, "avmd_start")
+    gevent.sleep(0.5)
+    rig.esl.api(f"uuid_broadcast {far.uuid} tone_stream://%(500,500,1000);loops=10 aleg")
+    wait_until(lambda: beeps, 12)
+    run(s, "avmd_stop")
+    gevent.sleep(0.5)
+    run(s, "avmd_start")
+    gevent.sleep(0.5)
+    run(s, "avmd_stop")
+    finish(s)
+
+
+def avmd_inbound(rig):
+    """avmd_start on an inbound leg: our avmd.conf listens on outbound channels only."""
+    rig.originate()
+    s = rig.record(rig.session())
+    start_call(s)
+    run(s, "answer")
+    run(s, "avmd_start")
+    run(s, "sleep", "300")
+    run(s, "avmd_stop")
+    finish(s)
+
+
+def hold(rig):
+    """Held (park_after_bridge, endless_playback): uuid_break does not end the
+    endless playback (each file ends and the next starts); uuid_bridge to
+    another call does, and when that call hangs up our call goes on."""
+    rig.originate()
+    s = rig.record(rig.session())
+    start_call(s)
+    run(s, "answer")
+    run(s, "multiset", "park_after_bridge=true hangup_after_bridge=false")
+    held = s.execute_async("endless_playback", "tone_stream://%(400,200,440)")
+    gevent.sleep(1.0)
+    rig.esl.api(f"uuid_break {s.uuid} all")
+    gevent.sleep(1.5)
+    assert not held.ready(), "uuid_break ended endless_playback"
+    agent = rig.originate()
+    gevent.spawn(helper, rig.session(), ("answer", None), ("park", None))
+    gevent.sleep(1.0)
+    rig.esl.api(f"uuid_bridge {s.uuid} {agent}")
+    held.get(timeout=10)
+    gevent.sleep(1.0)
+    rig.esl.api(f"uuid_kill {agent}")
+    gevent.sleep(0.5)
+    run(s, "playback", "silence_stream://300")
+    finish(s)
+
+
+def record_mask(rig):
+    """record_session, record_session_mask, record_session_unmask, stop_record_session."""
+    rig.originate()
+    s = rig.record(rig.session())
+    start_call(s)
+    path = str(rig.run_dir / "recordings" / "esl_capture_mask.wav")
+    run(s, "answer")
+    run(s, "record_session", path)
+    run(s, "sleep", "500")
+    run(s, "record_session_mask", path)
+    run(s, "sleep", "300")
+    run(s, "record_session_unmask", path)
+    run(s, "sleep", "300")
+    run(s, "stop_record_session", path)
+    run(s, "sleep", "200")
+    finish(s)
+
+
+def _member_joins(rig, room):
+    """Another member (a loopback A leg) joins ``room``; returns its uuid."""
+    member = rig.originate(f"conference({room})")
+    gevent.spawn(helper, rig.session(), ("answer", None), ("park", None))
+    return member
+
+
+def _count(rig, name):
+    text = rig.esl.api(f"conference {name} count").strip()
+    return int(text) if text.isdigit() else 0
+
+
+def conference_end(rig):
+    """Three ways our member's conference ends: ``kick all`` with two members; our
+    member kicked by id after the other left (the last member leaving); an
+    endconf member leaving."""
+    rig.originate()
+    s = rig.record(rig.session())
+    start_call(s)
+    run(s, "answer")
+    # 1. kick all
+    done = s.execute_async("conference", "labend1@default")
+    wait_until(lambda: _count(rig, "labend1") == 1)
+    other = _member_joins(rig, "labend1@default")
+    wait_until(lambda: _count(rig, "labend1") == 2)
+    rig.esl.api("conference labend1 kick all")
+    done.get(timeout=10)
+    rig.esl.api(f"uuid_kill {other}")
+    gevent.sleep(0.5)
+    # 2. the other member leaves, then ours is kicked by id: the last member leaving
+    done = s.execute_async("conference", "labend2@default")
+    wait_until(lambda: _count(rig, "labend2") == 1)
+    other = _member_joins(rig, "labend2@default")
+    wait_until(lambda: _count(rig, "labend2") == 2)
+    rig.esl.api(f"uuid_kill {other}")
+    wait_until(lambda: _count(rig, "labend2") == 1)
+    ours = rig.esl.api("conference labend2 list").split(";", 1)[0]
+    rig.esl.api(f"conference labend2 kick {ours}")
+    done.get(timeout=10)
+    gevent.sleep(0.5)
+    # 3. an endconf member leaves
+    done = s.execute_async("conference", "labend3@default")
+    wait_until(lambda: _count(rig, "labend3") == 1)
+    other = _member_joins(rig, "labend3@default++flags{endconf}")
+    wait_until(lambda: _count(rig, "labend3") == 2)
+    gevent.sleep(0.5)
+    rig.esl.api(f"uuid_kill {other}")
+    done.get(timeout=10)
+    gevent.sleep(0.3)
+    finish(s)
+
+
+def bridge_outcomes(rig):
+    """bridge to a busy target (FreeSWITCH's error/user_busy) and to a loopback
+    leg that rings and never answers (leg_timeout); the answered case is in
+    bridge.*.log."""
+    rig.originate()
+    s = rig.record(rig.session())
+    start_call(s)
+    run(s, "answer")
+    run(s, "multiset", "continue_on_fail=true hangup_after_bridge=false")
+    run(s, "bridge", "{leg_timeout=3}error/user_busy")
+    gevent.sleep(0.3)
+    done = s.execute_async("bridge", f"{{leg_timeout=2}}loopback/{EXTEN}/default")
+    gevent.spawn(helper, rig.session(), ("ring_ready", None), ("sleep", "10000"))
+    done.get(timeout=20)
+    gevent.sleep(0.3)
+    finish(s)
+
+
+SCENARIOS = {f.__name__: f for f in (avmd, avmd_inbound, hold, record_mask, conference_end, bridge_outcomes)}
+
+
+def local_addresses():
+    """This host's own addresses as FreeSWITCH reports them, for the documentation ones."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("192.0.2.1", 9))
+        ipv4 = probe.getsockname()[0]
+    except OSError:
+        ipv4 = None
+    finally:
+        probe.close()
+    return ipv4
+
+
+def record(names):
+    run_dir = Path(tempfile.mkdtemp(prefix="esl-record-"))
+    socket_port = runfs.free_port()
+    rtp_start, rtp_end = runfs.free_rtp_range()
+    state = runfs.start(run_dir, sip_port=runfs.free_port(udp=True), esl_port=runfs.free_port(),
+                        socket_addr=f"127.0.0.1:{socket_port}", rtp_start=rtp_start, rtp_end=rtp_end, timeout=45)
+    replacements = [(str(Path(state["run_dir"]) / "recordings").encode(), b"/rec")]
+    replacements.append((urllib.parse.quote(replacements[0][0].decode(), safe="").encode(), b"%2Frec"))
+    ipv4 = local_addresses()
+    if ipv4 and ipv4 != "127.0.0.1":
+        replacements.append((ipv4.encode(), b"192.0.2.2"))
+    rig = Rig(state)
+    server = StreamServer(("127.0.0.1", socket_port), rig.handle)
+    server.start()
+    try:
+        for name in names:
+            rig.sessions = gevent.queue.Queue()
+            inbound = rig.open_inbound()
+            try:
+                SCENARIOS[name](rig)
+                gevent.sleep(1.0)
+            finally:
+                inbound.close()
+            write_transcript(OUT_DIR / f"{name}.outbound.log", rig.recorded.wire_log, replacements)
+            write_transcript(OUT_DIR / f"{name}.inbound.log", inbound.wire_log, replacements)
+            print("recorded", name)
+            rig.esl.close()
+            runfs.esl_api("127.0.0.1", state["esl_port"], state["esl_password"], "hupall NORMAL_CLEARING")
+            gevent.sleep(1.0)
+    finally:
+        server.stop(timeout=1)
+        runfs.stop(run_dir, timeout=10)
+
+
+if __name__ == "__main__":
+    record(sys.argv[1:] or list(SCENARIOS))
