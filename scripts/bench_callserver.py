@@ -13,6 +13,7 @@ CPU and memory are its own; the fake switch and the callback server run here.
 
     python scripts/bench_callserver.py --calls 2000 --concurrency 50 --idle-calls 1000
 """
+
 from gevent import monkey
 
 monkey.patch_all()
@@ -61,13 +62,21 @@ class CallServerProcess:
     def __init__(self, workdir: str, database_url: str, name: str, profile: str | None = None):
         self.port = runfs.free_port()
         self.log_path = os.path.join(workdir, f"callserver-{name}.log")
-        env = dict(os.environ, VOXOLOGY_DATABASE_URL=database_url, VOXOLOGY_OUTBOUND_PORT=str(self.port),
-                   VOXOLOGY_AUDIO_CACHE_DIR=f"{workdir}/audio", VOXOLOGY_MAX_CALLS="5000")
+        env = dict(
+            os.environ,
+            VOXOLOGY_DATABASE_URL=database_url,
+            VOXOLOGY_OUTBOUND_PORT=str(self.port),
+            VOXOLOGY_AUDIO_CACHE_DIR=f"{workdir}/audio",
+            VOXOLOGY_MAX_CALLS="5000",
+        )
         profiling = ["-m", "cProfile", "-o", profile] if profile else []
         with open(self.log_path, "w") as log:  # the child keeps its own copy
             self.proc = subprocess.Popen(
                 [sys.executable, *profiling, "-m", "voxology_fs.cli", "--log-level", "WARNING", "callserver"],
-                env=env, stdout=log, stderr=subprocess.STDOUT)
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         while "call server on" not in self.log():
             if self.proc.poll() is not None:
                 raise RuntimeError("the call server did not start: " + self.log())
@@ -129,8 +138,9 @@ def serve_callbacks(port: int) -> int:
     return 0
 
 
-def run_calls_on_switch_processes(server_port: int, count: int, concurrency: int, processes: int,
-                                  watched: dict[str, int]) -> tuple[float, dict[str, float]]:
+def run_calls_on_switch_processes(
+    server_port: int, count: int, concurrency: int, processes: int, watched: dict[str, int]
+) -> tuple[float, dict[str, float]]:
     """Hello-world calls placed by fake switches in processes of their own; returns calls/s.
 
     Returns calls/s and the CPU seconds each process used meanwhile: those
@@ -142,12 +152,28 @@ def run_calls_on_switch_processes(server_port: int, count: int, concurrency: int
     hangups, so it is not the bottleneck.
     """
     from voxology_fs.esl.connection import InboundConnection
+
     switches = []
     pids = dict(watched)
     for i in range(processes):
-        proc = subprocess.Popen([sys.executable, "-m", "tests.fakefs", "--esl-port", "0", "--name", f"fs{i}",
-                                 "--time-scale", "1.0", "--media-ms", "0"], cwd=ROOT, stdout=subprocess.PIPE,
-                                text=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.fakefs",
+                "--esl-port",
+                "0",
+                "--name",
+                f"fs{i}",
+                "--time-scale",
+                "1.0",
+                "--media-ms",
+                "0",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         port = int(proc.stdout.readline().rsplit(":", 1)[1])
         switches.append((proc, InboundConnection.open("127.0.0.1", port, "ClueCon")))
         pids[f"fake switch {i + 1}"] = proc.pid
@@ -173,8 +199,10 @@ def run_calls_on_switch_processes(server_port: int, count: int, concurrency: int
                 slots.acquire()
                 call_id = str(uuid.uuid4())
                 ended[call_id] = slots
-                esl.bgapi(f"originate {{origination_uuid={call_id},origination_caller_id_number=+19495551212}}"
-                          f"loopback/{DID} &socket('127.0.0.1:{server_port} async full')")
+                esl.bgapi(
+                    f"originate {{origination_uuid={call_id},origination_caller_id_number=+19495551212}}"
+                    f"loopback/{DID} &socket('127.0.0.1:{server_port} async full')"
+                )
 
         cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         began = time.perf_counter()
@@ -202,8 +230,12 @@ def main() -> int:
     parser.add_argument("--latency-calls", type=int, default=300)
     parser.add_argument("--idle-calls", type=int, default=1000)
     parser.add_argument("--profile", metavar="FILE", help="run the throughput call server under cProfile")
-    parser.add_argument("--switch-processes", type=int, default=2,
-                        help="fake switches in processes of their own for the throughput figure (0: skip)")
+    parser.add_argument(
+        "--switch-processes",
+        type=int,
+        default=2,
+        help="fake switches in processes of their own for the throughput figure (0: skip)",
+    )
     args = parser.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="voxology-bench-")
@@ -242,16 +274,19 @@ def main() -> int:
         seen = run_calls(switch, args.calls, args.concurrency)
         elapsed = time.perf_counter() - began
         cpu_per_call = (cpu_seconds(server.pid) - cpu_before) / args.calls
-        print(f"hello world, concurrency {args.concurrency}: {args.calls / elapsed:.0f} calls/s "
-              f"({args.calls} calls); call-server CPU {cpu_per_call * 1000:.2f} ms per call, "
-              f"so one core serves about {1 / cpu_per_call:.0f} calls/s")
-        print(f"  connect to first application at the fake switch under that load: {percentiles(seen)} "
-              f"(includes the fake switch's own queueing)")
+        print(
+            f"hello world, concurrency {args.concurrency}: {args.calls / elapsed:.0f} calls/s "
+            f"({args.calls} calls); call-server CPU {cpu_per_call * 1000:.2f} ms per call, "
+            f"so one core serves about {1 / cpu_per_call:.0f} calls/s"
+        )
+        print(
+            f"  connect to first application at the fake switch under that load: {percentiles(seen)} "
+            f"(includes the fake switch's own queueing)"
+        )
 
         gevent.sleep(1)
         before = rss_kb(server.pid)
-        idle = [switch.incoming_call(destination="+17145550000", caller="+19495551212")
-                for _ in range(args.idle_calls)]
+        idle = [switch.incoming_call(destination="+17145550000", caller="+19495551212") for _ in range(args.idle_calls)]
         deadline = time.time() + 120
         while sum(1 for c in idle if any(a == "sleep" for a, _ in c.executed)) < args.idle_calls:
             if time.time() > deadline:
@@ -259,8 +294,10 @@ def main() -> int:
             gevent.sleep(0.2)
         gevent.sleep(1)
         after = rss_kb(server.pid)
-        print(f"{args.idle_calls} concurrent calls in PAUSE: call-server RSS {before / 1024:.1f} MB -> "
-              f"{after / 1024:.1f} MB, {(after - before) / args.idle_calls:.1f} KB per call")
+        print(
+            f"{args.idle_calls} concurrent calls in PAUSE: call-server RSS {before / 1024:.1f} MB -> "
+            f"{after / 1024:.1f} MB, {(after - before) / args.idle_calls:.1f} KB per call"
+        )
         for call in idle:
             call.hangup()
     finally:
@@ -273,14 +310,19 @@ def main() -> int:
         server = CallServerProcess(workdir, database_url, "throughput")
         try:
             watched = {"call server": server.pid, "callback server": web.pid, "this process": os.getpid()}
-            rate, cpu_used = run_calls_on_switch_processes(server.port, args.calls, args.concurrency,
-                                                           args.switch_processes, watched)
-            print(f"hello world, {args.switch_processes} switch processes, concurrency {args.concurrency}: "
-                  f"{rate:.0f} calls/s ({args.calls} calls); CPU per call, by process:")
+            rate, cpu_used = run_calls_on_switch_processes(
+                server.port, args.calls, args.concurrency, args.switch_processes, watched
+            )
+            print(
+                f"hello world, {args.switch_processes} switch processes, concurrency {args.concurrency}: "
+                f"{rate:.0f} calls/s ({args.calls} calls); CPU per call, by process:"
+            )
             for name, seconds in cpu_used.items():
                 print(f"  {name:<16} {seconds / args.calls * 1000:.2f} ms")
-            print(f"  {'all':<16} {sum(cpu_used.values()) / args.calls * 1000:.2f} ms "
-                  f"({os.cpu_count()} cores give {os.cpu_count() * 1000} ms per second)")
+            print(
+                f"  {'all':<16} {sum(cpu_used.values()) / args.calls * 1000:.2f} ms "
+                f"({os.cpu_count()} cores give {os.cpu_count() * 1000} ms per second)"
+            )
         finally:
             print(server.stop())
     web.terminate()

@@ -8,6 +8,7 @@ machine greetings) on their own, with every file it got wrong.
 
     python scripts/bench_detection.py [--split test|tune|all] [--mode detect|detect_message_end|both]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,8 +60,10 @@ def run(split: str, mode: str) -> None:
     for verdict in VERDICTS:
         times = [r.decided_ms for _, r in results if r.detection == verdict]
         if times:
-            print(f"  {verdict:12} {percentile(times, 0.5):6} / {percentile(times, 0.95):6}"
-                  f"  (n={len(times)}, mean {statistics.mean(times):.0f})")
+            print(
+                f"  {verdict:12} {percentile(times, 0.5):6} / {percentile(times, 0.95):6}"
+                f"  (n={len(times)}, mean {statistics.mean(times):.0f})"
+            )
     if mode == "detect_message_end":
         details = {}
         for g, r in results:
@@ -75,8 +78,10 @@ def run(split: str, mode: str) -> None:
     print("hard cases")
     for g, r in hard:
         mark = "ok   " if r.detection == g.expected else "WRONG"
-        print(f"  {mark} {g.file:15} {g.hard:14} -> {r.detection:11} {r.reason:16} "
-              f"{r.decided_ms:5} ms  first utterance {r.cues.first_utterance_ms} ms")
+        print(
+            f"  {mark} {g.file:15} {g.hard:14} -> {r.detection:11} {r.reason:16} "
+            f"{r.decided_ms:5} ms  first utterance {r.cues.first_utterance_ms} ms"
+        )
     wrong = [(g, r) for g, r in results if r.detection != g.expected and not g.hard]
     print(f"other files it got wrong: {len(wrong)}")
     for g, r in wrong:
@@ -89,7 +94,7 @@ def main() -> int:
     parser.add_argument("--split", choices=["test", "tune", "all"], default="test")
     parser.add_argument("--mode", choices=["detect", "detect_message_end", "both"], default="both")
     args = parser.parse_args()
-    for mode in (["detect", "detect_message_end"] if args.mode == "both" else [args.mode]):
+    for mode in ["detect", "detect_message_end"] if args.mode == "both" else [args.mode]:
         run(args.split, mode)
     return 0
 

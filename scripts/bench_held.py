@@ -24,6 +24,7 @@ held with zero failures. A side stops at its first failing N.
 
     FREESWITCH_BIN=/opt/freeswitch/bin/freeswitch python scripts/bench_held.py --counts 100,300
 """
+
 from gevent import monkey
 
 monkey.patch_all()
@@ -69,14 +70,14 @@ NATIVE_DIALPLAN = f"""<!-- bench_held.py: held calls as native extensions (this 
 <include>
   <context name="{base.NATIVE_GATEWAY}">
     <extension name="bench_held_pause">
-      <condition field="destination_number" expression="^{HOLDS['pause'][2]}$">
+      <condition field="destination_number" expression="^{HOLDS["pause"][2]}$">
         <action application="answer"/>
         <action application="sleep" data="{LONGEST_HOLD_MS}"/>
         <action application="hangup"/>
       </condition>
     </extension>
     <extension name="bench_held_conference">
-      <condition field="destination_number" expression="^{HOLDS['conference'][2]}$">
+      <condition field="destination_number" expression="^{HOLDS["conference"][2]}$">
         <action application="answer"/>
         <action application="conference" data="bench-held@default"/>
         <action application="hangup"/>
@@ -147,14 +148,53 @@ def run_held(bench, hold, mode, count, args):
     dialled = HOLDS[hold][1] if mode == "ours" else HOLDS[hold][2]
     uri_params = "" if mode == "ours" else ";gw=" + base.NATIVE_GATEWAY
     rss_idle = base.rss_kb(cs_pid) if mode == "ours" else None
-    cmd = ["sipp", "-sf", str(SCENARIO), "-s", dialled, "-key", "caller", base.CALLER, "-key", "uri_params",
-           uri_params, "-i", base.LOOPBACK, "-p", str(base.runfs.free_port(udp=True)),
-           "-mi", base.LOOPBACK, "-mp", str(bench.media_port), "-rtp_echo",
-           "-r", format(args.rate, "g"), "-rp", "1000", "-m", str(count), "-l", str(count), "-d", str(hold_ms),
-           "-recv_timeout", str(int(args.call_timeout * 1000)),
-           "-timeout", f"{int(hold_ms / 1000 + args.call_timeout + 30)}s", "-timeout_error",
-           "-nostdin", "-trace_stat", "-stf", str(files["stat"]), "-fd", "1",
-           "-trace_err", "-error_file", str(files["err"]), f"{base.LOOPBACK}:{bench.fs_state['sip_port']}"]
+    cmd = [
+        "sipp",
+        "-sf",
+        str(SCENARIO),
+        "-s",
+        dialled,
+        "-key",
+        "caller",
+        base.CALLER,
+        "-key",
+        "uri_params",
+        uri_params,
+        "-i",
+        base.LOOPBACK,
+        "-p",
+        str(base.runfs.free_port(udp=True)),
+        "-mi",
+        base.LOOPBACK,
+        "-mp",
+        str(bench.media_port),
+        "-rtp_echo",
+        "-r",
+        format(args.rate, "g"),
+        "-rp",
+        "1000",
+        "-m",
+        str(count),
+        "-l",
+        str(count),
+        "-d",
+        str(hold_ms),
+        "-recv_timeout",
+        str(int(args.call_timeout * 1000)),
+        "-timeout",
+        f"{int(hold_ms / 1000 + args.call_timeout + 30)}s",
+        "-timeout_error",
+        "-nostdin",
+        "-trace_stat",
+        "-stf",
+        str(files["stat"]),
+        "-fd",
+        "1",
+        "-trace_err",
+        "-error_file",
+        str(files["err"]),
+        f"{base.LOOPBACK}:{bench.fs_state['sip_port']}",
+    ]
     began = time.monotonic()
     with open(files["out"], "w") as out:  # the child keeps its own descriptor
         sipp = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -201,11 +241,16 @@ def print_result(r):
     cs = ""
     if r.mode == "ours":
         rss = None if r.cs_rss_growth_kb is None or not r.up_at_plateau else r.cs_rss_growth_kb / r.up_at_plateau
-        cs = (f", call server {base.fmt(r.per_call_second_ms(r.cs_cpu), '.3f')} ms and "
-              f"{base.fmt(rss, '.1f')} KB RSS per held call")
-    print(f"  {r.hold:10s} {r.mode:6s} N={r.count:<5d}: {r.failed} failed, {r.up_at_plateau} up; per held call per "
-          f"second: FreeSWITCH {base.fmt(fs, '.3f')} ms CPU{cs}; machine CPU {r.machine_busy * 100:.0f}%, "
-          f"load {r.load[0]:.2f}" + ("" if r.passed else " -> FAILED: " + "; ".join(r.reasons)), flush=True)
+        cs = (
+            f", call server {base.fmt(r.per_call_second_ms(r.cs_cpu), '.3f')} ms and "
+            f"{base.fmt(rss, '.1f')} KB RSS per held call"
+        )
+    print(
+        f"  {r.hold:10s} {r.mode:6s} N={r.count:<5d}: {r.failed} failed, {r.up_at_plateau} up; per held call per "
+        f"second: FreeSWITCH {base.fmt(fs, '.3f')} ms CPU{cs}; machine CPU {r.machine_busy * 100:.0f}%, "
+        f"load {r.load[0]:.2f}" + ("" if r.passed else " -> FAILED: " + "; ".join(r.reasons)),
+        flush=True,
+    )
 
 
 def report(results, modes):
@@ -225,8 +270,10 @@ def report(results, modes):
             n = next((r for r in results if (r.hold, r.mode, r.count) == (hold, "native", count)), None)
             of = o.per_call_second_ms(o.fs_cpu) if o and o.passed else None
             nf = n.per_call_second_ms(n.fs_cpu) if n and n.passed else None
-            print(f"{f'{hold} N={count}: FS CPU ms/call/s':34s}  {base.fmt(of, '.3f'):>10s}  "
-                  f"{base.fmt(nf, '.3f'):>10s}  {base.ratio(of, nf):>11s}")
+            print(
+                f"{f'{hold} N={count}: FS CPU ms/call/s':34s}  {base.fmt(of, '.3f'):>10s}  "
+                f"{base.fmt(nf, '.3f'):>10s}  {base.ratio(of, nf):>11s}"
+            )
 
 
 def main(argv=None):
@@ -262,8 +309,11 @@ def main(argv=None):
     results = []
     try:
         load = os.getloadavg()
-        print(f"bench_held: {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
-              f"work folder {bench.workdir}", flush=True)
+        print(
+            f"bench_held: {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
+            f"work folder {bench.workdir}",
+            flush=True,
+        )
         bench.start()
         for i, hold in enumerate(holds):
             if i:
@@ -283,13 +333,16 @@ def main(argv=None):
     finally:
         bench.stop()
     if bench.callserver_log:
-        problems = [line for line in bench.callserver_log.read_text().splitlines()
-                    if " WARNING " in line or " ERROR " in line]
+        problems = [
+            line for line in bench.callserver_log.read_text().splitlines() if " WARNING " in line or " ERROR " in line
+        ]
         print(f"call-server log: {len(problems)} warnings/errors ({bench.callserver_log})")
     if results:
         report(results, modes)
-    print(f"\n{time.monotonic() - started:.0f} s in all; {os.cpu_count()} cores shared by FreeSWITCH, the call "
-          f"server, sipp and the callback server (this process): figures are a guide.")
+    print(
+        f"\n{time.monotonic() - started:.0f} s in all; {os.cpu_count()} cores shared by FreeSWITCH, the call "
+        f"server, sipp and the callback server (this process): figures are a guide."
+    )
     if not args.keep:
         shutil.rmtree(bench.workdir, ignore_errors=True)
     return 0

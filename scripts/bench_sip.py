@@ -56,6 +56,7 @@ prints the load average and each step's CPU use.
     FREESWITCH_BIN=/opt/freeswitch/bin/freeswitch python scripts/bench_sip.py --quick
     FREESWITCH_BIN=/opt/freeswitch/bin/freeswitch python scripts/bench_sip.py --max-rate 200 --step-seconds 10
 """
+
 from gevent import monkey
 
 monkey.patch_all()
@@ -138,6 +139,7 @@ HELLO = json.dumps(HELLO_FLOW).encode()
 
 # ----------------------------------------------------------------- /proc
 
+
 def self_cpu_seconds():
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -153,6 +155,7 @@ def machine_jiffies():
 
 
 # ----------------------------------------------------------------- pcap
+
 
 def read_udp_pcap(path):
     """Yield (time, src_port, dst_port, payload) for each IPv4 UDP packet of
@@ -174,7 +177,7 @@ def read_udp_pcap(path):
     while offset + 16 <= size:
         sec, frac, incl, _ = header.unpack_from(data, offset)
         offset += 16
-        pkt = data[offset:offset + incl]
+        pkt = data[offset : offset + incl]
         offset += incl
         if linktype == 1:  # Ethernet (Linux loopback)
             if pkt[12:14] != b"\x08\x00":
@@ -198,7 +201,7 @@ def read_udp_pcap(path):
             continue
         udp = ip + (pkt[ip] & 0x0F) * 4
         sport, dport, length = struct.unpack_from("!HHH", pkt, udp)
-        yield sec + frac * scale, sport, dport, pkt[udp + 8:udp + length]
+        yield sec + frac * scale, sport, dport, pkt[udp + 8 : udp + length]
 
 
 @dataclass
@@ -294,8 +297,11 @@ def analyse_capture(path, fs_sip_port, media_port, silence_rms):
         if call.ok is None or call.fs_rtp_port is None:
             continue
         end = call.bye if call.bye is not None else float("inf")
-        candidates = [(abs(began - call.ok), began, loud) for began, loud in by_port.get(call.fs_rtp_port, ())
-                      if call.invite <= began <= end]
+        candidates = [
+            (abs(began - call.ok), began, loud)
+            for began, loud in by_port.get(call.fs_rtp_port, ())
+            if call.invite <= began <= end
+        ]
         if candidates:
             _, call.media, call.audio = min(candidates, key=lambda c: c[0])
     return sorted(calls.values(), key=lambda c: c.invite)
@@ -311,6 +317,7 @@ def percentile(values, pct):
 
 
 # ----------------------------------------------------------------- helpers
+
 
 def free_media_port(avoid):
     """An even UDP port p with p..p+3 free (sipp's -rtp_echo binds p and p+2)."""
@@ -392,6 +399,7 @@ class StepResult:
 
 # ----------------------------------------------------------------- the bench
 
+
 class Bench:
     # What a run serves; scripts/bench_held.py runs other flows on the same harness.
     native_dialplan = NATIVE_DIALPLAN
@@ -423,15 +431,23 @@ class Bench:
         self.web.start()
         with db.database.connection_context():
             for number, path in self.numbers.items():
-                provision(f"http://{LOOPBACK}:{self.web.server_port}{path}", number, account="bench",
-                          application="bench")
+                provision(
+                    f"http://{LOOPBACK}:{self.web.server_port}{path}", number, account="bench", application="bench"
+                )
 
         cs_port = runfs.free_port()
         rtp_start, rtp_end = runfs.free_rtp_range(size=4000)
         self.fs_state = runfs.start(
-            self.workdir / "fs", sip_port=runfs.free_port(udp=True), esl_port=runfs.free_port(),
-            socket_addr=f"{LOOPBACK}:{cs_port}", rtp_start=rtp_start, rtp_end=rtp_end,
-            config_dir=config, timeout=45, loglevel=args.fs_loglevel)
+            self.workdir / "fs",
+            sip_port=runfs.free_port(udp=True),
+            esl_port=runfs.free_port(),
+            socket_addr=f"{LOOPBACK}:{cs_port}",
+            rtp_start=rtp_start,
+            rtp_end=rtp_end,
+            config_dir=config,
+            timeout=45,
+            loglevel=args.fs_loglevel,
+        )
         self.media_port = free_media_port((rtp_start, rtp_end))
         gw = self.esl(f"sofia status gateway {NATIVE_GATEWAY}")
         if "Invalid Gateway" in gw:
@@ -446,16 +462,27 @@ class Bench:
         whose workers keep their own switch links) or, with --server callserver,
         the call server alone."""
         args, s = self.args, self.fs_state
-        env = dict(os.environ, VOXOLOGY_DATABASE_URL=self.database_url, VOXOLOGY_OUTBOUND_PORT=str(self.cs_port),
-                   VOXOLOGY_AUDIO_CACHE_DIR=str(self.workdir / "audio"), VOXOLOGY_MAX_CALLS="5000",
-                   VOXOLOGY_API_HOST=LOOPBACK, VOXOLOGY_API_PORT=str(runfs.free_port()),
-                   VOXOLOGY_ESL_HOST=s["esl_host"], VOXOLOGY_ESL_PORT=str(s["esl_port"]),
-                   VOXOLOGY_ESL_PASSWORD=s["esl_password"])
+        env = dict(
+            os.environ,
+            VOXOLOGY_DATABASE_URL=self.database_url,
+            VOXOLOGY_OUTBOUND_PORT=str(self.cs_port),
+            VOXOLOGY_AUDIO_CACHE_DIR=str(self.workdir / "audio"),
+            VOXOLOGY_MAX_CALLS="5000",
+            VOXOLOGY_API_HOST=LOOPBACK,
+            VOXOLOGY_API_PORT=str(runfs.free_port()),
+            VOXOLOGY_ESL_HOST=s["esl_host"],
+            VOXOLOGY_ESL_PORT=str(s["esl_port"]),
+            VOXOLOGY_ESL_PASSWORD=s["esl_password"],
+        )
         self.callserver_log = self.workdir / "callserver.log"
         with open(self.callserver_log, "a") as out:
             self.callserver = subprocess.Popen(
                 [sys.executable, "-m", "voxology_fs.cli", "--log-level", args.cs_loglevel, args.server],
-                env=env, cwd=str(REPO), stdout=out, stderr=subprocess.STDOUT)
+                env=env,
+                cwd=str(REPO),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 30
         while "call server on" not in self.callserver_log.read_text():
             if self.callserver.poll() is not None or time.monotonic() > deadline:
@@ -511,9 +538,25 @@ class Bench:
         fs_sip = self.fs_state["sip_port"]
         with open(files["tshark"], "w") as tshark_log:  # the child keeps its own copy
             tshark = subprocess.Popen(
-                ["tshark", "-i", "lo", "-B", "64", "-s", "2048", "-F", "pcap", "-w", str(files["pcap"]),
-                 "-f", f"udp and (port {fs_sip} or dst port {self.media_port})"],
-                stdout=subprocess.DEVNULL, stderr=tshark_log, stdin=subprocess.DEVNULL)
+                [
+                    "tshark",
+                    "-i",
+                    "lo",
+                    "-B",
+                    "64",
+                    "-s",
+                    "2048",
+                    "-F",
+                    "pcap",
+                    "-w",
+                    str(files["pcap"]),
+                    "-f",
+                    f"udp and (port {fs_sip} or dst port {self.media_port})",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=tshark_log,
+                stdin=subprocess.DEVNULL,
+            )
         self.children.append(tshark)
         deadline = time.monotonic() + 15
         while "Capturing on" not in files["tshark"].read_text():
@@ -546,17 +589,54 @@ class Bench:
         self_cpu0 = self_cpu_seconds()
         busy0, total0 = machine_jiffies()
         began = time.monotonic()
-        cmd = ["sipp", "-sf", str(SCENARIO), "-s", MODES[mode]["dialled"],
-               "-key", "caller", CALLER, "-key", "uri_params", MODES[mode]["uri_params"],
-               "-i", LOOPBACK, "-p", str(runfs.free_port(udp=True)),
-               "-mi", LOOPBACK, "-mp", str(self.media_port), "-rtp_echo",
-               "-r", format(rate, "g"), "-rp", "1000", "-m", str(planned), "-l", str(planned),
-               "-recv_timeout", str(int(args.call_timeout * 1000)),
-               "-timeout", f"{int(seconds + args.call_timeout + 30)}s", "-timeout_error",
-               "-nostdin", "-trace_stat", "-stf", str(files["stat"]), "-fd", "1",
-               "-trace_err", "-error_file", str(files["err"]),
-               "-trace_screen", "-screen_file", str(files["screen"]),
-               f"{LOOPBACK}:{fs_sip}"]
+        cmd = [
+            "sipp",
+            "-sf",
+            str(SCENARIO),
+            "-s",
+            MODES[mode]["dialled"],
+            "-key",
+            "caller",
+            CALLER,
+            "-key",
+            "uri_params",
+            MODES[mode]["uri_params"],
+            "-i",
+            LOOPBACK,
+            "-p",
+            str(runfs.free_port(udp=True)),
+            "-mi",
+            LOOPBACK,
+            "-mp",
+            str(self.media_port),
+            "-rtp_echo",
+            "-r",
+            format(rate, "g"),
+            "-rp",
+            "1000",
+            "-m",
+            str(planned),
+            "-l",
+            str(planned),
+            "-recv_timeout",
+            str(int(args.call_timeout * 1000)),
+            "-timeout",
+            f"{int(seconds + args.call_timeout + 30)}s",
+            "-timeout_error",
+            "-nostdin",
+            "-trace_stat",
+            "-stf",
+            str(files["stat"]),
+            "-fd",
+            "1",
+            "-trace_err",
+            "-error_file",
+            str(files["err"]),
+            "-trace_screen",
+            "-screen_file",
+            str(files["screen"]),
+            f"{LOOPBACK}:{fs_sip}",
+        ]
         with open(files["out"], "w") as sipp_out:  # the child keeps its own copy
             sipp = subprocess.Popen(cmd, stdout=sipp_out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self.children.append(sipp)
@@ -576,9 +656,13 @@ class Bench:
         tools["tshark"] = tree_cpu_seconds(tshark.pid) - tools0["tshark"]
         running[0] = False
         sampler.join(timeout=2)
-        step.cpu = {"FreeSWITCH": step.fs_cpu, "call server": step.cs_cpu or 0.0,
-                    "callback server": self_cpu_seconds() - self_cpu0,
-                    "sipp": tools["sipp"], "tshark": tools["tshark"]}
+        step.cpu = {
+            "FreeSWITCH": step.fs_cpu,
+            "call server": step.cs_cpu or 0.0,
+            "callback server": self_cpu_seconds() - self_cpu0,
+            "sipp": tools["sipp"],
+            "tshark": tools["tshark"],
+        }
         step.cpu["everything else"] = max(0.0, (busy1 - busy0) / CLK_TCK - sum(step.cpu.values()))
         self.children.remove(sipp)
         gevent.sleep(0.3)  # the last packets into the capture
@@ -605,9 +689,10 @@ class Bench:
             if best and self.cs_idle_rss is not None:
                 step.cs_rss_per_call_kb = (best[1] - self.cs_idle_rss) / best[0]
         if step.calls:
-            points = sorted([(c.invite, 1) for c in step.calls]
-                            + [(c.bye if c.bye is not None else c.invite + args.call_timeout, -1)
-                               for c in step.calls])
+            points = sorted(
+                [(c.invite, 1) for c in step.calls]
+                + [(c.bye if c.bye is not None else c.invite + args.call_timeout, -1) for c in step.calls]
+            )
             up = 0
             for _, delta in points:
                 up += delta
@@ -639,10 +724,12 @@ class Bench:
             no_audio = sum(1 for c in step.calls if c.final == 200 and c.audio is None)
             no_ack = sum(1 for c in step.calls if c.final == 200 and not c.acked)
             codes = sorted({c.final for c in step.calls if c.final != 200})
-            step.reasons.append(f"{step.planned - good} failed calls"
-                                + (f" ({no_audio} without speech)" if no_audio else "")
-                                + (f" ({no_ack} 200 OK never acknowledged by sipp)" if no_ack else "")
-                                + (f" (final codes {codes})" if codes else ""))
+            step.reasons.append(
+                f"{step.planned - good} failed calls"
+                + (f" ({no_audio} without speech)" if no_audio else "")
+                + (f" ({no_ack} 200 OK never acknowledged by sipp)" if no_ack else "")
+                + (f" (final codes {codes})" if codes else "")
+            )
         if step.sipp_failed:
             step.reasons.append(f"sipp counted {step.sipp_failed} failed")
         if step.sipp_rc not in (0, None):
@@ -651,36 +738,49 @@ class Bench:
             step.reasons.append(f"capture dropped {step.capture_dropped} packets")
         p95 = step.length(95)
         if baseline_length and p95 is not None and p95 > baseline_length * (1 + args.max_stretch):
-            step.reasons.append(f"calls stretched: p95 length {p95:.2f} s > "
-                                f"{baseline_length:.2f} s x {1 + args.max_stretch:.2f}")
+            step.reasons.append(
+                f"calls stretched: p95 length {p95:.2f} s > {baseline_length:.2f} s x {1 + args.max_stretch:.2f}"
+            )
         placed = step.placed_rate
         if placed is not None and len(step.calls) >= 10 and placed < 0.9 * step.rate:
-            step.reasons.append(f"sipp placed only {placed:.1f} calls/s (the load generator fell behind: "
-                                f"sipp or the shared CPU may be the limit here)")
+            step.reasons.append(
+                f"sipp placed only {placed:.1f} calls/s (the load generator fell behind: "
+                f"sipp or the shared CPU may be the limit here)"
+            )
         step.passed = not step.reasons
 
     def print_step(self, step, title=None):
         cs = ""
         if step.mode == "ours":
-            cs = (f"; call server CPU {fmt(step.per_call_ms(step.cs_cpu), '.2f')} ms/call, "
-                  f"RSS {fmt(step.cs_rss_per_call_kb, '.1f')} KB/concurrent call "
-                  f"(peak {fmt(step.cs_rss_peak_kb and step.cs_rss_peak_kb / 1024, '.1f')} MB)")
-        print(f"  {title or f'{step.rate:g} calls/s'} {step.mode:6s}: {len(step.good)}/{step.planned} ok, "
-              f"placed {fmt(step.placed_rate, '.1f')}/s, up to {step.max_concurrent} at once, "
-              f"length p50 {fmt(step.length(50), '.2f')} s p95 {fmt(step.length(95), '.2f')} s; "
-              f"first audio p50 {fmt(step.latency(50))} ms p95 {fmt(step.latency(95))} ms "
-              f"(first RTP p50 {fmt(step.latency(50, True))} ms p95 {fmt(step.latency(95, True))} ms); "
-              f"FreeSWITCH CPU {fmt(step.per_call_ms(step.fs_cpu), '.2f')} ms/call{cs}; "
-              f"machine CPU {step.machine_busy * 100:.0f}%"
-              + ("" if step.passed or title else " -> FAILED: " + "; ".join(step.reasons)),
-              flush=True)
+            cs = (
+                f"; call server CPU {fmt(step.per_call_ms(step.cs_cpu), '.2f')} ms/call, "
+                f"RSS {fmt(step.cs_rss_per_call_kb, '.1f')} KB/concurrent call "
+                f"(peak {fmt(step.cs_rss_peak_kb and step.cs_rss_peak_kb / 1024, '.1f')} MB)"
+            )
+        print(
+            f"  {title or f'{step.rate:g} calls/s'} {step.mode:6s}: {len(step.good)}/{step.planned} ok, "
+            f"placed {fmt(step.placed_rate, '.1f')}/s, up to {step.max_concurrent} at once, "
+            f"length p50 {fmt(step.length(50), '.2f')} s p95 {fmt(step.length(95), '.2f')} s; "
+            f"first audio p50 {fmt(step.latency(50))} ms p95 {fmt(step.latency(95))} ms "
+            f"(first RTP p50 {fmt(step.latency(50, True))} ms p95 {fmt(step.latency(95, True))} ms); "
+            f"FreeSWITCH CPU {fmt(step.per_call_ms(step.fs_cpu), '.2f')} ms/call{cs}; "
+            f"machine CPU {step.machine_busy * 100:.0f}%"
+            + ("" if step.passed or title else " -> FAILED: " + "; ".join(step.reasons)),
+            flush=True,
+        )
         if step.wall > 0 and step.cpu:
-            print("      cores busy: " + ", ".join(f"{name} {used / step.wall:.2f}" for name, used in step.cpu.items()
-                                                if used or name != "call server")
-                  + f" (of {os.cpu_count()}, over {step.wall:.1f} s)", flush=True)
+            print(
+                "      cores busy: "
+                + ", ".join(
+                    f"{name} {used / step.wall:.2f}" for name, used in step.cpu.items() if used or name != "call server"
+                )
+                + f" (of {os.cpu_count()}, over {step.wall:.1f} s)",
+                flush=True,
+            )
 
 
 # ----------------------------------------------------------------- report
+
 
 def ratio(a, b):
     if a is None or b in (None, 0):
@@ -690,8 +790,11 @@ def ratio(a, b):
 
 def report(results, warm, sustained, modes, capped=()):
     """The final table."""
-    both = [r for r in sorted({s.rate for s in results})
-            if all(any(s.rate == r and s.mode == m and s.passed for s in results) for m in modes)]
+    both = [
+        r
+        for r in sorted({s.rate for s in results})
+        if all(any(s.rate == r and s.mode == m and s.passed for s in results) for m in modes)
+    ]
     common = both[-1] if both else None
 
     def at(mode, rate):
@@ -728,8 +831,10 @@ def report(results, warm, sustained, modes, capped=()):
         fs_cs = None if o.cs_cpu is None else o.per_call_ms(o.fs_cpu + o.cs_cpu)
         row(f"{tag}: FreeSWITCH + call server CPU/call (ms)", fs_cs, n.per_call_ms(n.fs_cpu), ".2f")
         row(f"{tag}: call-server RSS/concurrent call (KB)", o.cs_rss_per_call_kb, None, ".1f")
-    widths = [max(len(r[i]) for r in [*rows, ("", MODES["ours"]["label"], MODES["native"]["label"], "ours/native")])
-              for i in range(4)]
+    widths = [
+        max(len(r[i]) for r in [*rows, ("", MODES["ours"]["label"], MODES["native"]["label"], "ours/native")])
+        for i in range(4)
+    ]
     header = ("", MODES["ours"]["label"], MODES["native"]["label"], "ours/native")
     print()
     for r in [header, *rows]:
@@ -737,9 +842,13 @@ def report(results, warm, sustained, modes, capped=()):
 
 
 def add_server_argument(parser):
-    parser.add_argument("--server", choices=("serve", "callserver"), default="serve",
-                        help="the command run for ours: serve (as shipped: call server and REST API) or "
-                             "callserver (the call server alone); default %(default)s")
+    parser.add_argument(
+        "--server",
+        choices=("serve", "callserver"),
+        default="serve",
+        help="the command run for ours: serve (as shipped: call server and REST API) or "
+        "callserver (the call server alone); default %(default)s",
+    )
 
 
 def main(argv=None):
@@ -749,18 +858,29 @@ def main(argv=None):
     parser.add_argument("--rates", help="comma-separated steps instead of 10,20,40,60,80,100,...")
     parser.add_argument("--quick", action="store_true", help="a 2-step smoke run (5 and 10 calls/s, 4 s each)")
     parser.add_argument("--modes", default="ours,native", help="which of ours,native to run (default both)")
-    parser.add_argument("--max-stretch", type=float, default=0.2,
-                        help="a step fails when its p95 call length exceeds the unloaded median by this "
-                             "fraction (default %(default)s)")
-    parser.add_argument("--silence-rms", type=float, default=300,
-                        help="PCMU frames below this RMS (16-bit linear) count as silence (default %(default)s)")
+    parser.add_argument(
+        "--max-stretch",
+        type=float,
+        default=0.2,
+        help="a step fails when its p95 call length exceeds the unloaded median by this fraction (default %(default)s)",
+    )
+    parser.add_argument(
+        "--silence-rms",
+        type=float,
+        default=300,
+        help="PCMU frames below this RMS (16-bit linear) count as silence (default %(default)s)",
+    )
     parser.add_argument("--call-timeout", type=float, default=20, help="seconds sipp waits for each message")
     parser.add_argument("--max-minutes", type=float, default=10, help="time budget; no step starts past it")
     parser.add_argument("--fs-loglevel", help="FreeSWITCH log level (default: the configuration's, info)")
     parser.add_argument("--cs-loglevel", default="WARNING", help="call-server log level (default %(default)s)")
     parser.add_argument("--keep", action="store_true", help="keep the captures and logs (the folder is printed)")
-    parser.add_argument("--native-past-steps", type=int, default=2,
-                        help="steps of 10 calls/s native runs past its first failing step (default %(default)s)")
+    parser.add_argument(
+        "--native-past-steps",
+        type=int,
+        default=2,
+        help="steps of 10 calls/s native runs past its first failing step (default %(default)s)",
+    )
     add_server_argument(parser)
     args = parser.parse_args(argv)
 
@@ -793,11 +913,17 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, on_term)
     results, warm, sustained, capped = [], {}, {}, set()
     try:
-        print(f"bench_sip: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} "
-              f"{os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}; work folder {bench.workdir}", flush=True)
+        print(
+            f"bench_sip: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} "
+            f"{os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}; work folder {bench.workdir}",
+            flush=True,
+        )
         bench.start()
-        print(f"FreeSWITCH pid {bench.fs_state['pid']} (SIP {LOOPBACK}:{bench.fs_state['sip_port']}), "
-              f"call server pid {bench.callserver.pid}, sipp media port {bench.media_port}", flush=True)
+        print(
+            f"FreeSWITCH pid {bench.fs_state['pid']} (SIP {LOOPBACK}:{bench.fs_state['sip_port']}), "
+            f"call server pid {bench.callserver.pid}, sipp media port {bench.media_port}",
+            flush=True,
+        )
         baseline = {}
         print(f"unloaded ({warm_calls} calls at 2 calls/s, also the warm-up):", flush=True)
         for mode in modes:
@@ -842,36 +968,56 @@ def main(argv=None):
             results.append(step)
             bench.print_step(step)
             if step.passed:
-                print(f"native passed again at {rate:g} calls/s, past its first failing step: its sustained "
-                      f"figure is the highest step passed", flush=True)
+                print(
+                    f"native passed again at {rate:g} calls/s, past its first failing step: its sustained "
+                    f"figure is the highest step passed",
+                    flush=True,
+                )
                 sustained["native"] = rate
         for mode in modes:
             if mode in active:
                 why = "the time budget" if out_of_time else "--max-rate"
-                print(f"{mode}: no failure up to {fmt(sustained.get(mode), 'g')} calls/s (stopped by {why}): "
-                      f"a lower bound", flush=True)
+                print(
+                    f"{mode}: no failure up to {fmt(sustained.get(mode), 'g')} calls/s (stopped by {why}): "
+                    f"a lower bound",
+                    flush=True,
+                )
                 capped.add(mode)
             else:
                 failed = [s for s in results if s.mode == mode and not s.passed]
                 if failed:
                     s = failed[0]
-                    print(f"{mode}: first failing step {s.rate:g} calls/s (machine CPU {s.machine_busy * 100:.0f}%): "
-                          + "; ".join(s.reasons), flush=True)
+                    print(
+                        f"{mode}: first failing step {s.rate:g} calls/s (machine CPU {s.machine_busy * 100:.0f}%): "
+                        + "; ".join(s.reasons),
+                        flush=True,
+                    )
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
     finally:
         bench.stop()
-    summary = [line.strip() for line in bench.callserver_log.read_text().splitlines()
-               if line.startswith(("call server stopped", "stopped:"))] if bench.callserver_log else []
+    summary = (
+        [
+            line.strip()
+            for line in bench.callserver_log.read_text().splitlines()
+            if line.startswith(("call server stopped", "stopped:"))
+        ]
+        if bench.callserver_log
+        else []
+    )
     if summary:
         print(summary[0])
     if bench.callserver_log:
-        problems = [line for line in bench.callserver_log.read_text().splitlines() if " WARNING " in line or " ERROR " in line]
+        problems = [
+            line for line in bench.callserver_log.read_text().splitlines() if " WARNING " in line or " ERROR " in line
+        ]
         print(f"call-server log: {len(problems)} warnings/errors ({bench.callserver_log})")
     if len(modes) == 2 and results:
         report(results, warm, sustained, modes, capped)
-    print(f"\n{time.monotonic() - started:.0f} s in all; {os.cpu_count()} cores shared by FreeSWITCH, the call "
-          f"server, sipp, tshark and the callback server (this process): figures are a guide.")
+    print(
+        f"\n{time.monotonic() - started:.0f} s in all; {os.cpu_count()} cores shared by FreeSWITCH, the call "
+        f"server, sipp, tshark and the callback server (this process): figures are a guide."
+    )
     if not args.keep:
         shutil.rmtree(bench.workdir, ignore_errors=True)
     return 0

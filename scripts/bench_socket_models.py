@@ -18,6 +18,7 @@ For each rate it prints FreeSWITCH's CPU per call and that of this process
 
     FREESWITCH_BIN=/opt/freeswitch/bin/freeswitch python scripts/bench_socket_models.py --rates 40,80
 """
+
 from gevent import monkey
 
 monkey.patch_all()
@@ -38,18 +39,24 @@ from voxology_fs.esl.connection import OutboundSession  # noqa: E402
 from voxology_fs.esl.protocol import encode_execute  # noqa: E402
 
 HELLO = ("speak", "flite|kal|Hello, world.")
-PATTERNS = {"async_narrow": ("19995550401", "async full"), "async_silent": ("19995550402", "async full"),
-            "sync": ("19995550403", "full")}
+PATTERNS = {
+    "async_narrow": ("19995550401", "async full"),
+    "async_silent": ("19995550402", "async full"),
+    "sync": ("19995550403", "full"),
+}
 
 
 def dialplan(port):
-    extensions = "".join(f"""
+    extensions = "".join(
+        f"""
     <extension name="bench_{name}">
       <condition field="destination_number" expression="^{number}$">
         <action application="set" data="bench_pattern={name}"/>
         <action application="socket" data="127.0.0.1:{port} {mode}"/>
       </condition>
-    </extension>""" for name, (number, mode) in PATTERNS.items())
+    </extension>"""
+        for name, (number, mode) in PATTERNS.items()
+    )
     return base.NATIVE_DIALPLAN.replace("  </context>", extensions + "\n  </context>")
 
 
@@ -58,14 +65,17 @@ def run_app(sock, address):
     try:
         pattern = session.connect().get("variable_bench_pattern")
         if pattern == "async_narrow":
-            session.subscribe(["CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP"], {"Unique-ID": session.uuid},
-                              linger=False)
+            session.subscribe(["CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP"], {"Unique-ID": session.uuid}, linger=False)
             for app, arg in (("answer", None), HELLO):
                 session.execute_async(app, arg).wait(30)
             session.execute_async("hangup", None)
         elif pattern == "async_silent":
-            session.send_pipelined([encode_execute(app, arg, str(i), event_lock=True)
-                                    for i, (app, arg) in enumerate((("answer", None), HELLO, ("hangup", None)))])
+            session.send_pipelined(
+                [
+                    encode_execute(app, arg, str(i), event_lock=True)
+                    for i, (app, arg) in enumerate((("answer", None), HELLO, ("hangup", None)))
+                ]
+            )
         elif pattern == "sync":
             for app, arg in (("answer", None), HELLO, ("hangup", None)):
                 session.send_raw(encode_execute(app, arg, "0"), timeout=30)
@@ -95,8 +105,10 @@ def main(argv=None):
     rows = []
     try:
         load = os.getloadavg()
-        print(f"bench_socket_models: {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} "
-              f"{load[2]:.2f}", flush=True)
+        print(
+            f"bench_socket_models: {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
+            flush=True,
+        )
         bench.start()
         for rate in [float(r) for r in args.rates.split(",")]:
             native = None
@@ -106,18 +118,31 @@ def main(argv=None):
                 bench.print_step(step)
                 fs = step.per_call_ms(step.fs_cpu)
                 native = fs if mode == "native" else native
-                rows.append((rate, mode, len(step.good), step.planned, fs, step.per_call_ms(step.cpu["callback server"]),
-                             step.wall))
+                rows.append(
+                    (
+                        rate,
+                        mode,
+                        len(step.good),
+                        step.planned,
+                        fs,
+                        step.per_call_ms(step.cpu["callback server"]),
+                        step.wall,
+                    )
+                )
     finally:
         bench.stop()
         server.stop()
         shutil.rmtree(bench.workdir, ignore_errors=True)
-    print(f"\n{'calls/s':>7s}  {'pattern':13s}  {'ok':>9s}  {'FS ms/call':>10s}  {'x native':>8s}  "
-          f"{'app ms/call':>11s}  {'wall s':>6s}")
+    print(
+        f"\n{'calls/s':>7s}  {'pattern':13s}  {'ok':>9s}  {'FS ms/call':>10s}  {'x native':>8s}  "
+        f"{'app ms/call':>11s}  {'wall s':>6s}"
+    )
     for rate, mode, good, planned, fs, app, wall in rows:
         ref = next(r[4] for r in rows if r[0] == rate and r[1] == "native")
-        print(f"{rate:7g}  {mode:13s}  {f'{good}/{planned}':>9s}  {base.fmt(fs, '.2f'):>10s}  "
-              f"{base.ratio(fs, ref):>8s}  {base.fmt(app, '.2f'):>11s}  {wall:6.1f}")
+        print(
+            f"{rate:7g}  {mode:13s}  {f'{good}/{planned}':>9s}  {base.fmt(fs, '.2f'):>10s}  "
+            f"{base.ratio(fs, ref):>8s}  {base.fmt(app, '.2f'):>11s}  {wall:6.1f}"
+        )
     return 0
 
 

@@ -78,9 +78,7 @@ V = {
     "blank": "",
 }
 
-PRODUCT_CONDITION = (
-    "$keyPresses == '1' && $sessionData.gender == 'male' || $sessionData.age > 21"
-)
+PRODUCT_CONDITION = "$keyPresses == '1' && $sessionData.gender == 'male' || $sessionData.age > 21"
 
 
 def session(**fields):
@@ -520,9 +518,7 @@ def build_table() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--check", action="store_true", help="exit 1 if the committed table is out of date"
-    )
+    parser.add_argument("--check", action="store_true", help="exit 1 if the committed table is out of date")
     arguments = parser.parse_args()
     table = build_table()
     if arguments.check:

@@ -22,6 +22,7 @@ other file is ``tune``, the rest ``test``, alternating within each class.  espea
 waveforms vary slightly from run to run, so a new run gives a close but not
 byte-identical set: the committed one is the reference.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,15 +36,40 @@ import sys
 import tempfile
 
 RATE = 8000
-VOICES = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-us-nyc",
-          "en-us+f2", "en+f3", "en+m3", "en-gb+f4", "en+klatt", "en-us+m7"]
+VOICES = [
+    "en-us",
+    "en-gb",
+    "en-gb-scotland",
+    "en-gb-x-rp",
+    "en-029",
+    "en-us-nyc",
+    "en-us+f2",
+    "en+f3",
+    "en+m3",
+    "en-gb+f4",
+    "en+klatt",
+    "en-us+m7",
+]
 NAMES = ["Sam", "Maria", "Dave", "Priya", "Tom Becker", "Lucy", "Ahmed", "Karen Wright", "Jose", "Mei"]
 COMPANIES = ["Northside Dental", "Baker and Sons Plumbing", "City Library", "Riverside Auto Repair"]
 
 HUMAN_SHORT = [
-    "Hello?", "Hello.", "Hi, who's calling?", "Yes, this is {name} speaking.", "Hello, hello?",
-    "Yeah?", "Hi there.", "Hello, {name} speaking.", "Yes?", "Hey.", "Speaking.",
-    "Hello, who is this?", "Hi, yes?", "Good morning.", "Hello, this is {name}.", "Yep, hello?",
+    "Hello?",
+    "Hello.",
+    "Hi, who's calling?",
+    "Yes, this is {name} speaking.",
+    "Hello, hello?",
+    "Yeah?",
+    "Hi there.",
+    "Hello, {name} speaking.",
+    "Yes?",
+    "Hey.",
+    "Speaking.",
+    "Hello, who is this?",
+    "Hi, yes?",
+    "Good morning.",
+    "Hello, this is {name}.",
+    "Yep, hello?",
 ]
 HUMAN_LONG = [  # hard: longer than the speech threshold at most speeds
     "Hello, this is {name} at {company}, how can I help you today?",
@@ -60,7 +86,8 @@ MACHINE_LONG = [
     "You have reached the mailbox of {digits}. Please leave a message.",
 ]
 MACHINE_SHORT = [  # hard: about as short as a person's answer
-    "{name}, leave a message.", "You've reached {digits}.",
+    "{name}, leave a message.",
+    "You've reached {digits}.",
 ]
 
 
@@ -73,8 +100,31 @@ def speech(tmp: str, text: str, voice: str, speed: int, pitch: int) -> array.arr
     raw = os.path.join(tmp, "say.raw")
     sh("espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", wav, text)
     # espeak's own leading and trailing silence is trimmed: the composition adds its own.
-    sh("sox", wav, "-r", str(RATE), "-c", "1", "-b", "16", "-e", "signed", "-t", "raw", raw,
-       "silence", "1", "0.01", "0.5%", "reverse", "silence", "1", "0.01", "0.5%", "reverse")
+    sh(
+        "sox",
+        wav,
+        "-r",
+        str(RATE),
+        "-c",
+        "1",
+        "-b",
+        "16",
+        "-e",
+        "signed",
+        "-t",
+        "raw",
+        raw,
+        "silence",
+        "1",
+        "0.01",
+        "0.5%",
+        "reverse",
+        "silence",
+        "1",
+        "0.01",
+        "0.5%",
+        "reverse",
+    )
     samples = array.array("h")
     with open(raw, "rb") as f:
         samples.frombytes(f.read())
@@ -122,8 +172,9 @@ def rms(x) -> float:
     return math.sqrt(sum(v * v for v in x) / max(1, len(x)))
 
 
-def mix_noise(signal: list[float], snr_db: float | None, colour: str, rng: random.Random,
-              speech_rms: float) -> list[float]:
+def mix_noise(
+    signal: list[float], snr_db: float | None, colour: str, rng: random.Random, speech_rms: float
+) -> list[float]:
     if snr_db is None:
         return signal
     level = speech_rms / (10 ** (snr_db / 20))
@@ -137,13 +188,34 @@ def write_ulaw(tmp: str, samples: list[float], path: str) -> None:
         f.write(pcm.tobytes())
     # telephone band, then G.711 u-law: what the switch records of a call (no dither, so the
     # output is the same on every run)
-    sh("sox", "-D", "-t", "raw", "-r", str(RATE), "-e", "signed", "-b", "16", "-c", "1", raw,
-       "-e", "u-law", "-b", "8", path, "sinc", "250-3500")
+    sh(
+        "sox",
+        "-D",
+        "-t",
+        "raw",
+        "-r",
+        str(RATE),
+        "-e",
+        "signed",
+        "-b",
+        "16",
+        "-c",
+        "1",
+        raw,
+        "-e",
+        "u-law",
+        "-b",
+        "8",
+        path,
+        "sinc",
+        "250-3500",
+    )
 
 
 def fill(text: str, rng: random.Random) -> str:
-    digits = " ".join(rng.choice("23456789") for _ in range(3)) + ", " + \
-        " ".join(rng.choice("0123456789") for _ in range(4))
+    digits = (
+        " ".join(rng.choice("23456789") for _ in range(3)) + ", " + " ".join(rng.choice("0123456789") for _ in range(4))
+    )
     return text.format(name=rng.choice(NAMES), company=rng.choice(COMPANIES), digits=digits)
 
 
@@ -243,8 +315,7 @@ def make_unknown(tmp, rng, kind: str) -> tuple[list[float], list[str], float | N
     raise ValueError(kind)
 
 
-UNKNOWN_KINDS = ["silence", "white noise", "pink noise", "brown noise", "tone", "chord", "tune",
-                 "ringback", "hum"]
+UNKNOWN_KINDS = ["silence", "white noise", "pink noise", "brown noise", "tone", "chord", "tune", "ringback", "hum"]
 
 
 def main() -> int:
@@ -257,10 +328,12 @@ def main() -> int:
     # One long answer per half among people (6%, a business line's "Hello, this is Sam at
     # ..."): longer than speech_threshold, so wrong by design; two short greetings per half
     # among machines.
-    plan = ([("human", {"long": i in (4, 21)}) for i in range(32)]
-            # beeps alternate in pairs, so that each half has greetings with and without one
-            + [("machine", {"short": i % 9 == 4, "beep": i // 2 % 2 == 0}) for i in range(32)]
-            + [("unknown", {"kind": UNKNOWN_KINDS[i % len(UNKNOWN_KINDS)]}) for i in range(32)])
+    plan = (
+        [("human", {"long": i in (4, 21)}) for i in range(32)]
+        # beeps alternate in pairs, so that each half has greetings with and without one
+        + [("machine", {"short": i % 9 == 4, "beep": i // 2 % 2 == 0}) for i in range(32)]
+        + [("unknown", {"kind": UNKNOWN_KINDS[i % len(UNKNOWN_KINDS)]}) for i in range(32)]
+    )
     rows, counts = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         for cls, opts in plan:

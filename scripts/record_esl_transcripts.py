@@ -12,6 +12,7 @@ reaches the socket in a scenario is recorded; other legs (agents, members,
 dialled targets) are driven unrecorded. The run folder's path is rewritten to
 ``/rec`` (Content-Length follows) and the host's addresses to documentation ones.
 """
+
 from gevent import monkey
 
 monkey.patch_all()
@@ -36,6 +37,7 @@ EXTEN = "1000"
 
 # ----------------------------------------------------------------- writing
 
+
 def frames(chunks):
     """Raw chunks of one direction -> whole messages (header block, blank line, Content-Length bytes)."""
     buf, out = b"", []
@@ -49,8 +51,8 @@ def frames(chunks):
                     length = int(line.split(b":", 1)[1])
             if len(buf) < end + length:
                 break
-            out.append(buf[:end + length])
-            buf = buf[end + length:]
+            out.append(buf[: end + length])
+            buf = buf[end + length :]
     return out
 
 
@@ -61,8 +63,10 @@ def rewrite(message, replacements):
     for old, new in replacements:
         head, new_body = head.replace(old, new), new_body.replace(old, new)
     if new_body != body:
-        lines = [b"Content-Length: %d" % len(new_body) if line.lower().startswith(b"content-length:") else line
-                 for line in head.split(b"\n")]
+        lines = [
+            b"Content-Length: %d" % len(new_body) if line.lower().startswith(b"content-length:") else line
+            for line in head.split(b"\n")
+        ]
         head = b"\n".join(lines)
     return head + sep + new_body
 
@@ -83,6 +87,7 @@ def write_transcript(path, wire, replacements):
 
 
 # ----------------------------------------------------------------- the rig
+
 
 class Rig:
     def __init__(self, state):
@@ -159,6 +164,7 @@ def wait_until(predicate, timeout=10):
 
 
 # ----------------------------------------------------------------- scenarios
+
 
 def avmd(rig):
     """On an outbound leg (Make Call's: the A leg of a loopback originate, sent
@@ -330,8 +336,15 @@ def record(names):
     run_dir = Path(tempfile.mkdtemp(prefix="esl-record-"))
     socket_port = runfs.free_port()
     rtp_start, rtp_end = runfs.free_rtp_range()
-    state = runfs.start(run_dir, sip_port=runfs.free_port(udp=True), esl_port=runfs.free_port(),
-                        socket_addr=f"127.0.0.1:{socket_port}", rtp_start=rtp_start, rtp_end=rtp_end, timeout=45)
+    state = runfs.start(
+        run_dir,
+        sip_port=runfs.free_port(udp=True),
+        esl_port=runfs.free_port(),
+        socket_addr=f"127.0.0.1:{socket_port}",
+        rtp_start=rtp_start,
+        rtp_end=rtp_end,
+        timeout=45,
+    )
     replacements = [(str(Path(state["run_dir"]) / "recordings").encode(), b"/rec")]
     replacements.append((urllib.parse.quote(replacements[0][0].decode(), safe="").encode(), b"%2Frec"))
     ipv4 = local_addresses()

@@ -4,6 +4,7 @@ The helpers they use are in ``tests/support``.  The database is SQLite unless
 ``VOXOLOGY_TEST_DATABASE_URL`` names another (the tox ``postgres`` env sets
 it to the local PostgreSQL).
 """
+
 from gevent import monkey
 
 monkey.patch_all()
@@ -44,9 +45,15 @@ def callback_server():
 @pytest.fixture
 def settings(tmp_path):
     return Settings(
-        database_url="unused-by-tests", outbound_host="127.0.0.1", outbound_port=0,
-        callback_connect_timeout=1.0, callback_timeout=2.0, callback_retries=1, callback_retry_backoff=0.01,
-        audio_cache_dir=str(tmp_path / "audio"), recordings_dir=str(tmp_path / "rec"),
+        database_url="unused-by-tests",
+        outbound_host="127.0.0.1",
+        outbound_port=0,
+        callback_connect_timeout=1.0,
+        callback_timeout=2.0,
+        callback_retries=1,
+        callback_retry_backoff=0.01,
+        audio_cache_dir=str(tmp_path / "audio"),
+        recordings_dir=str(tmp_path / "rec"),
         max_callbacks_per_call=20,
     )
 

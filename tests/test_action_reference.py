@@ -1,4 +1,5 @@
 """The README's action reference is the one the actions' declarations give."""
+
 from voxology_fs.flow import reference
 from voxology_fs.flow.actions import REGISTRY
 

@@ -1,4 +1,5 @@
 """Caller IDs: a verification call speaks a code; the user types it back."""
+
 import re
 
 from tests.support.provision import DID, FAR, HELLO
@@ -43,8 +44,9 @@ def test_add_verify_and_call_from_a_caller_id(rig, callback_server):
     r = acme.post("/Dials/Connect", {"call": {"no": FAR, "caller_id_no": MOBILE}})
     assert r.status_code == 400 and "configuration" in r.get_json()["error"]["message"]
     url = callback_server.static("/hello", HELLO)
-    assert acme.put("/CallFlows/Configurations/PhoneNumbers/" + enc(MOBILE),
-                    {"callback": {"url": url}}).status_code == 200
+    assert (
+        acme.put("/CallFlows/Configurations/PhoneNumbers/" + enc(MOBILE), {"callback": {"url": url}}).status_code == 200
+    )
     r = acme.post("/Dials/Connect", {"call": {"no": FAR, "caller_id_no": MOBILE}})
     assert r.status_code == 201
     assert wait_until(lambda: of_type(callback_server, "call_ended"), 10)

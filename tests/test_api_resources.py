@@ -1,4 +1,5 @@
 """REST API: auth, errors, numbers, configurations, information, docs, isolation."""
+
 import pytest
 
 from tests.support.provision import DID, INVENTORY, tenant
@@ -70,17 +71,23 @@ def test_only_the_hash_of_a_key_is_stored(db):
 
 
 def test_malformed_json_is_400_and_wrong_media_type_415(acme):
-    r = acme.c.post("/v1/PhoneNumbers/CallFlows", data="{nope", headers={"x-api-key": acme.key,
-                                                                        "content-type": "application/json"})
+    r = acme.c.post(
+        "/v1/PhoneNumbers/CallFlows", data="{nope", headers={"x-api-key": acme.key, "content-type": "application/json"}
+    )
     err(r, 400, "invalid_json")
-    r = acme.c.post("/v1/PhoneNumbers/CallFlows", data="[1]", headers={"x-api-key": acme.key,
-                                                                      "content-type": "application/json"})
+    r = acme.c.post(
+        "/v1/PhoneNumbers/CallFlows", data="[1]", headers={"x-api-key": acme.key, "content-type": "application/json"}
+    )
     err(r, 400, "invalid_json")
-    r = acme.c.post("/v1/PhoneNumbers/CallFlows", data="a=b", headers={"x-api-key": acme.key,
-                                                                      "content-type": "text/plain"})
+    r = acme.c.post(
+        "/v1/PhoneNumbers/CallFlows", data="a=b", headers={"x-api-key": acme.key, "content-type": "text/plain"}
+    )
     err(r, 415, "unsupported_media_type")
-    r = acme.c.post("/v1/PhoneNumbers/CallFlows", data=b"\xff\xfe", headers={"x-api-key": acme.key,
-                                                                            "content-type": "application/json"})
+    r = acme.c.post(
+        "/v1/PhoneNumbers/CallFlows",
+        data=b"\xff\xfe",
+        headers={"x-api-key": acme.key, "content-type": "application/json"},
+    )
     err(r, 400, "invalid_json")
 
 
@@ -101,8 +108,10 @@ def test_rate_limit_429(db, settings, inventory):
 
 # -- numbers --------------------------------------------------------------------------------
 def test_search_by_area_code_is_the_national_prefix(acme):
-    r = acme.get("/PhoneNumbers/Available?capabilities=voice,sms&search_by=prefixes&search_on=714",
-                 headers={"Content-Type": "application/json", "Cache-Control": "no-cache"})
+    r = acme.get(
+        "/PhoneNumbers/Available?capabilities=voice,sms&search_by=prefixes&search_on=714",
+        headers={"Content-Type": "application/json", "Cache-Control": "no-cache"},
+    )
     assert r.status_code == 200
     assert [n["no"] for n in r.get_json()["phone_numbers"]] == ["+17145551212"]
     r = acme.get("/PhoneNumbers/Available?capabilities=voice&search_by=prefixes&search_on=714")
@@ -128,10 +137,19 @@ def test_search_contains_region_country_and_pages(acme):
     assert r["total"] == 5 and r["page"] == 2 and len(r["phone_numbers"]) == 2 and r["has_more"]
 
 
-@pytest.mark.parametrize("query,field", [("capabilities=fax", "capabilities"), ("search_by=zip&search_on=1", "search_by"),
-                                         ("search_by=prefixes", "search_on"), ("search_by=prefixes&search_on=7x!", "search_on"),
-                                         ("page=0", "page"), ("page_size=abc", "page_size"), ("page_size=100000", "page_size"),
-                                         ("search_by=country&search_on=USA", "search_on")])
+@pytest.mark.parametrize(
+    "query,field",
+    [
+        ("capabilities=fax", "capabilities"),
+        ("search_by=zip&search_on=1", "search_by"),
+        ("search_by=prefixes", "search_on"),
+        ("search_by=prefixes&search_on=7x!", "search_on"),
+        ("page=0", "page"),
+        ("page_size=abc", "page_size"),
+        ("page_size=100000", "page_size"),
+        ("search_by=country&search_on=USA", "search_on"),
+    ],
+)
 def test_search_errors_name_the_field(acme, query, field):
     err(acme.get("/PhoneNumbers/Available?" + query), 400, "invalid_field", field)
 
@@ -160,22 +178,37 @@ def test_provision_is_all_or_nothing(acme, other):
     assert acme.get("/PhoneNumbers").get_json()["total"] == 0
 
 
-@pytest.mark.parametrize("body,field", [({}, "phone_numbers"), ({"phone_numbers": []}, "phone_numbers"),
-                                        ({"phone_numbers": ["+17145551212"]}, "phone_numbers.0"),
-                                        ({"phone_numbers": [{"no": "hello"}]}, "phone_numbers.0.no"),
-                                        ({"phone_numbers": [{"no": 17145551212}]}, "phone_numbers.0.no")])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({}, "phone_numbers"),
+        ({"phone_numbers": []}, "phone_numbers"),
+        ({"phone_numbers": ["+17145551212"]}, "phone_numbers.0"),
+        ({"phone_numbers": [{"no": "hello"}]}, "phone_numbers.0.no"),
+        ({"phone_numbers": [{"no": 17145551212}]}, "phone_numbers.0.no"),
+    ],
+)
 def test_provision_validation(acme, body, field):
     err(acme.post("/PhoneNumbers/CallFlows", body), 400, "invalid_field", field)
 
 
 def test_provision_needs_voice(acme):
     operator.import_numbers("+13105550001,sms\n")
-    err(acme.post("/PhoneNumbers/CallFlows", {"phone_numbers": [{"no": "+13105550001"}]}), 400, field="phone_numbers.0.no")
+    err(
+        acme.post("/PhoneNumbers/CallFlows", {"phone_numbers": [{"no": "+13105550001"}]}),
+        400,
+        field="phone_numbers.0.no",
+    )
 
 
 # -- configurations -------------------------------------------------------------------------
-SEED_CONFIG = {"callback": {"method": "GET", "url": "https://s3-us-west-2.amazonaws.com/com.voxology.actions/docs/hello-world.json",
-                            "content_type": "application/json"}}
+SEED_CONFIG = {
+    "callback": {
+        "method": "GET",
+        "url": "https://s3-us-west-2.amazonaws.com/com.voxology.actions/docs/hello-world.json",
+        "content_type": "application/json",
+    }
+}
 
 
 def test_put_and_get_configuration(acme):
@@ -183,8 +216,10 @@ def test_put_and_get_configuration(acme):
     r = acme.put("/CallFlows/Configurations/PhoneNumbers/" + enc(DID), SEED_CONFIG)
     assert r.status_code == 200
     assert r.get_json()["callback"] == SEED_CONFIG["callback"] and r.get_json()["fallback"] is None
-    body = {"callback": {"method": "post", "url": "http://127.0.0.1:9/x", "content_type": "application/xml"},
-            "fallback": {"url": "https://example.net/fb"}}
+    body = {
+        "callback": {"method": "post", "url": "http://127.0.0.1:9/x", "content_type": "application/xml"},
+        "fallback": {"url": "https://example.net/fb"},
+    }
     r = acme.put("/CallFlows/Configurations/PhoneNumbers/" + enc(DID), body)
     doc = acme.get("/CallFlows/Configurations/PhoneNumbers/" + enc(DID)).get_json()
     assert doc["callback"] == {"method": "POST", "url": "http://127.0.0.1:9/x", "content_type": "application/xml"}
@@ -195,13 +230,20 @@ def test_put_and_get_configuration(acme):
     err(acme.get("/CallFlows/Configurations/PhoneNumbers/" + enc(DID)), 404)
 
 
-@pytest.mark.parametrize("body,field", [
-    ({}, "callback"), ({"callback": "x"}, "callback"), ({"callback": {}}, "callback.url"),
-    ({"callback": {"url": "ftp://x/y"}}, "callback.url"), ({"callback": {"url": "/local"}}, "callback.url"),
-    ({"callback": {"url": "http://x/y", "method": "PUT"}}, "callback.method"),
-    ({"callback": {"url": "http://x/y", "content_type": "text/html"}}, "callback.content_type"),
-    ({"callback": {"url": "http://x/y"}, "fallback": {"url": "file:///etc/passwd"}}, "fallback.url"),
-    ({"callback": {"url": 5}}, "callback.url")])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({}, "callback"),
+        ({"callback": "x"}, "callback"),
+        ({"callback": {}}, "callback.url"),
+        ({"callback": {"url": "ftp://x/y"}}, "callback.url"),
+        ({"callback": {"url": "/local"}}, "callback.url"),
+        ({"callback": {"url": "http://x/y", "method": "PUT"}}, "callback.method"),
+        ({"callback": {"url": "http://x/y", "content_type": "text/html"}}, "callback.content_type"),
+        ({"callback": {"url": "http://x/y"}, "fallback": {"url": "file:///etc/passwd"}}, "fallback.url"),
+        ({"callback": {"url": 5}}, "callback.url"),
+    ],
+)
 def test_configuration_validation(acme, body, field):
     acme.post("/PhoneNumbers/CallFlows", {"phone_numbers": [{"no": DID}]})
     err(acme.put("/CallFlows/Configurations/PhoneNumbers/" + enc(DID), body), 400, "invalid_field", field)
@@ -239,6 +281,7 @@ def test_accounts_never_see_or_change_each_others_numbers(acme, other):
 
 def acme_account_id(client):
     from voxology_fs.api.auth import hash_key
+
     return models.Application.get(models.Application.api_key_hash == hash_key(client.key)).account_id
 
 

@@ -1,4 +1,5 @@
 """``voxology-fs api``: gunicorn with gevent workers, each with its own ESL connection."""
+
 import os
 import signal
 import socket
@@ -49,8 +50,12 @@ dial_string = "loopback/{{number}}"
     _, _, key = tenant()
     operator.import_numbers("+17145551212,voice\n")
     env = dict(os.environ, PYTHONPATH=ROOT)
-    process = subprocess.Popen([sys.executable, "-m", "voxology_fs.cli", "--config", str(config), "api"],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "voxology_fs.cli", "--config", str(config), "api"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         base = f"http://127.0.0.1:{port}/v1"
         deadline = time.monotonic() + 20

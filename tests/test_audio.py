@@ -1,4 +1,5 @@
 """PLAY's audio cache follows HTTP caching and only ever yields files it wrote."""
+
 import os
 
 import pytest
@@ -15,8 +16,9 @@ def cache(tmp_path):
 
 
 def test_max_age_is_honoured(cache, callback_server):
-    url = callback_server.route("/a.mp3", lambda r: (200, MP3, {"Content-Type": "audio/mpeg",
-                                                                 "Cache-Control": "max-age=60"}))
+    url = callback_server.route(
+        "/a.mp3", lambda r: (200, MP3, {"Content-Type": "audio/mpeg", "Cache-Control": "max-age=60"})
+    )
     first = cache.fetch(url)
     second = cache.fetch(url)
     assert first == second and first.endswith(".mp3") and first.startswith(cache.directory)
@@ -39,6 +41,7 @@ def test_stale_entry_is_revalidated_with_its_etag(cache, callback_server):
 
 def test_freshness_rules():
     from voxology_fs.audio import _freshness
+
     assert _freshness({"Cache-Control": "public, max-age=300"}) == 300
     assert _freshness({"Cache-Control": "no-store, max-age=300"}) == 0
     assert _freshness({"Cache-Control": "no-cache"}) == 0

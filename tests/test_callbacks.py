@@ -1,4 +1,5 @@
 """Callback requests: every method and content type, retries, limits."""
+
 import json
 from urllib.parse import parse_qsl
 from xml.etree import ElementTree
@@ -8,9 +9,14 @@ import pytest
 from voxology_fs.callbacks import CallbackClient, CallbackError, CallbackTarget, flatten_form, to_xml
 from voxology_fs.flow.state import CallState
 
-FIELDS = CallState(call_id="c1", direction="inbound", caller_no="+12125550100", api_no="+17145551212",
-                   session_data={"name": "Bob", "age": 21, "tags": ["a", "b"]},
-                   key_presses=[{"name": "rating", "digits": "1"}]).callback_fields("init_call")
+FIELDS = CallState(
+    call_id="c1",
+    direction="inbound",
+    caller_no="+12125550100",
+    api_no="+17145551212",
+    session_data={"name": "Bob", "age": 21, "tags": ["a", "b"]},
+    key_presses=[{"name": "rating", "digits": "1"}],
+).callback_fields("init_call")
 
 
 def client():
@@ -18,11 +24,34 @@ def client():
 
 
 def test_init_call_has_every_field_of_the_product_example():
-    expected = {"type", "app_id", "subaccount_id", "call_id", "start_time", "direction", "duration", "status",
-                "detection", "caller_no", "caller_no_city", "caller_no_region", "caller_no_country",
-                "caller_no_timezone", "api_no", "api_no_city", "api_no_region", "api_no_country",
-                "api_no_timezone", "key_presses", "recordings", "custom_data", "session_data", "end_time",
-                "sip_domain", "sip_forwarded_for"}
+    expected = {
+        "type",
+        "app_id",
+        "subaccount_id",
+        "call_id",
+        "start_time",
+        "direction",
+        "duration",
+        "status",
+        "detection",
+        "caller_no",
+        "caller_no_city",
+        "caller_no_region",
+        "caller_no_country",
+        "caller_no_timezone",
+        "api_no",
+        "api_no_city",
+        "api_no_region",
+        "api_no_country",
+        "api_no_timezone",
+        "key_presses",
+        "recordings",
+        "custom_data",
+        "session_data",
+        "end_time",
+        "sip_domain",
+        "sip_forwarded_for",
+    }
     assert set(FIELDS) == expected
     assert FIELDS["caller_no_city"] == "New York" and FIELDS["caller_no_region"] == "NY"
     assert FIELDS["api_no_region"] == "CA" and FIELDS["api_no_timezone"] == "America/Los_Angeles"
@@ -91,6 +120,7 @@ def test_connection_refused_is_retried_and_reported():
 
 def test_slow_callback_times_out(callback_server):
     import gevent
+
     url = callback_server.route("/slow", lambda r: gevent.sleep(3) or {"actions": []})
     with pytest.raises(CallbackError) as info:
         CallbackClient(connect_timeout=1, read_timeout=0.3, retries=0).send(CallbackTarget(url), FIELDS)
@@ -117,6 +147,7 @@ def test_a_redirect_loop_is_an_error_not_a_hang(callback_server):
 
 def test_an_answer_over_the_size_limit_is_refused(callback_server):
     from voxology_fs.callbacks import MAX_RESPONSE_BYTES
+
     url = callback_server.route("/big", lambda r: b" " * (MAX_RESPONSE_BYTES + 1))
     with pytest.raises(CallbackError) as info:
         client().send(CallbackTarget(url), FIELDS)

@@ -1,4 +1,5 @@
 """The call server end to end: a fake FreeSWITCH connects calls to the real socket server."""
+
 import os
 
 import gevent
@@ -30,6 +31,7 @@ def switch(call_server):
 
 def example(name):
     import json
+
     with open(os.path.join(EXAMPLES, name + ".json")) as fh:
         return json.load(fh)
 
@@ -48,8 +50,12 @@ def test_hello_world_inbound(switch, callback_server):
     _account, app = provision(url)
     call = switch.incoming_call(destination=DID, caller=CALLER)
     finished(call, callback_server)
-    assert apps(call) == [("ring_ready", None), ("answer", None), ("speak", "flite|kal|Hello, world."),
-                          ("hangup", "NORMAL_CLEARING")]
+    assert apps(call) == [
+        ("ring_ready", None),
+        ("answer", None),
+        ("speak", "flite|kal|Hello, world."),
+        ("hangup", "NORMAL_CLEARING"),
+    ]
     assert call.spoken == ["Hello, world."]
     init = callback_server.of_type("init_call")[0]
     assert init["app_id"] == app.id and init["subaccount_id"] == "0" and init["call_id"] == call.uuid
@@ -72,9 +78,13 @@ def test_channel_set_up_and_narrow_subscription(switch, callback_server):
     # Our dialplan set the channel up before the socket: no set-up application was needed.
     # One application, since each costs FreeSWITCH two events with every variable.
     assert call.executed[:2] == [
-        ("multiset", f"vox_call_id={call.uuid} vox_make_call= playback_delimiter=! playback_terminators=none "
-                     "sleep_eat_digits=true app_disable_expand_variables=true"),
-        ("socket", f"127.0.0.1:{switch.outbound[1]} async full")]
+        (
+            "multiset",
+            f"vox_call_id={call.uuid} vox_make_call= playback_delimiter=! playback_terminators=none "
+            "sleep_eat_digits=true app_disable_expand_variables=true",
+        ),
+        ("socket", f"127.0.0.1:{switch.outbound[1]} async full"),
+    ]
     assert call.executed[2] == ("ring_ready", None)
     assert (call.vars["vox_call_id"], call.vars["app_disable_expand_variables"]) == (call.uuid, "true")
 
@@ -94,9 +104,11 @@ def test_a_bare_dialplan_gets_the_channel_set_up_by_the_call_server(switch, call
     provision(callback_server.static("/hello", example("hello-world")))
     call = switch.incoming_call(destination=DID, caller=CALLER, dialplan=False)
     finished(call, callback_server)
-    ours = call.executed[call.executed.index(("socket", f"127.0.0.1:{switch.outbound[1]} async full")) + 1:]
-    assert ours[0] == ("multiset", "playback_delimiter=! playback_terminators=none sleep_eat_digits=true "
-                                   f"vox_call_id={call.uuid}")
+    ours = call.executed[call.executed.index(("socket", f"127.0.0.1:{switch.outbound[1]} async full")) + 1 :]
+    assert ours[0] == (
+        "multiset",
+        f"playback_delimiter=! playback_terminators=none sleep_eat_digits=true vox_call_id={call.uuid}",
+    )
     assert call.spoken == ["Hello, world."]
 
 
@@ -108,8 +120,9 @@ def test_multi_action_goto(switch, callback_server):
     assert call.spoken[1] == "You successfully navigated to a labeled action."
 
 
-@pytest.mark.parametrize("press,expected", [("1", "You pressed 1."), ("2", "You did not press 1"),
-                                            (None, "You did not press 1")])
+@pytest.mark.parametrize(
+    "press,expected", [("1", "You pressed 1."), ("2", "You did not press 1"), (None, "You did not press 1")]
+)
 def test_conditional_processing(switch, callback_server, press, expected):
     provision(callback_server.static("/cond", example("Example-ConditionalProcessing")))
     call = switch.incoming_call(destination=DID, caller=CALLER)
@@ -117,8 +130,10 @@ def test_conditional_processing(switch, callback_server, press, expected):
         call.on_execute("play_and_get_digits", lambda c, arg: c.press(press))
     finished(call, callback_server, timeout=15)
     collect = [arg for app, arg in call.executed if app == "play_and_get_digits"]
-    assert collect == ["1 1 1 5000 # 'say:Hello world. Welcome to conditional processing. Please press one on "
-                       "your telephone keypad.' silence_stream://1 vox_collected_1 ^[0-9*#A-Da-d]+$ 5000"]
+    assert collect == [
+        "1 1 1 5000 # 'say:Hello world. Welcome to conditional processing. Please press one on "
+        "your telephone keypad.' silence_stream://1 vox_collected_1 ^[0-9*#A-Da-d]+$ 5000"
+    ]
     assert call.spoken[-1].startswith(expected)
     ended = callback_server.of_type("call_ended")[0]
     assert ended["key_presses"] == [{"name": "rating", "digits": press or ""}]
@@ -136,8 +151,9 @@ def test_variable_processing_press_1_then_pound(switch, callback_server):
 def test_say_text_is_never_expanded_by_freeswitch(switch, callback_server, tmp_path):
     marker = tmp_path / "pwned"
     text = f"${{system touch {marker}}} and ${{uuid}}"
-    provision(callback_server.static("/evil", {"actions": [{"type": "SAY", "params": {"text": text}},
-                                                           {"type": "HANGUP"}]}))
+    provision(
+        callback_server.static("/evil", {"actions": [{"type": "SAY", "params": {"text": text}}, {"type": "HANGUP"}]})
+    )
     call = switch.incoming_call(destination=DID, caller=CALLER)
     finished(call, callback_server)
     assert call.spoken == [text]
@@ -160,8 +176,12 @@ def test_reject_busy_before_answer(switch, callback_server):
 
 
 def test_caller_hangs_up_mid_prompt(switch, callback_server):
-    provision(callback_server.static("/long", {"actions": [
-        {"type": "PAUSE", "params": {"length": 60000}}, {"type": "SAY", "params": {"text": "never"}}]}))
+    provision(
+        callback_server.static(
+            "/long",
+            {"actions": [{"type": "PAUSE", "params": {"length": 60000}}, {"type": "SAY", "params": {"text": "never"}}]},
+        )
+    )
     call = switch.incoming_call(destination=DID, caller=CALLER)
     call.on_execute("sleep", lambda c, arg: c.hangup("NORMAL_CLEARING"))
     finished(call, callback_server)
@@ -212,8 +232,10 @@ def test_trace_is_written(switch, callback_server, call_server):
     finished(call, callback_server)
     call_server.trace_writer.flush()
     with models.database.connection_context():
-        kinds = [e.kind for e in models.CallEvent.select().where(models.CallEvent.call == call.uuid)
-                 .order_by(models.CallEvent.id)]
+        kinds = [
+            e.kind
+            for e in models.CallEvent.select().where(models.CallEvent.call == call.uuid).order_by(models.CallEvent.id)
+        ]
     assert kinds[0] == "callback" and "action" in kinds and "say" in kinds
 
 
@@ -230,8 +252,10 @@ def test_subaccount_numbers_report_their_subaccount(switch, callback_server):
     assert init["subaccount_id"] == child.id and init["app_id"] == app.id
 
 
-@pytest.mark.parametrize("method,content_type", [("GET", "application/json"), ("POST", "application/xml"),
-                                                 ("POST", "application/x-www-form-urlencoded")])
+@pytest.mark.parametrize(
+    "method,content_type",
+    [("GET", "application/json"), ("POST", "application/xml"), ("POST", "application/x-www-form-urlencoded")],
+)
 def test_callbacks_in_every_encoding(switch, callback_server, method, content_type):
     def flow(request):
         return {"actions": [{"type": "SAY", "params": {"text": "hi"}}, {"type": "HANGUP"}]}
@@ -255,12 +279,24 @@ def test_callbacks_in_every_encoding(switch, callback_server, method, content_ty
 
 def test_keys_before_a_collect_are_not_type_ahead(switch, callback_server):
     """A '#' left over after num_digits, and keys pressed during a SAY, never reach the next COLLECT."""
-    provision(callback_server.static("/keys", {"actions": [
-        {"type": "COLLECT", "name": "first", "params": {"num_digits": 1},
-         "actions": [{"type": "SAY", "params": {"text": "press one then pound"}}]},
-        {"type": "SAY", "params": {"text": "thanks"}},
-        {"type": "COLLECT", "name": "second", "params": {"num_digits": 1, "timeout": 1000}},
-        {"type": "HANGUP"}]}))
+    provision(
+        callback_server.static(
+            "/keys",
+            {
+                "actions": [
+                    {
+                        "type": "COLLECT",
+                        "name": "first",
+                        "params": {"num_digits": 1},
+                        "actions": [{"type": "SAY", "params": {"text": "press one then pound"}}],
+                    },
+                    {"type": "SAY", "params": {"text": "thanks"}},
+                    {"type": "COLLECT", "name": "second", "params": {"num_digits": 1, "timeout": 1000}},
+                    {"type": "HANGUP"},
+                ]
+            },
+        )
+    )
     call = switch.incoming_call(destination=DID, caller=CALLER)
     pgd = []
 
@@ -277,15 +313,30 @@ def test_keys_before_a_collect_are_not_type_ahead(switch, callback_server):
 
 
 def test_play_fetches_audio_once_and_hands_freeswitch_a_cached_file(switch, callback_server, settings):
-    wav = (b"RIFF" + (36 + 1600).to_bytes(4, "little") + b"WAVEfmt " + (16).to_bytes(4, "little")
-           + (1).to_bytes(2, "little") + (1).to_bytes(2, "little") + (8000).to_bytes(4, "little")
-           + (16000).to_bytes(4, "little") + (2).to_bytes(2, "little") + (16).to_bytes(2, "little")
-           + b"data" + (1600).to_bytes(4, "little") + b"\x10\x00" * 800)
+    wav = (
+        b"RIFF"
+        + (36 + 1600).to_bytes(4, "little")
+        + b"WAVEfmt "
+        + (16).to_bytes(4, "little")
+        + (1).to_bytes(2, "little")
+        + (1).to_bytes(2, "little")
+        + (8000).to_bytes(4, "little")
+        + (16000).to_bytes(4, "little")
+        + (2).to_bytes(2, "little")
+        + (16).to_bytes(2, "little")
+        + b"data"
+        + (1600).to_bytes(4, "little")
+        + b"\x10\x00" * 800
+    )
     callback_server.route("/tone.wav", lambda r: (200, wav))
-    flow = {"actions": [{"type": "PLAY", "params": {"url": callback_server.url("/tone.wav")}},
-                        {"type": "PLAY", "params": {"url": callback_server.url("/missing.wav")}},
-                        {"type": "PLAY", "params": {"url": callback_server.url("/tone.wav"), "loop": 2}},
-                        {"type": "HANGUP"}]}
+    flow = {
+        "actions": [
+            {"type": "PLAY", "params": {"url": callback_server.url("/tone.wav")}},
+            {"type": "PLAY", "params": {"url": callback_server.url("/missing.wav")}},
+            {"type": "PLAY", "params": {"url": callback_server.url("/tone.wav"), "loop": 2}},
+            {"type": "HANGUP"},
+        ]
+    }
     provision(callback_server.static("/play", flow))
     call = switch.incoming_call(destination=DID, caller=CALLER)
     finished(call, callback_server)
@@ -302,6 +353,7 @@ def test_play_fetches_audio_once_and_hands_freeswitch_a_cached_file(switch, call
 def test_conference_greeting_interpolates_and_goes_on_after_the_conference(switch, callback_server):
     from voxology_fs.esl.connection import InboundConnection
     from voxology_fs.flow.actions.media import conference_room
+
     account, _ = provision(callback_server.static("/conf", example("conference-greeting")))
     call = switch.incoming_call(destination=DID, caller=CALLER)
     rooms = []
@@ -326,6 +378,7 @@ def send_control(switch, call_id, request):
     """Send a live-control request as the REST API does."""
     from voxology_fs import control
     from voxology_fs.esl.connection import InboundConnection
+
     headers, body = control.encode(call_id, request)
     esl = InboundConnection.open("127.0.0.1", switch.esl_port, "ClueCon")
     try:
@@ -335,12 +388,23 @@ def send_control(switch, call_id, request):
 
 
 def test_live_session_data_waits_for_the_next_action_and_does_not_cut_the_pause(switch, callback_server):
-    provision(callback_server.static("/live", {"actions": [
-        {"type": "PAUSE", "params": {"length": 300000}},
-        {"type": "SAY", "params": {"text": "hello ${sessionData.name}"}}, {"type": "HANGUP"}]}))
+    provision(
+        callback_server.static(
+            "/live",
+            {
+                "actions": [
+                    {"type": "PAUSE", "params": {"length": 300000}},
+                    {"type": "SAY", "params": {"text": "hello ${sessionData.name}"}},
+                    {"type": "HANGUP"},
+                ]
+            },
+        )
+    )
     call = switch.incoming_call(destination=DID, caller=CALLER)
-    call.on_execute("sleep", lambda c, arg: send_control(switch, c.uuid, {"command": "session_data",
-                                                                           "session_data": {"name": "Ann"}}))
+    call.on_execute(
+        "sleep",
+        lambda c, arg: send_control(switch, c.uuid, {"command": "session_data", "session_data": {"name": "Ann"}}),
+    )
     gevent.sleep(0.6)
     assert call.spoken == [] and not call.wait_closed(timeout=0.1)  # the PAUSE (3 s here) goes on
     finished(call, callback_server)
@@ -349,11 +413,26 @@ def test_live_session_data_waits_for_the_next_action_and_does_not_cut_the_pause(
 
 
 def test_live_actions_interrupt_what_plays(switch, callback_server):
-    provision(callback_server.static("/live", {"actions": [
-        {"type": "PAUSE", "params": {"length": 600000}}, {"type": "SAY", "params": {"text": "never"}}]}))
+    provision(
+        callback_server.static(
+            "/live",
+            {
+                "actions": [
+                    {"type": "PAUSE", "params": {"length": 600000}},
+                    {"type": "SAY", "params": {"text": "never"}},
+                ]
+            },
+        )
+    )
     call = switch.incoming_call(destination=DID, caller=CALLER)
-    call.on_execute("sleep", lambda c, arg: send_control(switch, c.uuid, {
-        "command": "actions", "actions": [{"type": "SAY", "params": {"text": "now"}}, {"type": "HANGUP"}]}))
+    call.on_execute(
+        "sleep",
+        lambda c, arg: send_control(
+            switch,
+            c.uuid,
+            {"command": "actions", "actions": [{"type": "SAY", "params": {"text": "now"}}, {"type": "HANGUP"}]},
+        ),
+    )
     finished(call, callback_server)
     assert call.spoken == ["now"]
 
@@ -367,8 +446,11 @@ def test_live_hangup(switch, callback_server):
 
 
 def test_a_key_does_not_cut_a_pause(switch, callback_server):
-    provision(callback_server.static("/pause", {"actions": [
-        {"type": "PAUSE", "params": {"length": 50000}}, {"type": "HANGUP"}]}))
+    provision(
+        callback_server.static(
+            "/pause", {"actions": [{"type": "PAUSE", "params": {"length": 50000}}, {"type": "HANGUP"}]}
+        )
+    )
     call = switch.incoming_call(destination=DID, caller=CALLER)
     call.on_execute("sleep", lambda c, arg: gevent.spawn_later(0.05, c.press, "5"))
     started = gevent.get_hub().loop.now()
@@ -409,6 +491,7 @@ def test_a_refused_subscription_ends_the_call_cleanly(switch, callback_server, m
     refuses it, no application runs on the channel, the call is logged as
     failed and still gets its one call_ended."""
     from voxology_fs.esl import channel as esl_channel
+
     monkeypatch.setattr(esl_channel, "CALL_EVENTS", ["NOT_AN_EVENT"])
     provision(callback_server.static("/hello", example("hello-world")))
     call = switch.incoming_call(destination=DID, caller=CALLER)
@@ -422,6 +505,7 @@ def test_a_refused_subscription_ends_the_call_cleanly(switch, callback_server, m
 
 def test_a_control_message_the_call_does_not_understand_is_ignored(switch, callback_server):
     from voxology_fs.esl.connection import InboundConnection
+
     provision(callback_server.static("/live", {"actions": [{"type": "PAUSE", "params": {"length": 300000}}]}))
     call = switch.incoming_call(destination=DID, caller=CALLER)
 
@@ -429,8 +513,11 @@ def test_a_control_message_the_call_does_not_understand_is_ignored(switch, callb
         esl = InboundConnection.open("127.0.0.1", switch.esl_port, "ClueCon")
         try:
             for command, body in (("dance", '{"command": "dance"}'), ("hangup", "{not json")):
-                esl.sendevent("CUSTOM", {"Event-Subclass": "voxology::control", "Vox-Call-ID": c.uuid,
-                                         "Vox-Command": command}, body=body)
+                esl.sendevent(
+                    "CUSTOM",
+                    {"Event-Subclass": "voxology::control", "Vox-Call-ID": c.uuid, "Vox-Command": command},
+                    body=body,
+                )
         finally:
             esl.close()
         gevent.spawn_later(0.6, send_control, switch, c.uuid, {"command": "hangup"})
@@ -445,10 +532,20 @@ def test_a_control_message_the_call_does_not_understand_is_ignored(switch, callb
 
 
 def test_media_actions_answer_once_and_only_when_needed(switch, callback_server):
-    provision(callback_server.static("/media", {"actions": [
-        {"type": "SESSIONDATA", "session_data": {"a": 1}}, {"type": "SAY", "params": {"text": "one"}},
-        {"type": "PLAY", "params": {"digits": "12"}}, {"type": "PAUSE", "params": {"length": 10}},
-        {"type": "HANGUP"}]}))
+    provision(
+        callback_server.static(
+            "/media",
+            {
+                "actions": [
+                    {"type": "SESSIONDATA", "session_data": {"a": 1}},
+                    {"type": "SAY", "params": {"text": "one"}},
+                    {"type": "PLAY", "params": {"digits": "12"}},
+                    {"type": "PAUSE", "params": {"length": 10}},
+                    {"type": "HANGUP"},
+                ]
+            },
+        )
+    )
     call = switch.incoming_call(destination=DID, caller=CALLER)
     finished(call, callback_server)
     names = [app for app, _ in apps(call)]
@@ -457,8 +554,17 @@ def test_media_actions_answer_once_and_only_when_needed(switch, callback_server)
 
 
 def test_reject_after_non_media_actions_is_still_before_answer(switch, callback_server):
-    provision(callback_server.static("/rej", {"actions": [
-        {"type": "SESSIONDATA", "session_data": {"a": 1}}, {"type": "REJECT", "params": {"reason": "rejected"}}]}))
+    provision(
+        callback_server.static(
+            "/rej",
+            {
+                "actions": [
+                    {"type": "SESSIONDATA", "session_data": {"a": 1}},
+                    {"type": "REJECT", "params": {"reason": "rejected"}},
+                ]
+            },
+        )
+    )
     call = switch.incoming_call(destination=DID, caller=CALLER)
     finished(call, callback_server)
     assert call.sip_response == 603 and not call.answered
@@ -466,11 +572,28 @@ def test_reject_after_non_media_actions_is_still_before_answer(switch, callback_
 
 
 def test_live_actions_kick_our_member_out_of_a_conference(switch, callback_server):
-    provision(callback_server.static("/conf", {"actions": [
-        {"type": "CONFERENCE", "params": {"name": "sales"}}, {"type": "SAY", "params": {"text": "never"}}]}))
+    provision(
+        callback_server.static(
+            "/conf",
+            {
+                "actions": [
+                    {"type": "CONFERENCE", "params": {"name": "sales"}},
+                    {"type": "SAY", "params": {"text": "never"}},
+                ]
+            },
+        )
+    )
     call = switch.incoming_call(destination=DID, caller=CALLER)
-    call.on_execute("conference", lambda c, arg: gevent.spawn_later(0.05, send_control, switch, c.vars["vox_call_id"], {
-        "command": "actions", "actions": [{"type": "SAY", "params": {"text": "moved"}}, {"type": "HANGUP"}]}))
+    call.on_execute(
+        "conference",
+        lambda c, arg: gevent.spawn_later(
+            0.05,
+            send_control,
+            switch,
+            c.vars["vox_call_id"],
+            {"command": "actions", "actions": [{"type": "SAY", "params": {"text": "moved"}}, {"type": "HANGUP"}]},
+        ),
+    )
     finished(call, callback_server)
     assert call.spoken == ["moved"]
     room = next(arg for app, arg in apps(call) if app == "conference").split("@")[0]
@@ -480,8 +603,13 @@ def test_live_actions_kick_our_member_out_of_a_conference(switch, callback_serve
 
 
 def test_a_flow_nested_thousands_deep_gets_the_apology_and_an_invalid_flow_error(switch, callback_server):
-    deep = ('{"actions": [' + '{"type": "IF", "condition": "true", "then": [' * 3000
-            + '{"type": "HANGUP"}' + ']}' * 3000 + ']}')
+    deep = (
+        '{"actions": ['
+        + '{"type": "IF", "condition": "true", "then": [' * 3000
+        + '{"type": "HANGUP"}'
+        + "]}" * 3000
+        + "]}"
+    )
     provision(callback_server.route("/deep", lambda r: (200, deep)))
     call = switch.incoming_call(destination=DID, caller=CALLER)
     finished(call, callback_server)
@@ -491,9 +619,17 @@ def test_a_flow_nested_thousands_deep_gets_the_apology_and_an_invalid_flow_error
 
 
 def test_a_param_rendered_past_its_limit_gets_the_apology_and_a_typed_error(switch, callback_server):
-    provision(callback_server.static("/long", {"actions": [
-        {"type": "SESSIONDATA", "session_data": {"chunk": "x" * 60000}},
-        {"type": "SAY", "params": {"text": "${sessionData.chunk}${sessionData.chunk}"}}]}))
+    provision(
+        callback_server.static(
+            "/long",
+            {
+                "actions": [
+                    {"type": "SESSIONDATA", "session_data": {"chunk": "x" * 60000}},
+                    {"type": "SAY", "params": {"text": "${sessionData.chunk}${sessionData.chunk}"}},
+                ]
+            },
+        )
+    )
     call = switch.incoming_call(destination=DID, caller=CALLER)
     finished(call, callback_server)
     assert call.spoken == ["We are sorry, an application error has occurred. Goodbye."]

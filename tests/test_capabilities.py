@@ -1,4 +1,5 @@
 """The capabilities (bridge, conference, hold, recording) on the fake switch, through a real ESL socket."""
+
 import os
 import uuid
 
@@ -84,6 +85,7 @@ def test_bridge_answered_then_the_other_leg_hangs_up(server, switch):
         legs["uuid"] = vars.get("origination_uuid")
         gevent.spawn_later(0.1, lambda: switch.calls[legs["uuid"]].hangup("NORMAL_CLEARING"))
         return ("answer", 0)
+
     switch.originate_policy = policy
 
     def script(channel):
@@ -91,6 +93,7 @@ def test_bridge_answered_then_the_other_leg_hangs_up(server, switch):
         bridge.start(["loopback/agent"], ring_timeout_s=20)
         outcome = bridge.wait(5)
         return outcome, channel.is_up
+
     call, (outcome, still_up) = server.run(switch, script)
     assert isinstance(outcome, BridgeOutcome) and outcome.status == "completed"
     assert outcome.other_uuid == legs["uuid"] and outcome.talk_seconds > 0.05
@@ -98,11 +101,14 @@ def test_bridge_answered_then_the_other_leg_hangs_up(server, switch):
     assert call.get_var("continue_on_fail") == "true"
 
 
-@pytest.mark.parametrize("verdict,status,cause,sip", [
-    (("busy",), "busy", "USER_BUSY", 486),
-    (("noanswer",), "no_answer", "NO_ANSWER", 480),
-    (("fail", "UNALLOCATED_NUMBER"), "failed", "UNALLOCATED_NUMBER", 404),
-])
+@pytest.mark.parametrize(
+    "verdict,status,cause,sip",
+    [
+        (("busy",), "busy", "USER_BUSY", 486),
+        (("noanswer",), "no_answer", "NO_ANSWER", 480),
+        (("fail", "UNALLOCATED_NUMBER"), "failed", "UNALLOCATED_NUMBER", 404),
+    ],
+)
 def test_a_failed_dial_never_hangs_our_caller_up(server, switch, verdict, status, cause, sip):
     switch.originate_policy = lambda dialstring, vars: verdict
 
@@ -112,6 +118,7 @@ def test_a_failed_dial_never_hangs_our_caller_up(server, switch, verdict, status
         outcome = bridge.wait(5)
         channel.play([])  # the call goes on
         return outcome, channel.is_up
+
     _, (outcome, still_up) = server.run(switch, script)
     assert (outcome.status, outcome.cause, outcome.sip_code) == (status, cause, sip)
     assert still_up and outcome.other_uuid == ""
@@ -125,6 +132,7 @@ def test_bridge_tries_targets_in_turn(server, switch):
         bridge.start(["loopback/first", "loopback/second"])
         outcome = bridge.wait(0.3)  # nobody hangs up: the wait's timeout stops it
         return outcome, bridge.leg_uuids
+
     _, (outcome, legs) = server.run(switch, script)
     assert outcome.status == "completed" and outcome.stopped == "timeout"
     assert outcome.other_uuid == legs[1] and switch.calls[legs[1]].hangup_cause == "NORMAL_CLEARING"
@@ -135,6 +143,7 @@ def test_bridge_rejects_a_target_that_is_several(server, switch):
         with pytest.raises(ValueError):
             channel.bridging().start(["loopback/a|loopback/b"])
         return True
+
     assert server.run(switch, script)[1]
 
 
@@ -148,6 +157,7 @@ def test_conference_member_kicked_from_outside(server, switch, esl):
         member = answered(channel).conferencing()
         member.start("roomA", flags=frozenset({"mute"}))
         return member.wait(5), channel.is_up
+
     call, (outcome, up) = server.run(switch, script)
     assert outcome.reason == "kicked" and outcome.member_id == "1" and up
     assert ("conference", "roomA@default+flags{mute}") in call.executed
@@ -156,10 +166,12 @@ def test_conference_member_kicked_from_outside(server, switch, esl):
 def test_conference_ended_while_inside(server, switch):
     def script(channel):
         switch.calls[channel.info.uuid].on_execute(
-            "conference", lambda c, arg: gevent.spawn_later(0.05, switch.end_conference, "roomB"))
+            "conference", lambda c, arg: gevent.spawn_later(0.05, switch.end_conference, "roomB")
+        )
         member = answered(channel).conferencing()
         member.start("roomB")
         return member.wait(5), channel.is_up
+
     _, (outcome, up) = server.run(switch, script)
     # A room that ends (its endconf member left) hangs up the members still in it.
     assert outcome.reason == "hung_up" and not up
@@ -171,6 +183,7 @@ def test_conference_stop_kicks_our_member(server, switch):
         member.start("roomC")
         outcome = member.wait(0.2)
         return outcome, switch.api_log
+
     _, (outcome, api_log) = server.run(switch, script)
     assert outcome.reason == "timeout"
     assert "conference roomC kick 1" in api_log
@@ -183,6 +196,7 @@ def test_conference_refuses_a_room_that_is_not_ours(server, switch):
             with pytest.raises(ValueError):
                 channel.conferencing().start(room)
         return True
+
     assert server.run(switch, script)[1]
 
 
@@ -198,6 +212,7 @@ def test_hold_taken_by_uuid_bridge_from_another_call(server, switch, esl):
         gevent.spawn_later(0.1, esl.api, f"uuid_bridge {channel.info.uuid} {agent_uuid}")
         gevent.spawn_later(0.3, esl.api, f"uuid_kill {agent_uuid}")
         return hold.wait(5), channel.is_up
+
     call, (outcome, up) = server.run(switch, script)
     assert outcome.reason == "taken" and outcome.taken_by == agent["uuid"]
     assert outcome.waited_seconds >= 0.05 and outcome.talk_seconds >= 0.1
@@ -210,6 +225,7 @@ def test_hold_times_out_and_leaves(server, switch):
         hold = answered(channel).holding()
         hold.start([])
         return hold.wait(0.2)
+
     _, outcome = server.run(switch, script)
     assert outcome.reason == "timeout" and outcome.taken_by == ""
 
@@ -227,6 +243,7 @@ def test_recording_runs_in_the_background_and_stops(server, switch, tmp_path):
         running = rec.running
         rec.stop()
         return running, rec.wait(1)
+
     call, (running, outcome) = server.run(switch, script)
     assert running and outcome.reason == "stopped" and outcome.path == path
     assert os.path.exists(path)
@@ -242,6 +259,7 @@ def test_recording_ends_with_the_call(server, switch, tmp_path):
         rec.start(path)
         gevent.spawn_later(0.05, switch.calls[channel.info.uuid].hangup)
         return rec.wait(5)
+
     _, outcome = server.run(switch, script)
     assert outcome.reason == "hung_up"
 
@@ -252,6 +270,7 @@ def test_recording_path_is_ours(server, switch):
             with pytest.raises(ValueError):
                 channel.recording().start(path)
         return True
+
     assert server.run(switch, script)[1]
 
 
@@ -267,6 +286,7 @@ def test_detector_hears_a_beep_and_switches_itself_off(server, switch):
         outcome = detector.wait(5)
         channel.play([])  # avmd_stop queued behind: the flow goes on
         return outcome, call.avmd_running
+
     call, (outcome, still_listening) = server.run_made_call(switch, script)
     assert outcome.reason == "detected" and outcome.frequency == 850.0 and outcome.seconds >= 0.05
     assert not still_listening and [a for a, _ in call.executed].count("avmd_start") == 1
@@ -279,6 +299,7 @@ def test_detector_times_out_and_stops(server, switch):
         outcome = detector.wait(0.1)
         channel.play([])
         return outcome, switch.calls[channel.info.uuid].avmd_running
+
     _, (outcome, still_listening) = server.run_made_call(switch, script)
     assert outcome.reason == "timeout" and outcome.frequency is None and not still_listening
 
@@ -288,14 +309,19 @@ def test_control_arriving_interrupts_the_wait_with_the_capability_still_running(
     def script(channel):
         member = answered(channel).conferencing()
         member.start("roomD")
-        gevent.spawn_later(0.05, esl.sendevent, "CUSTOM", {
-            "Event-Subclass": "voxology::control", "Vox-Call-ID": server.call_id, "Vox-Command": "hangup"},
-            '{"command": "hangup"}')
+        gevent.spawn_later(
+            0.05,
+            esl.sendevent,
+            "CUSTOM",
+            {"Event-Subclass": "voxology::control", "Vox-Call-ID": server.call_id, "Vox-Command": "hangup"},
+            '{"command": "hangup"}',
+        )
         with pytest.raises(ControlInterrupt):
             member.wait(5)
         still = member.running
         member.stop("control")
         return still, member.wait(1), switch.api_log
+
     _, (still, outcome, api_log) = server.run(switch, script)
     assert still and outcome.reason == "control"
     assert "conference roomD kick 1" in api_log
@@ -310,14 +336,19 @@ def test_live_control_stops_a_running_bridge_by_hanging_up_the_dialled_leg(serve
         state = CallState(call_id=server.call_id, direction="inbound", caller_no="1", api_no="2")
         ctx = FlowContext(channel, state, Services(callbacks=None, audio=None))
         bridge = ctx.start(answered(channel).bridging(), ["loopback/agent"])
-        gevent.spawn_later(0.1, esl.sendevent, "CUSTOM", {
-            "Event-Subclass": "voxology::control", "Vox-Call-ID": server.call_id, "Vox-Command": "hangup"},
-            '{"command": "hangup"}')
+        gevent.spawn_later(
+            0.1,
+            esl.sendevent,
+            "CUSTOM",
+            {"Event-Subclass": "voxology::control", "Vox-Call-ID": server.call_id, "Vox-Command": "hangup"},
+            '{"command": "hangup"}',
+        )
         with pytest.raises(ControlInterrupt):
             bridge.wait(5)
         assert ctx.running is bridge
         ctx.stop_running("control")  # what the runner does with a live-control request
         return bridge.wait(1), channel.is_up, ctx.running
+
     _, (outcome, up, running) = server.run(switch, script)
     assert outcome.status == "completed" and outcome.stopped == "control" and running is None
     assert switch.calls[outcome.other_uuid].hangup_cause == "NORMAL_CLEARING" and up
@@ -327,6 +358,7 @@ def test_live_control_stops_a_running_bridge_by_hanging_up_the_dialled_leg(serve
 # -- the simulator's twins ------------------------------------------------------------------
 def simulated_channel():
     from voxology_fs.simulate import SimulatedChannel, Transcript
+
     return SimulatedChannel(Transcript(), [], "+19495551212", "+17145551212")
 
 
@@ -370,6 +402,7 @@ def test_simulated_conference_hold_and_recording():
 
 def test_simulated_conference_action_uses_the_twin():
     from voxology_fs.simulate import simulate
+
     path = os.path.join(os.path.dirname(__file__), "..", "voxology_fs", "examples", "conference-greeting.json")
     # A static file comes back for every continue_call: the flow repeats until the callback limit.
     transcript, _, _ = simulate(path, [])

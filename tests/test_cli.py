@@ -1,4 +1,5 @@
 """The command line: simulate prints what the caller hears."""
+
 import os
 
 import pytest
@@ -37,12 +38,24 @@ def test_serve_runs_both_and_stops_on_sigterm(tmp_path):
     import subprocess
     import sys
     import time
-    env = dict(os.environ, VOXOLOGY_DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3", VOXOLOGY_OUTBOUND_PORT="0",
-               VOXOLOGY_API_PORT="0", VOXOLOGY_ESL_PORT="9",
-               PYTHONPATH=os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
+
+    env = dict(
+        os.environ,
+        VOXOLOGY_DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3",
+        VOXOLOGY_OUTBOUND_PORT="0",
+        VOXOLOGY_API_PORT="0",
+        VOXOLOGY_ESL_PORT="9",
+        PYTHONPATH=os.path.abspath(os.path.join(os.path.dirname(__file__), "..")),
+    )
     log_path = tmp_path / "serve.log"
-    proc = subprocess.Popen([sys.executable, "-m", "voxology_fs.cli", "serve"], env=env, cwd=tmp_path,
-                            stdout=open(log_path, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voxology_fs.cli", "serve"],
+        env=env,
+        cwd=tmp_path,
+        stdout=open(log_path, "w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.time() + 30
         while "Booting worker" not in log_path.read_text():
@@ -70,12 +83,22 @@ def test_callserver_stops_cleanly_on_a_signal(tmp_path, sig):
     import subprocess
     import sys
     import time
-    env = dict(os.environ, VOXOLOGY_DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3", VOXOLOGY_OUTBOUND_PORT="0",
-               PYTHONPATH=os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
+
+    env = dict(
+        os.environ,
+        VOXOLOGY_DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3",
+        VOXOLOGY_OUTBOUND_PORT="0",
+        PYTHONPATH=os.path.abspath(os.path.join(os.path.dirname(__file__), "..")),
+    )
     log_path = tmp_path / "callserver.log"
-    proc = subprocess.Popen([sys.executable, "-m", "voxology_fs.cli", "callserver"], env=env, cwd=tmp_path,
-                            stdout=open(log_path, "w"), stderr=subprocess.STDOUT,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voxology_fs.cli", "callserver"],
+        env=env,
+        cwd=tmp_path,
+        stdout=open(log_path, "w"),
+        stderr=subprocess.STDOUT,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
     try:
         deadline = time.time() + 30
         while "call server on 127.0.0.1:" not in log_path.read_text():

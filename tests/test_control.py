@@ -1,4 +1,5 @@
 """The live-control protocol: what the API builds, the event it sends, what the call reads back."""
+
 import json
 
 import pytest
@@ -11,7 +12,11 @@ def test_a_request_survives_the_wire():
     headers, body = control.encode("call-1", request)
     assert headers == {"Event-Subclass": "voxology::control", "Vox-Call-ID": "call-1", "Vox-Command": "redirect"}
     assert control.decode(body, headers["Vox-Command"]) == {
-        "command": "redirect", "url": "https://example.com/next", "method": "GET", "content_type": "application/xml"}
+        "command": "redirect",
+        "url": "https://example.com/next",
+        "method": "GET",
+        "content_type": "application/xml",
+    }
 
 
 def test_the_command_header_stands_in_for_a_body():
@@ -21,16 +26,21 @@ def test_the_command_header_stands_in_for_a_body():
 
 def test_only_session_data_waits_for_the_next_action():
     assert not control.interrupts(control.session_data({"a": 1}))
-    for request in (control.hangup(), control.redirect("http://h/x"),
-                    control.actions([{"type": "HANGUP"}])):
+    for request in (control.hangup(), control.redirect("http://h/x"), control.actions([{"type": "HANGUP"}])):
         assert control.interrupts(request)
 
 
-@pytest.mark.parametrize("body, field", [
-    ("{not json", "body"), ("[1, 2]", "body"), ('"hangup"', "body"),
-    ('{"command": "dance"}', "command"), ("{}", "command"),
-    ("[" * 100000 + "]" * 100000, "body"),  # too deep for the JSON decoder
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ("{not json", "body"),
+        ("[1, 2]", "body"),
+        ('"hangup"', "body"),
+        ('{"command": "dance"}', "command"),
+        ("{}", "command"),
+        ("[" * 100000 + "]" * 100000, "body"),  # too deep for the JSON decoder
+    ],
+)
 def test_what_the_call_cannot_read_is_refused(body, field):
     with pytest.raises(control.ControlError) as caught:
         control.decode(body)
@@ -42,16 +52,19 @@ def test_an_unknown_command_is_never_sent():
         control.encode("call-1", {"command": "dance"})
 
 
-@pytest.mark.parametrize("build, field", [
-    (lambda: control.redirect("ftp://h/x"), "url"),
-    (lambda: control.redirect("http://h/x", "PUT"), "method"),
-    (lambda: control.redirect("http://h/x", "POST", "text/plain"), "content_type"),
-    (lambda: control.actions([]), "actions"),
-    (lambda: control.actions("HANGUP"), "actions"),
-    (lambda: control.actions([{"type": "SAY", "params": {}}]), "actions.0.params.text"),
-    (lambda: control.actions([{"type": "SAY", "params": {"text": "x" * 1000}}] * 300), "actions"),
-    (lambda: control.session_data({"big": "x" * control.MAX_SESSION_DATA}), "session_data"),
-])
+@pytest.mark.parametrize(
+    "build, field",
+    [
+        (lambda: control.redirect("ftp://h/x"), "url"),
+        (lambda: control.redirect("http://h/x", "PUT"), "method"),
+        (lambda: control.redirect("http://h/x", "POST", "text/plain"), "content_type"),
+        (lambda: control.actions([]), "actions"),
+        (lambda: control.actions("HANGUP"), "actions"),
+        (lambda: control.actions([{"type": "SAY", "params": {}}]), "actions.0.params.text"),
+        (lambda: control.actions([{"type": "SAY", "params": {"text": "x" * 1000}}] * 300), "actions"),
+        (lambda: control.session_data({"big": "x" * control.MAX_SESSION_DATA}), "session_data"),
+    ],
+)
 def test_bad_requests_name_their_field(build, field):
     with pytest.raises(control.ControlError) as caught:
         build()

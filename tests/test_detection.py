@@ -1,4 +1,5 @@
 """The answering-machine detector: its parts, its modes, and its accuracy on the labelled set."""
+
 from __future__ import annotations
 
 import array
@@ -56,6 +57,7 @@ def hiss(ms: int) -> list[float]:
 
 # -- the parts ---------------------------------------------------------------------------------
 
+
 def test_level_of_full_scale_sine_and_of_silence():
     assert signal.level_dbfs(array.array("h", [0] * 160)) == signal.SILENT_DBFS
     level = signal.level_dbfs(array.array("h", (round(v) for v in sine(20, 1000, 32767))))
@@ -87,6 +89,7 @@ def test_noise_and_speech_like_sound_are_not_tones():
 
 
 # -- deciding ----------------------------------------------------------------------------------
+
 
 def test_short_answer_then_silence_is_a_person_at_the_speech_end_threshold():
     # two words: "Hello?" ... "Hello?" closer together than the speech end threshold
@@ -125,8 +128,12 @@ def test_a_steady_noise_burst_is_not_a_greeting():
     # much louder than the floor, longer than speech_threshold, but the same level throughout
     result = detect(pcm(hiss(500) + noise(3500, 5000.0) + hiss(2000)))
     assert result.detection == "unknown"
-    assert detect(pcm(hiss(500) + noise(3500, 5000.0) + hiss(2000)),
-                  settings=DetectorSettings(speech_flux_db=0.0)).detection == "machine"
+    assert (
+        detect(
+            pcm(hiss(500) + noise(3500, 5000.0) + hiss(2000)), settings=DetectorSettings(speech_flux_db=0.0)
+        ).detection
+        == "machine"
+    )
 
 
 def test_a_beep_after_speech_is_a_machine_and_a_tone_alone_is_not():
@@ -199,16 +206,16 @@ def test_message_end_leaves_people_and_silence_alone():
 
 # -- streaming ---------------------------------------------------------------------------------
 
+
 def _fed(audio: bytes, chunk: int, params=None):
     detector = AnsweringMachineDetector(params)
     for offset in range(0, len(audio), chunk):
-        if detector.feed(audio[offset:offset + chunk]) is not None:
+        if detector.feed(audio[offset : offset + chunk]) is not None:
             break
     return detector.finish()
 
 
-@pytest.mark.parametrize("name", ["human-01.wav", "human-03.wav", "machine-01.wav", "machine-02.wav",
-                                  "unknown-05.wav"])
+@pytest.mark.parametrize("name", ["human-01.wav", "human-03.wav", "machine-01.wav", "machine-02.wav", "unknown-05.wav"])
 @pytest.mark.parametrize("mode", ["detect", "detect_message_end"])
 def test_frame_by_frame_or_in_odd_pieces_gives_the_same_verdict(name, mode):
     audio = next(g for g in greetings() if g.file == name).pcm()
@@ -234,6 +241,7 @@ def test_wav_reader_refuses_what_it_cannot_read(tmp_path):
 
 
 # -- accuracy on the labelled set ---------------------------------------------------------------
+
 
 def _recalls(split: str, mode: str) -> dict[str, float]:
     hits: dict[str, list[bool]] = {}

@@ -3,14 +3,28 @@
 ``split`` re-implements switch_separate_string's documented behaviour
 (quotes group, backslash escapes, delimiter splits) to check our escaping.
 """
+
 import pytest
 
 from tests.fakefs.expand import separate_string
 from voxology_fs.channel import AudioFile, Silence, Speech
 from voxology_fs.esl import args
 
-HOSTILE = ["plain", "it's", 'say "hi"', "a!b!c", "back\\slash", "pipe | here", "${system touch /tmp/x}",
-           "two  spaces", "trailing \\", "'quoted'", "tab\tand\\n", "@@5000", "ünïcödé ☎"]
+HOSTILE = [
+    "plain",
+    "it's",
+    'say "hi"',
+    "a!b!c",
+    "back\\slash",
+    "pipe | here",
+    "${system touch /tmp/x}",
+    "two  spaces",
+    "trailing \\",
+    "'quoted'",
+    "tab\tand\\n",
+    "@@5000",
+    "ünïcödé ☎",
+]
 
 
 @pytest.mark.parametrize("text", HOSTILE)
@@ -23,18 +37,29 @@ def test_prompt_list_survives_playback_delimiter_split(text):
 
 @pytest.mark.parametrize("text", HOSTILE)
 def test_play_and_get_digits_keeps_the_prompt_one_argument(text):
-    arg = args.play_and_get_digits_arg([Speech(text), Speech("second")], max_digits=3, finish_keys="#",
-                                       timeout_ms=5000, digit_timeout_ms=3000, variable="v")
+    arg = args.play_and_get_digits_arg(
+        [Speech(text), Speech("second")],
+        max_digits=3,
+        finish_keys="#",
+        timeout_ms=5000,
+        digit_timeout_ms=3000,
+        variable="v",
+    )
     fields = separate_string(arg, " ", 11)
-    assert fields[:5] == ["1", "3", "1", "5000", "#"] and fields[6:] == ["silence_stream://1", "v",
-                                                                          "^[0-9*#A-Da-d]+$", "3000"]
+    assert fields[:5] == ["1", "3", "1", "5000", "#"] and fields[6:] == [
+        "silence_stream://1",
+        "v",
+        "^[0-9*#A-Da-d]+$",
+        "3000",
+    ]
     prompts = separate_string(fields[5], "!", 128)
     assert prompts == ["say:" + " ".join(text.split()).replace("@@", "@ @"), "say:second"]
 
 
 def test_no_finish_key():
-    arg = args.play_and_get_digits_arg([], max_digits=1, finish_keys="", timeout_ms=1000,
-                                       digit_timeout_ms=1000, variable="v")
+    arg = args.play_and_get_digits_arg(
+        [], max_digits=1, finish_keys="", timeout_ms=1000, digit_timeout_ms=1000, variable="v"
+    )
     assert separate_string(arg, " ", 11)[4] == "none"
 
 

@@ -1,4 +1,5 @@
 """Dial strings and originate commands: only checked values reach the switch."""
+
 import pytest
 
 from voxology_fs.esl import dial
@@ -10,22 +11,45 @@ DIAL_SYNTAX = ",|{}[]^$"
 
 
 def test_a_dial_string_has_its_variables_then_the_endpoint():
-    built = dial.dial_string("sofia/gateway/trunk/{number}", "+14155550100",
-                             {"origination_uuid": CALL_ID, "vox_make_call": True, "originate_timeout": 30})
-    assert built == (f"{{origination_uuid={CALL_ID},vox_make_call=true,originate_timeout=30}}"
-                     "sofia/gateway/trunk/+14155550100")
+    built = dial.dial_string(
+        "sofia/gateway/trunk/{number}",
+        "+14155550100",
+        {"origination_uuid": CALL_ID, "vox_make_call": True, "originate_timeout": 30},
+    )
+    assert built == (
+        f"{{origination_uuid={CALL_ID},vox_make_call=true,originate_timeout=30}}sofia/gateway/trunk/+14155550100"
+    )
 
 
 def test_one_leg_of_several_takes_its_variables_in_square_brackets():
-    assert dial.dial_string("loopback/{number}/default", "+14155550100", {"leg_timeout": 20}, per_leg=True) == \
-        "[leg_timeout=20]loopback/+14155550100/default"
+    assert (
+        dial.dial_string("loopback/{number}/default", "+14155550100", {"leg_timeout": 20}, per_leg=True)
+        == "[leg_timeout=20]loopback/+14155550100/default"
+    )
     assert dial.dial_string("loopback/{number}/default", "+14155550100", {}) == "loopback/+14155550100/default"
 
 
-@pytest.mark.parametrize("value", [
-    "${system(rm -rf /)}", "$${hostname}", "a,b", "a}b", "{x=1}", "[x]", "a|b", "^^:a:b", "a b", "it's",
-    'a"b', "back\\slash", "line\nbreak", "", "x" * 257, "caf\u00e9",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "${system(rm -rf /)}",
+        "$${hostname}",
+        "a,b",
+        "a}b",
+        "{x=1}",
+        "[x]",
+        "a|b",
+        "^^:a:b",
+        "a b",
+        "it's",
+        'a"b',
+        "back\\slash",
+        "line\nbreak",
+        "",
+        "x" * 257,
+        "caf\u00e9",
+    ],
+)
 def test_a_value_that_would_need_escaping_is_refused(value):
     with pytest.raises(ValueError):
         dial.variable("origination_caller_id_name", value)
@@ -39,10 +63,24 @@ def test_a_bad_variable_name_is_refused(name):
         dial.variable(name, "x")
 
 
-@pytest.mark.parametrize("number", [
-    "+1415555010,+1", "+14155550100|user/1000", "+1415{5550100}", "+1415[5550100]", "+1415^5550100",
-    "${sip_from_user}", "+1415$5550100", "14155550100", "+0123456789", "+1 415 555 0100", "", None, 4155550100,
-])
+@pytest.mark.parametrize(
+    "number",
+    [
+        "+1415555010,+1",
+        "+14155550100|user/1000",
+        "+1415{5550100}",
+        "+1415[5550100]",
+        "+1415^5550100",
+        "${sip_from_user}",
+        "+1415$5550100",
+        "14155550100",
+        "+0123456789",
+        "+1 415 555 0100",
+        "",
+        None,
+        4155550100,
+    ],
+)
 def test_a_number_is_e164_and_nothing_else(number):
     with pytest.raises(ValueError):
         dial.endpoint("sofia/gateway/trunk/{number}", number)
@@ -75,13 +113,20 @@ def test_application_parts():
 
 
 def test_make_call_originate_is_built_from_checked_parts():
-    command = originate_command(Settings(), Switch(name="fs1", dial_string="sofia/gateway/trunk/{number}"),
-                                CALL_ID, "+14155550100", "+17145559876", 45)
+    command = originate_command(
+        Settings(),
+        Switch(name="fs1", dial_string="sofia/gateway/trunk/{number}"),
+        CALL_ID,
+        "+14155550100",
+        "+17145559876",
+        45,
+    )
     assert command == (
         f"originate {{origination_uuid={CALL_ID},vox_call_id={CALL_ID},vox_make_call=true,playback_delimiter=!,"
         "playback_terminators=none,sleep_eat_digits=true,app_disable_expand_variables=true,"
         "origination_caller_id_number=+17145559876,originate_timeout=45}sofia/gateway/trunk/+14155550100 "
-        "&socket('127.0.0.1:8084 async full')")
+        "&socket('127.0.0.1:8084 async full')"
+    )
     assert "${" not in command
     for bad in ({"call_id": "not-a-uuid"}, {"to_no": "+1415555010,+1"}, {"caller_id_no": "${caller}"}):
         args = {"call_id": CALL_ID, "to_no": "+14155550100", "caller_id_no": "+17145559876", **bad}

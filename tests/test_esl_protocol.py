@@ -1,4 +1,5 @@
 """The ESL framer against recorded FreeSWITCH traffic, whole and split at any byte."""
+
 import glob
 import os
 import random
@@ -43,7 +44,7 @@ def test_stream_split_at_random_points_gives_the_same_messages(name, stream, cou
     parser, got, pos = Parser(), [], 0
     while pos < len(stream):
         step = rng.choice([1, 2, 3, 7, 64, 1000, 4096])
-        got.extend((m.headers, m.body) for m in parser.feed(stream[pos:pos + step]))
+        got.extend((m.headers, m.body) for m in parser.feed(stream[pos : pos + step]))
         pos += step
     assert got == whole
 
@@ -67,7 +68,7 @@ def test_connect_reply_values_are_url_decoded():
 
 
 def test_event_with_its_own_body():
-    body = (b"Event-Name: BACKGROUND_JOB\nJob-UUID: 1\nContent-Length: 4\n\n+OK\n")
+    body = b"Event-Name: BACKGROUND_JOB\nJob-UUID: 1\nContent-Length: 4\n\n+OK\n"
     event = parse_event(body)
     assert event.name == "BACKGROUND_JOB" and event.body == "+OK\n"
 
@@ -88,6 +89,7 @@ def test_execute_argument_with_newline_goes_in_the_body():
 def test_call_info_keeps_only_the_variables_the_call_server_reads():
     """A SIP call's connect reply carries some fifty variables; the call keeps a few."""
     from voxology_fs.esl.channel import CALL_VARIABLES, call_info_from
+
     data = open(os.path.join(TRANSCRIPTS, "sip_inbound.outbound.log"), "rb").read()
     connect_reply = next(raw for direction, raw in split_transcript(data) if direction == "<")
     [message] = Parser().feed(connect_reply)

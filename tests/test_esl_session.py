@@ -1,4 +1,5 @@
 """A call's outbound socket (OutboundSession) against the fake switch."""
+
 import gevent
 import gevent.event
 import pytest

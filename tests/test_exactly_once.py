@@ -24,6 +24,7 @@ outcome's, and one final record (status final, ``end_time`` set).  The
 calls that call server 2 was running when it died are checked on their own
 (see ``test_calls_of_a_killed_call_server_end_once``).
 """
+
 import json
 import time
 
@@ -42,12 +43,19 @@ from tests.support.waiting import wait_until
 from voxology_fs import models, operator
 from voxology_fs.esl.connection import InboundConnection
 
-FLOW = {"actions": [{"type": "SAY", "params": {"text": "Hello."}},
-                    {"type": "PAUSE", "params": {"length": 300}},
-                    {"type": "HANGUP"}]}
+FLOW = {
+    "actions": [
+        {"type": "SAY", "params": {"text": "Hello."}},
+        {"type": "PAUSE", "params": {"length": 300}},
+        {"type": "HANGUP"},
+    ]
+}
 POLICY = "1=busy,2=noanswer,3=fail:NO_ROUTE_DESTINATION,*=answer:100"
-OUTCOME_BY_LAST_DIGIT = {"1": ("busy", "USER_BUSY"), "2": ("no-answer", "NO_ANSWER"),
-                         "3": ("failed", "NO_ROUTE_DESTINATION")}
+OUTCOME_BY_LAST_DIGIT = {
+    "1": ("busy", "USER_BUSY"),
+    "2": ("no-answer", "NO_ANSWER"),
+    "3": ("failed", "NO_ROUTE_DESTINATION"),
+}
 FINAL = {"completed", "busy", "no-answer", "failed", "canceled"}
 SWITCH_A, SWITCH_B = "fsA", "fsB"
 # Seconds the REST workers' watcher waits after a hangup before it looks
@@ -75,7 +83,7 @@ class Customer:
     def __init__(self):
         self.server = CallbackServer()
         self.url = self.server.route("/flow", self._handle)
-        self.hold_on = None            # a predicate on the call's record, or None
+        self.hold_on = None  # a predicate on the call's record, or None
         self.held: set[str] = set()
         self.release = gevent.event.Event()
 
@@ -125,17 +133,35 @@ class Platform:
         self.probes: dict[str, Probe] = {}
         self.http = requests.Session()
         self.url = database_url(database)
-        self.expected: dict[str, tuple] = {}     # call id -> (status, cause or None)
-        self.victims: list[str] = []             # live on call server 2 when it was killed
+        self.expected: dict[str, tuple] = {}  # call id -> (status, cause or None)
+        self.victims: list[str] = []  # live on call server 2 when it was killed
         self.killed_at = None
 
     # -- processes ------------------------------------------------------------------
     def start(self):
         env = python_env()
-        fakes = {name: self.procs.python(f"fake-{name}", ["-m", "tests.fakefs", "--name", name, "--esl-port", "0",
-                                                          "--time-scale", "1.0", "--media-ms", "20",
-                                                          "--policy", POLICY], env=env, cwd=self.tmp)
-                 for name in (SWITCH_A, SWITCH_B)}
+        fakes = {
+            name: self.procs.python(
+                f"fake-{name}",
+                [
+                    "-m",
+                    "tests.fakefs",
+                    "--name",
+                    name,
+                    "--esl-port",
+                    "0",
+                    "--time-scale",
+                    "1.0",
+                    "--media-ms",
+                    "20",
+                    "--policy",
+                    POLICY,
+                ],
+                env=env,
+                cwd=self.tmp,
+            )
+            for name in (SWITCH_A, SWITCH_B)
+        }
         base = f'''database_url = "{self.url}"
 database_pool_size = 10
 outbound_host = "127.0.0.1"
@@ -147,17 +173,24 @@ esl_reconnect_min = 0.1
 esl_reconnect_max = 1.0
 callback_connect_timeout = 2.0
 callback_timeout = 10.0
-audio_cache_dir = "{self.tmp / 'audio'}"
-recordings_dir = "{self.tmp / 'recordings'}"
+audio_cache_dir = "{self.tmp / "audio"}"
+recordings_dir = "{self.tmp / "recordings"}"
 '''
         (self.tmp / "callserver.toml").write_text(base)
-        servers = [self.procs.python(f"callserver-{i}", ["-m", "voxology_fs.cli", "--config",
-                                                         str(self.tmp / "callserver.toml"), "callserver"],
-                                     env=env, cwd=self.tmp) for i in (1, 2)]
+        servers = [
+            self.procs.python(
+                f"callserver-{i}",
+                ["-m", "voxology_fs.cli", "--config", str(self.tmp / "callserver.toml"), "callserver"],
+                env=env,
+                cwd=self.tmp,
+            )
+            for i in (1, 2)
+        ]
         self.callserver2 = servers[1]
         esl_ports = {name: int(p.wait_for_output(r"ESL on 127\.0\.0\.1:(\d+)").group(1)) for name, p in fakes.items()}
         socket_ports = [int(p.wait_for_output(r"call server on 127\.0\.0\.1:(\d+)").group(1)) for p in servers]
-        switches = "".join(f'''
+        switches = "".join(
+            f'''
 [[switch]]
 name = "{name}"
 host = "127.0.0.1"
@@ -165,11 +198,14 @@ port = {esl_ports[name]}
 password = "ClueCon"
 dial_string = "loopback/{{number}}"
 socket_address = "127.0.0.1:{socket_port}"
-''' for name, socket_port in zip((SWITCH_A, SWITCH_B), socket_ports, strict=True))
+'''
+            for name, socket_port in zip((SWITCH_A, SWITCH_B), socket_ports, strict=True)
+        )
         # port 0: gunicorn binds an ephemeral port (its workers share the socket) and logs it
         (self.tmp / "api.toml").write_text(base + f"api_port = 0\norphaned_call_grace = {ORPHAN_GRACE}\n" + switches)
-        api = self.procs.python("api", ["-m", "voxology_fs.cli", "--config", str(self.tmp / "api.toml"), "api"],
-                                env=env, cwd=self.tmp)
+        api = self.procs.python(
+            "api", ["-m", "voxology_fs.cli", "--config", str(self.tmp / "api.toml"), "api"], env=env, cwd=self.tmp
+        )
         api_port = int(api.wait_for_output(r"Listening at: http://127\.0\.0\.1:(\d+)", stream="err").group(1))
         self.base = f"http://127.0.0.1:{api_port}/v1"
         for name, port in esl_ports.items():
@@ -180,10 +216,12 @@ socket_address = "127.0.0.1:{socket_port}"
                 return self.http.get(self.base + "/openapi.json", timeout=5).status_code == 200
             except requests.RequestException:
                 return False
+
         assert wait_until(api_up, 30, 0.1), "the REST app did not start\n" + self.procs.tails()
         # both workers have their links (and so a watcher) on both switches
-        assert wait_until(lambda: all(p.status()["watchers"] == 2 for p in self.probes.values()), 20, 0.1), \
+        assert wait_until(lambda: all(p.status()["watchers"] == 2 for p in self.probes.values()), 20, 0.1), (
             "the REST workers did not all connect to both switches\n" + self.procs.tails()
+        )
         assert api.alive()
 
     def stop(self):
@@ -199,15 +237,20 @@ socket_address = "127.0.0.1:{socket_port}"
         self.http.headers["x-api-key"] = key
         r = self.http.post(self.base + "/PhoneNumbers/CallFlows", json={"phone_numbers": [{"no": DID}]}, timeout=10)
         assert r.status_code == 201, r.text
-        r = self.http.put(self.base + "/CallFlows/Configurations/PhoneNumbers/" + enc(DID), timeout=10,
-                          json={"callback": {"method": "POST", "url": self.customer.url,
-                                             "content_type": "application/json"}})
+        r = self.http.put(
+            self.base + "/CallFlows/Configurations/PhoneNumbers/" + enc(DID),
+            timeout=10,
+            json={"callback": {"method": "POST", "url": self.customer.url, "content_type": "application/json"}},
+        )
         assert r.status_code == 200, r.text
 
     def call(self, number):
         timeout = 1 if number.endswith("2") else 30
-        r = self.http.post(self.base + "/Dials/Connect", timeout=10,
-                           json={"call": {"no": number, "caller_id_no": DID}, "timeout": timeout})
+        r = self.http.post(
+            self.base + "/Dials/Connect",
+            timeout=10,
+            json={"call": {"no": number, "caller_id_no": DID}, "timeout": timeout},
+        )
         assert r.status_code == 201, (number, r.status_code, r.text)
         return r.json()["call_id"]
 
@@ -228,8 +271,9 @@ socket_address = "127.0.0.1:{socket_port}"
         self.phase1 = list(placed)
         for call_id, no in placed.items():
             self.expected[call_id] = OUTCOME_BY_LAST_DIGIT.get(no[-1], ("completed", None))
-        assert wait_until(lambda: self.final(placed) and self.ended_once(placed), 15), \
+        assert wait_until(lambda: self.final(placed) and self.ended_once(placed), 15), (
             f"phase 1 did not end: {self.summary(placed)}\n" + self.procs.tails()
+        )
         assert {c.switch for c in records(placed).values()} == {SWITCH_A, SWITCH_B}
 
         # 2. answered calls; call server 2 dies under those switch B gave it
@@ -239,14 +283,16 @@ socket_address = "127.0.0.1:{socket_port}"
         assert len(on_b) >= 2, f"switch choice left switch B almost idle: {self.summary(phase2)}"
         for call_id in phase2:
             self.expected[call_id] = ("completed", None)
-        assert wait_until(lambda: self.customer.held >= set(on_b), 10), \
+        assert wait_until(lambda: self.customer.held >= set(on_b), 10), (
             f"calls on switch B did not all ask for their flow: {self.summary(phase2)}\n" + self.procs.tails()
+        )
         assert all(c.status == "live-in-progress" for c in records(on_b).values())
         self.customer.release.set()
 
         def all_in_pause():
             calls = self.probes[SWITCH_B].status()["calls"]
             return all(calls.get(i, {}).get("app") == "sleep" and not calls[i]["down"] for i in on_b)
+
         assert wait_until(all_in_pause, 5, 0.01), self.summary(on_b)
         self.callserver2.kill()
         self.killed_at = time.monotonic()
@@ -265,17 +311,22 @@ socket_address = "127.0.0.1:{socket_port}"
         self.phase3_on_b = [i for i in phase3 if rows[i].switch == SWITCH_B]
 
         others = [i for i in self.expected if i not in self.victims]
-        assert wait_until(lambda: self.final(others) and self.ended_once(others), 15), \
+        assert wait_until(lambda: self.final(others) and self.ended_once(others), 15), (
             f"calls did not end: {self.summary(others)}\n" + self.procs.tails()
+        )
         # the victims get until the watcher has surely looked at them
-        wait_until(lambda: self.final(self.victims) and self.ended_once(self.victims),
-                   max(0.0, self.killed_at + WATCHER_WAIT - time.monotonic()))
+        wait_until(
+            lambda: self.final(self.victims) and self.ended_once(self.victims),
+            max(0.0, self.killed_at + WATCHER_WAIT - time.monotonic()),
+        )
         gevent.sleep(0.5)  # room for a second (wrong) call_ended to arrive
 
     def summary(self, ids):
         rows = records(ids)
-        return {i[:8]: (rows[i].switch, rows[i].to_no, rows[i].status, len(self.customer.ended(i)))
-                if i in rows else None for i in ids}
+        return {
+            i[:8]: (rows[i].switch, rows[i].to_no, rows[i].status, len(self.customer.ended(i))) if i in rows else None
+            for i in ids
+        }
 
 
 @pytest.fixture(scope="module")
@@ -326,8 +377,11 @@ def test_every_call_ends_once_with_its_outcome(platform):
     # the calls the watcher finished: one "ended" trace each, though both REST workers watch both switches
     by_watcher = [i for i in others if platform.expected[i][0] != "completed"]
     with models.database.connection_context():
-        traced = list(models.CallEvent.select(models.CallEvent.call).where(
-            models.CallEvent.kind == "ended", models.CallEvent.call.in_(by_watcher)).tuples())
+        traced = list(
+            models.CallEvent.select(models.CallEvent.call)
+            .where(models.CallEvent.kind == "ended", models.CallEvent.call.in_(by_watcher))
+            .tuples()
+        )
     assert sorted(c for (c,) in traced) == sorted(by_watcher)
     assert platform.elapsed < 40, f"the scenario took {platform.elapsed:.1f} s"
 
@@ -365,6 +419,9 @@ def test_one_watcher_put_the_switch_figures_on_each_leg_and_call(platform):
 
 def test_no_call_is_left_live(platform):
     with models.database.connection_context():
-        live = list(models.Call.select(models.Call.id, models.Call.status)
-                    .where(models.Call.end_time.is_null() | models.Call.status.not_in(list(FINAL))).tuples())
+        live = list(
+            models.Call.select(models.Call.id, models.Call.status)
+            .where(models.Call.end_time.is_null() | models.Call.status.not_in(list(FINAL)))
+            .tuples()
+        )
     assert live == []

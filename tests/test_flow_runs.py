@@ -1,4 +1,5 @@
 """The interpreter and the callback loop, on a simulated channel (no sockets to a switch)."""
+
 import json
 import os
 
@@ -14,8 +15,11 @@ def example(name):
 
 
 def heard(transcript):
-    return [line.split("caller hears: says: ", 1)[1].strip('"') for line in transcript.lines
-            if "caller hears: says: " in line]
+    return [
+        line.split("caller hears: says: ", 1)[1].strip('"')
+        for line in transcript.lines
+        if "caller hears: says: " in line
+    ]
 
 
 def run(source, presses=(), **kwargs):
@@ -75,21 +79,43 @@ def write(tmp_path, actions):
 
 
 def test_foreach_nested_in_if_with_collect(tmp_path):
-    flow = write(tmp_path, [
-        {"type": "SESSIONDATA", "session_data": {"people": ["Ann", "Bo"], "menu": {"a": 1, "b": 2}}},
-        {"type": "IF", "condition": "$sessionData.people.length > 1", "then": [
-            {"type": "FOREACH", "params": {"items": "$sessionData.people", "as": "who", "index": "i"}, "actions": [
-                {"type": "COLLECT", "name": "choice", "params": {"num_digits": 1},
-                 "actions": [{"type": "SAY", "params": {"text": "${i}: ${who}, press a key"}}]},
-                {"type": "IF", "condition": "$choice == '9'", "then": [{"type": "GOTO", "params": {"label": "OUT"}}]},
-            ]},
-        ]},
-        {"type": "FOREACH", "params": {"items": "$sessionData.menu"}, "actions": [
-            {"type": "SAY", "params": {"text": "${index}=${item}"}}]},
-        {"type": "LABEL", "name": "OUT"},
-        {"type": "SAY", "params": {"text": "last was ${keyPresses}"}},
-        {"type": "HANGUP"},
-    ])
+    flow = write(
+        tmp_path,
+        [
+            {"type": "SESSIONDATA", "session_data": {"people": ["Ann", "Bo"], "menu": {"a": 1, "b": 2}}},
+            {
+                "type": "IF",
+                "condition": "$sessionData.people.length > 1",
+                "then": [
+                    {
+                        "type": "FOREACH",
+                        "params": {"items": "$sessionData.people", "as": "who", "index": "i"},
+                        "actions": [
+                            {
+                                "type": "COLLECT",
+                                "name": "choice",
+                                "params": {"num_digits": 1},
+                                "actions": [{"type": "SAY", "params": {"text": "${i}: ${who}, press a key"}}],
+                            },
+                            {
+                                "type": "IF",
+                                "condition": "$choice == '9'",
+                                "then": [{"type": "GOTO", "params": {"label": "OUT"}}],
+                            },
+                        ],
+                    },
+                ],
+            },
+            {
+                "type": "FOREACH",
+                "params": {"items": "$sessionData.menu"},
+                "actions": [{"type": "SAY", "params": {"text": "${index}=${item}"}}],
+            },
+            {"type": "LABEL", "name": "OUT"},
+            {"type": "SAY", "params": {"text": "last was ${keyPresses}"}},
+            {"type": "HANGUP"},
+        ],
+    )
     said = heard(run(flow, ["1", "2"])[0])
     assert said == ["0: Ann, press a key", "1: Bo, press a key", "a=1", "b=2", "last was 2"]
     said = heard(run(flow, ["9"])[0])
@@ -117,8 +143,13 @@ def test_stop_then_continue_call(callback_server, tmp_path):
     def flow(request):
         calls.append(request["json"]["type"])
         if request["json"]["type"] == "init_call":
-            return {"actions": [{"type": "SAY", "params": {"text": "one"}}, {"type": "STOP"},
-                                {"type": "SAY", "params": {"text": "never"}}]}
+            return {
+                "actions": [
+                    {"type": "SAY", "params": {"text": "one"}},
+                    {"type": "STOP"},
+                    {"type": "SAY", "params": {"text": "never"}},
+                ]
+            }
         return {"actions": [{"type": "SAY", "params": {"text": "two"}}, {"type": "HANGUP"}]}
 
     url = callback_server.route("/flow", flow)
@@ -135,17 +166,22 @@ def test_empty_response_hangs_up(callback_server):
 
 def test_redirect_chain_carries_key_presses_and_session_data(callback_server):
     def first(request):
-        return {"actions": [{"type": "SESSIONDATA", "session_data": {"step": 1}},
-                            {"type": "COLLECT", "name": "pin", "params": {"num_digits": 4}},
-                            {"type": "REDIRECT", "params": {"url": callback_server.url("/second")}}]}
+        return {
+            "actions": [
+                {"type": "SESSIONDATA", "session_data": {"step": 1}},
+                {"type": "COLLECT", "name": "pin", "params": {"num_digits": 4}},
+                {"type": "REDIRECT", "params": {"url": callback_server.url("/second")}},
+            ]
+        }
 
     def second(request):
         body = request["json"]
         if body["type"] == "call_ended":
             return None
         assert body["key_presses"][0]["digits"] == "1234"
-        return {"actions": [{"type": "SAY", "params": {"text": "pin ${pin} step ${sessionData.step}"}},
-                            {"type": "HANGUP"}]}
+        return {
+            "actions": [{"type": "SAY", "params": {"text": "pin ${pin} step ${sessionData.step}"}}, {"type": "HANGUP"}]
+        }
 
     url = callback_server.route("/first", first)
     callback_server.route("/second", second)
@@ -159,8 +195,12 @@ def test_redirect_chain_carries_key_presses_and_session_data(callback_server):
 def test_key_presses_most_recent_first(callback_server):
     def flow(request):
         if request["json"]["type"] == "init_call":
-            return {"actions": [{"type": "COLLECT", "name": "a", "params": {"num_digits": 1}},
-                                {"type": "COLLECT", "name": "b", "params": {"num_digits": 1}}]}
+            return {
+                "actions": [
+                    {"type": "COLLECT", "name": "a", "params": {"num_digits": 1}},
+                    {"type": "COLLECT", "name": "b", "params": {"num_digits": 1}},
+                ]
+            }
         return {"actions": [{"type": "HANGUP"}]}
 
     run(callback_server.route("/f", flow), ["1", "2"])
@@ -186,12 +226,24 @@ def test_invalid_flow_from_callback_is_an_error_with_its_path(callback_server):
 
 def test_webhook_saves_json_answer_and_failure_does_not_end_the_call(callback_server):
     callback_server.static("/weather", {"sky": "blue"})
-    flow = callback_server.static("/flow", {"actions": [
-        {"type": "WEBHOOK", "params": {"url": callback_server.url("/weather"), "save_as": "weather",
-                                       "body": {"who": "${callerNo}"}}},
-        {"type": "WEBHOOK", "params": {"url": "http://127.0.0.1:9/nothing-listens"}},
-        {"type": "SAY", "params": {"text": "sky is ${sessionData.weather.sky}"}},
-        {"type": "HANGUP"}]})
+    flow = callback_server.static(
+        "/flow",
+        {
+            "actions": [
+                {
+                    "type": "WEBHOOK",
+                    "params": {
+                        "url": callback_server.url("/weather"),
+                        "save_as": "weather",
+                        "body": {"who": "${callerNo}"},
+                    },
+                },
+                {"type": "WEBHOOK", "params": {"url": "http://127.0.0.1:9/nothing-listens"}},
+                {"type": "SAY", "params": {"text": "sky is ${sessionData.weather.sky}"}},
+                {"type": "HANGUP"},
+            ]
+        },
+    )
     transcript, _, state = run(flow)
     assert heard(transcript) == ["sky is blue"]
     hook = next(r for r in callback_server.requests if r["path"] == "/weather")["json"]
@@ -208,8 +260,13 @@ def test_reject_sets_status(tmp_path):
 
 def deep_json(depth):
     # Written out as text: json.dumps itself cannot nest this deep.
-    return ('{"actions": [' + '{"type": "IF", "condition": "true", "then": [' * depth
-            + '{"type": "HANGUP"}' + ']}' * depth + ']}')
+    return (
+        '{"actions": ['
+        + '{"type": "IF", "condition": "true", "then": [' * depth
+        + '{"type": "HANGUP"}'
+        + "]}" * depth
+        + "]}"
+    )
 
 
 def test_a_flow_nested_thousands_deep_is_an_invalid_flow_not_a_crash(callback_server):
@@ -221,18 +278,25 @@ def test_a_flow_nested_thousands_deep_is_an_invalid_flow_not_a_crash(callback_se
 
 
 def test_an_answer_too_deep_for_the_json_decoder_is_an_invalid_flow(callback_server):
-    url = callback_server.route("/deeper", lambda r: (200, "[" * 200000 + "]" * 200000,
-                                                      {"Content-Type": "application/json"}))
+    url = callback_server.route(
+        "/deeper", lambda r: (200, "[" * 200000 + "]" * 200000, {"Content-Type": "application/json"})
+    )
     transcript, _, state = run(url)
     assert state.errors[0]["code"] == "invalid_flow" and state.errors[0]["path"] == "/0" * 64
     assert heard(transcript) == ["We are sorry, an application error has occurred. Goodbye."]
 
 
 def test_a_template_rendered_past_its_limit_is_a_typed_error_with_the_param_path(callback_server):
-    url = callback_server.static("/long", {"actions": [
-        {"type": "SESSIONDATA", "session_data": {"chunk": "x" * 60000}},
-        {"type": "SAY", "params": {"text": "${sessionData.chunk}${sessionData.chunk}"}},
-        {"type": "SAY", "params": {"text": "never reached"}}]})
+    url = callback_server.static(
+        "/long",
+        {
+            "actions": [
+                {"type": "SESSIONDATA", "session_data": {"chunk": "x" * 60000}},
+                {"type": "SAY", "params": {"text": "${sessionData.chunk}${sessionData.chunk}"}},
+                {"type": "SAY", "params": {"text": "never reached"}},
+            ]
+        },
+    )
     transcript, _, state = run(url)
     error = state.errors[0]
     assert error["code"] == "param_render_failed" and error["path"] == "/actions/1/params/text"
@@ -240,17 +304,36 @@ def test_a_template_rendered_past_its_limit_is_a_typed_error_with_the_param_path
     assert heard(transcript) == ["We are sorry, an application error has occurred. Goodbye."]
 
 
-@pytest.mark.parametrize("action, path", [
-    ({"type": "SESSIONDATA", "session_data": {"big": {"list": ["${sessionData.chunk}${sessionData.chunk}"]}}},
-     "/actions/1/session_data/big/list/0"),
-    ({"type": "WEBHOOK", "params": {"url": "http://127.0.0.1:9/hook",
-                                    "body": {"note": "${sessionData.chunk}${sessionData.chunk}"}}},
-     "/actions/1/params/body/note"),
-])
+@pytest.mark.parametrize(
+    "action, path",
+    [
+        (
+            {"type": "SESSIONDATA", "session_data": {"big": {"list": ["${sessionData.chunk}${sessionData.chunk}"]}}},
+            "/actions/1/session_data/big/list/0",
+        ),
+        (
+            {
+                "type": "WEBHOOK",
+                "params": {
+                    "url": "http://127.0.0.1:9/hook",
+                    "body": {"note": "${sessionData.chunk}${sessionData.chunk}"},
+                },
+            },
+            "/actions/1/params/body/note",
+        ),
+    ],
+)
 def test_json_values_rendered_past_the_limit_name_their_own_path(callback_server, action, path):
-    url = callback_server.static("/long-json", {"actions": [
-        {"type": "SESSIONDATA", "session_data": {"chunk": "x" * 60000}}, action,
-        {"type": "SAY", "params": {"text": "never reached"}}]})
+    url = callback_server.static(
+        "/long-json",
+        {
+            "actions": [
+                {"type": "SESSIONDATA", "session_data": {"chunk": "x" * 60000}},
+                action,
+                {"type": "SAY", "params": {"text": "never reached"}},
+            ]
+        },
+    )
     transcript, _, state = run(url)
     assert [(e["code"], e["path"]) for e in state.errors] == [("param_render_failed", path)]
     assert heard(transcript) == ["We are sorry, an application error has occurred. Goodbye."]

@@ -1,4 +1,5 @@
 """Every response is validated before any of it runs; errors name their JSON path."""
+
 import json
 import os
 
@@ -31,8 +32,15 @@ def test_unknown_type_names_its_path():
 
 
 def test_mistyped_param_names_its_path():
-    errors = problems({"actions": [{"type": "SAY", "params": {"text": "x"}}, {"type": "SAY", "params": {"text": "x"}},
-                                   {"type": "COLLECT", "params": {"num_digits": "many"}}]})
+    errors = problems(
+        {
+            "actions": [
+                {"type": "SAY", "params": {"text": "x"}},
+                {"type": "SAY", "params": {"text": "x"}},
+                {"type": "COLLECT", "params": {"num_digits": "many"}},
+            ]
+        }
+    )
     assert "/actions/2/params/num_digits" in errors
 
 
@@ -47,8 +55,20 @@ def test_missing_required_param():
 
 
 def test_unknown_param_and_unknown_key_are_errors_but_comments_are_not():
-    errors = problems({"actions": [{"type": "SAY", "comment": "ok", "comments": "ok", "name": "greeting",
-                                    "params": {"text": "x", "loud": True}, "colour": "red"}]})
+    errors = problems(
+        {
+            "actions": [
+                {
+                    "type": "SAY",
+                    "comment": "ok",
+                    "comments": "ok",
+                    "name": "greeting",
+                    "params": {"text": "x", "loud": True},
+                    "colour": "red",
+                }
+            ]
+        }
+    )
     assert set(errors) == {"/actions/0/params/loud", "/actions/0/colour"}
 
 
@@ -58,13 +78,29 @@ def test_goto_to_a_missing_label():
 
 
 def test_goto_into_a_block_is_refused_but_out_of_one_is_fine():
-    into = {"actions": [{"type": "GOTO", "params": {"label": "IN"}},
-                        {"type": "IF", "condition": "true", "then": [{"type": "LABEL", "name": "IN"}]}]}
+    into = {
+        "actions": [
+            {"type": "GOTO", "params": {"label": "IN"}},
+            {"type": "IF", "condition": "true", "then": [{"type": "LABEL", "name": "IN"}]},
+        ]
+    }
     assert "/actions/0/params/label" in problems(into)
-    out = {"actions": [{"type": "LABEL", "name": "TOP"},
-                       {"type": "IF", "condition": "true", "then": [
-                           {"type": "FOREACH", "params": {"items": "$sessionData.list"}, "actions": [
-                               {"type": "GOTO", "params": {"label": "TOP"}}]}]}]}
+    out = {
+        "actions": [
+            {"type": "LABEL", "name": "TOP"},
+            {
+                "type": "IF",
+                "condition": "true",
+                "then": [
+                    {
+                        "type": "FOREACH",
+                        "params": {"items": "$sessionData.list"},
+                        "actions": [{"type": "GOTO", "params": {"label": "TOP"}}],
+                    }
+                ],
+            },
+        ]
+    }
     parse_flow(out)
 
 
@@ -79,14 +115,26 @@ def test_condition_that_does_not_parse():
 
 
 def test_text_that_is_not_a_placeholder_stays_text():
-    program = parse_flow({"actions": [{"type": "SAY", "params": {"text": "Hi ${sessionData.name ${system x} ${uuid}"}}]})
+    program = parse_flow(
+        {"actions": [{"type": "SAY", "params": {"text": "Hi ${sessionData.name ${system x} ${uuid}"}}]}
+    )
     text = program.code[0].action.params["text"]
-    assert text.render(lambda name: {"sessionData": {}}.get(name, UNDEFINED)) == "Hi ${sessionData.name ${system x} ${uuid}"
+    assert (
+        text.render(lambda name: {"sessionData": {}}.get(name, UNDEFINED))
+        == "Hi ${sessionData.name ${system x} ${uuid}"
+    )
 
 
 def test_nested_errors_have_nested_paths():
-    doc = {"actions": [{"type": "IF", "condition": "true", "then": [
-        {"type": "COLLECT", "actions": [{"type": "HANGUP"}], "params": {"num_digits": 1}}]}]}
+    doc = {
+        "actions": [
+            {
+                "type": "IF",
+                "condition": "true",
+                "then": [{"type": "COLLECT", "actions": [{"type": "HANGUP"}], "params": {"num_digits": 1}}],
+            }
+        ]
+    }
     errors = problems(doc)
     assert "/actions/0/then/0/actions/0/type" in errors
 
@@ -115,8 +163,9 @@ def test_all_problems_are_reported_at_once():
 
 def test_tts_voice_and_engine_must_be_names():
     # FreeSWITCH's set/multiset expand ${...} whatever app_disable_expand_variables says.
-    errors = problems({"actions": [{"type": "SAY", "params": {"text": "x", "voice": "${system id}",
-                                                              "engine": "flite|x"}}]})
+    errors = problems(
+        {"actions": [{"type": "SAY", "params": {"text": "x", "voice": "${system id}", "engine": "flite|x"}}]}
+    )
     assert set(errors) == {"/actions/0/params/voice", "/actions/0/params/engine"}
     parse_flow({"actions": [{"type": "SAY", "params": {"text": "x", "voice": "slt", "engine": "flite"}}]})
 
@@ -130,6 +179,7 @@ def nested_ifs(depth):
 
 def test_nesting_past_the_limit_is_a_validation_error_with_its_path():
     from voxology_fs.flow.parser import MAX_NESTING
+
     found = problems(nested_ifs(3000))
     [(path, message)] = found.items()
     assert path.startswith("/actions/0/then/0/then/0/") and path.count("/then/0") == (MAX_NESTING - 2) // 2
@@ -151,6 +201,7 @@ def test_deep_arrays_in_params_are_a_validation_error():
 
 def test_text_and_decoded_nesting_checks_name_the_same_path():
     from voxology_fs.flow.parser import nesting_problem, nesting_problem_in_text
+
     doc = nested_ifs(100)
-    doc["actions"][0]["comment"] = "a [ { \" , in a string"
+    doc["actions"][0]["comment"] = 'a [ { " , in a string'
     assert nesting_problem_in_text(json.dumps(doc)) == nesting_problem(doc)

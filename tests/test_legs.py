@@ -1,4 +1,5 @@
 """A call's legs, its parent and child calls, on the record and through ``GET /v1/Calls/{id}``."""
+
 import datetime as dt
 
 from tests.support.provision import DID, FAR, HELLO, call_record, setup_number
@@ -16,12 +17,25 @@ def legs_of(call_id):
 def test_an_inbound_call_is_written_with_its_caller_leg(db):
     account = models.Account.create(name="acme")
     started = dt.datetime(2026, 11, 30, 9, 0, 0)
-    state = CallState(call_id="c-in", direction="inbound", caller_no="+19495551212", api_no=DID,
-                      account_id=account.id, start_time=started)
+    state = CallState(
+        call_id="c-in",
+        direction="inbound",
+        caller_no="+19495551212",
+        api_no=DID,
+        account_id=account.id,
+        start_time=started,
+    )
     store.create_call(state, "fs1", "chan-1", None)
     [leg] = legs_of("c-in")
     assert (leg.role, leg.direction, leg.from_no, leg.to_no, leg.switch, leg.channel_uuid, leg.created_at) == (
-        "caller", "inbound", "+19495551212", DID, "fs1", "chan-1", started)
+        "caller",
+        "inbound",
+        "+19495551212",
+        DID,
+        "fs1",
+        "chan-1",
+        started,
+    )
     assert leg.answered_at is None and leg.ended_at is None
 
     state.answer_time = started + dt.timedelta(seconds=1)
@@ -29,15 +43,20 @@ def test_an_inbound_call_is_written_with_its_caller_leg(db):
     state.status, state.hangup_cause = "completed", "NORMAL_CLEARING"
     assert store.finish_call(state)
     [leg] = legs_of("c-in")
-    assert (leg.answered_at, leg.ended_at, leg.hangup_cause) == (state.answer_time, state.end_time,
-                                                                 "NORMAL_CLEARING")
+    assert (leg.answered_at, leg.ended_at, leg.hangup_cause) == (state.answer_time, state.end_time, "NORMAL_CLEARING")
 
 
 def test_the_leg_keeps_the_switch_figures_a_watcher_wrote_first(db):
     account = models.Account.create(name="acme")
     started = dt.datetime(2026, 11, 30, 9, 0, 0)
-    state = CallState(call_id="c-2", direction="inbound", caller_no="+19495551212", api_no=DID,
-                      account_id=account.id, start_time=started)
+    state = CallState(
+        call_id="c-2",
+        direction="inbound",
+        caller_no="+19495551212",
+        api_no=DID,
+        account_id=account.id,
+        start_time=started,
+    )
     store.create_call(state, "fs1", "chan-2", None)
     exact = started + dt.timedelta(seconds=4, microseconds=123456)
     with models.database.connection_context():
@@ -70,8 +89,9 @@ def test_get_call_shows_its_legs_parent_and_children_within_the_account(rig, cal
     acme_account = call_record(call_id).account_id
     other_account = models.Account.get(models.Account.name == "other").id
     with models.database.connection_context():
-        child = models.Call.create(account=acme_account, direction="outbound", status="queued", api_no=DID,
-                                   parent_call=call_id)
+        child = models.Call.create(
+            account=acme_account, direction="outbound", status="queued", api_no=DID, parent_call=call_id
+        )
         models.Call.create(account=other_account, direction="outbound", status="queued", parent_call=call_id)
     doc = acme.get(f"/Calls/{call_id}").get_json()
     assert doc["child_calls"] == [child.id]
@@ -86,8 +106,13 @@ def test_the_answer_time_is_the_switch_answer_not_the_end_of_the_first_action(db
     from voxology_fs.callserver import CallServer
     from voxology_fs.timeutil import iso
 
-    flow = {"actions": [{"type": "PAUSE", "params": {"length": 400}},
-                        {"type": "SAY", "params": {"text": "answered ${answerTime}"}}, {"type": "HANGUP"}]}
+    flow = {
+        "actions": [
+            {"type": "PAUSE", "params": {"length": 400}},
+            {"type": "SAY", "params": {"text": "answered ${answerTime}"}},
+            {"type": "HANGUP"},
+        ]
+    }
     provision(callback_server.static("/flow", flow))
     server = CallServer(settings)
     server.start()

@@ -4,6 +4,7 @@ Each test builds its own database (a SQLite file, or a PostgreSQL schema of
 its own) at an older migration, fills it the way that version wrote it, and
 upgrades it.
 """
+
 import datetime as dt
 import uuid
 
@@ -24,12 +25,10 @@ def old_database(tmp_path):
     """An empty database of its own, on the engine the suite runs on."""
     if TEST_DATABASE_URL.startswith("postgres"):
         schema = "migration_" + uuid.uuid4().hex[:12]
-        admin = peewee.PostgresqlDatabase(TEST_DATABASE_URL.rsplit("/", 1)[1],
-                                          dsn=TEST_DATABASE_URL)
+        admin = peewee.PostgresqlDatabase(TEST_DATABASE_URL.rsplit("/", 1)[1], dsn=TEST_DATABASE_URL)
         admin.execute_sql(f'CREATE SCHEMA "{schema}"')
         database = peewee.PostgresqlDatabase(None)
-        database.init(TEST_DATABASE_URL.rsplit("/", 1)[1], dsn=TEST_DATABASE_URL,
-                      options=f"-c search_path={schema}")
+        database.init(TEST_DATABASE_URL.rsplit("/", 1)[1], dsn=TEST_DATABASE_URL, options=f"-c search_path={schema}")
         yield database
         database.close()
         admin.execute_sql(f'DROP SCHEMA "{schema}" CASCADE')
@@ -45,9 +44,19 @@ def _runner(database):
 
 
 def _insert_call(database, **values):
-    row = {"switch": "fs1", "status": "completed", "caller_no": "", "api_no": "", "to_no": "",
-           "key_presses": "[]", "recordings": "[]", "errors": "[]", "sip_domain": "", "sip_forwarded_for": "",
-           **values}
+    row = {
+        "switch": "fs1",
+        "status": "completed",
+        "caller_no": "",
+        "api_no": "",
+        "to_no": "",
+        "key_presses": "[]",
+        "recordings": "[]",
+        "errors": "[]",
+        "sip_domain": "",
+        "sip_forwarded_for": "",
+        **values,
+    }
     columns = ", ".join(f'"{c}"' for c in row)
     marks = ", ".join([database.param] * len(row))
     database.execute_sql(f'INSERT INTO "call" ({columns}) VALUES ({marks})', list(row.values()))
@@ -56,39 +65,96 @@ def _insert_call(database, **values):
 def test_0003_gives_every_existing_call_its_caller_leg(old_database):
     database = old_database
     assert _runner(database).up("0002_caller_ids") == ["0001_initial", "0002_caller_ids"]
-    database.execute_sql(f'INSERT INTO "account" ("id", "name", "created_at") VALUES '
-                         f'({database.param}, {database.param}, {database.param})', ["acct-1", "acme", T0])
+    database.execute_sql(
+        f'INSERT INTO "account" ("id", "name", "created_at") VALUES '
+        f"({database.param}, {database.param}, {database.param})",
+        ["acct-1", "acme", T0],
+    )
     second = dt.timedelta(seconds=1)
-    _insert_call(database, id="in-ended", account_id="acct-1", channel_uuid="chan-in-ended", direction="inbound",
-                 caller_no="+19495551212", api_no="+17145551212", start_time=T0, answer_time=T0 + second,
-                 end_time=T0 + 9 * second, duration_ms=9000, hangup_cause="NORMAL_CLEARING")
-    _insert_call(database, id="out-busy", account_id="acct-1", channel_uuid="out-busy", direction="outbound",
-                 status="busy", caller_no="+13105550000", api_no="+17145551212", to_no="+13105550000",
-                 start_time=T0, end_time=T0 + 2 * second, hangup_cause="USER_BUSY")
-    _insert_call(database, id="in-live", account_id="acct-1", channel_uuid="chan-in-live", direction="inbound",
-                 status="live-in-progress", caller_no="+19495550001", api_no="+17145551212",
-                 start_time=T0 + second, answer_time=T0 + 2 * second)
-    _insert_call(database, id="out-queued", channel_uuid="out-queued", direction="outbound", status="queued",
-                 caller_no="+13105550001", api_no="+17145551212", to_no="+13105550001", start_time=T0 + second)
+    _insert_call(
+        database,
+        id="in-ended",
+        account_id="acct-1",
+        channel_uuid="chan-in-ended",
+        direction="inbound",
+        caller_no="+19495551212",
+        api_no="+17145551212",
+        start_time=T0,
+        answer_time=T0 + second,
+        end_time=T0 + 9 * second,
+        duration_ms=9000,
+        hangup_cause="NORMAL_CLEARING",
+    )
+    _insert_call(
+        database,
+        id="out-busy",
+        account_id="acct-1",
+        channel_uuid="out-busy",
+        direction="outbound",
+        status="busy",
+        caller_no="+13105550000",
+        api_no="+17145551212",
+        to_no="+13105550000",
+        start_time=T0,
+        end_time=T0 + 2 * second,
+        hangup_cause="USER_BUSY",
+    )
+    _insert_call(
+        database,
+        id="in-live",
+        account_id="acct-1",
+        channel_uuid="chan-in-live",
+        direction="inbound",
+        status="live-in-progress",
+        caller_no="+19495550001",
+        api_no="+17145551212",
+        start_time=T0 + second,
+        answer_time=T0 + 2 * second,
+    )
+    _insert_call(
+        database,
+        id="out-queued",
+        channel_uuid="out-queued",
+        direction="outbound",
+        status="queued",
+        caller_no="+13105550001",
+        api_no="+17145551212",
+        to_no="+13105550001",
+        start_time=T0 + second,
+    )
 
     assert _runner(database).up() == ["0003_legs"]
 
-    legs = {row[0]: row[1:] for row in database.execute_sql(
-        'SELECT "call_id", "role", "direction", "from_no", "to_no", "switch", "channel_uuid", "created_at", '
-        '"answered_at", "ended_at", "hangup_cause", "id" FROM "leg"').fetchall()}
+    legs = {
+        row[0]: row[1:]
+        for row in database.execute_sql(
+            'SELECT "call_id", "role", "direction", "from_no", "to_no", "switch", "channel_uuid", "created_at", '
+            '"answered_at", "ended_at", "hangup_cause", "id" FROM "leg"'
+        ).fetchall()
+    }
     assert set(legs) == {"in-ended", "out-busy", "in-live", "out-queued"}
 
     def when(value):  # SQLite hands back text
         return dt.datetime.fromisoformat(str(value)) if value is not None else None
 
     role, direction, from_no, to_no, switch, channel, created, answered, ended, cause, _ = legs["in-ended"]
-    assert (role, direction, from_no, to_no, switch, channel) == ("caller", "inbound", "+19495551212",
-                                                                   "+17145551212", "fs1", "chan-in-ended")
-    assert (when(created), when(answered), when(ended), cause) == (T0, T0 + second, T0 + 9 * second,
-                                                                    "NORMAL_CLEARING")
+    assert (role, direction, from_no, to_no, switch, channel) == (
+        "caller",
+        "inbound",
+        "+19495551212",
+        "+17145551212",
+        "fs1",
+        "chan-in-ended",
+    )
+    assert (when(created), when(answered), when(ended), cause) == (T0, T0 + second, T0 + 9 * second, "NORMAL_CLEARING")
     role, direction, from_no, to_no, _, channel, _, answered, ended, cause, _ = legs["out-busy"]
-    assert (role, direction, from_no, to_no, channel) == ("caller", "outbound", "+17145551212", "+13105550000",
-                                                          "out-busy")
+    assert (role, direction, from_no, to_no, channel) == (
+        "caller",
+        "outbound",
+        "+17145551212",
+        "+13105550000",
+        "out-busy",
+    )
     assert (answered, when(ended), cause) == (None, T0 + 2 * second, "USER_BUSY")
     live = legs["in-live"]
     assert (when(live[6]), when(live[7]), live[8], live[9]) == (T0 + second, T0 + 2 * second, None, None)
@@ -96,17 +162,28 @@ def test_0003_gives_every_existing_call_its_caller_leg(old_database):
     assert len({leg[-1] for leg in legs.values()}) == 4  # each leg an id of its own
 
     # The new column and table work: a child call points to its parent; a claim is taken once.
-    _insert_call(database, id="child", channel_uuid="child", direction="outbound", caller_no="+13105550002",
-                 api_no="+17145551212", start_time=T0, parent_call_id="in-live")
-    assert database.execute_sql('SELECT "id" FROM "call" WHERE "parent_call_id" = ' + database.param,
-                                ["in-live"]).fetchall() == [("child",)]
+    _insert_call(
+        database,
+        id="child",
+        channel_uuid="child",
+        direction="outbound",
+        caller_no="+13105550002",
+        api_no="+17145551212",
+        start_time=T0,
+        parent_call_id="in-live",
+    )
+    assert database.execute_sql(
+        'SELECT "id" FROM "call" WHERE "parent_call_id" = ' + database.param, ["in-live"]
+    ).fetchall() == [("child",)]
     # Calls from before hold no call server on record.
     assert database.execute_sql('SELECT DISTINCT "call_server" FROM "call"').fetchall() == [(None,)]
-    database.execute_sql(f'INSERT INTO "claim" ("key", "claimed_at") VALUES ({database.param}, {database.param})',
-                         ["core:1", T0])
+    database.execute_sql(
+        f'INSERT INTO "claim" ("key", "claimed_at") VALUES ({database.param}, {database.param})', ["core:1", T0]
+    )
     with pytest.raises(peewee.IntegrityError), database.atomic():
-        database.execute_sql(f'INSERT INTO "claim" ("key", "claimed_at") VALUES '
-                             f'({database.param}, {database.param})', ["core:1", T0])
+        database.execute_sql(
+            f'INSERT INTO "claim" ("key", "claimed_at") VALUES ({database.param}, {database.param})', ["core:1", T0]
+        )
 
     # And it goes back down cleanly.
     assert _runner(database).down() == ["0003_legs"]

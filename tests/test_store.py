@@ -1,4 +1,5 @@
 """The call server's per-call statements, written out by hand, against the models (both databases)."""
+
 import datetime as dt
 import time
 
@@ -20,8 +21,15 @@ def _number(number, account, **config):
 def test_route_of_a_number(db):
     parent = models.Account.create(name="acme")
     child = models.Account.create(name="acme east", parent=parent)
-    app = _number("+17145551212", parent, url="http://127.0.0.1/a", method="GET", content_type="application/xml",
-                  fallback_url="http://127.0.0.1/b", fallback_method="POST")
+    app = _number(
+        "+17145551212",
+        parent,
+        url="http://127.0.0.1/a",
+        method="GET",
+        content_type="application/xml",
+        fallback_url="http://127.0.0.1/b",
+        fallback_method="POST",
+    )
     sub_app = _number("+17145551213", child, url="http://127.0.0.1/c")
     _number("+17145551214", parent)  # provisioned, but no configuration yet
 
@@ -41,13 +49,25 @@ def test_a_call_written_and_finished_reads_back_through_the_models(db):
     account = models.Account.create(name="acme")
     app = _number("+17145551212", account, url="http://127.0.0.1/a")
     started = dt.datetime(2026, 11, 26, 10, 0, 0, 123000)
-    state = CallState(call_id="c-1", direction="inbound", caller_no="+19495551212", api_no="+17145551212",
-                      app_id=app.id, account_id=account.id, start_time=started,
-                      session_data={"name": "Bob", "n": 1}, sip_domain="sip.example")
+    state = CallState(
+        call_id="c-1",
+        direction="inbound",
+        caller_no="+19495551212",
+        api_no="+17145551212",
+        app_id=app.id,
+        account_id=account.id,
+        start_time=started,
+        session_data={"name": "Bob", "n": 1},
+        sip_domain="sip.example",
+    )
     store.create_call(state, "fs1", "uuid-1", app.id)
     call = models.Call.get_by_id("c-1")
-    assert (call.account_id, call.application_id, call.switch, call.channel_uuid) == (account.id, app.id, "fs1",
-                                                                                      "uuid-1")
+    assert (call.account_id, call.application_id, call.switch, call.channel_uuid) == (
+        account.id,
+        app.id,
+        "fs1",
+        "uuid-1",
+    )
     assert call.start_time == started and call.session_data == {"name": "Bob", "n": 1}
     assert call.key_presses == [] and call.errors == [] and call.end_time is None and call.to_no == ""
 
@@ -61,8 +81,12 @@ def test_a_call_written_and_finished_reads_back_through_the_models(db):
     assert store.finish_call(state) is True
     assert store.finish_call(state) is False  # exactly one writer finishes a call
     call = models.Call.get_by_id("c-1")
-    assert (call.status, call.hangup_cause, call.duration_ms, call.detection) == ("completed", "NORMAL_CLEARING",
-                                                                                 3000, "human")
+    assert (call.status, call.hangup_cause, call.duration_ms, call.detection) == (
+        "completed",
+        "NORMAL_CLEARING",
+        3000,
+        "human",
+    )
     assert call.end_time == state.end_time
 
 
@@ -84,6 +108,7 @@ def test_the_call_server_checkpoints_sqlite_outside_its_commits(tmp_path):
     import sqlite3
 
     from voxology_fs import db as dbmod
+
     previous = dbmod.database.obj
     path = tmp_path / "cs.sqlite3"
     try:
@@ -112,6 +137,7 @@ def test_the_call_server_checkpoints_sqlite_outside_its_commits(tmp_path):
 
 def test_other_processes_keep_sqlite_default_checkpoints(tmp_path):
     from voxology_fs import db as dbmod
+
     previous = dbmod.database.obj
     try:
         dbmod.connect(f"sqlite:///{tmp_path}/api.sqlite3")

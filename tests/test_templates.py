@@ -97,7 +97,7 @@ def test_dollar_escapes_and_plain_text(text, expected):
 def test_json_rendering_follows_json_stringify():
     values = {
         "floats": [1.0, 2.5, math.nan, math.inf, None, UNDEFINED],
-        "obj": {"a": UNDEFINED, "b": "q\"uote", "c": {"d": [True, False]}, 1: "x"},
+        "obj": {"a": UNDEFINED, "b": 'q"uote', "c": {"d": [True, False]}, 1: "x"},
         "text": {"é": "ü\n"},
         "empty": [[], {}],
     }
@@ -109,9 +109,7 @@ def test_json_rendering_follows_json_stringify():
 
 def test_numbers_render_like_javascript():
     values = {"i": 21, "f": 21.0, "big": 1e21, "small": 1e-7, "x": 0.1}
-    assert render("${i} ${f} ${big} ${small} ${x * 3}", values) == (
-        "21 21 1e+21 1e-7 0.30000000000000004"
-    )
+    assert render("${i} ${f} ${big} ${small} ${x * 3}", values) == ("21 21 1e+21 1e-7 0.30000000000000004")
 
 
 def test_compile_once_render_many():

@@ -1,5 +1,6 @@
 """The switch watchers: the switch's own figures on legs and calls, and one
 action per event however many REST workers watch the switch."""
+
 import datetime as dt
 
 import gevent
@@ -32,8 +33,11 @@ def test_switch_times_are_microseconds_since_the_epoch():
 
 def test_leg_end_of_recorded_hangups():
     """The figures as real FreeSWITCH writes them in CHANNEL_HANGUP_COMPLETE."""
-    inbound = next(e for e in recorded_events("basic_media.inbound.log", "CHANNEL_HANGUP_COMPLETE")
-                   if e.get("Call-Direction") == "inbound")
+    inbound = next(
+        e
+        for e in recorded_events("basic_media.inbound.log", "CHANNEL_HANGUP_COMPLETE")
+        if e.get("Call-Direction") == "inbound"
+    )
     end = LegEnd.from_event(inbound)
     assert end.channel_uuid == "dd46cb1f-8bed-44d6-944e-780ad1996f82"
     assert end.answered_at == EPOCH + dt.timedelta(microseconds=1795700376282095)
@@ -42,8 +46,9 @@ def test_leg_end_of_recorded_hangups():
     assert end.ringing_at is None  # this call was answered without ringing first
 
     refused = recorded_events("sip_reject.inbound.log", "CHANNEL_HANGUP_COMPLETE")
-    assert [(LegEnd.from_event(e).cause, LegEnd.from_event(e).sip_code, LegEnd.from_event(e).answered_at)
-            for e in refused] == [("USER_BUSY", 486, None), ("CALL_REJECTED", 603, None)]
+    assert [
+        (LegEnd.from_event(e).cause, LegEnd.from_event(e).sip_code, LegEnd.from_event(e).answered_at) for e in refused
+    ] == [("USER_BUSY", 486, None), ("CALL_REJECTED", 603, None)]
 
     rang = recorded_events("originate_outbound.inbound.log", "CHANNEL_HANGUP_COMPLETE")
     progress = [e.get("Caller-Channel-Progress-Time") for e in rang]

@@ -6,6 +6,7 @@ stream or a ``say:`` string.  Freshness follows ``Cache-Control``
 (``max-age``, ``no-cache``, ``no-store``) and ``Expires``; stale entries are
 revalidated with ``ETag``/``Last-Modified``.
 """
+
 from __future__ import annotations
 
 import email.utils
@@ -21,8 +22,14 @@ import requests
 from .flow.errors import ActionFailed
 
 _TYPES = {
-    "audio/mpeg": ".mp3", "audio/mp3": ".mp3", "audio/mpeg3": ".mp3", "audio/x-mpeg-3": ".mp3",
-    "audio/wav": ".wav", "audio/x-wav": ".wav", "audio/wave": ".wav", "audio/vnd.wave": ".wav",
+    "audio/mpeg": ".mp3",
+    "audio/mp3": ".mp3",
+    "audio/mpeg3": ".mp3",
+    "audio/x-mpeg-3": ".mp3",
+    "audio/wav": ".wav",
+    "audio/x-wav": ".wav",
+    "audio/wave": ".wav",
+    "audio/vnd.wave": ".wav",
 }
 
 
@@ -68,8 +75,13 @@ def _freshness(headers) -> float:
 
 
 class AudioCache:
-    def __init__(self, directory: str, max_bytes: int = 50 * 1024 * 1024, timeout: float = 10.0,
-                 session: requests.Session | None = None):
+    def __init__(
+        self,
+        directory: str,
+        max_bytes: int = 50 * 1024 * 1024,
+        timeout: float = 10.0,
+        session: requests.Session | None = None,
+    ):
         self.directory = os.path.abspath(directory)
         os.makedirs(self.directory, exist_ok=True)
         self.max_bytes = max_bytes
@@ -132,11 +144,16 @@ class AudioCache:
         with open(temporary, "wb") as fh:
             fh.write(body)
         os.replace(temporary, path)
-        self._write_meta(key, {
-            "url": url, "path": path, "etag": response.headers.get("ETag"),
-            "last_modified": response.headers.get("Last-Modified"),
-            "fresh_until": time.time() + _freshness(response.headers),
-        })
+        self._write_meta(
+            key,
+            {
+                "url": url,
+                "path": path,
+                "etag": response.headers.get("ETag"),
+                "last_modified": response.headers.get("Last-Modified"),
+                "fresh_until": time.time() + _freshness(response.headers),
+            },
+        )
         return path
 
     def _read_body(self, response, url: str) -> bytes:

@@ -1,4 +1,5 @@
 """A call's status values, which of them are still live, and how a failed dial reads as one."""
+
 from __future__ import annotations
 
 # Call status values, as callbacks, the REST API and the docs report them.
@@ -23,8 +24,9 @@ FINAL_STATUSES = frozenset(STATUSES) - set(LIVE_STATUSES)
 
 # How a dial's failure cause reads as a call status.
 BUSY_CAUSES = frozenset({"USER_BUSY", "CALL_REJECTED"})
-NO_ANSWER_CAUSES = frozenset({"NO_ANSWER", "NO_USER_RESPONSE", "ALLOTTED_TIMEOUT", "PROGRESS_TIMEOUT",
-                              "RECOVERY_ON_TIMER_EXPIRE"})
+NO_ANSWER_CAUSES = frozenset(
+    {"NO_ANSWER", "NO_USER_RESPONSE", "ALLOTTED_TIMEOUT", "PROGRESS_TIMEOUT", "RECOVERY_ON_TIMER_EXPIRE"}
+)
 CANCEL_CAUSES = frozenset({"ORIGINATOR_CANCEL"})
 
 

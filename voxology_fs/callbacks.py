@@ -13,6 +13,7 @@ encoded as its configuration says:
   Rails, Express (qs) and others decode natively; null is an empty value,
   true/false are ``true``/``false``.
 """
+
 from __future__ import annotations
 
 import json
@@ -135,8 +136,9 @@ def encode(target: CallbackTarget, fields: dict) -> tuple[str, bytes | None, dic
 
 
 # Our own loop retries (see CallbackClient.send); urllib3 only follows redirects.
-_FOLLOW_REDIRECTS = urllib3.Retry(total=MAX_REDIRECTS, connect=0, read=0, other=0, status=0,
-                                  redirect=MAX_REDIRECTS, respect_retry_after_header=False)
+_FOLLOW_REDIRECTS = urllib3.Retry(
+    total=MAX_REDIRECTS, connect=0, read=0, other=0, status=0, redirect=MAX_REDIRECTS, respect_retry_after_header=False
+)
 
 
 class CallbackSender(Protocol):
@@ -155,8 +157,9 @@ class CallbackClient:
     hottest path, and ``requests``' session layer doubled their CPU cost.
     """
 
-    def __init__(self, connect_timeout: float = 3.0, read_timeout: float = 10.0,
-                 retries: int = 1, backoff: float = 0.25):
+    def __init__(
+        self, connect_timeout: float = 3.0, read_timeout: float = 10.0, retries: int = 1, backoff: float = 0.25
+    ):
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.retries = retries
@@ -167,24 +170,39 @@ class CallbackClient:
 
     @classmethod
     def from_settings(cls, settings) -> CallbackClient:
-        return cls(settings.callback_connect_timeout, settings.callback_timeout,
-                   settings.callback_retries, settings.callback_retry_backoff)
+        return cls(
+            settings.callback_connect_timeout,
+            settings.callback_timeout,
+            settings.callback_retries,
+            settings.callback_retry_backoff,
+        )
 
     def _send_once(self, target: CallbackTarget, fields: dict, timeout: float | None) -> bytes:
         url, body, headers = encode(target, fields)
         read_timeout = timeout or self.read_timeout
         try:
-            response = self.http.request(target.method.upper(), url, body=body, headers=headers,
-                                         preload_content=False, retries=_FOLLOW_REDIRECTS,
-                                         timeout=urllib3.Timeout(connect=self.connect_timeout, read=read_timeout))
+            response = self.http.request(
+                target.method.upper(),
+                url,
+                body=body,
+                headers=headers,
+                preload_content=False,
+                retries=_FOLLOW_REDIRECTS,
+                timeout=urllib3.Timeout(connect=self.connect_timeout, read=read_timeout),
+            )
         except urllib3.exceptions.MaxRetryError as exc:
             raise _request_error(exc.reason, target.url, read_timeout) from None
         except (urllib3.exceptions.HTTPError, ValueError) as exc:
             raise _request_error(exc, target.url, read_timeout) from None
         if response.status >= 400:
             response.close()
-            raise CallbackError("http_error", target.url, f"HTTP {response.status}",
-                                status=response.status, retryable=response.status in (502, 503, 504))
+            raise CallbackError(
+                "http_error",
+                target.url,
+                f"HTTP {response.status}",
+                status=response.status,
+                retryable=response.status in (502, 503, 504),
+            )
         return _read_limited(response, target.url)
 
     def send(self, target: CallbackTarget, fields: dict, timeout: float | None = None) -> tuple[bytes, float]:
@@ -213,6 +231,7 @@ class CallbackClient:
                 self.send(target, fields, timeout)
             except CallbackError as exc:
                 log.warning("request to %s failed: %s", target.url, exc.detail)
+
         return gevent.spawn(run)
 
 

@@ -4,6 +4,7 @@ Each connection is one call, run by one greenlet: find the call's flow
 (by the called number, or by our call id for calls placed by Make Call),
 then run the callback-response loop until the call ends.
 """
+
 from __future__ import annotations
 
 import logging
@@ -46,23 +47,35 @@ class CallServerStats:
         if times:
             p50, p99 = times[len(times) // 2], times[max(0, int(len(times) * 0.99) - 1)]
             setup = f"; connect to first application p50 {p50 * 1000:.2f} ms, p99 {p99 * 1000:.2f} ms"
-        return (f"{self.handled} calls handled, {self.rejected_over_capacity} over capacity, "
-                f"{self.rejected_no_flow} without a flow, {self.failed} failed{setup}")
+        return (
+            f"{self.handled} calls handled, {self.rejected_over_capacity} over capacity, "
+            f"{self.rejected_no_flow} without a flow, {self.failed} failed{setup}"
+        )
 
 
 class CallServer:
-    def __init__(self, settings: Settings, callbacks: CallbackClient | None = None,
-                 audio: AudioCache | None = None, trace_writer: store.TraceWriter | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        callbacks: CallbackClient | None = None,
+        audio: AudioCache | None = None,
+        trace_writer: store.TraceWriter | None = None,
+    ):
         self.settings = settings
         self.callbacks = callbacks or CallbackClient.from_settings(settings)
         self.audio = audio or AudioCache.from_settings(settings)
         self.trace_writer = trace_writer or store.TraceWriter()
         self.stats = CallServerStats()
         self.services = Services(
-            callbacks=self.callbacks, audio=self.audio, save_progress=store.save_progress,
-            finish_call=store.finish_call, trace=self.trace_writer.add,
-            max_callbacks=settings.max_callbacks_per_call, max_steps=settings.max_flow_steps,
-            apology_text=settings.apology_text)
+            callbacks=self.callbacks,
+            audio=self.audio,
+            save_progress=store.save_progress,
+            finish_call=store.finish_call,
+            trace=self.trace_writer.add,
+            max_callbacks=settings.max_callbacks_per_call,
+            max_steps=settings.max_flow_steps,
+            apology_text=settings.apology_text,
+        )
         self.server: StreamServer | None = None
         # Called with each new OutboundSession before any traffic (tests use
         # it to record the wire, e.g. to compare the fake switch with a real one).
@@ -191,25 +204,40 @@ class CallServer:
             if route is None:
                 log.warning("call %s: number %s has no call flow configuration", call_id, call.api_no)
                 return None
-            state = CallState(call_id=call_id, direction="outbound", caller_no=call.to_no or info.destination,
-                              api_no=call.api_no, app_id=route.application_id or "",
-                              account_id=call.account_id or "", session_data=call.session_data,
-                              custom_data=call.custom_data, start_time=call.start_time,
-                              answer_time=info.answered_at or utcnow(), subaccount_id=route.subaccount_id)
+            state = CallState(
+                call_id=call_id,
+                direction="outbound",
+                caller_no=call.to_no or info.destination,
+                api_no=call.api_no,
+                app_id=route.application_id or "",
+                account_id=call.account_id or "",
+                session_data=call.session_data,
+                custom_data=call.custom_data,
+                start_time=call.start_time,
+                answer_time=info.answered_at or utcnow(),
+                subaccount_id=route.subaccount_id,
+            )
             store.mark_live(call_id, info.uuid, state.answer_time, self.identity)
             return state, route, call.max_call_time_ms
 
         called = numbers.try_normalize(info.destination, region)
         route = store.route_for(called) if called else None
         if route is None or called is None:
-            log.warning("call %s to %r: no call flow configuration for that number; refused (404)",
-                        info.uuid, info.destination)
+            log.warning(
+                "call %s to %r: no call flow configuration for that number; refused (404)", info.uuid, info.destination
+            )
             return None
         caller = numbers.try_normalize(info.caller, region) or info.caller
-        state = CallState(call_id=call_id, direction="inbound", caller_no=caller, api_no=called,
-                          app_id=route.application_id or "", account_id=route.account_id or "",
-                          sip_domain=info.sip_domain or self.settings.sip_domain,
-                          sip_forwarded_for=info.sip_forwarded_for, subaccount_id=route.subaccount_id)
-        store.create_call(state, self._switch_name(switch_reported), info.uuid, route.application_id,
-                          self.identity)
+        state = CallState(
+            call_id=call_id,
+            direction="inbound",
+            caller_no=caller,
+            api_no=called,
+            app_id=route.application_id or "",
+            account_id=route.account_id or "",
+            sip_domain=info.sip_domain or self.settings.sip_domain,
+            sip_forwarded_for=info.sip_forwarded_for,
+            subaccount_id=route.subaccount_id,
+        )
+        store.create_call(state, self._switch_name(switch_reported), info.uuid, route.application_id, self.identity)
         return state, route, None

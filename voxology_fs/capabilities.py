@@ -18,6 +18,7 @@ A capability runs applications on its own call's channel, and acts on other
 channels or on rooms through a :class:`CommandSender`, so that sender can be
 pointed at another ESL link without touching the capability.
 """
+
 from __future__ import annotations
 
 import abc

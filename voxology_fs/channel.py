@@ -7,6 +7,7 @@ blocks the calling greenlet until its media finishes, and raises
 :class:`CallEnded` when the call is gone, or :class:`ControlInterrupt` when a
 live-control request (from the REST API) arrives while it waits.
 """
+
 from __future__ import annotations
 
 import abc
@@ -131,8 +132,15 @@ class Channel(abc.ABC):
         """Play prompts to the caller; keys pressed meanwhile do not stop them."""
 
     @abc.abstractmethod
-    def collect(self, prompts: list[Prompt], *, max_digits: int, finish_keys: str,
-                timeout_ms: int, digit_timeout_ms: int | None = None) -> CollectResult:
+    def collect(
+        self,
+        prompts: list[Prompt],
+        *,
+        max_digits: int,
+        finish_keys: str,
+        timeout_ms: int,
+        digit_timeout_ms: int | None = None,
+    ) -> CollectResult:
         """Play prompts and collect keys; the first key stops the prompts."""
 
     @abc.abstractmethod

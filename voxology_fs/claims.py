@@ -6,6 +6,7 @@ callback or writes a final state, a watcher claims the event's key (its
 ``Core-UUID:Event-Sequence``, a message id...): the claim is an insert that
 only one process can make, on SQLite and PostgreSQL alike.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -21,8 +22,7 @@ def _insert(param: str) -> str:
     table = Claim._meta.table_name
     # ON CONFLICT ... DO NOTHING: the loser's insert changes no row, and
     # PostgreSQL logs no unique violation for it.
-    return (f'INSERT INTO "{table}" ("key", "claimed_at") VALUES ({param}, {param}) '
-            f'ON CONFLICT ("key") DO NOTHING')
+    return f'INSERT INTO "{table}" ("key", "claimed_at") VALUES ({param}, {param}) ON CONFLICT ("key") DO NOTHING'
 
 
 def claim(key: str) -> bool:

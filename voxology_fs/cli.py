@@ -1,15 +1,16 @@
 """The ``voxology-fs`` command.
 
-    voxology-fs serve            call server and REST API together
-    voxology-fs callserver       the outbound socket server only
-    voxology-fs db upgrade       create or migrate the database
-    voxology-fs simulate FLOW    run a flow against a simulated call
-    voxology-fs api              the REST API only
-    voxology-fs account create NAME [--parent ID]
-    voxology-fs app create --account ID [NAME]     prints the API key once
-    voxology-fs key rotate|revoke APP_ID
-    voxology-fs numbers import FILE.csv            number,capabilities[,country]
+voxology-fs serve            call server and REST API together
+voxology-fs callserver       the outbound socket server only
+voxology-fs db upgrade       create or migrate the database
+voxology-fs simulate FLOW    run a flow against a simulated call
+voxology-fs api              the REST API only
+voxology-fs account create NAME [--parent ID]
+voxology-fs app create --account ID [NAME]     prints the API key once
+voxology-fs key rotate|revoke APP_ID
+voxology-fs numbers import FILE.csv            number,capabilities[,country]
 """
+
 from __future__ import annotations
 
 # gevent must patch sockets, ssl and threads before anything imports them
@@ -38,6 +39,7 @@ def _load_settings(args):
 
 def _open_database(settings, background_checkpoints: bool = False):
     from . import db
+
     db.connect(settings.database_url, settings.database_pool_size, background_checkpoints)
     return db
 
@@ -55,8 +57,10 @@ def _start_call_server(args):
     # No SQLite checkpoint inside a call's commit (see db.WalCheckpointer).
     _open_database(settings, background_checkpoints=True).migrate()
     from .callserver import CallServer
+
     server = CallServer(settings)
     from .heap import freeze_startup_objects
+
     freeze_startup_objects()
     server.start()
     print(f"call server on {settings.outbound_host}:{server.port}", flush=True)
@@ -88,6 +92,7 @@ def _stop_on_signals():
 def cmd_serve(args) -> int:
     """The call server and the REST API (gunicorn) together, until a signal stops them."""
     from .api import serve_api
+
     settings, server = _start_call_server(args)
     stopping = _stop_on_signals()
     call_server = gevent.spawn(server.serve_forever)
@@ -106,6 +111,7 @@ def cmd_serve(args) -> int:
 
 def cmd_simulate(args) -> int:
     from .simulate import main
+
     return main(args)
 
 
@@ -114,6 +120,7 @@ def _operator(args):
     settings = _load_settings(args)
     _open_database(settings).migrate()
     from . import operator
+
     return operator, settings
 
 
@@ -169,6 +176,7 @@ def cmd_api(args) -> int:
     settings = _load_settings(args)
     _open_database(settings).migrate()
     from .api import serve_api
+
     print(f"REST API on http://{settings.api_host}:{settings.api_port}/v1", flush=True)
     return serve_api(settings) or 0
 
@@ -218,8 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser("simulate", help="run a call flow against a simulated call")
     sim.add_argument("flow", help="a flow JSON file, or the http(s) URL of a callback server")
-    sim.add_argument("--press", action="append", metavar="KEYS",
-                     help="keys for the next COLLECT (repeat for each COLLECT), e.g. --press 1 --press 42#")
+    sim.add_argument(
+        "--press",
+        action="append",
+        metavar="KEYS",
+        help="keys for the next COLLECT (repeat for each COLLECT), e.g. --press 1 --press 42#",
+    )
     sim.add_argument("--caller", default="+19495551212")
     sim.add_argument("--called", default="+17145551212")
     sim.add_argument("--session-data", help="session_data as JSON")
@@ -231,8 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     return args.func(args) or 0
 
 

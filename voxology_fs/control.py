@@ -8,6 +8,7 @@ body is the request as JSON.  A request is a dict with ``command`` and the
 command's fields; this module builds them (checking what the API takes),
 encodes them as event headers and body, and decodes them back on the call.
 """
+
 from __future__ import annotations
 
 import json
@@ -54,6 +55,7 @@ def hangup() -> dict:
 def redirect(url: str, method: str = "POST", content_type: str | None = None) -> dict:
     """Fetch the call's next actions from ``url`` instead of going on."""
     from .flow.actions.base import http_url_problem
+
     if problem := http_url_problem(url):
         raise ControlError("url", f"url: {problem}")
     if method not in METHODS:
@@ -70,6 +72,7 @@ def actions(flow_actions) -> dict:
     """Run these call flow actions now, in place of what the call was doing."""
     from .flow.errors import FlowValidationError
     from .flow.parser import parse_response
+
     if not isinstance(flow_actions, list) or not flow_actions:
         raise ControlError("actions", "actions must be a non-empty array of call flow actions")
     try:

@@ -8,6 +8,7 @@ media wait.  SQLite runs in WAL mode with short transactions; PostgreSQL goes
 through psycopg2 made cooperative by psycogreen, so a query never blocks the
 other calls.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -76,6 +77,7 @@ def _make_postgres_cooperative() -> None:
     global _green_postgres
     if not _green_postgres:
         from psycogreen.gevent import patch_psycopg
+
         patch_psycopg()
         _green_postgres = True
 
@@ -99,13 +101,13 @@ def connect(url: str, pool_size: int = 20, background_checkpoints: bool = False)
         if background_checkpoints and on_disk:
             pragmas["wal_autocheckpoint"] = 0
             _checkpointer = WalCheckpointer(path).start()
-        db = db_url.connect(f"sqlite+pool:///{path}", max_connections=pool_size, timeout=30, stale_timeout=300,
-                            pragmas=pragmas)
+        db = db_url.connect(
+            f"sqlite+pool:///{path}", max_connections=pool_size, timeout=30, stale_timeout=300, pragmas=pragmas
+        )
     elif scheme in ("postgres", "postgresql"):
         _make_postgres_cooperative()
         rest = url.split("://", 1)[1]
-        db = db_url.connect(f"postgresql+pool://{rest}", max_connections=pool_size,
-                            timeout=30, stale_timeout=300)
+        db = db_url.connect(f"postgresql+pool://{rest}", max_connections=pool_size, timeout=30, stale_timeout=300)
     else:
         raise ValueError(f"database_url: unsupported scheme {parsed.scheme!r} (use sqlite or postgresql)")
     database.initialize(db)

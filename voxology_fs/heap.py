@@ -6,6 +6,7 @@ during which no call of the process moved. Objects that exist once start-up is
 done live as long as the process, so they are moved out of the collector's
 sight; what calls allocate afterwards is collected as usual.
 """
+
 from __future__ import annotations
 
 import gc
@@ -14,5 +15,6 @@ import gc
 def freeze_startup_objects() -> None:
     """Load what start-up loads, collect once, then freeze the survivors (``gc.freeze``)."""
     from . import numbers  # noqa: F401  (importing it loads the geography data)
+
     gc.collect()
     gc.freeze()

@@ -4,6 +4,7 @@ Every resource belongs to an account.  Numbers are stored in E.164.  Times
 are UTC.  Changing a model means adding a migration in ``migrations/``
 (``voxology-fs db upgrade`` applies them on SQLite and PostgreSQL alike).
 """
+
 from __future__ import annotations
 
 import json

@@ -4,6 +4,7 @@ Accounts (and subaccounts), applications and their API keys (printed once,
 stored as a SHA-256 hash), and the inventory of numbers the SIP trunk
 delivers, imported from CSV.
 """
+
 from __future__ import annotations
 
 import csv
@@ -37,8 +38,9 @@ def create_application(account_id: str, name: str) -> tuple[Application, str]:
     with db.unit_of_work():
         if Account.get_or_none(Account.id == account_id) is None:
             raise OperatorError(f"no account {account_id}")
-        app = Application.create(account=account_id, name=name.strip() or "default",
-                                 api_key_hash=hash_key(key), api_key_prefix=key[:12])
+        app = Application.create(
+            account=account_id, name=name.strip() or "default", api_key_hash=hash_key(key), api_key_prefix=key[:12]
+        )
     return app, key
 
 
@@ -46,8 +48,11 @@ def rotate_key(application_id: str) -> str:
     """Replace the application's key; the old one stops working at once."""
     key = new_key()
     with db.unit_of_work():
-        changed = (Application.update(api_key_hash=hash_key(key), api_key_prefix=key[:12])
-                   .where(Application.id == application_id).execute())
+        changed = (
+            Application.update(api_key_hash=hash_key(key), api_key_prefix=key[:12])
+            .where(Application.id == application_id)
+            .execute()
+        )
     if not changed:
         raise OperatorError(f"no application {application_id}")
     return key
@@ -55,15 +60,15 @@ def rotate_key(application_id: str) -> str:
 
 def revoke_key(application_id: str) -> None:
     with db.unit_of_work():
-        changed = (Application.update(api_key_hash=None, api_key_prefix=None)
-                   .where(Application.id == application_id).execute())
+        changed = (
+            Application.update(api_key_hash=None, api_key_prefix=None).where(Application.id == application_id).execute()
+        )
     if not changed:
         raise OperatorError(f"no application {application_id}")
 
 
 def parse_capabilities(text: str) -> str:
-    caps = [c.strip().lower() for c in (text or "voice").replace(";", ",").replace(" ", ",").split(",")
-            if c.strip()]
+    caps = [c.strip().lower() for c in (text or "voice").replace(";", ",").replace(" ", ",").split(",") if c.strip()]
     unknown = [c for c in caps if c not in CAPABILITIES]
     if unknown:
         raise OperatorError(f"unknown capabilities {unknown} (known: voice, sms)")
@@ -99,9 +104,11 @@ def import_numbers(text: str, default_region: str = "US") -> dict:
         except (numbers.InvalidNumber, OperatorError, IndexError) as exc:
             problems.append(f"line {line}: {exc}")
             continue
-        country = (row[country_col].strip().upper() if country_col is not None and country_col < len(row)
-                   and row[country_col].strip() else
-                   phonenumbers.region_code_for_number(phonenumbers.parse(number, None)) or "")
+        country = (
+            row[country_col].strip().upper()
+            if country_col is not None and country_col < len(row) and row[country_col].strip()
+            else phonenumbers.region_code_for_number(phonenumbers.parse(number, None)) or ""
+        )
         parsed.append((number, caps, country))
     if problems:
         raise OperatorError("; ".join(problems))

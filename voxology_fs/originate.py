@@ -15,6 +15,7 @@ Nothing a REST client sends reaches FreeSWITCH as text: the two numbers are
 checked as E.164 (``+`` and digits only), the ring timeout is an integer, the
 ids are ours; session data stays in the database.
 """
+
 from __future__ import annotations
 
 import logging
@@ -31,12 +32,14 @@ from .timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
+
 def socket_address(settings: Settings, switch: Switch) -> str:
     return switch.socket_address or f"{settings.outbound_host}:{settings.outbound_port}"
 
 
-def originate_command(settings: Settings, switch: Switch, call_id: str, to_no: str, caller_id_no: str,
-                      timeout_s: int) -> str:
+def originate_command(
+    settings: Settings, switch: Switch, call_id: str, to_no: str, caller_id_no: str, timeout_s: int
+) -> str:
     """The ``originate`` arguments for one call; every value in it is checked by the builder."""
     variables = {
         "origination_uuid": dial.check_uuid(call_id),
@@ -51,39 +54,81 @@ def originate_command(settings: Settings, switch: Switch, call_id: str, to_no: s
         "origination_caller_id_number": dial.check_number(caller_id_no),
         "originate_timeout": int(timeout_s),
     }
-    return dial.originate_command(dial.dial_string(switch.dial_string, to_no, variables),
-                                  dial.socket_app(socket_address(settings, switch)))
+    return dial.originate_command(
+        dial.dial_string(switch.dial_string, to_no, variables), dial.socket_app(socket_address(settings, switch))
+    )
 
 
-def place_call(switches, *, account_id: str, application_id: str | None, to_no: str, caller_id_no: str,
-               session_data: dict | None, timeout_s: int, max_call_time_ms: int | None) -> Call:
+def place_call(
+    switches,
+    *,
+    account_id: str,
+    application_id: str | None,
+    to_no: str,
+    caller_id_no: str,
+    session_data: dict | None,
+    timeout_s: int,
+    max_call_time_ms: int | None,
+) -> Call:
     """Write the call's record, then originate it; raises SwitchUnavailable."""
     link = switches.pick()
     call_id = Call._meta.fields["id"].default()
     now = utcnow()
     with db.unit_of_work():
         call = Call.create(
-            id=call_id, account=account_id, application=application_id, switch=link.name,
-            channel_uuid=call_id, direction="outbound", status="queued", caller_no=to_no, api_no=caller_id_no,
-            to_no=to_no, start_time=now, session_data=session_data, key_presses=[], recordings=[], errors=[],
-            timeout_s=timeout_s, max_call_time_ms=max_call_time_ms)
-        Leg.create(call=call_id, role="caller", direction="outbound", from_no=caller_id_no, to_no=to_no,
-                   switch=link.name, channel_uuid=call_id, created_at=now)
-        CallEvent.create(call=call_id, at=now, kind="originate",
-                         data={"switch": link.name, "to": to_no, "from": caller_id_no, "timeout": timeout_s})
+            id=call_id,
+            account=account_id,
+            application=application_id,
+            switch=link.name,
+            channel_uuid=call_id,
+            direction="outbound",
+            status="queued",
+            caller_no=to_no,
+            api_no=caller_id_no,
+            to_no=to_no,
+            start_time=now,
+            session_data=session_data,
+            key_presses=[],
+            recordings=[],
+            errors=[],
+            timeout_s=timeout_s,
+            max_call_time_ms=max_call_time_ms,
+        )
+        Leg.create(
+            call=call_id,
+            role="caller",
+            direction="outbound",
+            from_no=caller_id_no,
+            to_no=to_no,
+            switch=link.name,
+            channel_uuid=call_id,
+            created_at=now,
+        )
+        CallEvent.create(
+            call=call_id,
+            at=now,
+            kind="originate",
+            data={"switch": link.name, "to": to_no, "from": caller_id_no, "timeout": timeout_s},
+        )
     command = originate_command(switches.settings, link.switch, call_id, to_no, caller_id_no, timeout_s)
     try:
         link.bgapi(command, job_uuid=call_id)
     except Exception as exc:
         log.warning("call %s: originate on %s failed: %s", call_id, link.name, exc)
-        finish_unconnected(call_id, "NORMAL_TEMPORARY_FAILURE", False, switches.callbacks,
-                           error={"code": "originate_failed", "message": str(exc)})
+        finish_unconnected(
+            call_id,
+            "NORMAL_TEMPORARY_FAILURE",
+            False,
+            switches.callbacks,
+            error={"code": "originate_failed", "message": str(exc)},
+        )
         raise SwitchUnavailable(f"switch {link.name} did not take the call: {exc}") from None
     return call
 
 
-def finish_unconnected(call_id: str, cause: str, answered: bool, callbacks: CallbackClient,
-                       error: dict | None = None) -> bool:
+def finish_unconnected(
+    call_id: str, cause: str, answered: bool, callbacks: CallbackClient, error: dict | None = None
+) -> bool:
     """End a call that no call server took; True if this process finished it.
 
     Only the process whose conditional update wins sends ``call_ended``.
@@ -103,25 +148,37 @@ def finish_orphaned(call_id: str, cause: str, callbacks: CallbackClient) -> bool
     call = store.load_call(call_id)
     if call is None or call.end_time is not None or call.status != "live-in-progress":
         return False
-    error = {"code": "call_server_lost", "message": "the call server running this call stopped; "
-                                                    "the switch watcher ended the call"}
+    error = {
+        "code": "call_server_lost",
+        "message": "the call server running this call stopped; the switch watcher ended the call",
+    }
     return _finish_from_record(call, "completed", cause, callbacks, error)
 
 
-def _finish_from_record(call: Call, status: str, cause: str, callbacks: CallbackClient,
-                        error: dict | None) -> bool:
+def _finish_from_record(call: Call, status: str, cause: str, callbacks: CallbackClient, error: dict | None) -> bool:
     # The switch's own times where its hangup event gave them to the leg.
     with db.database.connection_context():
         leg = Leg.get_or_none(Leg.call == call.id, Leg.role == "caller")
     state = CallState(
-        call_id=call.id, direction=call.direction, caller_no=call.to_no or call.caller_no, api_no=call.api_no,
-        app_id=call.application_id or "", account_id=call.account_id or "",
-        status=status, start_time=call.start_time,
+        call_id=call.id,
+        direction=call.direction,
+        caller_no=call.to_no or call.caller_no,
+        api_no=call.api_no,
+        app_id=call.application_id or "",
+        account_id=call.account_id or "",
+        status=status,
+        start_time=call.start_time,
         answer_time=call.answer_time or (leg.answered_at if leg else None),
         end_time=(leg.ended_at if leg else None) or utcnow(),
-        hangup_cause=cause, session_data=call.session_data, custom_data=call.custom_data,
-        key_presses=list(call.key_presses or []), recordings=list(call.recordings or []),
-        errors=list(call.errors or []), sip_domain=call.sip_domain, sip_forwarded_for=call.sip_forwarded_for)
+        hangup_cause=cause,
+        session_data=call.session_data,
+        custom_data=call.custom_data,
+        key_presses=list(call.key_presses or []),
+        recordings=list(call.recordings or []),
+        errors=list(call.errors or []),
+        sip_domain=call.sip_domain,
+        sip_forwarded_for=call.sip_forwarded_for,
+    )
     if error:
         state.add_error(error)
     route = store.route_for(call.api_no)

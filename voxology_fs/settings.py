@@ -17,6 +17,7 @@ Example file::
     password = "ClueCon"
     dial_string = "sofia/gateway/trunk/{number}"
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -163,8 +164,7 @@ def load(path: str | None = None, env: Mapping[str, str] | None = None) -> Setti
                 raise SettingsError(f"config file {path}: unknown setting {key!r}")
             values[key] = _coerce(key, value, _SCALARS[key].type)
         if switches is not None:
-            values["switches"] = tuple(
-                _switch_from(s, f"switch[{i}]") for i, s in enumerate(switches))
+            values["switches"] = tuple(_switch_from(s, f"switch[{i}]") for i, s in enumerate(switches))
 
     for key, f in _SCALARS.items():
         raw = env.get("VOXOLOGY_" + key.upper())
@@ -174,8 +174,11 @@ def load(path: str | None = None, env: Mapping[str, str] | None = None) -> Setti
         values["database_url"] = env["DATABASE_URL"]
 
     # A single switch can be given entirely by environment variables.
-    switch_env = {k: env[f"VOXOLOGY_ESL_{k.upper()}"] for k in ("name", "host", "port", "password", "dial_string")
-                  if f"VOXOLOGY_ESL_{k.upper()}" in env}
+    switch_env = {
+        k: env[f"VOXOLOGY_ESL_{k.upper()}"]
+        for k in ("name", "host", "port", "password", "dial_string")
+        if f"VOXOLOGY_ESL_{k.upper()}" in env
+    }
     if switch_env:
         base = dataclasses.asdict(values.get("switches", (Switch(),))[0])
         base.update(switch_env)

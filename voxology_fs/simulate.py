@@ -5,6 +5,7 @@ simulated.  Key presses given with ``--press`` answer the COLLECTs in order.
 A flow file acts like a static JSON file on a web server: every callback
 request gets the file.  A URL gets real callback requests.
 """
+
 from __future__ import annotations
 
 import json
@@ -53,8 +54,14 @@ def _describe(prompt) -> str:
 
 
 class SimulatedChannel(Channel):
-    def __init__(self, transcript: Transcript, presses: list[str], caller: str, called: str,
-                 hang_up_after_collects: int | None = None):
+    def __init__(
+        self,
+        transcript: Transcript,
+        presses: list[str],
+        caller: str,
+        called: str,
+        hang_up_after_collects: int | None = None,
+    ):
         self.t = transcript
         self.presses = list(presses)
         self.info = CallInfo(uuid=str(uuid.uuid4()), direction="inbound", caller=caller, destination=called)
@@ -200,9 +207,18 @@ class NoDownload:
         return url
 
 
-def simulate(source: str, presses: list[str], *, caller: str = "+19495551212", called: str = "+17145551212",
-             session_data: dict | None = None, method: str = "POST", content_type: str = "application/json",
-             out=None, hang_up_after_collects: int | None = None):
+def simulate(
+    source: str,
+    presses: list[str],
+    *,
+    caller: str = "+19495551212",
+    called: str = "+17145551212",
+    session_data: dict | None = None,
+    method: str = "POST",
+    content_type: str = "application/json",
+    out=None,
+    hang_up_after_collects: int | None = None,
+):
     """Run the flow at ``source`` (a file or an http(s) URL); returns the transcript and requests.
 
     ``out`` is where the transcript is printed as it happens (None: nowhere).
@@ -226,8 +242,9 @@ def simulate(source: str, presses: list[str], *, caller: str = "+19495551212", c
             transcript.say(f"redirect -> {data.get('url')}")
 
     channel = SimulatedChannel(transcript, presses, caller, called, hang_up_after_collects)
-    state = CallState(call_id=channel.info.uuid, direction="inbound", caller_no=caller, api_no=called,
-                      session_data=session_data)
+    state = CallState(
+        call_id=channel.info.uuid, direction="inbound", caller_no=caller, api_no=called, session_data=session_data
+    )
     services = Services(callbacks=client, audio=NoDownload(), trace=trace)
     CallFlowRunner(channel, state, services, target).run()
     return transcript, client.requests, state
@@ -235,9 +252,17 @@ def simulate(source: str, presses: list[str], *, caller: str = "+19495551212", c
 
 def main(args) -> int:
     session_data = json.loads(args.session_data) if args.session_data else None
-    _, _, state = simulate(args.flow, args.press or [], caller=args.caller, called=args.called,
-                           session_data=session_data, method=args.method, content_type=args.content_type,
-                           out=sys.stdout)
-    print(f"call ended: status {state.status}, key presses {json.dumps(state.key_presses)}, "
-          f"{len(state.errors)} error(s)")
+    _, _, state = simulate(
+        args.flow,
+        args.press or [],
+        caller=args.caller,
+        called=args.called,
+        session_data=session_data,
+        method=args.method,
+        content_type=args.content_type,
+        out=sys.stdout,
+    )
+    print(
+        f"call ended: status {state.status}, key presses {json.dumps(state.key_presses)}, {len(state.errors)} error(s)"
+    )
     return 1 if state.errors else 0

@@ -10,6 +10,7 @@ call's policies give:
 * ``conference_exit``: why a member leaves ("left", "kicked", "ended"...);
 * ``beep_after_ms``: when a detector hears a beep (None: never).
 """
+
 from __future__ import annotations
 
 from .capabilities import (
@@ -27,7 +28,9 @@ from .capabilities import (
 from .channel import CallEnded
 
 FAILED_DIALS: dict[str, tuple[str, str, int | None]] = {
-    "busy": ("busy", "USER_BUSY", 486), "noanswer": ("no_answer", "NO_ANSWER", 480)}
+    "busy": ("busy", "USER_BUSY", 486),
+    "noanswer": ("no_answer", "NO_ANSWER", 480),
+}
 
 
 def default_dial_policy(target: str):
@@ -75,8 +78,14 @@ class SimulatedBridging(SimulatedCapability, Bridging):
                     talk, self.stop_reason = float(timeout), "timeout"
                 self.t.say(f"{target} answers; they talk {talk:g} s")
                 self.t.virtual_ms += int(talk * 1000)
-                self.outcome = BridgeOutcome("completed", "NORMAL_CLEARING", 200, other_uuid=f"sim-{target}",
-                                             talk_seconds=talk, stopped=self.stop_reason)
+                self.outcome = BridgeOutcome(
+                    "completed",
+                    "NORMAL_CLEARING",
+                    200,
+                    other_uuid=f"sim-{target}",
+                    talk_seconds=talk,
+                    stopped=self.stop_reason,
+                )
                 return self.outcome
             if verdict[0] == "noanswer":
                 self.t.virtual_ms += self.ring_timeout_s * 1000

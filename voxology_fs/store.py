@@ -3,6 +3,7 @@
 A connection is held only inside each function here, never while a call
 waits on media.  Trace events are written in batches by :class:`TraceWriter`.
 """
+
 from __future__ import annotations
 
 import functools
@@ -37,27 +38,70 @@ class NumberRoute:
 # and its caller leg, an update or two of both, its trace events).  They are written out here, once per parameter style, because
 # building them through peewee's query builder cost more CPU than running them.
 
+
 def _columns(*fields) -> str:
     return ", ".join(f'"{f.column_name}"' for f in fields)
 
 
-_CALL_INSERT_FIELDS = (Call.id, Call.account, Call.application, Call.switch, Call.channel_uuid, Call.direction,
-                       Call.status, Call.caller_no, Call.api_no, Call.to_no, Call.start_time, Call.session_data,
-                       Call.custom_data, Call.key_presses, Call.recordings, Call.errors, Call.sip_domain,
-                       Call.sip_forwarded_for, Call.call_server)
+_CALL_INSERT_FIELDS = (
+    Call.id,
+    Call.account,
+    Call.application,
+    Call.switch,
+    Call.channel_uuid,
+    Call.direction,
+    Call.status,
+    Call.caller_no,
+    Call.api_no,
+    Call.to_no,
+    Call.start_time,
+    Call.session_data,
+    Call.custom_data,
+    Call.key_presses,
+    Call.recordings,
+    Call.errors,
+    Call.sip_domain,
+    Call.sip_forwarded_for,
+    Call.call_server,
+)
 
-_CALL_FINISH_FIELDS = (Call.status, Call.end_time, Call.hangup_cause, Call.duration_ms, Call.session_data,
-                       Call.key_presses, Call.recordings, Call.errors, Call.detection, Call.answer_time)
+_CALL_FINISH_FIELDS = (
+    Call.status,
+    Call.end_time,
+    Call.hangup_cause,
+    Call.duration_ms,
+    Call.session_data,
+    Call.key_presses,
+    Call.recordings,
+    Call.errors,
+    Call.detection,
+    Call.answer_time,
+)
 
-_CALL_PROGRESS_FIELDS = (Call.session_data, Call.key_presses, Call.recordings, Call.errors, Call.detection,
-                         Call.answer_time)
+_CALL_PROGRESS_FIELDS = (
+    Call.session_data,
+    Call.key_presses,
+    Call.recordings,
+    Call.errors,
+    Call.detection,
+    Call.answer_time,
+)
 
 _CALL_LIVE_FIELDS = (Call.status, Call.channel_uuid, Call.answer_time, Call.call_server)
 
 _EVENT_FIELDS = (CallEvent.call, CallEvent.at, CallEvent.kind, CallEvent.data)
 
-_LEG_INSERT_FIELDS = (Leg.id, Leg.call, Leg.role, Leg.direction, Leg.from_no, Leg.to_no, Leg.switch,
-                      Leg.channel_uuid, Leg.created_at)
+_LEG_INSERT_FIELDS = (
+    Leg.id,
+    Leg.call,
+    Leg.role,
+    Leg.direction,
+    Leg.from_no,
+    Leg.to_no,
+    Leg.switch,
+    Leg.channel_uuid,
+    Leg.created_at,
+)
 _LEG_LIVE_FIELDS = (Leg.channel_uuid, Leg.answered_at, Leg.call)
 # What the call server knows of its leg's end; a switch watcher may have
 # written the switch's own figures first, and those stay.
@@ -66,8 +110,9 @@ _LEG_FINISH_FIELDS = (Leg.ended_at, Leg.hangup_cause, Leg.answered_at, Leg.call)
 
 @functools.cache
 def _sql(param: str) -> dict[str, str]:
-    number, config, account, call, event, leg = (f'"{m._meta.table_name}"' for m in
-                                                 (PhoneNumber, CallFlowConfig, Account, Call, CallEvent, Leg))
+    number, config, account, call, event, leg = (
+        f'"{m._meta.table_name}"' for m in (PhoneNumber, CallFlowConfig, Account, Call, CallEvent, Leg)
+    )
 
     def values(fields) -> str:
         return ", ".join([param] * len(fields))
@@ -76,24 +121,31 @@ def _sql(param: str) -> dict[str, str]:
         return ", ".join(f'"{f.column_name}" = {param}' for f in fields)
 
     return {
-        "route": (f'SELECT {number}."account_id", {number}."application_id", {config}."url", {config}."method", '
-                  f'{config}."content_type", {config}."fallback_url", {config}."fallback_method", '
-                  f'{account}."parent_id" FROM {config} '
-                  f'JOIN {number} ON {number}."number" = {config}."phone_number_id" '
-                  f'JOIN {account} ON {account}."id" = {number}."account_id" '
-                  f'WHERE {number}."number" = {param}'),
+        "route": (
+            f'SELECT {number}."account_id", {number}."application_id", {config}."url", {config}."method", '
+            f'{config}."content_type", {config}."fallback_url", {config}."fallback_method", '
+            f'{account}."parent_id" FROM {config} '
+            f'JOIN {number} ON {number}."number" = {config}."phone_number_id" '
+            f'JOIN {account} ON {account}."id" = {number}."account_id" '
+            f'WHERE {number}."number" = {param}'
+        ),
         "insert_call": f"INSERT INTO {call} ({_columns(*_CALL_INSERT_FIELDS)}) VALUES ({values(_CALL_INSERT_FIELDS)})",
         "mark_live": f'UPDATE {call} SET {assignments(_CALL_LIVE_FIELDS)} WHERE "id" = {param} AND "end_time" IS NULL',
         "save_progress": f'UPDATE {call} SET {assignments(_CALL_PROGRESS_FIELDS)} WHERE "id" = {param}',
-        "finish_call": (f'UPDATE {call} SET {assignments(_CALL_FINISH_FIELDS)} '
-                        f'WHERE "id" = {param} AND "end_time" IS NULL'),
+        "finish_call": (
+            f'UPDATE {call} SET {assignments(_CALL_FINISH_FIELDS)} WHERE "id" = {param} AND "end_time" IS NULL'
+        ),
         "insert_leg": f"INSERT INTO {leg} ({_columns(*_LEG_INSERT_FIELDS)}) VALUES ({values(_LEG_INSERT_FIELDS)})",
-        "mark_leg_live": (f'UPDATE {leg} SET "channel_uuid" = {param}, "answered_at" = COALESCE("answered_at", {param}) '
-                          f'WHERE "call_id" = {param} AND "role" = \'caller\''),
-        "finish_leg": (f'UPDATE {leg} SET "ended_at" = COALESCE("ended_at", {param}), '
-                       f'"hangup_cause" = COALESCE("hangup_cause", {param}), '
-                       f'"answered_at" = COALESCE("answered_at", {param}) '
-                       f'WHERE "call_id" = {param} AND "role" = \'caller\''),
+        "mark_leg_live": (
+            f'UPDATE {leg} SET "channel_uuid" = {param}, "answered_at" = COALESCE("answered_at", {param}) '
+            f'WHERE "call_id" = {param} AND "role" = \'caller\''
+        ),
+        "finish_leg": (
+            f'UPDATE {leg} SET "ended_at" = COALESCE("ended_at", {param}), '
+            f'"hangup_cause" = COALESCE("hangup_cause", {param}), '
+            f'"answered_at" = COALESCE("answered_at", {param}) '
+            f'WHERE "call_id" = {param} AND "role" = \'caller\''
+        ),
         # Trace events, many rows at a time (TraceWriter).
         "insert_events": f"INSERT INTO {event} ({_columns(*_EVENT_FIELDS)}) VALUES ({values(_EVENT_FIELDS)})",
     }
@@ -114,8 +166,10 @@ def _execute_together(*statements) -> list[int]:
     database = db.database.obj
     sql = _sql(database.param)
     with database.connection_context(), database.atomic():
-        return [database.execute_sql(sql[statement], [f.db_value(v) for f, v in zip(fields, values, strict=True)]).rowcount
-                for statement, fields, values in statements]
+        return [
+            database.execute_sql(sql[statement], [f.db_value(v) for f, v in zip(fields, values, strict=True)]).rowcount
+            for statement, fields, values in statements
+        ]
 
 
 def route_for(number: str) -> NumberRoute | None:
@@ -128,23 +182,61 @@ def route_for(number: str) -> NumberRoute | None:
         return None
     account_id, application_id, url, method, content_type, fallback_url, fallback_method, parent_id = row
     return NumberRoute(
-        number=number, account_id=account_id, application_id=application_id,
+        number=number,
+        account_id=account_id,
+        application_id=application_id,
         subaccount_id=account_id if parent_id else "0",
         target=CallbackTarget(url, method, content_type),
-        fallback=CallbackTarget(fallback_url, fallback_method or method, content_type) if fallback_url else None)
+        fallback=CallbackTarget(fallback_url, fallback_method or method, content_type) if fallback_url else None,
+    )
 
 
-def create_call(state: CallState, switch: str, channel_uuid: str, application_id: str | None,
-                call_server: str | None = None) -> None:
+def create_call(
+    state: CallState, switch: str, channel_uuid: str, application_id: str | None, call_server: str | None = None
+) -> None:
     """An inbound call's record and its caller leg (the channel it came in on)."""
     _execute_together(
-        ("insert_call", _CALL_INSERT_FIELDS, (
-            state.call_id, state.account_id or None, application_id, switch, channel_uuid, state.direction,
-            state.status, state.caller_no, state.api_no, "", state.start_time, state.session_data,
-            state.custom_data, [], [], [], state.sip_domain, state.sip_forwarded_for, call_server)),
-        ("insert_leg", _LEG_INSERT_FIELDS, (
-            new_id(), state.call_id, "caller", state.direction, state.caller_no, state.api_no, switch,
-            channel_uuid, state.start_time)))
+        (
+            "insert_call",
+            _CALL_INSERT_FIELDS,
+            (
+                state.call_id,
+                state.account_id or None,
+                application_id,
+                switch,
+                channel_uuid,
+                state.direction,
+                state.status,
+                state.caller_no,
+                state.api_no,
+                "",
+                state.start_time,
+                state.session_data,
+                state.custom_data,
+                [],
+                [],
+                [],
+                state.sip_domain,
+                state.sip_forwarded_for,
+                call_server,
+            ),
+        ),
+        (
+            "insert_leg",
+            _LEG_INSERT_FIELDS,
+            (
+                new_id(),
+                state.call_id,
+                "caller",
+                state.direction,
+                state.caller_no,
+                state.api_no,
+                switch,
+                channel_uuid,
+                state.start_time,
+            ),
+        ),
+    )
 
 
 def load_call(call_id: str) -> Call | None:
@@ -155,15 +247,22 @@ def load_call(call_id: str) -> Call | None:
 def mark_live(call_id: str, channel_uuid: str, answer_time, call_server: str | None = None) -> None:
     """A Make Call call reached the call server, answered: the call and its caller leg."""
     _execute_together(
-        ("mark_live", (*_CALL_LIVE_FIELDS, Call.id),
-         ("live-in-progress", channel_uuid, answer_time, call_server, call_id)),
-        ("mark_leg_live", _LEG_LIVE_FIELDS, (channel_uuid, answer_time, call_id)))
+        (
+            "mark_live",
+            (*_CALL_LIVE_FIELDS, Call.id),
+            ("live-in-progress", channel_uuid, answer_time, call_server, call_id),
+        ),
+        ("mark_leg_live", _LEG_LIVE_FIELDS, (channel_uuid, answer_time, call_id)),
+    )
 
 
 def save_progress(state: CallState) -> None:
-    _execute("save_progress", _CALL_PROGRESS_FIELDS, (
-        state.session_data, state.key_presses, state.recordings, state.errors, state.detection,
-        state.answer_time), state.call_id)
+    _execute(
+        "save_progress",
+        _CALL_PROGRESS_FIELDS,
+        (state.session_data, state.key_presses, state.recordings, state.errors, state.detection, state.answer_time),
+        state.call_id,
+    )
 
 
 def finish_call(state: CallState) -> bool:
@@ -173,11 +272,25 @@ def finish_call(state: CallState) -> bool:
     any number of processes exactly one finishes it (and sends call_ended).
     """
     changed, _ = _execute_together(
-        ("finish_call", (*_CALL_FINISH_FIELDS, Call.id), (
-            state.status, state.end_time, state.hangup_cause, state.duration_ms(), state.session_data,
-            state.key_presses, state.recordings, state.errors, state.detection, state.answer_time,
-            state.call_id)),
-        ("finish_leg", _LEG_FINISH_FIELDS, (state.end_time, state.hangup_cause, state.answer_time, state.call_id)))
+        (
+            "finish_call",
+            (*_CALL_FINISH_FIELDS, Call.id),
+            (
+                state.status,
+                state.end_time,
+                state.hangup_cause,
+                state.duration_ms(),
+                state.session_data,
+                state.key_presses,
+                state.recordings,
+                state.errors,
+                state.detection,
+                state.answer_time,
+                state.call_id,
+            ),
+        ),
+        ("finish_leg", _LEG_FINISH_FIELDS, (state.end_time, state.hangup_cause, state.answer_time, state.call_id)),
+    )
     return changed == 1
 
 

@@ -8,6 +8,7 @@ exists.  One worker sweeps each switch per interval (a claim of the round);
 finishing is the conditional update of :func:`voxology_fs.store.finish_call`
 as ever, so a sweep and a late watcher never both end a call.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -70,10 +71,16 @@ class Sweeper:
         grace = dt.timedelta(seconds=self.settings.stale_call_grace)
         orphan_grace = dt.timedelta(seconds=self.settings.orphaned_call_grace)
         with db.database.connection_context():
-            calls = list(Call.select(Call.id, Call.status, Call.channel_uuid, Call.start_time, Call.timeout_s)
-                         .where(Call.switch == link.name, Call.status.in_(["queued", "live-in-progress"]),
-                                Call.end_time.is_null(), Call.start_time < now - min(grace, orphan_grace))
-                         .limit(500))
+            calls = list(
+                Call.select(Call.id, Call.status, Call.channel_uuid, Call.start_time, Call.timeout_s)
+                .where(
+                    Call.switch == link.name,
+                    Call.status.in_(["queued", "live-in-progress"]),
+                    Call.end_time.is_null(),
+                    Call.start_time < now - min(grace, orphan_grace),
+                )
+                .limit(500)
+            )
         finished = 0
         for call in calls:
             queued = call.status == "queued"

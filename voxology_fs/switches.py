@@ -13,6 +13,7 @@ reader is a greenlet of its own, so events are read as they come whether or
 not a request is being served (FreeSWITCH drops a connection that leaves
 hundreds of events unread).
 """
+
 from __future__ import annotations
 
 import logging
@@ -71,8 +72,9 @@ class SwitchLink:
 
     def _open(self) -> InboundConnection:
         sw = self.switch
-        conn = InboundConnection.open(sw.host, sw.port, sw.password, timeout=5.0,
-                                      command_timeout=self.settings.esl_command_timeout)
+        conn = InboundConnection.open(
+            sw.host, sw.port, sw.password, timeout=5.0, command_timeout=self.settings.esl_command_timeout
+        )
         try:
             for header, value in WATCH_FILTERS:
                 conn.send(f"filter {header} {value}")
@@ -92,8 +94,14 @@ class SwitchLink:
             try:
                 conn = self._open()
             except (OSError, NotConnectedError, CommandTimeout, CommandError) as exc:
-                log.warning("switch %s (%s:%d): cannot connect: %s; retrying in %.1f s",
-                            self.name, self.switch.host, self.switch.port, exc, delay)
+                log.warning(
+                    "switch %s (%s:%d): cannot connect: %s; retrying in %.1f s",
+                    self.name,
+                    self.switch.host,
+                    self.switch.port,
+                    exc,
+                    delay,
+                )
                 gevent.sleep(delay * (0.8 + 0.4 * random.random()))
                 delay = min(delay * 2, self.settings.esl_reconnect_max)
                 continue
@@ -141,6 +149,7 @@ class Switches:
     def __init__(self, settings: Settings, callbacks=None, sweep_interval: float = 30.0):
         from .callbacks import CallbackClient
         from .sweeps import Sweeper
+
         self.settings = settings
         self.callbacks = callbacks or CallbackClient.from_settings(settings)
         self.watcher = SwitchWatcher(settings, self.callbacks)
@@ -182,6 +191,7 @@ class Switches:
         """The connected switch with the fewest unfinished calls in the database."""
         from . import db
         from .models import Call
+
         candidates = self.connected()
         if not candidates:
             raise SwitchUnavailable("no FreeSWITCH server is connected; calls cannot be placed right now")
@@ -189,9 +199,12 @@ class Switches:
             return candidates[0]
         names = [link.name for link in candidates]
         with db.database.connection_context():
-            rows = (Call.select(Call.switch, peewee.fn.COUNT(Call.id).alias("n"))
-                    .where(Call.switch.in_(names), Call.status.in_(LIVE_STATUSES))
-                    .group_by(Call.switch).tuples())
+            rows = (
+                Call.select(Call.switch, peewee.fn.COUNT(Call.id).alias("n"))
+                .where(Call.switch.in_(names), Call.status.in_(LIVE_STATUSES))
+                .group_by(Call.switch)
+                .tuples()
+            )
             # peewee's stubs type .tuples() rows as models.
             counts: dict[str, int] = dict(cast("Iterable[tuple[str, int]]", rows))
         return min(candidates, key=lambda link: (counts.get(link.name, 0), random.random()))

@@ -3,6 +3,7 @@
 The database holds naive datetimes that are UTC (SQLite and PostgreSQL
 alike); everything that reads or writes a time goes through here.
 """
+
 from __future__ import annotations
 
 import datetime as dt

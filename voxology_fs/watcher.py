@@ -18,6 +18,7 @@ What it watches, for the calls that carry our ``vox_call_id``:
   took it, and ends; a call still live long after (its call server died)
   ends too.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -65,7 +66,8 @@ class LegEnd:
             bridged_at=moment("Caller-Channel-Bridged-Time", "bridge_uepoch"),
             ended_at=moment("Caller-Channel-Hangup-Time", "end_uepoch"),
             cause=event.get("Hangup-Cause") or event.variable("hangup_cause") or "NORMAL_CLEARING",
-            sip_code=_sip_code(event))
+            sip_code=_sip_code(event),
+        )
 
 
 def _sip_code(event: Event) -> int | None:
@@ -83,8 +85,12 @@ def record_leg_end(end: LegEnd) -> int:
     if not end.channel_uuid:
         return 0
     changes: dict = {Leg.hangup_cause: end.cause, Leg.sip_code: end.sip_code}
-    for field, value in ((Leg.ended_at, end.ended_at), (Leg.answered_at, end.answered_at),
-                         (Leg.bridged_at, end.bridged_at), (Leg.ringing_at, end.ringing_at)):
+    for field, value in (
+        (Leg.ended_at, end.ended_at),
+        (Leg.answered_at, end.answered_at),
+        (Leg.bridged_at, end.bridged_at),
+        (Leg.ringing_at, end.ringing_at),
+    ):
         if value is not None:  # a time the switch does not give leaves ours
             changes[field] = value
     with db.unit_of_work():
@@ -95,15 +101,22 @@ def settle_call_times(call_id: str) -> bool:
     """Once a call is final, its answer and end times (and so its duration)
     become its caller leg's, as the switch measured them."""
     with db.unit_of_work():
-        leg = (Leg.select().where(Leg.call == call_id, Leg.role == "caller", Leg.ended_at.is_null(False))
-               .first())
+        leg = Leg.select().where(Leg.call == call_id, Leg.role == "caller", Leg.ended_at.is_null(False)).first()
         call = Call.get_or_none(Call.id == call_id)
         if leg is None or call is None or call.end_time is None:
             return False
         duration = max(0, int((leg.ended_at - call.start_time).total_seconds() * 1000))
-        return Call.update(answer_time=leg.answered_at or call.answer_time, end_time=leg.ended_at,
-                           duration_ms=duration, hangup_cause=call.hangup_cause or leg.hangup_cause).where(
-            Call.id == call_id, Call.end_time.is_null(False)).execute() == 1
+        return (
+            Call.update(
+                answer_time=leg.answered_at or call.answer_time,
+                end_time=leg.ended_at,
+                duration_ms=duration,
+                hangup_cause=call.hangup_cause or leg.hangup_cause,
+            )
+            .where(Call.id == call_id, Call.end_time.is_null(False))
+            .execute()
+            == 1
+        )
 
 
 class SwitchWatcher:

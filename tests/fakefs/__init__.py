@@ -48,8 +48,9 @@ family is one module added to ``switch.FAMILIES``.
 Timing: a played file lasts ``media_ms`` real ms (file_string:// counts each file), sleeps,
 collect timeouts, record limits and sched_hangup take their value x ``time_scale``.
 """
+
 from . import wire
 from .channel import FakeCall
 from .switch import FakeSwitch
 
-__all__ = ['FakeCall', 'FakeSwitch', 'wire']
+__all__ = ["FakeCall", "FakeSwitch", "wire"]

@@ -23,6 +23,7 @@ fake_status`` answers a JSON view of the switch (``watchers``: inbound
 connections subscribed to ``BACKGROUND_JOB``; ``calls``: uuid -> ``down``,
 ``answered``, ``app`` (the last application started), ``hangup_cause``).
 """
+
 import argparse
 import json
 import signal
@@ -76,18 +77,26 @@ def make_policy(rules):
             if number.endswith(suffix):
                 return outcome
         return ("answer", 0)
+
     return policy
 
 
 @api_command("fake_status")
 def api_fake_status(switch, arg, session):
     """The extra API command for tests that run the fake in another process."""
-    watchers = [listener for listener in switch._listeners if not listener.outbound and listener.authed and "BACKGROUND_JOB" in listener.event_list]
+    watchers = [
+        listener
+        for listener in switch._listeners
+        if not listener.outbound and listener.authed and "BACKGROUND_JOB" in listener.event_list
+    ]
     calls = {}
     for uuid, call in switch.calls.items():
-        calls[uuid] = {"down": bool(call.down), "answered": bool(call.answered),
-                       "app": call.executed[-1][0] if call.executed else "",
-                       "hangup_cause": call.hangup_cause}
+        calls[uuid] = {
+            "down": bool(call.down),
+            "answered": bool(call.answered),
+            "app": call.executed[-1][0] if call.executed else "",
+            "hangup_cause": call.hangup_cause,
+        }
     return json.dumps({"listeners": len(switch._listeners), "watchers": len(watchers), "calls": calls}) + "\n"
 
 
@@ -107,8 +116,12 @@ def main(argv=None):
         parser.error(str(exc))
     host, _, port = args.outbound.rpartition(":")
 
-    switch = FakeSwitch(outbound=(host or "127.0.0.1", int(port)), password=args.password,
-                           time_scale=args.time_scale, media_ms=args.media_ms)
+    switch = FakeSwitch(
+        outbound=(host or "127.0.0.1", int(port)),
+        password=args.password,
+        time_scale=args.time_scale,
+        media_ms=args.media_ms,
+    )
     switch.originate_policy = policy
     switch.start(args.esl_port)
     print(f"fake switch {args.name}: ESL on 127.0.0.1:{switch.esl_port}", flush=True)

@@ -4,6 +4,7 @@ Every dialled leg gets its fate from ``switch.originate_policy``; the
 ``originate`` API command starts the leg's own program, the ``bridge``
 application joins the leg to the calling channel until one side hangs up.
 """
+
 import gevent
 
 from . import wire
@@ -12,40 +13,46 @@ from .channel import FakeCall
 from .expand import separate_string, switch_true
 from .registry import api_command, application
 
-
 # DIALSTATUS names some causes its own way (bridge_outcomes.*.log: USER_BUSY -> BUSY).
-DIALSTATUS = {'USER_BUSY': 'BUSY'}
+DIALSTATUS = {"USER_BUSY": "BUSY"}
 
 
 def _parse_dialstring(ds):
     """'{a=b,c=d}[e=f]endpoint/x/y' -> (vars dict, 'endpoint/x/y')."""
     vars = {}
     ds = ds.strip()
-    while ds and ds[0] in '{[<':
-        close = {'{': '}', '[': ']', '<': '>'}[ds[0]]
+    while ds and ds[0] in "{[<":
+        close = {"{": "}", "[": "]", "<": ">"}[ds[0]]
         end = ds.find(close)
         if end < 0:
             break
-        for part in separate_string(ds[1:end], ',', 1024):
-            k, sep, v = part.partition('=')
+        for part in separate_string(ds[1:end], ",", 1024):
+            k, sep, v = part.partition("=")
             if sep and k.strip():
                 vars[k.strip()] = v
-        ds = ds[end + 1:]
+        ds = ds[end + 1 :]
     return vars, ds
 
 
 def _new_leg(switch, dialstring, vars, uuid=None):
     """Create an outbound leg (not yet answered) for dialstring."""
     _, target = _parse_dialstring(dialstring)
-    parts = target.split('/')
-    if parts[0] == 'loopback' and len(parts) > 1:
-        dest, name = parts[1], 'loopback/%s-a' % parts[1]
+    parts = target.split("/")
+    if parts[0] == "loopback" and len(parts) > 1:
+        dest, name = parts[1], "loopback/%s-a" % parts[1]
     else:
-        dest, name = parts[-1].split('@')[0], target
-    call = FakeCall(switch, dest, vars.get('origination_caller_id_number', '0000000000'),
-                    vars.get('origination_caller_id_name', 'Outbound Call'),
-                    channel_vars=vars, direction='outbound', uuid=uuid, channel_name=name)
-    call.caller_name = vars.get('origination_caller_id_name', 'Outbound Call')
+        dest, name = parts[-1].split("@")[0], target
+    call = FakeCall(
+        switch,
+        dest,
+        vars.get("origination_caller_id_number", "0000000000"),
+        vars.get("origination_caller_id_name", "Outbound Call"),
+        channel_vars=vars,
+        direction="outbound",
+        uuid=uuid,
+        channel_name=name,
+    )
+    call.caller_name = vars.get("origination_caller_id_name", "Outbound Call")
     switch.calls[call.uuid] = call
     switch._fire_create(call, originate=True)
     return call
@@ -58,30 +65,30 @@ def _dial(switch, dialstring, vars, wait_for=None):
     gvars, _ = _parse_dialstring(dialstring)
     allvars = dict(vars)
     allvars.update(gvars)
-    outcome = switch.originate_policy(dialstring, allvars) or ('answer', 0)
+    outcome = switch.originate_policy(dialstring, allvars) or ("answer", 0)
     kind = outcome[0]
-    uuid = allvars.get('origination_uuid')
+    uuid = allvars.get("origination_uuid")
     leg = _new_leg(switch, dialstring, allvars, uuid=uuid)
-    if kind == 'answer':
+    if kind == "answer":
         delay = outcome[1] if len(outcome) > 1 else 0
         if delay:
             leg._mark_ring_ready()
             if wait_for is not None:
                 reason, _ = wait_for._wait(delay * switch.time_scale / 1000.0, breakable=False)
-                if reason == 'hangup':
-                    _fail_leg(switch, leg, 'ORIGINATOR_CANCEL')
-                    return None, 'ORIGINATOR_CANCEL'
+                if reason == "hangup":
+                    _fail_leg(switch, leg, "ORIGINATOR_CANCEL")
+                    return None, "ORIGINATOR_CANCEL"
             else:
                 gevent.sleep(delay * switch.time_scale / 1000.0)
         leg._mark_answered()
         return leg, None
-    if kind == 'busy':
-        cause = 'USER_BUSY'
-    elif kind == 'noanswer':
+    if kind == "busy":
+        cause = "USER_BUSY"
+    elif kind == "noanswer":
         # The leg rings out its leg_timeout: ALLOTTED_TIMEOUT (bridge_outcomes.*.log).
-        cause = 'ALLOTTED_TIMEOUT' if wait_for is not None and allvars.get('leg_timeout') else 'NO_ANSWER'
+        cause = "ALLOTTED_TIMEOUT" if wait_for is not None and allvars.get("leg_timeout") else "NO_ANSWER"
         leg._mark_ring_ready()
-        secs = allvars.get('leg_timeout') or allvars.get('originate_timeout') or '60'
+        secs = allvars.get("leg_timeout") or allvars.get("originate_timeout") or "60"
         try:
             secs = float(secs)
         except ValueError:
@@ -91,8 +98,7 @@ def _dial(switch, dialstring, vars, wait_for=None):
         else:
             gevent.sleep(secs * switch.time_scale)
     else:
-        cause = str2cause(outcome[1] if len(outcome) > 1 else 'NORMAL_TEMPORARY_FAILURE',
-                          'NORMAL_TEMPORARY_FAILURE')
+        cause = str2cause(outcome[1] if len(outcome) > 1 else "NORMAL_TEMPORARY_FAILURE", "NORMAL_TEMPORARY_FAILURE")
     _fail_leg(switch, leg, cause)
     return None, cause
 
@@ -103,36 +109,35 @@ def _fail_leg(switch, leg, cause):
 
 
 def originate(switch, arg):
-    argv = separate_string(arg or '', ' ', 10)
+    argv = separate_string(arg or "", " ", 10)
     if len(argv) < 2:
-        return '-USAGE: <call url> <exten>|&<application_name>(<app_args>) [<dialplan>] [<context>] [<cid_name>] [<cid_num>] [<timeout_sec>]\n'
+        return "-USAGE: <call url> <exten>|&<application_name>(<app_args>) [<dialplan>] [<context>] [<cid_name>] [<cid_num>] [<timeout_sec>]\n"
     url, ext = argv[0], argv[1]
-    first = url.split('|')[0]
+    first = url.split("|")[0]
     _vars, _target = _parse_dialstring(first)
     # vars before the first target apply to all
     leg, cause = _dial(switch, first, {})
     if leg is None:
-        return '-ERR %s\n' % cause
-    if ext.startswith('&'):
-        app, _, rest = ext[1:].partition('(')
-        args = rest[:rest.rfind(')')] if ')' in rest else rest
+        return "-ERR %s\n" % cause
+    if ext.startswith("&"):
+        app, _, rest = ext[1:].partition("(")
+        args = rest[: rest.rfind(")")] if ")" in rest else rest
         program = [(app, args)]
     else:
-        program = [('set', 'app_disable_expand_variables=true'),
-                   ('socket', '%s:%d async full' % switch.outbound)]
+        program = [("set", "app_disable_expand_variables=true"), ("socket", "%s:%d async full" % switch.outbound)]
     leg.start(program)
-    return '+OK %s\n' % leg.uuid
+    return "+OK %s\n" % leg.uuid
 
 
-@application('bridge')
+@application("bridge")
 def app_bridge(a, arg):
     """The bridge application on channel a."""
     switch = a.switch
     vars, rest = _parse_dialstring(arg)
-    targets = [t for t in rest.split('|') if t.strip()] or [rest]
-    cause = 'NORMAL_TEMPORARY_FAILURE'
+    targets = [t for t in rest.split("|") if t.strip()] or [rest]
+    cause = "NORMAL_TEMPORARY_FAILURE"
     for t in targets:
-        t = t.split(',')[0]
+        t = t.split(",")[0]
         tvars = dict(vars)
         legvars, _ = _parse_dialstring(t)
         tvars.update(legvars)
@@ -144,98 +149,97 @@ def app_bridge(a, arg):
             continue
         _bridge_legs(switch, a, b)
         return
-    a.set_var('originate_disposition', cause)
-    a.set_var('DIALSTATUS', DIALSTATUS.get(cause, cause))
-    a.set_var('originate_failed_cause', cause)
-    a.set_var('last_bridge_hangup_cause', cause)
-    cof = a.get_var('continue_on_fail')
-    if cof is None or not (switch_true(cof) or cause in cof.split(',') or
-                           str(CAUSE_CODE(cause)) in cof.split(',')):
+    a.set_var("originate_disposition", cause)
+    a.set_var("DIALSTATUS", DIALSTATUS.get(cause, cause))
+    a.set_var("originate_failed_cause", cause)
+    a.set_var("last_bridge_hangup_cause", cause)
+    cof = a.get_var("continue_on_fail")
+    if cof is None or not (switch_true(cof) or cause in cof.split(",") or str(CAUSE_CODE(cause)) in cof.split(",")):
         a._hangup(cause, from_app=True)
 
 
 def bridge_ids(a, b):
-    return [('Bridge-A-Unique-ID', a.uuid), ('Bridge-B-Unique-ID', b.uuid)]
+    return [("Bridge-A-Unique-ID", a.uuid), ("Bridge-B-Unique-ID", b.uuid)]
 
 
 def join_legs(a, b):
     """a (the originator's side) and b are bridged until one is down (bridge, fifo)."""
-    a.partner, a.partner_role = b, 'originatee'
-    b.partner, b.partner_role = a, 'originator'
-    a.fire('CHANNEL_BRIDGE', pre=bridge_ids(a, b))
+    a.partner, a.partner_role = b, "originatee"
+    b.partner, b.partner_role = a, "originator"
+    a.fire("CHANNEL_BRIDGE", pre=bridge_ids(a, b))
     while not a.down and not b.down:
         a._wake.clear()
         a._wake.wait()
 
 
 def _bridge_legs(switch, a, b, program_b=True):
-    b.start([('echo', '')]) if program_b else None
-    a.set_var('originate_disposition', 'SUCCESS')
-    a.set_var('DIALSTATUS', 'SUCCESS')
-    a.set_var('last_bridge_to', b.uuid)
-    a.set_var('bridge_channel', b.channel_name)
-    a.set_var('bridge_uuid', b.uuid)
-    a.set_var('signal_bond', b.uuid)
+    b.start([("echo", "")]) if program_b else None
+    a.set_var("originate_disposition", "SUCCESS")
+    a.set_var("DIALSTATUS", "SUCCESS")
+    a.set_var("last_bridge_to", b.uuid)
+    a.set_var("bridge_channel", b.channel_name)
+    a.set_var("bridge_uuid", b.uuid)
+    a.set_var("signal_bond", b.uuid)
     now = wire.now_us()
-    a.times['bridged'] = b.times['bridged'] = now
+    a.times["bridged"] = b.times["bridged"] = now
     join_legs(a, b)
     if b.down:
-        a.set_var('last_bridge_hangup_cause', b.hangup_cause)
-        a.set_var('bridge_hangup_cause', b.hangup_cause)
+        a.set_var("last_bridge_hangup_cause", b.hangup_cause)
+        a.set_var("bridge_hangup_cause", b.hangup_cause)
     else:
-        b._hangup('NORMAL_CLEARING', from_app=False)
-    a.fire('CHANNEL_UNBRIDGE', pre=bridge_ids(a, b))
+        b._hangup("NORMAL_CLEARING", from_app=False)
+    a.fire("CHANNEL_UNBRIDGE", pre=bridge_ids(a, b))
     a.partner = b.partner = None
-    if not a.down and switch_true(a.get_var('hangup_after_bridge')):
-        a._hangup(b.hangup_cause or 'NORMAL_CLEARING', from_app=True)
+    if not a.down and switch_true(a.get_var("hangup_after_bridge")):
+        a._hangup(b.hangup_cause or "NORMAL_CLEARING", from_app=True)
 
 
-@api_command('originate')
+@api_command("originate")
 def api_originate(switch, arg, session):
     return originate(switch, arg)
 
 
-@api_command('uuid_bridge')
+@api_command("uuid_bridge")
 def api_uuid_bridge(switch, arg, session):
-    argv = (arg or '').split()
+    argv = (arg or "").split()
     if len(argv) < 2:
-        return '-USAGE: <uuid> <other_uuid>\n'
+        return "-USAGE: <uuid> <other_uuid>\n"
     a, b = switch._call(argv[0]), switch._call(argv[1])
     if a is None or b is None:
-        return '-ERR Invalid uuid\n'
+        return "-ERR Invalid uuid\n"
     # switch_ivr_uuid_bridge: both leave what they run for an extension of
     # one application, uuid_bridge (hold.outbound.log: the held channel's
     # endless_playback and socket applications complete, then it runs).
     for c, other in ((a, b), (b, a)):
-        c._transfer = [('uuid_bridge', other.uuid)]
-        c.uuid_bridge_side = 'a' if c is a else 'b'
+        c._transfer = [("uuid_bridge", other.uuid)]
+        c.uuid_bridge_side = "a" if c is a else "b"
         if c._running:
             c._break = True
         c._wake.set()
-    return '+OK %s\n' % b.uuid
+    return "+OK %s\n" % b.uuid
 
 
-@application('uuid_bridge')
+@application("uuid_bridge")
 def app_uuid_bridge(call, arg):
     """The two legs talk until one hangs up; with park_after_bridge the one
     left is parked (CHANNEL_PARK) and its socket drives it again."""
     other = call.switch._call(arg)
     if other is None:
         return
-    if getattr(call, 'uuid_bridge_side', 'a') == 'b':
+    if getattr(call, "uuid_bridge_side", "a") == "b":
         while not call.down and not other.down:
             call._wake.clear()
             call._wake.wait(0.05)
     else:
         a, b = call, other
-        a.times['bridged'] = b.times['bridged'] = wire.now_us()
+        a.times["bridged"] = b.times["bridged"] = wire.now_us()
         join_legs(a, b)
         if a.down and not b.down:
-            b._hangup('NORMAL_CLEARING')
-        a.fire('CHANNEL_UNBRIDGE', pre=bridge_ids(a, b))
+            b._hangup("NORMAL_CLEARING")
+        a.fire("CHANNEL_UNBRIDGE", pre=bridge_ids(a, b))
         a.partner = b.partner = None
-    if not call.down and switch_true(call.get_var('park_after_bridge')):
-        call.fire('CHANNEL_PARK')
+    if not call.down and switch_true(call.get_var("park_after_bridge")):
+        call.fire("CHANNEL_PARK")
         call._park()
     elif not call.down:
-        call._hangup(other.hangup_cause or 'NORMAL_CLEARING', from_app=True)
+        call._hangup(other.hangup_cause or "NORMAL_CLEARING", from_app=True)

@@ -27,6 +27,7 @@ The applications themselves live in the family modules (``control``,
 found through ``registry.APPS``; event headers in ``channel_data``, sendmsg
 parsing in ``private``, hangup causes in ``causes``.
 """
+
 import time
 import uuid as _uuid
 
@@ -40,37 +41,59 @@ from .expand import expand_variables, switch_true
 from .private import PrivateEventParsing
 from .registry import APPS, MEDIA_APPS
 
-STATE_NUMBERS = {'CS_NEW': 0, 'CS_INIT': 1, 'CS_ROUTING': 2, 'CS_SOFT_EXECUTE': 3, 'CS_EXECUTE': 4,
-                 'CS_EXCHANGE_MEDIA': 5, 'CS_PARK': 6, 'CS_CONSUME_MEDIA': 7, 'CS_HIBERNATE': 8,
-                 'CS_RESET': 9, 'CS_HANGUP': 10, 'CS_REPORTING': 11, 'CS_DESTROY': 12}
+STATE_NUMBERS = {
+    "CS_NEW": 0,
+    "CS_INIT": 1,
+    "CS_ROUTING": 2,
+    "CS_SOFT_EXECUTE": 3,
+    "CS_EXECUTE": 4,
+    "CS_EXCHANGE_MEDIA": 5,
+    "CS_PARK": 6,
+    "CS_CONSUME_MEDIA": 7,
+    "CS_HIBERNATE": 8,
+    "CS_RESET": 9,
+    "CS_HANGUP": 10,
+    "CS_REPORTING": 11,
+    "CS_DESTROY": 12,
+}
 
 
 class FakeCall(ChannelData, PrivateEventParsing):
     """One fake FreeSWITCH channel.  See the package docstring for the public attributes."""
 
-    def __init__(self, switch, destination, caller, caller_name='', channel_vars=None,
-                 direction='inbound', sip=False, uuid=None, channel_name=None):
+    def __init__(
+        self,
+        switch,
+        destination,
+        caller,
+        caller_name="",
+        channel_vars=None,
+        direction="inbound",
+        sip=False,
+        uuid=None,
+        channel_name=None,
+    ):
         self.switch = switch
         self.uuid = uuid or str(_uuid.uuid4())
         self.direction = direction
         self.sip = sip
         self.destination = destination
         self.caller = caller
-        self.caller_name = caller_name or ''
+        self.caller_name = caller_name or ""
         self.created = wire.now_us()
-        self.times = {'answered': 0, 'progress': 0, 'progress_media': 0, 'hangup': 0, 'bridged': 0}
+        self.times = {"answered": 0, "progress": 0, "progress_media": 0, "hangup": 0, "bridged": 0}
         if channel_name:
             self.channel_name = channel_name
         elif sip:
-            self.channel_name = 'sofia/internal/%s@127.0.0.1:5070' % caller
-        elif direction == 'inbound':
-            self.channel_name = 'loopback/%s-b' % destination
+            self.channel_name = "sofia/internal/%s@127.0.0.1:5070" % caller
+        elif direction == "inbound":
+            self.channel_name = "loopback/%s-b" % destination
         else:
-            self.channel_name = 'loopback/%s-a' % destination
-        self.state = 'CS_INIT'
+            self.channel_name = "loopback/%s-a" % destination
+        self.state = "CS_INIT"
         self.state_number = 1
-        self.call_state = 'DOWN'
-        self.answer_state = 'ringing'
+        self.call_state = "DOWN"
+        self.answer_state = "ringing"
         self.media = not sip
         # public observation attributes
         self.vars = {}
@@ -104,7 +127,7 @@ class FakeCall(ChannelData, PrivateEventParsing):
         self._on_execute = {}
         self._disco_point = None
         self._released = False
-        self._transfer = None   # applications that replace the rest of the dialplan (uuid_bridge)
+        self._transfer = None  # applications that replace the rest of the dialplan (uuid_bridge)
         self._closed = GEvent()
         self._records = []
         self.session_events = []
@@ -113,25 +136,25 @@ class FakeCall(ChannelData, PrivateEventParsing):
         self.hangup_evt = GEvent()
 
         v = self.vars
-        v['direction'] = direction
-        if direction == 'outbound':
-            v['is_outbound'] = 'true'
-        v['uuid'] = self.uuid
-        v['session_id'] = str(switch._next_session_id())
+        v["direction"] = direction
+        if direction == "outbound":
+            v["is_outbound"] = "true"
+        v["uuid"] = self.uuid
+        v["session_id"] = str(switch._next_session_id())
         if sip:
             self._sip_vars()
-        v['channel_name'] = self.channel_name
+        v["channel_name"] = self.channel_name
         if self.media:
-            v.update(read_codec='L16', read_rate='8000', write_codec='L16', write_rate='8000')
+            v.update(read_codec="L16", read_rate="8000", write_codec="L16", write_rate="8000")
         for k, val in (channel_vars or {}).items():
             self.set_var(k, val)
-        v['call_uuid'] = self.uuid
+        v["call_uuid"] = self.uuid
 
     # ------------------------------------------------------------------ public helpers
     def press(self, digits):
         """The caller presses keys now (like uuid_recv_dtmf): queued on the channel."""
         for d in str(digits):
-            if d in '0123456789*#ABCDabcd':
+            if d in "0123456789*#ABCDabcd":
                 self._dtmf.append(d.upper())
         self._wake.set()
 
@@ -139,7 +162,7 @@ class FakeCall(ChannelData, PrivateEventParsing):
         """Call fn(call, arg) in a new greenlet whenever application app_name starts."""
         self._on_execute.setdefault(app_name.lower(), []).append(fn)
 
-    def hangup(self, cause='NORMAL_CLEARING'):
+    def hangup(self, cause="NORMAL_CLEARING"):
         """The far end hangs up."""
         self._hangup(str2cause(cause), from_app=False)
 
@@ -148,24 +171,31 @@ class FakeCall(ChannelData, PrivateEventParsing):
         return self._closed.wait(timeout)
 
     def __repr__(self):
-        return '<FakeCall %s %s %s>' % (self.uuid, self.channel_name, 'down' if self.down else self.call_state)
+        return "<FakeCall %s %s %s>" % (self.uuid, self.channel_name, "down" if self.down else self.call_state)
 
     # ------------------------------------------------------------------ variables
     def set_var(self, name, value):
         """switch_channel_set_variable: None/'' deletes, re-setting moves it to the end."""
         self.vars.pop(name, None)
-        if value is not None and value != '':
+        if value is not None and value != "":
             self.vars[name] = str(value)
 
     def get_var(self, name):
         if name in self.vars:
             return self.vars[name]
         low = {
-            'caller_id_number': self.caller, 'caller_id_name': self.caller_name or None,
-            'destination_number': self.destination, 'ani': self.caller, 'context': 'default',
-            'dialplan': 'XML' if self.sip else 'xml', 'chan_name': self.channel_name,
-            'channel_name': self.channel_name, 'uuid': self.uuid, 'unique_id': self.uuid,
-            'network_addr': '127.0.0.1' if self.sip else None, 'state': self.state,
+            "caller_id_number": self.caller,
+            "caller_id_name": self.caller_name or None,
+            "destination_number": self.destination,
+            "ani": self.caller,
+            "context": "default",
+            "dialplan": "XML" if self.sip else "xml",
+            "chan_name": self.channel_name,
+            "channel_name": self.channel_name,
+            "uuid": self.uuid,
+            "unique_id": self.uuid,
+            "network_addr": "127.0.0.1" if self.sip else None,
+            "state": self.state,
         }
         if name in low:
             return low[name]
@@ -190,12 +220,12 @@ class FakeCall(ChannelData, PrivateEventParsing):
     def _set_state(self, state):
         self.state = state
         self.state_number = STATE_NUMBERS[state]
-        self.fire('CHANNEL_STATE')
+        self.fire("CHANNEL_STATE")
 
     def _set_callstate(self, cs):
         old = self.call_state
         self.call_state = cs
-        self.fire('CHANNEL_CALLSTATE', pre=[('Original-Channel-Call-State', old)])
+        self.fire("CHANNEL_CALLSTATE", pre=[("Original-Channel-Call-State", old)])
 
     # ------------------------------------------------------------------ call control
     def _mark_answered(self):
@@ -205,30 +235,30 @@ class FakeCall(ChannelData, PrivateEventParsing):
             self._mark_pre_answered(event=True)
         self.answered = True
         self.media = True
-        self.times['answered'] = wire.now_us()
-        self.answer_state = 'answered'
-        self.set_var('endpoint_disposition', 'ANSWER')
-        self.fire('CHANNEL_ANSWER')
-        self._set_callstate('ACTIVE')
+        self.times["answered"] = wire.now_us()
+        self.answer_state = "answered"
+        self.set_var("endpoint_disposition", "ANSWER")
+        self.fire("CHANNEL_ANSWER")
+        self._set_callstate("ACTIVE")
 
     def _mark_pre_answered(self, event=True):
         if self.pre_answered or self.answered or self.down:
             return
         self.pre_answered = True
         self.media = True
-        self.times['progress_media'] = wire.now_us()
-        self.answer_state = 'early'
-        self.set_var('endpoint_disposition', 'EARLY MEDIA')
-        self.fire('CHANNEL_PROGRESS_MEDIA')
-        self._set_callstate('EARLY')
+        self.times["progress_media"] = wire.now_us()
+        self.answer_state = "early"
+        self.set_var("endpoint_disposition", "EARLY MEDIA")
+        self.fire("CHANNEL_PROGRESS_MEDIA")
+        self._set_callstate("EARLY")
 
     def _mark_ring_ready(self):
         if self.ringing_sent or self.answered or self.down:
             return
         self.ringing_sent = True
-        self.times['progress'] = wire.now_us()
-        self.fire('CHANNEL_PROGRESS')
-        self._set_callstate('RING_WAIT')
+        self.times["progress"] = wire.now_us()
+        self.fire("CHANNEL_PROGRESS")
+        self._set_callstate("RING_WAIT")
 
     def _hangup(self, cause, from_app=False):
         """switch_channel_perform_hangup."""
@@ -237,9 +267,9 @@ class FakeCall(ChannelData, PrivateEventParsing):
         self.down = True
         self.hangup_cause = cause
         self.state_number = 10
-        self.answer_state = 'hangup'
-        self._disco_point = 'complete' if from_app else 'hangup'
-        self.fire('CHANNEL_HANGUP')
+        self.answer_state = "hangup"
+        self._disco_point = "complete" if from_app else "hangup"
+        self.fire("CHANNEL_HANGUP")
         self.hangup_evt.set()
         if self.conn is not None and not from_app:
             self.conn.channel_down()
@@ -251,24 +281,24 @@ class FakeCall(ChannelData, PrivateEventParsing):
         """CS_HANGUP -> CS_REPORTING (CHANNEL_HANGUP_COMPLETE) -> CS_DESTROY."""
         for path in list(self._records):
             self._stop_record(path)
-        self.state = 'CS_HANGUP'
-        self.fire('CHANNEL_STATE')
-        self.times['hangup'] = wire.now_us()
-        self._set_callstate('HANGUP')
-        self.state, self.state_number = 'CS_REPORTING', 11
-        self.fire('CHANNEL_STATE')
+        self.state = "CS_HANGUP"
+        self.fire("CHANNEL_STATE")
+        self.times["hangup"] = wire.now_us()
+        self._set_callstate("HANGUP")
+        self.state, self.state_number = "CS_REPORTING", 11
+        self.fire("CHANNEL_STATE")
         self._cdr_vars()
-        self.fire('CHANNEL_HANGUP_COMPLETE', pre=[('Hangup-Cause', self.hangup_cause)])
-        if self.conn is not None and self._disco_point == 'complete':
+        self.fire("CHANNEL_HANGUP_COMPLETE", pre=[("Hangup-Cause", self.hangup_cause)])
+        if self.conn is not None and self._disco_point == "complete":
             self.conn.channel_down()
         if self.conn is not None:
             # the listener holds the session until its socket is gone
             self.conn.closed_evt.wait()
         self._closed.set()
         self.state_number = 12
-        self.fire('CHANNEL_DESTROY')
-        self.state = 'CS_DESTROY'
-        self.fire('CHANNEL_STATE')
+        self.fire("CHANNEL_DESTROY")
+        self.state = "CS_DESTROY"
+        self.fire("CHANNEL_STATE")
         self.destroyed = True
 
     # ------------------------------------------------------------------ waiting / DTMF / private events
@@ -277,8 +307,10 @@ class FakeCall(ChannelData, PrivateEventParsing):
         for i, d in enumerate(self._dtmf):
             if want is True or d in want:
                 del self._dtmf[i]
-                self.fire('DTMF', post=[('DTMF-Digit', d), ('DTMF-Duration', 2000),
-                                        ('DTMF-Source', 'RTP' if self.sip else 'APP')])
+                self.fire(
+                    "DTMF",
+                    post=[("DTMF-Digit", d), ("DTMF-Duration", 2000), ("DTMF-Source", "RTP" if self.sip else "APP")],
+                )
                 return d
         return None
 
@@ -292,18 +324,18 @@ class FakeCall(ChannelData, PrivateEventParsing):
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             if self.down:
-                return 'hangup', None
+                return "hangup", None
             if breakable and self._break:
                 self._break = False
-                return 'break', None
+                return "break", None
             if self._kicked:
-                return 'break', None
+                return "break", None
             if dtmf is not None:
                 d = self._take_dtmf(dtmf)
                 if d is not None:
-                    return 'dtmf', d
+                    return "dtmf", d
             if stop_on_key and self._dtmf:
-                return 'dtmf', None
+                return "dtmf", None
             if self._can_nest():
                 started = time.monotonic()
                 self._parse_next_private()
@@ -315,7 +347,7 @@ class FakeCall(ChannelData, PrivateEventParsing):
             else:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    return 'timeout', None
+                    return "timeout", None
             self._wake.clear()
             self._wake.wait(remaining)
 
@@ -331,42 +363,54 @@ class FakeCall(ChannelData, PrivateEventParsing):
     def execute_application(self, app, arg):
         """switch_core_session_execute_application + switch_core_session_exec."""
         if self.down:
-            return False    # hung up: applications without zombie_exec are skipped silently
+            return False  # hung up: applications without zombie_exec are skipped silently
         name = app.strip()
         handler = APPS.get(name.lower())
         if handler is None:
-            self._hangup('DESTINATION_OUT_OF_ORDER', from_app=True)
+            self._hangup("DESTINATION_OUT_OF_ORDER", from_app=True)
             return False
         name = name.lower()
-        if name in MEDIA_APPS and self.direction == 'inbound' and not (self.answered or self.pre_answered):
+        if name in MEDIA_APPS and self.direction == "inbound" and not (self.answered or self.pre_answered):
             self._mark_pre_answered()
-        app_uuid = self.vars.pop('app_uuid', None) or str(_uuid.uuid4())
-        app_uuid_name = self.vars.pop('app_uuid_name', None)
+        app_uuid = self.vars.pop("app_uuid", None) or str(_uuid.uuid4())
+        app_uuid_name = self.vars.pop("app_uuid_name", None)
         expanded = arg
-        if arg is not None and not switch_true(self.get_var('app_disable_expand_variables')):
+        if arg is not None and not switch_true(self.get_var("app_disable_expand_variables")):
             expanded = self.expand(arg)
         self.raw_executed.append((name, arg))
         self.executed.append((name, expanded))
-        self.set_var('current_application', name)
-        self.set_var('current_application_data', expanded)
-        self.set_var('current_application_response', None)
-        self.fire('CHANNEL_EXECUTE', post=[('Application', name), ('Application-Data', expanded),
-                                           ('Application-UUID', app_uuid),
-                                           ('Application-UUID-Name', app_uuid_name)])
+        self.set_var("current_application", name)
+        self.set_var("current_application_data", expanded)
+        self.set_var("current_application_response", None)
+        self.fire(
+            "CHANNEL_EXECUTE",
+            post=[
+                ("Application", name),
+                ("Application-Data", expanded),
+                ("Application-UUID", app_uuid),
+                ("Application-UUID-Name", app_uuid_name),
+            ],
+        )
         self._break = False
-        self.set_var('current_application', name)
+        self.set_var("current_application", name)
         for fn in self._on_execute.get(name, ()):
             gevent.spawn(fn, self, expanded)
         self._running.append(name)
         try:
-            handler(self, expanded if expanded is not None else '')
+            handler(self, expanded if expanded is not None else "")
         finally:
             self._running.pop()
-        resp = self.vars.get('current_application_response')
-        self.fire('CHANNEL_EXECUTE_COMPLETE', post=[
-            ('Application', name), ('Application-Data', expanded),
-            ('Application-Response', resp or '_none_'), ('Application-UUID', app_uuid),
-            ('Application-UUID-Name', app_uuid_name)])
+        resp = self.vars.get("current_application_response")
+        self.fire(
+            "CHANNEL_EXECUTE_COMPLETE",
+            post=[
+                ("Application", name),
+                ("Application-Data", expanded),
+                ("Application-Response", resp or "_none_"),
+                ("Application-UUID", app_uuid),
+                ("Application-UUID-Name", app_uuid_name),
+            ],
+        )
         return True
 
     # ------------------------------------------------------------------ session program
@@ -390,7 +434,7 @@ class FakeCall(ChannelData, PrivateEventParsing):
                     self.hangup_evt.wait()
             if not self.down:
                 # no more dialplan applications: FreeSWITCH hangs up
-                self._hangup('NORMAL_CLEARING', from_app=True)
+                self._hangup("NORMAL_CLEARING", from_app=True)
             self._teardown()
         except gevent.GreenletExit:
             pass
@@ -403,5 +447,8 @@ class FakeCall(ChannelData, PrivateEventParsing):
     def _stop_record(self, path):
         if path in self._records:
             self._records.remove(path)
-            self.fire('RECORD_STOP', post=[('Record-File-Path', path)],
-                      calling=('switch_ivr_async.c', 'send_record_stop_event', 1241))
+            self.fire(
+                "RECORD_STOP",
+                post=[("Record-File-Path", path)],
+                calling=("switch_ivr_async.c", "send_record_stop_event", 1241),
+            )

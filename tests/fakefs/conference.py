@@ -3,6 +3,7 @@
 Rooms live in ``switch.conferences`` (name -> Conference); members wait in
 the room until they hang up or are kicked, with conference::maintenance events.
 """
+
 import uuid as _uuid
 
 import gevent
@@ -10,7 +11,7 @@ import gevent
 from . import wire
 from .registry import api_command, application, switch_state
 
-switch_state('conferences', dict)
+switch_state("conferences", dict)
 
 
 class Conference:
@@ -18,119 +19,131 @@ class Conference:
         self.name = name
         self.profile = profile
         self.uuid = str(_uuid.uuid4())
-        self.members = []       # dicts: id, call, muted
+        self.members = []  # dicts: id, call, muted
         self.next_id = 1
 
 
 def _conf_event(switch, conf, action, member=None, extra=()):
-    names = {'add-member': ('conference_member.c', 'conference_member_add', 962),
-             'del-member': ('conference_member.c', 'conference_member_del', 1355),
-             'kick-member': ('conference_api.c', 'conference_api_sub_kick', 902),
-             'mute-member': ('conference_api.c', 'conference_api_sub_mute', 339),
-             'unmute-member': ('conference_api.c', 'conference_api_sub_unmute', 389),
-             'conference-create': ('mod_conference.c', 'conference_new', 3848),
-             'conference-destroy': ('mod_conference.c', 'conference_thread_run', 863),
-             'floor-change': ('conference_member.c', 'conference_member_set_floor_holder', 1158)}
-    ev = wire.Event('CUSTOM', subclass='conference::maintenance', calling=names.get(action))
-    ev.add('Conference-Name', conf.name)
-    ev.add('Conference-Domain', '127.0.0.1')
-    ev.add('Conference-Size', len(conf.members))
-    ev.add('Conference-Ghosts', 0)
-    ev.add('Conference-Profile-Name', conf.profile)
-    ev.add('Conference-Unique-ID', conf.uuid)
+    names = {
+        "add-member": ("conference_member.c", "conference_member_add", 962),
+        "del-member": ("conference_member.c", "conference_member_del", 1355),
+        "kick-member": ("conference_api.c", "conference_api_sub_kick", 902),
+        "mute-member": ("conference_api.c", "conference_api_sub_mute", 339),
+        "unmute-member": ("conference_api.c", "conference_api_sub_unmute", 389),
+        "conference-create": ("mod_conference.c", "conference_new", 3848),
+        "conference-destroy": ("mod_conference.c", "conference_thread_run", 863),
+        "floor-change": ("conference_member.c", "conference_member_set_floor_holder", 1158),
+    }
+    ev = wire.Event("CUSTOM", subclass="conference::maintenance", calling=names.get(action))
+    ev.add("Conference-Name", conf.name)
+    ev.add("Conference-Domain", "127.0.0.1")
+    ev.add("Conference-Size", len(conf.members))
+    ev.add("Conference-Ghosts", 0)
+    ev.add("Conference-Profile-Name", conf.profile)
+    ev.add("Conference-Unique-ID", conf.uuid)
     if member is not None:
-        ev.add('Floor', 'true' if conf.members and conf.members[0] is member else 'false')
-        member['call']._channel_data(ev)
-        for k, v in (('Video', 'false'), ('Hear', 'true'), ('See', 'true'),
-                     ('Speak', 'false' if member['muted'] else 'true'), ('Talking', 'false'),
-                     ('Mute-Detect', 'false'), ('Hold', 'false'), ('Member-ID', member['id']),
-                     ('Member-Type', 'member'), ('Member-Ghost', 'false'), ('Energy-Level', 100),
-                     ('Current-Energy', 0)):
+        ev.add("Floor", "true" if conf.members and conf.members[0] is member else "false")
+        member["call"]._channel_data(ev)
+        for k, v in (
+            ("Video", "false"),
+            ("Hear", "true"),
+            ("See", "true"),
+            ("Speak", "false" if member["muted"] else "true"),
+            ("Talking", "false"),
+            ("Mute-Detect", "false"),
+            ("Hold", "false"),
+            ("Member-ID", member["id"]),
+            ("Member-Type", "member"),
+            ("Member-Ghost", "false"),
+            ("Energy-Level", 100),
+            ("Current-Energy", 0),
+        ):
             ev.add(k, v)
     for k, v in extra:
         ev.add(k, v)
-    ev.add('Action', action)
+    ev.add("Action", action)
     switch.fire(ev)
 
 
-@application('conference', media=True)
+@application("conference", media=True)
 def app_conference(call, arg):
     switch = call.switch
-    name, _, profile = arg.strip().partition('@')
-    profile = (profile or 'default').split('+')[0]
-    name = name.split('+')[0]
+    name, _, profile = arg.strip().partition("@")
+    profile = (profile or "default").split("+")[0]
+    name = name.split("+")[0]
     conf = switch.conferences.get(name)
     if conf is None:
         conf = switch.conferences[name] = Conference(name, profile)
-        _conf_event(switch, conf, 'conference-create')
-    member = {'id': conf.next_id, 'call': call, 'muted': False}
+        _conf_event(switch, conf, "conference-create")
+    member = {"id": conf.next_id, "call": call, "muted": False}
     conf.next_id += 1
     conf.members.append(member)
-    call.set_var('conference_name', name)
-    call.set_var('conference_member_id', member['id'])
-    call.set_var('conference_uuid', conf.uuid)
-    call.set_var('conference_moderator', 'false')
-    _conf_event(switch, conf, 'add-member', member)
-    if conf.members == [member]:    # the first member takes the floor (conference_end.inbound.log)
-        _conf_event(switch, conf, 'floor-change', member, [('Old-ID', 'none'), ('New-ID', member['id'])])
+    call.set_var("conference_name", name)
+    call.set_var("conference_member_id", member["id"])
+    call.set_var("conference_uuid", conf.uuid)
+    call.set_var("conference_moderator", "false")
+    _conf_event(switch, conf, "add-member", member)
+    if conf.members == [member]:  # the first member takes the floor (conference_end.inbound.log)
+        _conf_event(switch, conf, "floor-change", member, [("Old-ID", "none"), ("New-ID", member["id"])])
     try:
         call._wait_kicked()
     finally:
         if member in conf.members:
-            if conf.members[0] is member:   # the floor holder leaves: nobody has the floor
-                _conf_event(switch, conf, 'floor-change', extra=[('Old-ID', 'none'), ('New-ID', 'none')])
+            if conf.members[0] is member:  # the floor holder leaves: nobody has the floor
+                _conf_event(switch, conf, "floor-change", extra=[("Old-ID", "none"), ("New-ID", "none")])
             conf.members.remove(member)
-        _conf_event(switch, conf, 'del-member', member)
+        _conf_event(switch, conf, "del-member", member)
         if not conf.members:
             if switch.conferences.get(name) is conf:
                 del switch.conferences[name]
             # The room's thread destroys it after the last member's application
             # has completed (conference_end.inbound.log).
-            gevent.spawn(_conf_event, switch, conf, 'conference-destroy')
+            gevent.spawn(_conf_event, switch, conf, "conference-destroy")
 
 
-@api_command('conference')
+@api_command("conference")
 def api_conference(switch, arg, session):
-    argv = (arg or '').split()
+    argv = (arg or "").split()
     if len(argv) < 2:
-        return '-ERR Conference command requires a conference name and a command\n'
+        return "-ERR Conference command requires a conference name and a command\n"
     name, sub = argv[0], argv[1].lower()
     conf = switch.conferences.get(name)
     if conf is None:
-        return '-ERR Conference %s not found\n' % name
+        return "-ERR Conference %s not found\n" % name
     members = list(reversed(conf.members))
-    if len(argv) > 2 and argv[2] not in ('all', 'last'):
-        members = [m for m in members if str(m['id']) == argv[2]]
-    elif len(argv) > 2 and argv[2] == 'last':
+    if len(argv) > 2 and argv[2] not in ("all", "last"):
+        members = [m for m in members if str(m["id"]) == argv[2]]
+    elif len(argv) > 2 and argv[2] == "last":
         members = members[:1]
-    if sub == 'list':
+    if sub == "list":
         lines = []
         for m in reversed(conf.members):
-            c = m['call']
-            flags = 'hear' if m['muted'] else 'hear|speak'
+            c = m["call"]
+            flags = "hear" if m["muted"] else "hear|speak"
             if conf.members[0] is m:
-                flags += '|floor'
-            lines.append('%d;%s;%s;%s;%s;%s;0;0;100\n' % (m['id'], c.channel_name, c.uuid,
-                                                            c.caller_name, c.caller, flags))
-        return ''.join(lines)
-    if sub in ('kick', 'hup'):
+                flags += "|floor"
+            lines.append(
+                "%d;%s;%s;%s;%s;%s;0;0;100\n" % (m["id"], c.channel_name, c.uuid, c.caller_name, c.caller, flags)
+            )
+        return "".join(lines)
+    if sub in ("kick", "hup"):
         out = []
         for m in members:
-            _conf_event(switch, conf, 'kick-member', m)
-            m['call']._kicked = True
-            m['call']._wake.set()
-            out.append('+OK kicked %d\n' % m['id'])
-        return ''.join(out) or '-ERR Non-Existant ID %s\n' % (argv[2] if len(argv) > 2 else '')
-    if sub in ('mute', 'unmute'):
+            _conf_event(switch, conf, "kick-member", m)
+            m["call"]._kicked = True
+            m["call"]._wake.set()
+            out.append("+OK kicked %d\n" % m["id"])
+        return "".join(out) or "-ERR Non-Existant ID %s\n" % (argv[2] if len(argv) > 2 else "")
+    if sub in ("mute", "unmute"):
         out = []
         for m in members:
-            m['muted'] = sub == 'mute'
-            _conf_event(switch, conf, sub + '-member', m)
-            out.append('+OK %s %d\n' % (sub, m['id']))
-        return ''.join(out)
-    if sub == 'count':
-        return '%d\n' % len(conf.members)
-    return '-ERR Unknown conference command %s\n' % sub
+            m["muted"] = sub == "mute"
+            _conf_event(switch, conf, sub + "-member", m)
+            out.append("+OK %s %d\n" % (sub, m["id"]))
+        return "".join(out)
+    if sub == "count":
+        return "%d\n" % len(conf.members)
+    return "-ERR Unknown conference command %s\n" % sub
 
 
 def end_conference(switch, name):
@@ -140,5 +153,5 @@ def end_conference(switch, name):
     if conf is None:
         return False
     for m in list(conf.members):
-        m['call']._hangup('NORMAL_CLEARING')
+        m["call"]._hangup("NORMAL_CLEARING")
     return True

@@ -15,6 +15,7 @@ event_handler() rules (subscription, then filters, then ``myevents``).  As in
 FreeSWITCH, events fired while a command is being processed are written after
 that command's reply.
 """
+
 import re
 import time
 import uuid as _uuid
@@ -31,7 +32,7 @@ class EslConnection:
     def __init__(self, switch, sock, session=None, async_mode=True, full=True):
         self.switch = switch
         self.sock = sock
-        self.session = session          # the controlled FakeCall (outbound socket)
+        self.session = session  # the controlled FakeCall (outbound socket)
         self.outbound = session is not None
         self.async_mode = async_mode
         self.full = full
@@ -46,9 +47,9 @@ class EslConnection:
         self.myevents = False
         self.linger = False
         self.linger_time = -1
-        self.format = 'plain'
+        self.format = "plain"
         self.running = True
-        self.controlling = True         # the socket app still controls the session
+        self.controlling = True  # the socket app still controls the session
         self.connected_evt = GEvent()
         self.closed_evt = GEvent()
         self._disco_handled = False
@@ -62,7 +63,7 @@ class EslConnection:
         self._writer = gevent.spawn(self._write_loop)
         self._reader = gevent.spawn(self._read_loop)
         if not self.outbound:
-            self.outbox.put(b'Content-Type: auth/request\n\n')
+            self.outbox.put(b"Content-Type: auth/request\n\n")
 
     def _write_loop(self):
         try:
@@ -70,7 +71,7 @@ class EslConnection:
                 data = self.outbox.get()
                 if data is None:
                     break
-                self.wire.append(('<', data))
+                self.wire.append(("<", data))
                 self.sock.sendall(data)
         except (OSError, gevent.GreenletExit):
             pass
@@ -132,10 +133,11 @@ class EslConnection:
         """The event-list half of event_handler(): this name (and CUSTOM subclass) is taken."""
         if not self.running or not self.events_on:
             return False
-        if 'ALL' in self.event_list:
+        if "ALL" in self.event_list:
             return True
-        return name in self.event_list and (name != 'CUSTOM' or not subclass or self.all_custom
-                                            or subclass in self.custom)
+        return name in self.event_list and (
+            name != "CUSTOM" or not subclass or self.all_custom or subclass in self.custom
+        )
 
     def wants(self, ev):
         """event_handler() in mod_event_socket.c."""
@@ -148,18 +150,18 @@ class EslConnection:
                     continue
                 comp = value
                 pos = True
-                while comp and comp[0] in '+- ':
-                    if comp[0] == '+':
+                while comp and comp[0] in "+- ":
+                    if comp[0] == "+":
                         pos = True
-                    elif comp[0] == '-':
+                    elif comp[0] == "-":
                         pos = False
                     comp = comp[1:]
                 if send and pos:
                     continue
                 if not comp:
                     continue
-                if value.startswith('/'):
-                    pat = comp[1:-1] if comp.endswith('/') and len(comp) > 1 else comp[1:]
+                if value.startswith("/"):
+                    pat = comp[1:-1] if comp.endswith("/") and len(comp) > 1 else comp[1:]
                     try:
                         cmp = re.search(pat, hval) is not None
                     except re.error:
@@ -173,9 +175,9 @@ class EslConnection:
                         send = False
                         break
         if send and self.myevents and self.session is not None:
-            if ev.get('Unique-ID') != self.session.uuid:
+            if ev.get("Unique-ID") != self.session.uuid:
                 send = False
-            if ev.get('Job-Owner-UUID') == self.session.uuid:
+            if ev.get("Job-Owner-UUID") == self.session.uuid:
                 send = True
         return send
 
@@ -205,7 +207,7 @@ class EslConnection:
         try:
             while self.running:
                 msg = reader.read_message()
-                self.wire.append(('>', msg.raw))
+                self.wire.append((">", msg.raw))
                 self._held = []
                 try:
                     self.handle(msg)
@@ -227,92 +229,95 @@ class EslConnection:
         cmd = msg.command
         low = cmd.lower()
         sw = self.switch
-        if low.startswith('exit') or low.startswith('...'):
-            self._reply(wire.command_reply('+OK bye'))
+        if low.startswith("exit") or low.startswith("..."):
+            self._reply(wire.command_reply("+OK bye"))
             self.close()
             return
         if not self.authed:
-            if low.startswith('auth '):
-                if cmd[5:].strip('\r') == sw.password:
+            if low.startswith("auth "):
+                if cmd[5:].strip("\r") == sw.password:
                     self.authed = True
-                    self._reply(wire.command_reply('+OK accepted'))
+                    self._reply(wire.command_reply("+OK accepted"))
                 else:
-                    self._reply(wire.command_reply('-ERR invalid'))
+                    self._reply(wire.command_reply("-ERR invalid"))
                     self.close()
                 return
-            self._reply(wire.command_reply('-ERR command not found'))
+            self._reply(wire.command_reply("-ERR command not found"))
             return
-        if low.startswith('filter '):
+        if low.startswith("filter "):
             self._reply(wire.command_reply(self._filter(cmd[7:])))
             return
-        if self.session is not None and low.startswith('resume'):
-            self.session.set_var('socket_resume', 'true')
-            self._reply(wire.command_reply('+OK'))
+        if self.session is not None and low.startswith("resume"):
+            self.session.set_var("socket_resume", "true")
+            self._reply(wire.command_reply("+OK"))
             return
-        if self.session is not None or low.startswith('myevents '):
-            if self.session is not None and low.startswith('connect'):
+        if self.session is not None or low.startswith("myevents "):
+            if self.session is not None and low.startswith("connect"):
                 self._connect()
                 return
-            if self.session is not None and low.startswith('getvar'):
-                name = cmd.split(' ', 1)[1] if ' ' in cmd else None
-                val = (self.session.get_var(name) if name else None) or ''
+            if self.session is not None and low.startswith("getvar"):
+                name = cmd.split(" ", 1)[1] if " " in cmd else None
+                val = (self.session.get_var(name) if name else None) or ""
                 self._reply(wire.command_reply(val))
                 return
-            if low.startswith('myevents'):
+            if low.startswith("myevents"):
                 if self.myevents:
-                    self._reply(wire.command_reply('-ERR aready enabled.'))
+                    self._reply(wire.command_reply("-ERR aready enabled."))
                     return
                 if self.session is None:
                     parts = cmd.split()
                     call = sw.calls.get(parts[1]) if len(parts) > 1 else None
                     if call is None and len(parts) > 2:
-                        self._reply(wire.command_reply('-ERR invalid uuid'))
+                        self._reply(wire.command_reply("-ERR invalid uuid"))
                         return
                     self.session = call
                 self.event_list |= wire.MYEVENTS
                 self.myevents = True
                 self.events_on = True
-                self._reply(wire.command_reply('+OK Events Enabled'))
+                self._reply(wire.command_reply("+OK Events Enabled"))
                 return
-        if low.startswith('divert_events'):
+        if low.startswith("divert_events"):
             if self.session is None:
-                self._reply(wire.command_reply('-ERR not controlling a session.'))
+                self._reply(wire.command_reply("-ERR not controlling a session."))
             else:
-                on = cmd[13:].strip().lower() == 'on'
-                self._reply(wire.command_reply('+OK events diverted' if on else '+OK events not diverted'))
+                on = cmd[13:].strip().lower() == "on"
+                self._reply(wire.command_reply("+OK events diverted" if on else "+OK events not diverted"))
             return
-        if low.startswith('sendmsg'):
+        if low.startswith("sendmsg"):
             self._sendmsg(msg)
             return
         if self.outbound and not self.full:
-            self._reply(wire.command_reply('-ERR command not found'))
+            self._reply(wire.command_reply("-ERR command not found"))
             return
-        if low.startswith('sendevent'):
+        if low.startswith("sendevent"):
             self._reply(wire.command_reply(sw.sendevent(msg)))
             return
-        if low.startswith('api '):
-            api_cmd, _, arg = cmd[4:].strip('\r').partition(' ')
+        if low.startswith("api "):
+            api_cmd, _, arg = cmd[4:].strip("\r").partition(" ")
             out = sw.api(api_cmd, arg if _ else None, listener=self)
             self._reply(wire.api_response(out))
             return
-        if low.startswith('bgapi '):
-            api_cmd, _, arg = cmd[6:].strip('\r').partition(' ')
-            job = msg.get('job-uuid') or str(_uuid.uuid4())
-            self._reply(('Content-Type: command/reply\nReply-Text: +OK Job-UUID: %s\nJob-UUID: %s\n\n'
-                         % (job, job)).encode('utf-8'))
+        if low.startswith("bgapi "):
+            api_cmd, _, arg = cmd[6:].strip("\r").partition(" ")
+            job = msg.get("job-uuid") or str(_uuid.uuid4())
+            self._reply(
+                ("Content-Type: command/reply\nReply-Text: +OK Job-UUID: %s\nJob-UUID: %s\n\n" % (job, job)).encode(
+                    "utf-8"
+                )
+            )
             owner = self.session.uuid if self.session is not None else None
             gevent.spawn(sw.bgapi, api_cmd, arg if _ else None, job, owner)
             return
-        if low.startswith('log'):
-            level = cmd[3:].strip().split(' ')[0] or 'debug'
-            self._reply(wire.command_reply('+OK log level %s [%d]' % (level, 7)))
+        if low.startswith("log"):
+            level = cmd[3:].strip().split(" ")[0] or "debug"
+            self._reply(wire.command_reply("+OK log level %s [%d]" % (level, 7)))
             return
-        if low.startswith('linger'):
+        if low.startswith("linger"):
             if self.session is None:
-                self._reply(wire.command_reply('-ERR not controlling a session'))
+                self._reply(wire.command_reply("-ERR not controlling a session"))
                 return
             rest = cmd[6:]
-            if rest.startswith(' ') and rest[1:].strip():
+            if rest.startswith(" ") and rest[1:].strip():
                 try:
                     self.linger_time = int(rest.strip())
                 except ValueError:
@@ -321,95 +326,96 @@ class EslConnection:
                 self.linger_time = -1
             self.linger = True
             if self.linger_time != -1:
-                self._reply(wire.command_reply('+OK will linger %d seconds' % self.linger_time))
+                self._reply(wire.command_reply("+OK will linger %d seconds" % self.linger_time))
             else:
-                self._reply(wire.command_reply('+OK will linger'))
+                self._reply(wire.command_reply("+OK will linger"))
             return
-        if low.startswith('nolinger'):
+        if low.startswith("nolinger"):
             if self.session is None:
-                self._reply(wire.command_reply('-ERR not controlling a session'))
+                self._reply(wire.command_reply("-ERR not controlling a session"))
             else:
                 self.linger = False
-                self._reply(wire.command_reply('+OK will not linger'))
+                self._reply(wire.command_reply("+OK will not linger"))
             return
-        if low.startswith('nolog'):
-            self._reply(wire.command_reply('-ERR not loging'))
+        if low.startswith("nolog"):
+            self._reply(wire.command_reply("-ERR not loging"))
             return
-        if low.startswith('event'):
+        if low.startswith("event"):
             self._reply(wire.command_reply(self._event(cmd)))
             return
-        if low.startswith('nixevent'):
+        if low.startswith("nixevent"):
             self._reply(wire.command_reply(self._nixevent(cmd)))
             return
-        if low.startswith('noevents'):
+        if low.startswith("noevents"):
             if self.events_on:
                 self.events_on = False
                 self.event_list = set()
                 self.custom = set()
                 self.all_custom = False
-                self._reply(wire.command_reply('+OK no longer listening for events'))
+                self._reply(wire.command_reply("+OK no longer listening for events"))
             else:
-                self._reply(wire.command_reply('-ERR not listening for events'))
+                self._reply(wire.command_reply("-ERR not listening for events"))
             return
-        self._reply(wire.command_reply('-ERR command not found'))
+        self._reply(wire.command_reply("-ERR command not found"))
 
     # ------------------------------------------------------------------ commands
     def _connect(self):
         call = self.session
-        ev = wire.Event('CHANNEL_DATA')
-        call._profile(ev, 'Channel-')     # the caller profile as "Channel-*" ...
-        call._channel_data(ev)            # ... then the regular channel data
-        ev.add('Content-Type', 'command/reply')
-        ev.add('Reply-Text', '+OK\n')
-        ev.add('Socket-Mode', 'async' if self.async_mode else 'static')
-        ev.add('Control', 'full' if self.full else 'single-channel')
+        ev = wire.Event("CHANNEL_DATA")
+        call._profile(ev, "Channel-")  # the caller profile as "Channel-*" ...
+        call._channel_data(ev)  # ... then the regular channel data
+        ev.add("Content-Type", "command/reply")
+        ev.add("Reply-Text", "+OK\n")
+        ev.add("Socket-Mode", "async" if self.async_mode else "static")
+        ev.add("Control", "full" if self.full else "single-channel")
         self._reply(ev.serialize())
         self.connected_evt.set()
 
     def _filter(self, rest):
-        rest = rest.strip('\r').lstrip(' ')
-        name, sep, val = rest.partition(' ')
-        if name.lower() == 'delete' and sep:
-            name, sep2, val = val.partition(' ')
-            if name.lower() == 'all':
+        rest = rest.strip("\r").lstrip(" ")
+        name, sep, val = rest.partition(" ")
+        if name.lower() == "delete" and sep:
+            name, sep2, val = val.partition(" ")
+            if name.lower() == "all":
                 self.filters = []
             else:
-                self.filters = [(n, v) for n, v in self.filters
-                                if not (n.lower() == name.lower() and (not sep2 or v == val))]
-            return '+OK filter deleted. [%s][%s]' % (name, val if sep2 else '(null)')
+                self.filters = [
+                    (n, v) for n, v in self.filters if not (n.lower() == name.lower() and (not sep2 or v == val))
+                ]
+            return "+OK filter deleted. [%s][%s]" % (name, val if sep2 else "(null)")
         if sep:
-            if name.lower() == 'add':
-                name, _, val = val.partition(' ')
+            if name.lower() == "add":
+                name, _, val = val.partition(" ")
             self.filters.append((name, val))
-            return '+OK filter added. [%s]=[%s]' % (name, val)
-        return '-ERR invalid syntax'
+            return "+OK filter added. [%s]=[%s]" % (name, val)
+        return "-ERR invalid syntax"
 
     def _event(self, cmd):
-        words = cmd.strip('\r').split(' ')[1:]
+        words = cmd.strip("\r").split(" ")[1:]
         key_count = 0
         custom = False
         for i, w in enumerate(words):
             if not w:
                 continue
-            if i == 0 and w.lower() in ('plain', 'xml', 'json'):
+            if i == 0 and w.lower() in ("plain", "xml", "json"):
                 self.format = w.lower()
                 continue
             if custom:
                 self.custom.add(w)
             elif w.upper() in wire.EVENT_NAMES:
                 key_count += 1
-                if w.upper() == 'ALL':
+                if w.upper() == "ALL":
                     self.all_custom = True
                 self.event_list.add(w.upper())
-                if w.upper() == 'CUSTOM':
+                if w.upper() == "CUSTOM":
                     custom = True
         if not key_count:
-            return '-ERR no keywords supplied'
+            return "-ERR no keywords supplied"
         self.events_on = True
-        return '+OK event listener enabled %s' % self.format
+        return "+OK event listener enabled %s" % self.format
 
     def _nixevent(self, cmd):
-        words = cmd.strip('\r').split(' ')[1:]
+        words = cmd.strip("\r").split(" ")[1:]
         key_count = 0
         custom = False
         for w in words:
@@ -417,22 +423,22 @@ class EslConnection:
                 self.custom.discard(w)
             elif w.upper() in wire.EVENT_NAMES:
                 key_count += 1
-                if w.upper() == 'CUSTOM':
+                if w.upper() == "CUSTOM":
                     custom = True
-                elif w.upper() == 'ALL':
+                elif w.upper() == "ALL":
                     self.event_list = set()
                 else:
-                    if 'ALL' in self.event_list:
-                        self.event_list = set(wire.EVENT_NAMES) - {'ALL'}
+                    if "ALL" in self.event_list:
+                        self.event_list = set(wire.EVENT_NAMES) - {"ALL"}
                     self.event_list.discard(w.upper())
         if not key_count:
-            return '-ERR no keywords supplied'
+            return "-ERR no keywords supplied"
         self.events_on = True
-        return '+OK events nixed'
+        return "+OK events nixed"
 
     def _sendmsg(self, msg):
         sw = self.switch
-        uuid = msg.command[7:].strip() or msg.get('session-id')
+        uuid = msg.command[7:].strip() or msg.get("session-id")
         if uuid and self.session is not None and uuid == self.session.uuid:
             uuid = None
         if not uuid and self.session is not None:
@@ -440,18 +446,18 @@ class EslConnection:
         else:
             target = sw.calls.get(uuid) if uuid else None
             if target is None or target.destroyed:
-                self._reply(wire.command_reply('-ERR invalid session id [%s]' % (uuid or '(null)')))
+                self._reply(wire.command_reply("-ERR invalid session id [%s]" % (uuid or "(null)")))
                 return
         if target.first_sendmsg_at is None:
             target.first_sendmsg_at = time.perf_counter()
         pev = PrivateEvent(msg.headers, msg.body, msg.head_text)
-        if target is self.session and not self.async_mode and not sw._truthy(msg.get('async')):
+        if target is self.session and not self.async_mode and not sw._truthy(msg.get("async")):
             # static (sync) mode: executed before the reply
             target._parse_event(pev)
-            self._reply(wire.command_reply('+OK'))
+            self._reply(wire.command_reply("+OK"))
             return
         if target._released and target is self.session:
-            self._reply(wire.command_reply('+OK'))
+            self._reply(wire.command_reply("+OK"))
             return
         target._queue_private(pev)
-        self._reply(wire.command_reply('+OK'))
+        self._reply(wire.command_reply("+OK"))

@@ -4,6 +4,7 @@
 ``execute`` (``loops``, ``Event-UUID``, ``event-lock``) and ``hangup``, and
 the PRIVATE_COMMAND event fired for each parsed message.
 """
+
 from . import wire
 from .causes import str2cause
 from .expand import switch_true
@@ -42,10 +43,10 @@ class PrivateEventParsing:
         """switch_ivr_parse_next_event."""
         pev = self._private.pop(0)
         self._parse_event(pev)
-        if not self.switch.anyone_subscribed('PRIVATE_COMMAND'):
+        if not self.switch.anyone_subscribed("PRIVATE_COMMAND"):
             return
-        ev = wire.Event('PRIVATE_COMMAND', standard=False)
-        ev.add('Command', pev.raw if pev.raw is not None else 'sendmsg')
+        ev = wire.Event("PRIVATE_COMMAND", standard=False)
+        ev.add("Command", pev.raw if pev.raw is not None else "sendmsg")
         for k, v in pev.headers:
             ev.add(k, v)
         ev.add_standard()
@@ -54,40 +55,40 @@ class PrivateEventParsing:
 
     def _parse_event(self, pev):
         """switch_ivr_parse_event."""
-        cmd = (pev.get('call-command') or '').lower()
-        lock = switch_true(pev.get('event-lock'))
+        cmd = (pev.get("call-command") or "").lower()
+        lock = switch_true(pev.get("event-lock"))
         if lock:
             self._event_lock += 1
         try:
-            if cmd == 'execute':
-                app = pev.get('execute-app-name')
-                arg = pev.get('execute-app-arg')
-                if not arg and (pev.get('content-type') or '').lower() == 'text/plain':
+            if cmd == "execute":
+                app = pev.get("execute-app-name")
+                arg = pev.get("execute-app-arg")
+                if not arg and (pev.get("content-type") or "").lower() == "text/plain":
                     arg = pev.body
                 loops = 1
-                if pev.get('loops'):
+                if pev.get("loops"):
                     try:
-                        loops = int(pev.get('loops'))
+                        loops = int(pev.get("loops"))
                     except ValueError:
                         loops = 1
                 if not app:
                     return
                 x = 0
                 while x < loops or loops < 0:
-                    if pev.get('event-uuid'):
-                        self.set_var('app_uuid', pev.get('event-uuid'))
-                    if pev.get('event-uuid-name'):
-                        self.set_var('app_uuid_name', pev.get('event-uuid-name'))
-                    self.set_var('current_loop', x + 1)
-                    self.set_var('total_loops', loops)
+                    if pev.get("event-uuid"):
+                        self.set_var("app_uuid", pev.get("event-uuid"))
+                    if pev.get("event-uuid-name"):
+                        self.set_var("app_uuid_name", pev.get("event-uuid-name"))
+                    self.set_var("current_loop", x + 1)
+                    self.set_var("total_loops", loops)
                     ok = self.execute_application(app, arg)
                     x += 1
                     if not ok or self.down or self._kicked:
                         break
-                self.set_var('current_loop', None)
-                self.set_var('total_loops', None)
-            elif cmd == 'hangup':
-                self._hangup(str2cause(pev.get('hangup-cause')), from_app=True)
+                self.set_var("current_loop", None)
+                self.set_var("total_loops", None)
+            elif cmd == "hangup":
+                self._hangup(str2cause(pev.get("hangup-cause")), from_app=True)
         finally:
             if lock:
                 self._event_lock -= 1

@@ -8,10 +8,10 @@ names up.  A new family is one new module listed in ``FAMILIES`` in
 ``switch.py``.
 """
 
-APPS = {}           # application name -> fn(call, arg)
+APPS = {}  # application name -> fn(call, arg)
 MEDIA_APPS = set()  # applications that need media (no SAF_SUPPORT_NOMEDIA)
-API_COMMANDS = {}   # api command name -> fn(switch, arg, session) -> reply text
-SWITCH_STATE = {}   # FakeSwitch attribute -> factory of its initial value
+API_COMMANDS = {}  # api command name -> fn(switch, arg, session) -> reply text
+SWITCH_STATE = {}  # FakeSwitch attribute -> factory of its initial value
 
 
 def application(name, media=False):
@@ -19,19 +19,23 @@ def application(name, media=False):
 
     media=True: an unanswered inbound channel is pre-answered before it runs
     (switch_core_session_execute_application)."""
+
     def register(fn):
         APPS[name] = fn
         if media:
             MEDIA_APPS.add(name)
         return fn
+
     return register
 
 
 def api_command(name):
     """Register fn(switch, arg, session) as the API command ``name``."""
+
     def register(fn):
         API_COMMANDS[name] = fn
         return fn
+
     return register
 
 

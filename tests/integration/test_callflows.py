@@ -16,6 +16,7 @@ Keys are pressed with ``uuid_recv_dtmf`` over inbound ESL (as if the caller
 had pressed them: they reach the channel's DTMF queue) or as SIP INFO from
 sipp.
 """
+
 import itertools
 import json
 import os
@@ -48,6 +49,7 @@ def example(name):
 
 
 # ----------------------------------------------------------------- fixtures
+
 
 @pytest.fixture
 def esl_watch(freeswitch):
@@ -136,6 +138,7 @@ def dial(sipp, freeswitch, esl_watch):
 
 # ----------------------------------------------------------------- helpers
 
+
 def callback_types(callback_server):
     return [r["json"]["type"] for r in callback_server.requests if r["json"]]
 
@@ -144,8 +147,9 @@ def finished(call, callback_server, timeout=30):
     """sipp ended well and call_ended arrived; returns the sipp result."""
     result = call.result(timeout)
     assert result.returncode == 0, f"{result!r}\n{call.watcher.describe(call.uuid)}"
-    assert callback_server.wait_for(lambda: callback_server.of_type("call_ended"), timeout=5), \
+    assert callback_server.wait_for(lambda: callback_server.of_type("call_ended"), timeout=5), (
         f"{callback_types(callback_server)}\n{call.watcher.describe(call.uuid)}"
+    )
     return result
 
 
@@ -201,21 +205,25 @@ def assert_init_call(init, call, app):
     assert init["end_time"] is None and init["key_presses"] == []
 
 
-COLLECT_PROMPT = ("say:Hello world. Welcome to conditional processing. Please press one on your "
-                  "telephone keypad.")
+COLLECT_PROMPT = "say:Hello world. Welcome to conditional processing. Please press one on your telephone keypad."
 PRESSED_1 = "You pressed 1. Thank you for following instructions."
 NOT_1 = "You did not press 1, and did not follow instructions."
 
 
 # ----------------------------------------------------------------- 1. hello world
 
+
 def test_hello_world(voxology, callback_server, dial):
     _account, app = provision(callback_server.static("/hello", example("hello-world")))
     call = dial()
     finished(call, callback_server)
 
-    assert call.executed() == [("ring_ready", ""), ("answer", ""), ("speak", "flite|kal|Hello, world."),
-                               ("hangup", "NORMAL_CLEARING")]
+    assert call.executed() == [
+        ("ring_ready", ""),
+        ("answer", ""),
+        ("speak", "flite|kal|Hello, world."),
+        ("hangup", "NORMAL_CLEARING"),
+    ]
     speak = call.watcher.completed(call.uuid, "speak")[0]
     start = call.wait_execute("speak")
     assert heard_during(call, start, speak) >= 400, call.rtp.summary()
@@ -248,6 +256,7 @@ def test_number_without_flow_gets_404(voxology, callback_server, dial):
 
 # ----------------------------------------------------------------- 2. multi-action
 
+
 def test_multi_action_goto_skips_the_middle_say(voxology, callback_server, dial):
     flow = example("Example-MultiActionProcessing")
     skipped = flow["actions"][2]["params"]["text"]
@@ -267,6 +276,7 @@ def test_multi_action_goto_skips_the_middle_say(voxology, callback_server, dial)
 
 
 # ----------------------------------------------------------------- 3. conditional
+
 
 def test_conditional_processing(voxology, callback_server, dial):
     """The seed's conditional flow, three callers at once: one presses 1 once
@@ -289,13 +299,24 @@ def test_conditional_processing(voxology, callback_server, dial):
         expected = PRESSED_1 if press == "1" else NOT_1
         collect = collects[press]
         args = pagd_args(collect)
-        assert (args["min"], args["max"], args["tries"], args["timeout"], args["terminators"]) == \
-            ("1", "1", "1", "5000", "#")
+        assert (args["min"], args["max"], args["tries"], args["timeout"], args["terminators"]) == (
+            "1",
+            "1",
+            "1",
+            "5000",
+            "#",
+        )
         assert args["file"] == COLLECT_PROMPT and args["invalid_file"] == "silence_stream://1"
         assert args["regexp"] == "^[0-9*#A-Da-d]+$" and args["digit_timeout"] == "5000"
         apps = call.executed()
-        assert [a for a, _ in apps] == ["ring_ready", "answer", "flush_dtmf", "play_and_get_digits", "speak",
-                                        "hangup"], (press, apps)
+        assert [a for a, _ in apps] == [
+            "ring_ready",
+            "answer",
+            "flush_dtmf",
+            "play_and_get_digits",
+            "speak",
+            "hangup",
+        ], (press, apps)
         assert call.spoken() == [expected]
         done = call.watcher.completed(call.uuid, "play_and_get_digits")[0]
         assert collected(done) == press
@@ -342,6 +363,7 @@ def test_conditional_processing_sip_info_dtmf(voxology, callback_server, dial):
 
 # ----------------------------------------------------------------- 4. variables
 
+
 def test_variable_processing_press_1_then_pound(voxology, callback_server, dial):
     flow = example("Example-VariableProcessing")
     provision(callback_server.static("/var", flow))
@@ -369,15 +391,18 @@ def test_variable_processing_press_1_then_pound(voxology, callback_server, dial)
 
 # ----------------------------------------------------------------- 5. COLLECT
 
-LONG_PROMPT = ("Please enter your four digit code, followed by the pound key. If you do not know your code, "
-               "please stay on the line and an agent will be with you shortly.")
+LONG_PROMPT = (
+    "Please enter your four digit code, followed by the pound key. If you do not know your code, "
+    "please stay on the line and an agent will be with you shortly."
+)
 
 
 def collect_flow(prompt=LONG_PROMPT, before=(), then_say=True, **params):
     """A COLLECT named "code" with a SAY prompt, then (``then_say``) SAY "Got <digits>.", then HANGUP."""
     actions = list(before)
-    actions.append({"type": "COLLECT", "name": "code", "params": params,
-                    "actions": [{"type": "SAY", "params": {"text": prompt}}]})
+    actions.append(
+        {"type": "COLLECT", "name": "code", "params": params, "actions": [{"type": "SAY", "params": {"text": prompt}}]}
+    )
     if then_say:
         actions.append({"type": "SAY", "params": {"text": "Got ${keyPresses}."}})
     actions.append({"type": "HANGUP"})
@@ -405,8 +430,9 @@ def test_collect_barge_in_stops_the_prompt_and_counts(voxology, callback_server,
 
 
 def test_collect_timeout(voxology, callback_server, dial):
-    provision(callback_server.static("/c", collect_flow("Enter your code.", then_say=False, num_digits=4,
-                                                        timeout=1000)))
+    provision(
+        callback_server.static("/c", collect_flow("Enter your code.", then_say=False, num_digits=4, timeout=1000))
+    )
     call = dial()
     collect = call.wait_execute("play_and_get_digits")
     finished(call, callback_server)
@@ -420,8 +446,9 @@ def test_collect_timeout(voxology, callback_server, dial):
 
 
 def test_collect_finish_key(voxology, callback_server, dial):
-    provision(callback_server.static("/c", collect_flow("Enter your code.", num_digits=6, finish_on_key="#",
-                                                        timeout=5000)))
+    provision(
+        callback_server.static("/c", collect_flow("Enter your code.", num_digits=6, finish_on_key="#", timeout=5000))
+    )
     call = dial()
     collect = call.wait_execute("play_and_get_digits")
     assert collect.get("Application-Data").startswith("1 6 1 5000 # ")
@@ -436,18 +463,32 @@ def test_collect_finish_key(voxology, callback_server, dial):
     assert callback_server.of_type("call_ended")[0]["key_presses"] == [{"name": "code", "digits": "12"}]
 
 
-@pytest.mark.parametrize("before,app", [({"type": "SAY", "params": {"text": "Welcome."}}, "speak"),
-                                        ({"type": "PAUSE", "params": {"length": 800}}, "sleep")],
-                         ids=["during-say", "during-pause"])
+@pytest.mark.parametrize(
+    "before,app",
+    [
+        ({"type": "SAY", "params": {"text": "Welcome."}}, "speak"),
+        ({"type": "PAUSE", "params": {"length": 800}}, "sleep"),
+    ],
+    ids=["during-say", "during-pause"],
+)
 def test_collect_drops_keys_pressed_before_it(voxology, callback_server, dial, before, app):
     """A key pressed before a COLLECT starts is not type-ahead. During a SAY
     the speak application reads the key and drops it (playback_terminators
     is none); during a PAUSE sleep_eat_digits drops it (test_key_does_not_cut_a_pause)
     and anything left is dropped by flush_dtmf, sent right before
     play_and_get_digits, discards it."""
-    provision(callback_server.static("/c", collect_flow(
-        "Enter.", before=[{"type": "SAY", "params": {"text": "Hi."}}, before], then_say=False,
-        num_digits=1, timeout=1000)))
+    provision(
+        callback_server.static(
+            "/c",
+            collect_flow(
+                "Enter.",
+                before=[{"type": "SAY", "params": {"text": "Hi."}}, before],
+                then_say=False,
+                num_digits=1,
+                timeout=1000,
+            ),
+        )
+    )
     call = dial()
     call.wait_execute(app, data_contains=before["params"].get("text", "800"))
     pressed = call.press("5")
@@ -464,9 +505,18 @@ def test_collect_drops_keys_pressed_before_it(voxology, callback_server, dial, b
 
 def test_key_does_not_cut_a_pause(voxology, callback_server, dial):
     """A key pressed during a PAUSE outside any COLLECT: the PAUSE lasts its length."""
-    provision(callback_server.static("/p", {"actions": [
-        {"type": "SAY", "params": {"text": "Hi."}}, {"type": "PAUSE", "params": {"length": 2000}},
-        {"type": "HANGUP"}]}))
+    provision(
+        callback_server.static(
+            "/p",
+            {
+                "actions": [
+                    {"type": "SAY", "params": {"text": "Hi."}},
+                    {"type": "PAUSE", "params": {"length": 2000}},
+                    {"type": "HANGUP"},
+                ]
+            },
+        )
+    )
     call = dial()
     sleep = call.wait_execute("sleep")
     gevent.sleep(0.3)
@@ -487,16 +537,39 @@ def test_collect_prompt_list_with_quotes_and_delimiters(voxology, callback_serve
     body = tone_wav(tmp_path / "tone.wav").read_bytes()
     audio_url = callback_server.route("/tone.wav", lambda r: (200, body))
     text = 'It\'s "A"! B\\C.'
-    provision(callback_server.static("/q", {"actions": [
-        {"type": "COLLECT", "name": "q", "params": {"num_digits": 1, "timeout": 1000},
-         "actions": [{"type": "SAY", "params": {"text": text}}, {"type": "PLAY", "params": {"url": audio_url}},
-                     {"type": "SAY", "params": {"text": "Two!"}}]},
-        {"type": "SAY", "params": {"text": text}},
-        {"type": "HANGUP"}]}))
+    provision(
+        callback_server.static(
+            "/q",
+            {
+                "actions": [
+                    {
+                        "type": "COLLECT",
+                        "name": "q",
+                        "params": {"num_digits": 1, "timeout": 1000},
+                        "actions": [
+                            {"type": "SAY", "params": {"text": text}},
+                            {"type": "PLAY", "params": {"url": audio_url}},
+                            {"type": "SAY", "params": {"text": "Two!"}},
+                        ],
+                    },
+                    {"type": "SAY", "params": {"text": text}},
+                    {"type": "HANGUP"},
+                ]
+            },
+        )
+    )
     call = dial()
     uuid = call.uuid
-    stop = call.watcher.wait_for(lambda e: e.name == "PLAYBACK_STOP" and e.get("Unique-ID") == uuid
-                                 and e.get("Playback-File-Path", "").endswith(".wav"), 15, "the wav's end", uuid)
+    stop = call.watcher.wait_for(
+        lambda e: (
+            e.name == "PLAYBACK_STOP"
+            and e.get("Unique-ID") == uuid
+            and e.get("Playback-File-Path", "").endswith(".wav")
+        ),
+        15,
+        "the wav's end",
+        uuid,
+    )
     # Once "Two!" is heard, a key ends the COLLECT (no need to wait for its timeout).
     assert wait_until(lambda: call.rtp.loud_ms(LOUD, since=stop.at + 0.2) >= 100), call.rtp.summary()
     call.press("1")
@@ -523,6 +596,7 @@ def test_collect_prompt_list_with_quotes_and_delimiters(voxology, callback_serve
 
 # ----------------------------------------------------------------- 6. REJECT
 
+
 @pytest.mark.parametrize("reason,code,status", [("busy", 486, "busy"), ("rejected", 603, "rejected")])
 def test_reject(voxology, callback_server, dial, reason, code, status):
     provision(callback_server.static("/r", {"actions": [{"type": "REJECT", "params": {"reason": reason}}]}))
@@ -543,16 +617,30 @@ def test_reject(voxology, callback_server, dial, reason, code, status):
 
 # ----------------------------------------------------------------- 7. caller hangs up
 
-@pytest.mark.parametrize("action,app,data", [
-    ({"type": "PAUSE", "params": {"length": 60000}}, "sleep", "60000"),
-    ({"type": "SAY", "params": {"text": LONG_PROMPT}}, "speak", "flite|kal|" + LONG_PROMPT),
-], ids=["pause", "say"])
+
+@pytest.mark.parametrize(
+    "action,app,data",
+    [
+        ({"type": "PAUSE", "params": {"length": 60000}}, "sleep", "60000"),
+        ({"type": "SAY", "params": {"text": LONG_PROMPT}}, "speak", "flite|kal|" + LONG_PROMPT),
+    ],
+    ids=["pause", "say"],
+)
 def test_caller_hangs_up_mid_prompt(voxology, callback_server, dial, action, app, data):
     """uac_media_hangup.xml hangs up 1.5 s after the answer, during a 60 s
     PAUSE or a long SAY: the flow stops there and call_ended goes out once."""
-    provision(callback_server.static("/long", {"actions": [
-        {"type": "SAY", "params": {"text": "Hi."}}, action,
-        {"type": "SAY", "params": {"text": "never heard"}}]}))
+    provision(
+        callback_server.static(
+            "/long",
+            {
+                "actions": [
+                    {"type": "SAY", "params": {"text": "Hi."}},
+                    action,
+                    {"type": "SAY", "params": {"text": "never heard"}},
+                ]
+            },
+        )
+    )
     call = dial("uac_media_hangup.xml", duration_ms=1500)
     started = call.wait_execute(app, data_contains=data)
     finished(call, callback_server)
@@ -581,6 +669,7 @@ def test_caller_hangs_up_mid_prompt(voxology, callback_server, dial, action, app
 def test_caller_gives_up_before_the_answer(voxology, callback_server, dial):
     """The caller CANCELs while init_call is still being answered: nothing is
     answered or spoken afterwards, and the call ends as canceled."""
+
     def slow(request):
         if request["json"]["type"] == "init_call":
             gevent.sleep(1.5)
@@ -602,6 +691,7 @@ def test_caller_gives_up_before_the_answer(voxology, callback_server, dial):
 
 # ----------------------------------------------------------------- 8. security
 
+
 @pytest.fixture
 def marker_dir():
     # A short path: flite reads it out.
@@ -619,11 +709,22 @@ def test_say_text_is_never_expanded(voxology, callback_server, dial, marker_dir)
     hangs up during the SAY: flite takes six seconds to read it all.)"""
     prompt = f"${{system touch {marker_dir}/a}} ${{uuid}}"
     text = f"${{system touch {marker_dir}/b}} ${{uuid}}"
-    provision(callback_server.static("/evil", {"actions": [
-        {"type": "COLLECT", "params": {"num_digits": 1, "timeout": 1000},
-         "actions": [{"type": "SAY", "params": {"text": prompt}}]},
-        {"type": "SAY", "params": {"text": text}},
-        {"type": "HANGUP"}]}))
+    provision(
+        callback_server.static(
+            "/evil",
+            {
+                "actions": [
+                    {
+                        "type": "COLLECT",
+                        "params": {"num_digits": 1, "timeout": 1000},
+                        "actions": [{"type": "SAY", "params": {"text": prompt}}],
+                    },
+                    {"type": "SAY", "params": {"text": text}},
+                    {"type": "HANGUP"},
+                ]
+            },
+        )
+    )
     call = dial("uac_media_hangup.xml", duration_ms=4000)
     collect = call.wait_execute("play_and_get_digits")
     assert split_prompts(pagd_args(collect)["file"]) == ["say:" + prompt]
@@ -648,12 +749,16 @@ def test_say_text_is_never_expanded(voxology, callback_server, dial, marker_dir)
 
 # ----------------------------------------------------------------- 9. PLAY
 
+
 def _play_file(callback_server, dial, settings, path):
     """PLAY of the file at ``path``, served by the callback server."""
     body = path.read_bytes()
     audio_url = callback_server.route("/audio/" + path.name, lambda r: (200, body))
-    provision(callback_server.static("/play", {"actions": [
-        {"type": "PLAY", "params": {"url": audio_url}}, {"type": "HANGUP"}]}))
+    provision(
+        callback_server.static(
+            "/play", {"actions": [{"type": "PLAY", "params": {"url": audio_url}}, {"type": "HANGUP"}]}
+        )
+    )
     call = dial()
     finished(call, callback_server)
 
@@ -684,6 +789,7 @@ def test_play_mp3(voxology, callback_server, dial, settings, tmp_path):
 
 # ----------------------------------------------------------------- 10. REDIRECT
 
+
 def test_redirect_flow_keeps_state_in_session_data(voxology, callback_server, dial):
     def ivr(request):
         body = request["json"]
@@ -691,17 +797,27 @@ def test_redirect_flow_keeps_state_in_session_data(voxology, callback_server, di
         if body["type"] == "call_ended":
             return None
         if step is None:
-            return {"actions": [
-                {"type": "SESSIONDATA", "session_data": {"step": "menu", "visits": 1}},
-                {"type": "COLLECT", "name": "menu", "params": {"num_digits": 1, "timeout": 3000},
-                 "actions": [{"type": "SAY", "params": {"text": "For sales press 3."}}]},
-                {"type": "REDIRECT", "params": {"url": url}}]}
+            return {
+                "actions": [
+                    {"type": "SESSIONDATA", "session_data": {"step": "menu", "visits": 1}},
+                    {
+                        "type": "COLLECT",
+                        "name": "menu",
+                        "params": {"num_digits": 1, "timeout": 3000},
+                        "actions": [{"type": "SAY", "params": {"text": "For sales press 3."}}],
+                    },
+                    {"type": "REDIRECT", "params": {"url": url}},
+                ]
+            }
         if step == "menu":
             choice = body["key_presses"][0]["digits"]
-            return {"actions": [
-                {"type": "SESSIONDATA", "session_data": {"step": "done", "choice": choice, "visits": 2}},
-                {"type": "SAY", "params": {"text": f"You chose {choice}."}},
-                {"type": "REDIRECT", "params": {"url": url}}]}
+            return {
+                "actions": [
+                    {"type": "SESSIONDATA", "session_data": {"step": "done", "choice": choice, "visits": 2}},
+                    {"type": "SAY", "params": {"text": f"You chose {choice}."}},
+                    {"type": "REDIRECT", "params": {"url": url}},
+                ]
+            }
         return {"actions": [{"type": "SAY", "params": {"text": "Goodbye."}}, {"type": "HANGUP"}]}
 
     url = callback_server.route("/ivr", ivr)
@@ -728,6 +844,7 @@ def test_redirect_flow_keeps_state_in_session_data(voxology, callback_server, di
 
 # ----------------------------------------------------------------- uuid_recv_dtmf on loopback calls
 
+
 def test_loopback_originate_keys_reach_the_b_leg_only(voxology, callback_server, esl_watch):
     """``originate loopback/NUMBER &park`` returns the uuid of loopback's A leg
     (parked); the call server runs on the B leg, another channel.
@@ -736,21 +853,37 @@ def test_loopback_originate_keys_reach_the_b_leg_only(voxology, callback_server,
     out with empty digits. The key must go to the B leg (the call_id in
     init_call), or be *sent* out of the A leg (``uuid_send_dtmf``), which
     loopback delivers to the B leg. The three ways run at once."""
-    provision(callback_server.static("/c", {"actions": [
-        {"type": "SAY", "params": {"text": "Welcome."}},
-        {"type": "COLLECT", "name": "k", "params": {"num_digits": 1, "timeout": 1000},
-         "actions": [{"type": "SAY", "params": {"text": "Press a key."}}]},
-        {"type": "HANGUP"}]}))
+    provision(
+        callback_server.static(
+            "/c",
+            {
+                "actions": [
+                    {"type": "SAY", "params": {"text": "Welcome."}},
+                    {
+                        "type": "COLLECT",
+                        "name": "k",
+                        "params": {"num_digits": 1, "timeout": 1000},
+                        "actions": [{"type": "SAY", "params": {"text": "Press a key."}}],
+                    },
+                    {"type": "HANGUP"},
+                ]
+            },
+        )
+    )
     legs = {}
 
     def press(how):
         a_leg = esl_watch.api(f"originate loopback/{DIALLED} &park", timeout=30).split()[1]
-        b_leg = esl_watch.wait_for(lambda e: e.get("variable_other_loopback_leg_uuid") == a_leg
-                                   and e.get("variable_loopback_leg") == "B").get("Unique-ID")
+        b_leg = esl_watch.wait_for(
+            lambda e: e.get("variable_other_loopback_leg_uuid") == a_leg and e.get("variable_loopback_leg") == "B"
+        ).get("Unique-ID")
         legs[how] = (a_leg, b_leg)
         esl_watch.wait_execute(b_leg, "play_and_get_digits")
-        command = {"recv_a": f"uuid_recv_dtmf {a_leg} 1", "recv_b": f"uuid_recv_dtmf {b_leg} 1",
-                   "send_a": f"uuid_send_dtmf {a_leg} 1"}[how]
+        command = {
+            "recv_a": f"uuid_recv_dtmf {a_leg} 1",
+            "recv_b": f"uuid_recv_dtmf {b_leg} 1",
+            "send_a": f"uuid_send_dtmf {a_leg} 1",
+        }[how]
         assert esl_watch.api(command).startswith("+OK")
         esl_watch.wait_hangup(b_leg)
 
@@ -767,6 +900,7 @@ def test_loopback_originate_keys_reach_the_b_leg_only(voxology, callback_server,
 
 # ----------------------------------------------------------------- the conference greeting
 
+
 def test_conference_greeting(voxology, callback_server, dial, freeswitch):
     """The product's conference script: a SAY with session data, the caller in a
     real conference room (ours, per account), and the flow going on after it."""
@@ -779,8 +913,10 @@ def test_conference_greeting(voxology, callback_server, dial, freeswitch):
     room = joined.get("Application-Data").split("@")[0]
     assert room == conference_room(str(account.id), "myConference")
     gevent.sleep(0.5)
-    assert "1 member" in freeswitch.esl(f"conference {room} list count") or \
-        freeswitch.esl(f"conference {room} list").count(";") > 0
+    assert (
+        "1 member" in freeswitch.esl(f"conference {room} list count")
+        or freeswitch.esl(f"conference {room} list").count(";") > 0
+    )
     freeswitch.esl(f"conference {room} kick all")
     finished(call, callback_server)
     spoken = [data.split("|", 2)[2] for app, data in call.executed() if app == "speak"]

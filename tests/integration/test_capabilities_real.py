@@ -3,6 +3,7 @@
 No action uses them yet, so a test-only action (registered for the test's
 duration) runs them on the live call's channel.
 """
+
 import os
 
 import gevent
@@ -20,6 +21,7 @@ def capability_action(script):
 
         def run(self, ctx):
             script(ctx.channel)
+
     return TryCapabilities
 
 
@@ -50,14 +52,24 @@ def test_recording_and_detector_on_a_real_switch(voxology, callback_server, dial
     assert os.path.getsize(path) > 44  # audio was written, not only a header
     assert outcomes["detect"].reason == "timeout" and outcomes["up"]
     apps = [app for app, _ in call.executed()]
-    for app in ("record_session", "record_session_mask", "record_session_unmask", "stop_record_session",
-                "avmd_start", "avmd_stop"):
+    for app in (
+        "record_session",
+        "record_session_mask",
+        "record_session_unmask",
+        "stop_record_session",
+        "avmd_start",
+        "avmd_stop",
+    ):
         assert app in apps, apps
 
 
-
-def test_a_held_call_taken_by_uuid_bridge_on_a_real_switch(voxology, callback_server, dial, esl_watch,  # noqa: F811
-                                                           monkeypatch):
+def test_a_held_call_taken_by_uuid_bridge_on_a_real_switch(
+    voxology,  # noqa: F811 (a fixture)
+    callback_server,
+    dial,  # noqa: F811
+    esl_watch,  # noqa: F811
+    monkeypatch,
+):
     """The held caller plays hold audio; another channel (loopback's parked A
     leg) takes it with uuid_bridge; when that leg hangs up, our flow goes on."""
     outcomes, agents = {}, []

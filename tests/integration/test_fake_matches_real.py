@@ -7,6 +7,7 @@ texts with ids masked, event names, ``Application-Response`` values, hangup
 causes, DTMF digits, disconnect notices, the expansion setting) and the two
 sequences must be equal.
 """
+
 import os
 import re
 import uuid
@@ -42,8 +43,13 @@ def shape(wire) -> tuple[list, list]:
             kind = message.content_type
             if kind == "command/reply":
                 if "Unique-ID" in message.headers:  # the reply to connect carries the channel
-                    out.append(("connect", message.headers.get("Answer-State"),
-                                message.headers.get("variable_app_disable_expand_variables")))
+                    out.append(
+                        (
+                            "connect",
+                            message.headers.get("Answer-State"),
+                            message.headers.get("variable_app_disable_expand_variables"),
+                        )
+                    )
                 else:
                     out.append(("reply", UUID.sub("<uuid>", message.reply_text)))
             elif kind == "text/event-plain":
@@ -77,6 +83,7 @@ def assert_same_events(real: list, fake: list) -> None:
     moment that varies from run to run, and what else arrives before our
     ``exit`` depends only on how soon we exit.
     """
+
     def split(events):
         cut = next((i for i, e in enumerate(events) if e[0] == "CHANNEL_HANGUP"), len(events))
         after = [e for e in events[cut:] if e != ("disconnect", "linger")]
@@ -106,17 +113,35 @@ class Recorder:
 
 
 FLOWS = {
-    "hello_world": ({"actions": [{"type": "SAY", "params": {"text": "Hello, world."}}, {"type": "HANGUP"}]},
-                    None),
-    "collect_key": ({"actions": [
-        {"type": "COLLECT", "name": "k", "params": {"num_digits": 1, "timeout": 3000},
-         "actions": [{"type": "SAY", "params": {"text": "Press a key now please, any key will do."}}]},
-        {"type": "SAY", "params": {"text": "You pressed ${keyPresses}."}}, {"type": "HANGUP"}]}, "press"),
-    "collect_timeout": ({"actions": [
-        {"type": "COLLECT", "name": "k", "params": {"num_digits": 1, "timeout": 1000}},
-        {"type": "HANGUP"}]}, None),
-    "literal_text": ({"actions": [{"type": "SAY", "params": {"text": "${system touch /nonexistent} ${uuid}"}},
-                                  {"type": "HANGUP"}]}, None),
+    "hello_world": ({"actions": [{"type": "SAY", "params": {"text": "Hello, world."}}, {"type": "HANGUP"}]}, None),
+    "collect_key": (
+        {
+            "actions": [
+                {
+                    "type": "COLLECT",
+                    "name": "k",
+                    "params": {"num_digits": 1, "timeout": 3000},
+                    "actions": [{"type": "SAY", "params": {"text": "Press a key now please, any key will do."}}],
+                },
+                {"type": "SAY", "params": {"text": "You pressed ${keyPresses}."}},
+                {"type": "HANGUP"},
+            ]
+        },
+        "press",
+    ),
+    "collect_timeout": (
+        {
+            "actions": [
+                {"type": "COLLECT", "name": "k", "params": {"num_digits": 1, "timeout": 1000}},
+                {"type": "HANGUP"},
+            ]
+        },
+        None,
+    ),
+    "literal_text": (
+        {"actions": [{"type": "SAY", "params": {"text": "${system touch /nonexistent} ${uuid}"}}, {"type": "HANGUP"}]},
+        None,
+    ),
     "far_end_hangs_up": ({"actions": [{"type": "PAUSE", "params": {"length": 20000}}]}, "hangup"),
     "reject_busy": ({"actions": [{"type": "REJECT", "params": {"reason": "busy"}}]}, None),
 }
@@ -134,8 +159,10 @@ def run_real(freeswitch, call_server_port, settings, url, action):
         esl.send("event plain CHANNEL_EXECUTE")
         # bgapi: a call that our flow rejects or ends early still comes to the socket.
         a_leg = str(uuid.uuid4())
-        esl.bgapi(f"originate {{origination_uuid={a_leg},origination_caller_id_number={CALLER}}}"
-                  f"loopback/{DID}/voxology &park()")
+        esl.bgapi(
+            f"originate {{origination_uuid={a_leg},origination_caller_id_number={CALLER}}}"
+            f"loopback/{DID}/voxology &park()"
+        )
         if action:
             wanted = "play_and_get_digits" if action == "press" else "sleep"
             with gevent.Timeout(15):
@@ -198,6 +225,7 @@ def test_fake_switch_answers_like_the_real_one(name, freeswitch, call_server_por
 # (the fake speaks it too). On the real switch a loopback leg's B side comes to
 # the call server as a call of its own: every call after the first only waits.
 
+
 def _other_calls_wait(script):
     def run(channel, switch, seen):
         if seen.setdefault("first", channel.info.uuid) != channel.info.uuid:
@@ -208,6 +236,7 @@ def _other_calls_wait(script):
             script(channel, esl)
         finally:
             esl.close()
+
     return run
 
 
@@ -261,8 +290,17 @@ def hold_taken_by_uuid_bridge(channel, esl):
     channel.pause(200)
 
 
-CAPABILITY_CASES = {f.__name__: f for f in (conference_kicked, bridge_answered, bridge_busy, record_session,
-                                            detector_started_and_stopped, hold_taken_by_uuid_bridge)}
+CAPABILITY_CASES = {
+    f.__name__: f
+    for f in (
+        conference_kicked,
+        bridge_answered,
+        bridge_busy,
+        record_session,
+        detector_started_and_stopped,
+        hold_taken_by_uuid_bridge,
+    )
+}
 RECORDINGS = "/tmp"
 
 
@@ -285,8 +323,9 @@ def busy_for_error_endpoint(switch):
 
 
 @pytest.mark.parametrize("name", sorted(CAPABILITY_CASES))
-def test_fake_capabilities_answer_like_the_real_ones(name, freeswitch, call_server_port, db, settings,
-                                                     callback_server, monkeypatch, tmp_path):
+def test_fake_capabilities_answer_like_the_real_ones(
+    name, freeswitch, call_server_port, db, settings, callback_server, monkeypatch, tmp_path
+):
     global RECORDINGS
     RECORDINGS = str(tmp_path)
     failures = []
@@ -298,6 +337,7 @@ def test_fake_capabilities_answer_like_the_real_ones(name, freeswitch, call_serv
             script(channel, target["esl"], target["seen"])
         except Exception as exc:  # the test reports it; the call still ends
             failures.append(repr(exc))
+
     monkeypatch.setitem(base.REGISTRY, "TEST_CAPABILITIES", capability_action(checked))
     url = callback_server.static("/" + name, {"actions": [{"type": "TEST_CAPABILITIES"}, {"type": "HANGUP"}]})
     provision(url)
@@ -308,6 +348,7 @@ def test_fake_capabilities_answer_like_the_real_ones(name, freeswitch, call_serv
     def setup(switch):
         target.update(esl=(switch.esl_port, "ClueCon"), seen={})
         busy_for_error_endpoint(switch)
+
     fake = shape(run_fake(settings, url, None, setup))
     assert not failures, f"on the fake switch: {failures}"
     assert_same_events(*(without_room_end(events) for events in (real[1], fake[1])))

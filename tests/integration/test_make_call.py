@@ -4,6 +4,7 @@ The dial string is ``loopback/{number}/voxology``: the far end is another
 of our own numbers, answered by our call server (it answers just before its
 first media action), so the whole path is real without a SIP trunk.
 """
+
 import gevent
 import pytest
 
@@ -22,9 +23,20 @@ CALLER_ID = "+17145551212"  # our number whose flow the placed call runs
 def make_platform(settings, freeswitch, call_server_port, dial_string):
     """Call server, switch links and REST app for one account; yields its API client."""
     operator.import_numbers(INVENTORY)
-    settings = settings.replace(outbound_port=call_server_port, api_rate_limit=0, switches=(Switch(
-        name="fs1", host="127.0.0.1", port=freeswitch.esl_port, password=freeswitch.password,
-        dial_string=dial_string, socket_address=f"127.0.0.1:{call_server_port}"),))
+    settings = settings.replace(
+        outbound_port=call_server_port,
+        api_rate_limit=0,
+        switches=(
+            Switch(
+                name="fs1",
+                host="127.0.0.1",
+                port=freeswitch.esl_port,
+                password=freeswitch.password,
+                dial_string=dial_string,
+                socket_address=f"127.0.0.1:{call_server_port}",
+            ),
+        ),
+    )
     server = CallServer(settings)
     server.start()
     switches = Switches(settings, sweep_interval=0).start()
@@ -50,8 +62,10 @@ def trunk_platform(db, settings, freeswitch, call_server_port):
 
 def configure(client, number, url):
     assert client.post("/PhoneNumbers/CallFlows", {"phone_numbers": [{"no": number}]}).status_code == 201
-    r = client.put("/CallFlows/Configurations/PhoneNumbers/" + enc(number),
-                   {"callback": {"method": "POST", "url": url, "content_type": "application/json"}})
+    r = client.put(
+        "/CallFlows/Configurations/PhoneNumbers/" + enc(number),
+        {"callback": {"method": "POST", "url": url, "content_type": "application/json"}},
+    )
     assert r.status_code == 200, r.get_json()
 
 
@@ -64,20 +78,26 @@ def wait_until(predicate, timeout):
 
 
 def test_make_call_runs_the_caller_ids_flow_with_session_data(platform, callback_server):
-    hello = callback_server.static("/hello", {"actions": [
-        {"type": "SAY", "params": {"text": "Hello ${sessionData.name}."}}, {"type": "HANGUP"}]})
+    hello = callback_server.static(
+        "/hello", {"actions": [{"type": "SAY", "params": {"text": "Hello ${sessionData.name}."}}, {"type": "HANGUP"}]}
+    )
     # The far end (our other number) answers with a PAUSE and waits for the hangup.
     far = callback_server.static("/far", {"actions": [{"type": "PAUSE", "params": {"length": 10000}}]})
     configure(platform, CALLER_ID, hello)
     configure(platform, FAR, far)
-    r = platform.post("/Dials/Connect", {"call": {"no": FAR, "caller_id_no": CALLER_ID},
-                                         "session_data": {"name": "Bob", "age": 21}, "timeout": 20})
+    r = platform.post(
+        "/Dials/Connect",
+        {"call": {"no": FAR, "caller_id_no": CALLER_ID}, "session_data": {"name": "Bob", "age": 21}, "timeout": 20},
+    )
     assert r.status_code in (200, 201), r.get_json()
     call_id = r.get_json()["call_id"] if "call_id" in r.get_json() else r.get_json()["id"]
 
     def ended(url):
-        return [r["json"] for r in callback_server.requests
-                if r["path"] == url and r["json"] and r["json"]["type"] == "call_ended"]
+        return [
+            r["json"]
+            for r in callback_server.requests
+            if r["path"] == url and r["json"] and r["json"]["type"] == "call_ended"
+        ]
 
     assert wait_until(lambda: any(e["call_id"] == call_id for e in ended("/hello")), 30), callback_server.requests
     init = [r["json"] for r in callback_server.requests if r["path"] == "/hello" and r["json"]["type"] == "init_call"]
@@ -102,26 +122,40 @@ def test_make_call_to_a_number_that_refuses_ends_busy(platform, callback_server)
     r = platform.post("/Dials/Connect", {"call": {"no": FAR, "caller_id_no": CALLER_ID}, "timeout": 20})
     assert r.status_code in (200, 201), r.get_json()
     call_id = r.get_json()["call_id"] if "call_id" in r.get_json() else r.get_json()["id"]
-    done = lambda: [r["json"] for r in callback_server.requests  # noqa: E731
-                    if r["path"] == "/hello" and r["json"]["type"] == "call_ended" and r["json"]["call_id"] == call_id]
+
+    def done():
+        return [
+            r["json"]
+            for r in callback_server.requests
+            if r["path"] == "/hello" and r["json"]["type"] == "call_ended" and r["json"]["call_id"] == call_id
+        ]
+
     assert wait_until(done, 30), callback_server.requests
     assert [r["json"]["type"] for r in callback_server.requests if r["path"] == "/hello"] == ["call_ended"]
     assert done()[0]["status"] in ("busy", "failed") and store.load_call(call_id).end_time
 
 
-@pytest.mark.parametrize("scenario,timeout,status", [("uas_busy.xml", 20, "busy"),
-                                                     ("uas_noanswer.xml", 3, "no-answer"),
-                                                     ("uas_answer.xml", 20, "completed")])
+@pytest.mark.parametrize(
+    "scenario,timeout,status",
+    [("uas_busy.xml", 20, "busy"), ("uas_noanswer.xml", 3, "no-answer"), ("uas_answer.xml", 20, "completed")],
+)
 def test_make_call_through_the_trunk(trunk_platform, callback_server, sipp, scenario, timeout, status):
-    hello = callback_server.static("/hello", {"actions": [
-        {"type": "SAY", "params": {"text": "Hello from the trunk."}}, {"type": "HANGUP"}]})
+    hello = callback_server.static(
+        "/hello", {"actions": [{"type": "SAY", "params": {"text": "Hello from the trunk."}}, {"type": "HANGUP"}]}
+    )
     configure(trunk_platform, CALLER_ID, hello)
     answerer = sipp.start(scenario, uas=True, timeout="30s")
     r = trunk_platform.post("/Dials/Connect", {"call": {"no": FAR, "caller_id_no": CALLER_ID}, "timeout": timeout})
     assert r.status_code == 201, r.get_json()
     call_id = r.get_json()["call_id"]
-    done = lambda: [q["json"] for q in callback_server.requests  # noqa: E731
-                    if q["json"] and q["json"]["type"] == "call_ended" and q["json"]["call_id"] == call_id]
+
+    def done():
+        return [
+            q["json"]
+            for q in callback_server.requests
+            if q["json"] and q["json"]["type"] == "call_ended" and q["json"]["call_id"] == call_id
+        ]
+
     assert wait_until(done, timeout + 20), callback_server.requests
     gevent.sleep(0.5)
     assert len(done()) == 1 and done()[0]["status"] == status, done()

@@ -1,4 +1,5 @@
 """The labelled answering-machine set in tests/data/amd/, for the tests and the benchmark."""
+
 from __future__ import annotations
 
 import csv
@@ -49,11 +50,11 @@ def read_wav_pcm16(path: str) -> bytes:
         raise ValueError(f"{path}: not a WAV file")
     fmt, body, pos = None, None, 12
     while pos + 8 <= len(data):
-        chunk, size = data[pos:pos + 4], struct.unpack("<I", data[pos + 4:pos + 8])[0]
+        chunk, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
         if chunk == b"fmt ":
-            fmt = struct.unpack("<HHIIHH", data[pos + 8:pos + 24])
+            fmt = struct.unpack("<HHIIHH", data[pos + 8 : pos + 24])
         elif chunk == b"data":
-            body = data[pos + 8:pos + 8 + size]
+            body = data[pos + 8 : pos + 8 + size]
         pos += 8 + size + (size & 1)
     if fmt is None or body is None:
         raise ValueError(f"{path}: no fmt or data chunk")

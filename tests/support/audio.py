@@ -1,4 +1,5 @@
 """G.711 u-law decoding and loudness, for the tests' RTP receiver and the SIP benchmark."""
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """A customer's web server on loopback, for tests and benchmarks."""
+
 import json
 import socket
 from urllib.parse import parse_qsl
@@ -43,9 +44,13 @@ class CallbackServer:
         raw = environ["wsgi.input"].read(length) if length else b""
         ctype = environ.get("CONTENT_TYPE", "")
         request = {
-            "method": environ["REQUEST_METHOD"], "path": environ["PATH_INFO"],
+            "method": environ["REQUEST_METHOD"],
+            "path": environ["PATH_INFO"],
             "query": parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True),
-            "content_type": ctype, "raw": raw, "json": None, "peer": environ.get("REMOTE_PORT"),
+            "content_type": ctype,
+            "raw": raw,
+            "json": None,
+            "peer": environ.get("REMOTE_PORT"),
             "headers": {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")},
         }
         if ctype.startswith("application/json") and raw:

@@ -1,4 +1,5 @@
 """The test database: SQLite unless ``VOXOLOGY_TEST_DATABASE_URL`` names another."""
+
 import os
 
 import peewee

@@ -11,6 +11,7 @@
 
 Everything is gevent-friendly: tests/conftest.py monkey-patches the process.
 """
+
 from __future__ import annotations
 
 import random
@@ -36,6 +37,7 @@ FRAME_MS = 20
 
 
 # ----------------------------------------------------------------- RTP
+
 
 @dataclass
 class RtpPacket:
@@ -89,13 +91,14 @@ class RtpReceiver:
             count = data[0] & 0x0F
             offset = 12 + 4 * count
             if data[0] & 0x10 and len(data) >= offset + 4:  # header extension
-                offset += 4 + 4 * struct.unpack("!H", data[offset + 2:offset + 4])[0]
+                offset += 4 + 4 * struct.unpack("!H", data[offset + 2 : offset + 4])[0]
             payload = data[offset:]
             if data[0] & 0x20 and payload:  # padding
-                payload = payload[:-payload[-1]]
+                payload = payload[: -payload[-1]]
             seq, timestamp = struct.unpack("!HI", data[2:8])
-            self.packets.append(RtpPacket(time.monotonic(), data[1] & 0x7F, seq, timestamp,
-                                          bool(data[1] & 0x80), payload, source))
+            self.packets.append(
+                RtpPacket(time.monotonic(), data[1] & 0x7F, seq, timestamp, bool(data[1] & 0x80), payload, source)
+            )
 
     def close(self) -> None:
         self._closed = True
@@ -104,8 +107,11 @@ class RtpReceiver:
 
     # -- what was heard -------------------------------------------------------
     def audio(self, since: float | None = None, until: float | None = None) -> list[RtpPacket]:
-        return [p for p in self.packets if p.payload_type == PCMU
-                and (since is None or p.at >= since) and (until is None or p.at <= until)]
+        return [
+            p
+            for p in self.packets
+            if p.payload_type == PCMU and (since is None or p.at >= since) and (until is None or p.at <= until)
+        ]
 
     def loud_ms(self, threshold: float = 300.0, since: float | None = None, until: float | None = None) -> int:
         """Milliseconds of audio whose 20 ms frames have an RMS above ``threshold``
@@ -133,9 +139,11 @@ class RtpReceiver:
     def summary(self) -> str:
         audio = self.audio()
         kinds = sorted({p.payload_type for p in self.packets})
-        return (f"{len(self.packets)} RTP packets (payload types {kinds}), {self.received_ms()} ms of PCMU, "
-                f"{self.loud_ms()} ms loud, peak RMS {self.peak_rms():.0f}, "
-                f"sources {sorted({p.source for p in audio})}")
+        return (
+            f"{len(self.packets)} RTP packets (payload types {kinds}), {self.received_ms()} ms of PCMU, "
+            f"{self.loud_ms()} ms loud, peak RMS {self.peak_rms():.0f}, "
+            f"sources {sorted({p.source for p in audio})}"
+        )
 
     def write_wav(self, path) -> Path:
         """The PCMU audio as a 16-bit 8 kHz wav (to listen to when a test fails)."""
@@ -151,8 +159,9 @@ class RtpReceiver:
 
 # ----------------------------------------------------------------- inbound ESL
 
-WATCHED_EVENTS = ("CHANNEL_EXECUTE CHANNEL_EXECUTE_COMPLETE DTMF CHANNEL_ANSWER CHANNEL_HANGUP_COMPLETE "
-                  "PLAYBACK_START PLAYBACK_STOP")
+WATCHED_EVENTS = (
+    "CHANNEL_EXECUTE CHANNEL_EXECUTE_COMPLETE DTMF CHANNEL_ANSWER CHANNEL_HANGUP_COMPLETE PLAYBACK_START PLAYBACK_STOP"
+)
 
 
 class Seen:
@@ -205,13 +214,21 @@ class EslWatcher:
 
     # -- queries -------------------------------------------------------------
     def of(self, uuid: str, name: str | None = None, app: str | None = None) -> list:
-        return [e for e in self.events if e.get("Unique-ID") == uuid
-                and (name is None or e.name == name) and (app is None or e.get("Application") == app)]
+        return [
+            e
+            for e in self.events
+            if e.get("Unique-ID") == uuid
+            and (name is None or e.name == name)
+            and (app is None or e.get("Application") == app)
+        ]
 
     def executed(self, uuid: str, skip=("set", "multiset", "unset", "export", "socket")) -> list[tuple[str, str]]:
         """(application, data) of every CHANNEL_EXECUTE on the channel, in order."""
-        return [(e.get("Application"), e.get("Application-Data", ""))
-                for e in self.of(uuid, "CHANNEL_EXECUTE") if e.get("Application") not in skip]
+        return [
+            (e.get("Application"), e.get("Application-Data", ""))
+            for e in self.of(uuid, "CHANNEL_EXECUTE")
+            if e.get("Application") not in skip
+        ]
 
     def completed(self, uuid: str, app: str) -> list:
         return self.of(uuid, "CHANNEL_EXECUTE_COMPLETE", app)
@@ -221,9 +238,15 @@ class EslWatcher:
         if not self.events:
             return "(no events)"
         start = self.events[0].at
-        return "\n".join("{:7.2f} {} {} {}".format(e.at - start, e.name, e.get("Application", "") or e.get("DTMF-Digit", ""),
-                                              (e.get("Application-Data", "") or e.get("Playback-File-Path", ""))[:80])
-                         for e in self.of(uuid))
+        return "\n".join(
+            "{:7.2f} {} {} {}".format(
+                e.at - start,
+                e.name,
+                e.get("Application", "") or e.get("DTMF-Digit", ""),
+                (e.get("Application-Data", "") or e.get("Playback-File-Path", ""))[:80],
+            )
+            for e in self.of(uuid)
+        )
 
     def wait_for(self, predicate, timeout: float = 10.0, what: str = "event", uuid: str | None = None):
         """The first event (already received or to come) for which ``predicate`` is true."""
@@ -242,33 +265,63 @@ class EslWatcher:
             if len(self.events) == seen:
                 self._arrived.wait(min(left, 0.5))
 
-    def wait_execute(self, uuid: str, app: str, timeout: float = 10.0, complete: bool = False,
-                     data_contains: str | None = None):
+    def wait_execute(
+        self, uuid: str, app: str, timeout: float = 10.0, complete: bool = False, data_contains: str | None = None
+    ):
         name = "CHANNEL_EXECUTE_COMPLETE" if complete else "CHANNEL_EXECUTE"
         return self.wait_for(
-            lambda e: e.name == name and e.get("Unique-ID") == uuid and e.get("Application") == app
-            and (data_contains is None or data_contains in e.get("Application-Data", "")),
-            timeout, f"{name} {app} on {uuid}", uuid)
+            lambda e: (
+                e.name == name
+                and e.get("Unique-ID") == uuid
+                and e.get("Application") == app
+                and (data_contains is None or data_contains in e.get("Application-Data", ""))
+            ),
+            timeout,
+            f"{name} {app} on {uuid}",
+            uuid,
+        )
 
     def wait_channel(self, caller: str, timeout: float = 15.0) -> str:
         """The uuid of the first channel whose caller id number is ``caller``."""
-        event = self.wait_for(lambda e: e.get("Caller-Caller-ID-Number") == caller, timeout,
-                              f"a channel from {caller}")
+        event = self.wait_for(lambda e: e.get("Caller-Caller-ID-Number") == caller, timeout, f"a channel from {caller}")
         return event.get("Unique-ID")
 
     def wait_hangup(self, uuid: str, timeout: float = 20.0):
-        return self.wait_for(lambda e: e.name == "CHANNEL_HANGUP_COMPLETE" and e.get("Unique-ID") == uuid,
-                             timeout, f"CHANNEL_HANGUP_COMPLETE of {uuid}", uuid)
+        return self.wait_for(
+            lambda e: e.name == "CHANNEL_HANGUP_COMPLETE" and e.get("Unique-ID") == uuid,
+            timeout,
+            f"CHANNEL_HANGUP_COMPLETE of {uuid}",
+            uuid,
+        )
 
 
 # ----------------------------------------------------------------- audio files
 
+
 def tone_wav(path, seconds: float = 1.0, frequency: int = 440) -> Path:
     """A sine tone, 8 kHz mono 16-bit wav, made with sox."""
     path = Path(path)
-    subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(path),
-                    "synth", str(seconds), "sine", str(frequency), "vol", "0.5"], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [
+            "sox",
+            "-n",
+            "-r",
+            "8000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(path),
+            "synth",
+            str(seconds),
+            "sine",
+            str(frequency),
+            "vol",
+            "0.5",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return path
 
 
@@ -277,8 +330,11 @@ def try_mp3(path, seconds: float = 1.0, frequency: int = 440) -> tuple[Path | No
     if not shutil.which("sox"):
         return None, "sox is not installed"
     path = Path(path)
-    done = subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", str(path), "synth", str(seconds),
-                           "sine", str(frequency), "vol", "0.5"], capture_output=True, text=True)
+    done = subprocess.run(
+        ["sox", "-n", "-r", "8000", "-c", "1", str(path), "synth", str(seconds), "sine", str(frequency), "vol", "0.5"],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0 or not path.exists() or path.stat().st_size == 0:
         reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
         return None, f"this sox cannot write mp3 ({reason})"

@@ -7,6 +7,7 @@ pid we started, and to nothing else.  Output goes to files in ``log_dir``
 so that a chatty process never blocks on a full pipe, and a failing test
 can show the tail of every log.
 """
+
 from __future__ import annotations
 
 import os
@@ -48,8 +49,15 @@ class Process:
 
     def start(self) -> Process:
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
-            self.popen = subprocess.Popen(self.argv, env=self.env, cwd=self.cwd, stdin=subprocess.DEVNULL,
-                                          stdout=out, stderr=err, start_new_session=True)
+            self.popen = subprocess.Popen(
+                self.argv,
+                env=self.env,
+                cwd=self.cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+            )
         return self
 
     @property
@@ -87,8 +95,9 @@ class Process:
             if match:
                 return match
             if not self.alive():
-                raise AssertionError(f"{self.name} exited ({self.popen.returncode}) before printing "
-                                     f"{pattern!r}\n{self.tail()}")
+                raise AssertionError(
+                    f"{self.name} exited ({self.popen.returncode}) before printing {pattern!r}\n{self.tail()}"
+                )
             if time.monotonic() > deadline:
                 raise AssertionError(f"{self.name} did not print {pattern!r} in {timeout} s\n{self.tail()}")
             gevent.sleep(0.05)

@@ -1,4 +1,5 @@
 """CPU time and memory of processes, from /proc (Linux), for the benchmarks."""
+
 import os
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")

@@ -1,4 +1,5 @@
 """Call server, fake switch and REST app wired together on loopback, for the API tests."""
+
 from tests.fakefs import FakeSwitch
 from voxology_fs.api import create_app
 from voxology_fs.callserver import CallServer
@@ -21,8 +22,16 @@ class Rig:
             fake = FakeSwitch(outbound=("127.0.0.1", self.server.port), time_scale=0.01, media_ms=5)
             fake.start()
             self.fakes.append(fake)
-            switches.append(Switch(name=f"fs{i + 1}", host="127.0.0.1", port=fake.esl_port, password="ClueCon",
-                                   dial_string="loopback/{number}", socket_address=f"127.0.0.1:{self.server.port}"))
+            switches.append(
+                Switch(
+                    name=f"fs{i + 1}",
+                    host="127.0.0.1",
+                    port=fake.esl_port,
+                    password="ClueCon",
+                    dial_string="loopback/{number}",
+                    socket_address=f"127.0.0.1:{self.server.port}",
+                )
+            )
         self.settings = settings.replace(switches=tuple(switches), api_rate_limit=0)
         self.switches = Switches(self.settings, sweep_interval=0).start()
         assert self.switches.wait_connected(5)

@@ -2,6 +2,7 @@
 
 The script has no ``.py`` suffix (it is a command), so it is loaded by path.
 """
+
 import importlib.machinery
 import importlib.util
 from pathlib import Path

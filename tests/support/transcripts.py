@@ -1,4 +1,5 @@
 """The recorded FreeSWITCH traffic in ``tests/data/esl-transcripts/``, read the way it was written."""
+
 import os
 
 # Recorded FreeSWITCH 1.11.1 traffic (see its README.md).
@@ -22,6 +23,6 @@ def split_transcript(data: bytes):
         for line in data[pos:end].split(b"\n"):
             if line.lower().startswith(b"content-length:"):
                 length = int(line.split(b":", 1)[1])
-        out.append((direction, data[pos:end + length]))
+        out.append((direction, data[pos : end + length]))
         pos = end + length
     return out

@@ -1,4 +1,5 @@
 """Waiting for something that another greenlet or process makes true."""
+
 import time
 
 import gevent

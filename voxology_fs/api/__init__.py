@@ -6,6 +6,7 @@ importing :mod:`voxology_fs.api.wsgi` after the fork and opening its own
 inbound ESL connections then.  ``api_workers = 0`` serves in the calling
 process instead (development, ``voxology-fs serve`` on a small box).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -45,6 +46,7 @@ def create_app(settings: Settings, switches=None, start_switches: bool = True) -
         db.connect(settings.database_url, settings.database_pool_size)
     if switches is None and start_switches:
         from ..switches import Switches
+
         switches = Switches(settings).start()
     app.config["VOX_SWITCHES"] = switches
 
@@ -55,8 +57,11 @@ def create_app(settings: Settings, switches=None, start_switches: bool = True) -
     @app.before_request
     def _authenticate():
         # No NUL anywhere in the URL: PostgreSQL refuses it in any string.
-        if "\x00" in request.path or "\x00" in request.query_string.decode("latin-1") or \
-                "%00" in request.query_string.decode("latin-1"):
+        if (
+            "\x00" in request.path
+            or "\x00" in request.query_string.decode("latin-1")
+            or "%00" in request.query_string.decode("latin-1")
+        ):
             raise errors.ApiError(400, "bad_request", "the URL contains a NUL character")
         if request.routing_exception is not None or request.endpoint in PUBLIC_ENDPOINTS:
             return None
@@ -80,15 +85,30 @@ def serve_api(settings: Settings) -> int:
     """Serve the API until stopped; gunicorn with gevent workers unless ``api_workers`` is 0."""
     if settings.api_workers <= 0:
         from gevent.pywsgi import WSGIServer
+
         server = WSGIServer((settings.api_host, settings.api_port), create_app(settings), log=None)
         server.serve_forever()
         return 0
     from gevent import subprocess
+
     env = dict(os.environ)
     env[SETTINGS_ENV] = settings_to_json(settings)
-    argv = [sys.executable, "-m", "gunicorn", "-k", "gevent", "--workers", str(settings.api_workers),
-            "--bind", f"{settings.api_host}:{settings.api_port}", "--worker-connections", "1000",
-            "--graceful-timeout", "10", "voxology_fs.api.wsgi:app"]
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-k",
+        "gevent",
+        "--workers",
+        str(settings.api_workers),
+        "--bind",
+        f"{settings.api_host}:{settings.api_port}",
+        "--worker-connections",
+        "1000",
+        "--graceful-timeout",
+        "10",
+        "voxology_fs.api.wsgi:app",
+    ]
     log.info("starting gunicorn: %s", " ".join(argv))
     process = subprocess.Popen(argv, env=env)
 
@@ -100,6 +120,7 @@ def serve_api(settings: Settings) -> int:
     import signal
 
     import gevent
+
     handlers = [gevent.signal_handler(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)]
     try:
         return process.wait()

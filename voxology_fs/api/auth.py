@@ -4,6 +4,7 @@ Keys are ``vox_`` followed by 40 URL-safe random characters.  The first 12
 characters are kept in clear (``api_key_prefix``) so an operator can tell
 keys apart in listings; they prove nothing.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -63,8 +64,9 @@ class RateLimiter:
             if tokens < 1.0:
                 self._buckets[key] = (tokens, now)
                 wait = max(1, int((1.0 - tokens) / self.rate + 0.999))
-                raise ApiError(429, "rate_limited", f"too many requests; retry in {wait} s",
-                               headers={"Retry-After": str(wait)})
+                raise ApiError(
+                    429, "rate_limited", f"too many requests; retry in {wait} s", headers={"Retry-After": str(wait)}
+                )
             self._buckets[key] = (tokens - 1.0, now)
             if len(self._buckets) > 100000:
                 self._buckets.clear()

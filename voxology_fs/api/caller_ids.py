@@ -7,6 +7,7 @@ verified only by someone who answered that phone.  A verified caller ID
 becomes a number of the account (service ``CallerID``) that can carry a
 Call Flow Configuration, as Make Call requires.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,9 +33,13 @@ def _hash(record_id: str, code: str) -> str:
 
 
 def caller_id_json(record: CallerId) -> dict:
-    return {"no": record.number, "verified": record.verified, "verified_at": iso(record.verified_at),
-            "created_at": iso(record.created_at),
-            "verification_expires_at": None if record.verified else iso(record.code_expires_at)}
+    return {
+        "no": record.number,
+        "verified": record.verified,
+        "verified_at": iso(record.verified_at),
+        "created_at": iso(record.created_at),
+        "verification_expires_at": None if record.verified else iso(record.code_expires_at),
+    }
 
 
 def verification_command(cfg, switch, number: str, code: str, caller_id: str) -> str:
@@ -45,23 +50,35 @@ def verification_command(cfg, switch, number: str, code: str, caller_id: str) ->
     text = cfg.verification_text.replace("{code}", spoken)
     text = "".join(c for c in text if c.isalnum() or c in " .,")  # operator text, kept to words
     speak = fsargs.speak_arg(cfg.tts_engine, cfg.tts_voice, text)
-    variables = {"origination_uuid": dial.check_uuid(new_id()), "app_disable_expand_variables": True,
-                 "origination_caller_id_number": dial.check_number(caller_id), "originate_timeout": 60}
-    return dial.originate_command(dial.dial_string(switch.dial_string, number, variables),
-                                  dial.inline_app("speak", speak))
+    variables = {
+        "origination_uuid": dial.check_uuid(new_id()),
+        "app_disable_expand_variables": True,
+        "origination_caller_id_number": dial.check_number(caller_id),
+        "originate_timeout": 60,
+    }
+    return dial.originate_command(
+        dial.dial_string(switch.dial_string, number, variables), dial.inline_app("speak", speak)
+    )
 
 
 def _place_verification(record: CallerId) -> None:
     cfg = settings()
     code = "".join(secrets.choice("0123456789") for _ in range(max(4, cfg.verification_code_length)))
     with db.unit_of_work():
-        (CallerId.update(code_hash=_hash(record.id, code), attempts=0,
-                         code_expires_at=utcnow() + dt.timedelta(seconds=cfg.verification_ttl))
-         .where(CallerId.id == record.id).execute())
+        (
+            CallerId.update(
+                code_hash=_hash(record.id, code),
+                attempts=0,
+                code_expires_at=utcnow() + dt.timedelta(seconds=cfg.verification_ttl),
+            )
+            .where(CallerId.id == record.id)
+            .execute()
+        )
     with switch_errors():
         link = switches().pick()
-        link.bgapi(verification_command(cfg, link.switch, record.number, code,
-                                        cfg.verification_caller_id or record.number))
+        link.bgapi(
+            verification_command(cfg, link.switch, record.number, code, cfg.verification_caller_id or record.number)
+        )
 
 
 def _owned(no: str) -> CallerId:
@@ -123,8 +140,16 @@ def verify(no):
         CallerId.update(verified=True, verified_at=now, code_hash=None).where(CallerId.id == record.id).execute()
         if PhoneNumber.get_or_none(PhoneNumber.number == record.number) is None:
             from flask import g
-            PhoneNumber.create(number=record.number, capabilities="voice", country="", account=account_id(),
-                               application=g.application_id, service="CallerID", assigned_at=now)
+
+            PhoneNumber.create(
+                number=record.number,
+                capabilities="voice",
+                country="",
+                account=account_id(),
+                application=g.application_id,
+                service="CallerID",
+                assigned_at=now,
+            )
     return caller_id_json(_owned(no))
 
 
@@ -143,12 +168,11 @@ def get_caller_id(no):
 def delete_caller_id(no):
     record = _owned(no)
     with db.unit_of_work():
-        phone = PhoneNumber.get_or_none(PhoneNumber.number == record.number, PhoneNumber.account == account_id(),
-                                        PhoneNumber.service == "CallerID")
+        phone = PhoneNumber.get_or_none(
+            PhoneNumber.number == record.number, PhoneNumber.account == account_id(), PhoneNumber.service == "CallerID"
+        )
         if phone is not None:
             CallFlowConfig.delete().where(CallFlowConfig.phone_number == phone.number).execute()
             phone.delete_instance()
         CallerId.delete().where(CallerId.id == record.id).execute()
     return "", 204
-
-

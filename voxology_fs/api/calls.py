@@ -4,6 +4,7 @@ Live control reaches a call wherever it runs: the call's record names its
 switch, and the request goes to that switch as the event
 :mod:`voxology_fs.control` defines, which the call's socket subscribed to.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -34,7 +35,6 @@ from .common import (
 from .errors import bad_field, conflict, not_found
 
 bp = Blueprint("calls", __name__)
-
 
 
 @overload
@@ -72,20 +72,36 @@ def make_call():
     with db.database.connection_context():
         phone = PhoneNumber.get_or_none(PhoneNumber.number == caller_id_no, PhoneNumber.account == account_id())
         if phone is None:
-            verified = CallerId.get_or_none(CallerId.account == account_id(), CallerId.number == caller_id_no,
-                                            CallerId.verified == True)  # noqa: E712
-            message = ("is a caller ID that has not been verified" if verified is None and CallerId.get_or_none(
-                CallerId.account == account_id(), CallerId.number == caller_id_no) else
-                "is not a number of this account nor a verified caller ID")
+            verified = CallerId.get_or_none(
+                CallerId.account == account_id(),
+                CallerId.number == caller_id_no,
+                CallerId.verified == True,  # noqa: E712 (a peewee expression, not a truth test)
+            )
+            message = (
+                "is a caller ID that has not been verified"
+                if verified is None
+                and CallerId.get_or_none(CallerId.account == account_id(), CallerId.number == caller_id_no)
+                else "is not a number of this account nor a verified caller ID"
+            )
             raise bad_field("call.caller_id_no", f"{caller_id_no} {message}")
         has_config = CallFlowConfig.get_or_none(CallFlowConfig.phone_number == caller_id_no) is not None
     if not has_config:
-        raise bad_field("call.caller_id_no", f"{caller_id_no} has no call flow configuration: PUT one first "
-                                             f"at /v1/CallFlows/Configurations/PhoneNumbers/{{no}}")
+        raise bad_field(
+            "call.caller_id_no",
+            f"{caller_id_no} has no call flow configuration: PUT one first "
+            f"at /v1/CallFlows/Configurations/PhoneNumbers/{{no}}",
+        )
     with switch_errors():
-        record = place_call(switches(), account_id=account_id(), application_id=g.application_id, to_no=to_no,
-                            caller_id_no=caller_id_no, session_data=session_data, timeout_s=timeout,
-                            max_call_time_ms=max_call_time)
+        record = place_call(
+            switches(),
+            account_id=account_id(),
+            application_id=g.application_id,
+            to_no=to_no,
+            caller_id_no=caller_id_no,
+            session_data=session_data,
+            timeout_s=timeout,
+            max_call_time_ms=max_call_time,
+        )
     return call_json(record), 201
 
 
@@ -134,10 +150,21 @@ def owned_call(call_id: str) -> Call:
 
 
 def leg_json(leg: Leg) -> dict:
-    return {"leg_id": leg.id, "role": leg.role, "direction": leg.direction, "from_no": leg.from_no,
-            "to_no": leg.to_no, "created_at": iso(leg.created_at), "ringing_at": iso(leg.ringing_at),
-            "answered_at": iso(leg.answered_at), "bridged_to": leg.bridged_to, "bridged_at": iso(leg.bridged_at),
-            "ended_at": iso(leg.ended_at), "hangup_cause": leg.hangup_cause, "sip_code": leg.sip_code}
+    return {
+        "leg_id": leg.id,
+        "role": leg.role,
+        "direction": leg.direction,
+        "from_no": leg.from_no,
+        "to_no": leg.to_no,
+        "created_at": iso(leg.created_at),
+        "ringing_at": iso(leg.ringing_at),
+        "answered_at": iso(leg.answered_at),
+        "bridged_to": leg.bridged_to,
+        "bridged_at": iso(leg.bridged_at),
+        "ended_at": iso(leg.ended_at),
+        "hangup_cause": leg.hangup_cause,
+        "sip_code": leg.sip_code,
+    }
 
 
 @bp.get("/Calls/<call_id>")
@@ -150,9 +177,12 @@ def get_call(call_id):
         parent = None
         if call.parent_call_id:
             parent = Call.get_or_none(Call.id == call.parent_call_id, Call.account == account_id())
-        children = [c.id for c in Call.select(Call.id).where(Call.parent_call == call.id,
-                                                             Call.account == account_id())
-                    .order_by(Call.start_time, Call.id)]
+        children = [
+            c.id
+            for c in Call.select(Call.id)
+            .where(Call.parent_call == call.id, Call.account == account_id())
+            .order_by(Call.start_time, Call.id)
+        ]
     doc["legs"] = [leg_json(leg) for leg in legs]
     doc["parent_call_id"] = parent.id if parent is not None else None
     doc["child_calls"] = children
@@ -164,8 +194,9 @@ def get_call(call_id):
 def call_events(call_id):
     call = owned_call(call_id)
     query = CallEvent.select().where(CallEvent.call == call.id)
-    doc = paged("events", query, [CallEvent.id],
-                lambda e: {"id": e.id, "at": iso(e.at), "kind": e.kind, "data": e.data})
+    doc = paged(
+        "events", query, [CallEvent.id], lambda e: {"id": e.id, "at": iso(e.at), "kind": e.kind, "data": e.data}
+    )
     doc["call_id"] = call.id
     return doc
 
@@ -235,8 +266,9 @@ def inject_session_data(call_id):
             fresh = Call.get(Call.id == call.id)
             merged = dict(fresh.session_data or {})
             merged.update(data)
-            changed = (Call.update(session_data=merged)
-                       .where(Call.id == call.id, Call.status.in_(PENDING_STATUSES)).execute())
+            changed = (
+                Call.update(session_data=merged).where(Call.id == call.id, Call.status.in_(PENDING_STATUSES)).execute()
+            )
         if changed:
             return {"call_id": call.id, "command": control.SESSION_DATA, "status": "stored"}, 202
     return _send_control(call, control.session_data(data)), 202

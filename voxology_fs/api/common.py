@@ -1,5 +1,6 @@
 """What the blueprints share: request parsing and validation, the account's records, the
 switches, and the JSON shapes of resources."""
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,9 @@ def json_body(required: bool = True) -> dict:
             raise ApiError(400, "invalid_json", "a JSON object is required as the request body")
         return {}
     if request.mimetype != "application/json":
-        raise ApiError(415, "unsupported_media_type",
-                       f"the body must be application/json, not {request.mimetype or 'unlabelled'}")
+        raise ApiError(
+            415, "unsupported_media_type", f"the body must be application/json, not {request.mimetype or 'unlabelled'}"
+        )
     if len(raw) > MAX_BODY:
         raise ApiError(413, "too_large", f"the body is larger than {MAX_BODY} bytes")
     try:
@@ -113,8 +115,11 @@ def integer(parent: dict, key: str, path: str, minimum: int, maximum: int, defau
     value = parent.get(key)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-            isinstance(value, float) and (not math.isfinite(value) or value != int(value))):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or (isinstance(value, float) and (not math.isfinite(value) or value != int(value)))
+    ):
         raise bad_field(path, f"{path} must be an integer")
     value = int(value)
     if not minimum <= value <= maximum:
@@ -146,14 +151,13 @@ def query_int(name: str, default: int, minimum: int, maximum: int) -> int:
 
 
 def pagination() -> tuple[int, int]:
-    page = query_int("page", 1, 1, 10 ** 6)
+    page = query_int("page", 1, 1, 10**6)
     size = query_int("page_size", 50, 1, settings().api_max_page_size)
     return page, size
 
 
 def page_of(key: str, items: list, page: int, size: int, total: int) -> dict:
-    return {key: items, "page": page, "page_size": size, "total": total,
-            "has_more": page * size < total}
+    return {key: items, "page": page, "page_size": size, "total": total, "has_more": page * size < total}
 
 
 def paged(key: str, query, order_by, to_json) -> dict:
@@ -172,18 +176,27 @@ def location(number: str) -> dict:
 
 def number_json(phone) -> dict:
     caps = [c for c in (phone.capabilities or "").replace(";", ",").split(",") if c]
-    return {"no": phone.number, "capabilities": caps, "country": phone.country,
-            "service": phone.service, "application_id": phone.application_id,
-            "assigned_at": iso(phone.assigned_at), "location": location(phone.number)}
+    return {
+        "no": phone.number,
+        "capabilities": caps,
+        "country": phone.country,
+        "service": phone.service,
+        "application_id": phone.application_id,
+        "assigned_at": iso(phone.assigned_at),
+        "location": location(phone.number),
+    }
 
 
 def config_json(config) -> dict:
     fallback = None
     if config.fallback_url:
         fallback = {"url": config.fallback_url, "method": config.fallback_method or config.method}
-    return {"no": config.phone_number_id,
-            "callback": {"method": config.method, "url": config.url, "content_type": config.content_type},
-            "fallback": fallback, "updated_at": iso(config.updated_at)}
+    return {
+        "no": config.phone_number_id,
+        "callback": {"method": config.method, "url": config.url, "content_type": config.content_type},
+        "fallback": fallback,
+        "updated_at": iso(config.updated_at),
+    }
 
 
 def talk_time_ms(call) -> int | None:
@@ -195,14 +208,27 @@ def talk_time_ms(call) -> int | None:
 
 def call_json(call) -> dict:
     return {
-        "call_id": call.id, "app_id": call.application_id, "direction": call.direction, "status": call.status,
-        "caller_no": call.caller_no, "api_no": call.api_no, "to_no": call.to_no or None,
-        "start_time": iso(call.start_time), "answer_time": iso(call.answer_time), "end_time": iso(call.end_time),
-        "duration": call.duration_ms, "talk_time": talk_time_ms(call), "hangup_cause": call.hangup_cause,
-        "session_data": call.session_data, "custom_data": call.custom_data,
-        "key_presses": call.key_presses or [], "recordings": call.recordings or [],
-        "detection": call.detection, "errors": call.errors or [],
-        "timeout": call.timeout_s, "max_call_time": call.max_call_time_ms,
+        "call_id": call.id,
+        "app_id": call.application_id,
+        "direction": call.direction,
+        "status": call.status,
+        "caller_no": call.caller_no,
+        "api_no": call.api_no,
+        "to_no": call.to_no or None,
+        "start_time": iso(call.start_time),
+        "answer_time": iso(call.answer_time),
+        "end_time": iso(call.end_time),
+        "duration": call.duration_ms,
+        "talk_time": talk_time_ms(call),
+        "hangup_cause": call.hangup_cause,
+        "session_data": call.session_data,
+        "custom_data": call.custom_data,
+        "key_presses": call.key_presses or [],
+        "recordings": call.recordings or [],
+        "detection": call.detection,
+        "errors": call.errors or [],
+        "timeout": call.timeout_s,
+        "max_call_time": call.max_call_time_ms,
     }
 
 

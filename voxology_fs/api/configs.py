@@ -1,4 +1,5 @@
 """Call Flow Configurations: where a number's calls fetch their actions."""
+
 from __future__ import annotations
 
 from flask import Blueprint
@@ -12,6 +13,7 @@ from .errors import bad_field, not_found
 from .phone_numbers import owned_number
 
 bp = Blueprint("configs", __name__)
+
 
 @bp.put("/CallFlows/Configurations/PhoneNumbers/<no>")
 def put_config(no):
@@ -32,13 +34,20 @@ def put_config(no):
     elif callback.get("fallback_url") is not None:
         fallback_url = url_field({"url": callback.get("fallback_url")}, "callback.fallback_url", required=True)
         fallback_method = method_field({"method": callback.get("fallback_method")}, "callback.fallback_method", method)
-    values = dict(method=method, url=url, content_type=content_type, fallback_url=fallback_url,
-                  fallback_method=fallback_method, updated_at=utcnow())
+    values = dict(
+        method=method,
+        url=url,
+        content_type=content_type,
+        fallback_url=fallback_url,
+        fallback_method=fallback_method,
+        updated_at=utcnow(),
+    )
     with db.unit_of_work():
         changed = CallFlowConfig.update(**values).where(CallFlowConfig.phone_number == phone.number).execute()
         if not changed:
             CallFlowConfig.insert(phone_number=phone.number, **values).on_conflict(
-                conflict_target=[CallFlowConfig.phone_number], update=values).execute()
+                conflict_target=[CallFlowConfig.phone_number], update=values
+            ).execute()
         config = CallFlowConfig.get(CallFlowConfig.phone_number == phone.number)
     return config_json(config)
 

@@ -1,4 +1,5 @@
 """``/v1/openapi.json`` and an HTML reference page rendered from it."""
+
 from __future__ import annotations
 
 import json

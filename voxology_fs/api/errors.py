@@ -1,4 +1,5 @@
 """Every error the API answers is JSON: ``{"error": {"code", "message", "field"}}``."""
+
 from __future__ import annotations
 
 import logging
@@ -9,9 +10,18 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 log = logging.getLogger(__name__)
 
 # HTTP status -> our error code, for errors raised by Flask or Werkzeug.
-_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-          405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
-          429: "rate_limited", 503: "unavailable"}
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    503: "unavailable",
+}
 
 
 class ApiError(Exception):

@@ -1,4 +1,5 @@
 """Phone numbers: search the inventory, provision to CallFlows, list, release."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -17,8 +18,20 @@ bp = Blueprint("phone_numbers", __name__)
 CAPABILITIES = ("voice", "sms")
 SEARCH_BY = ("prefixes", "contains", "region", "country")
 MAX_PROVISION = 100
-_KEYPAD = {c: d for d, letters in {"2": "ABC", "3": "DEF", "4": "GHI", "5": "JKL", "6": "MNO", "7": "PQRS",
-                                   "8": "TUV", "9": "WXYZ"}.items() for c in letters}
+_KEYPAD = {
+    c: d
+    for d, letters in {
+        "2": "ABC",
+        "3": "DEF",
+        "4": "GHI",
+        "5": "JKL",
+        "6": "MNO",
+        "7": "PQRS",
+        "8": "TUV",
+        "9": "WXYZ",
+    }.items()
+    for c in letters
+}
 
 
 def _caps_of(phone) -> set[str]:
@@ -103,7 +116,7 @@ def available():
     with db.database.connection_context():
         rows = list(query.order_by(PhoneNumber.number))
     rows = [r for r in rows if wanted <= _caps_of(r) and (python_filter is None or python_filter(r))]
-    chunk = rows[(page - 1) * size: page * size]
+    chunk = rows[(page - 1) * size : page * size]
     return page_of("phone_numbers", [number_json(r) for r in chunk], page, size, len(rows))
 
 
@@ -113,17 +126,18 @@ def provision():
     body = json_body()
     items = body.get("phone_numbers")
     if not isinstance(items, list) or not items:
-        raise bad_field("phone_numbers", "phone_numbers must be a non-empty array of {\"no\": ...}")
+        raise bad_field("phone_numbers", 'phone_numbers must be a non-empty array of {"no": ...}')
     if len(items) > MAX_PROVISION:
         raise bad_field("phone_numbers", f"at most {MAX_PROVISION} numbers at once")
     wanted: list[str] = []
     for i, item in enumerate(items):
         if not isinstance(item, dict):
-            raise bad_field(f"phone_numbers.{i}", "each entry must be an object {\"no\": ...}")
+            raise bad_field(f"phone_numbers.{i}", 'each entry must be an object {"no": ...}')
         no = phone_number(item.get("no"), f"phone_numbers.{i}.no")
         if no not in wanted:
             wanted.append(no)
     from flask import g
+
     now = utcnow()
     with db.unit_of_work():
         for i, no in enumerate(wanted):
@@ -132,11 +146,13 @@ def provision():
                 raise not_found(f"{no} is not in the inventory", f"phone_numbers.{i}.no")
             if "voice" not in _caps_of(phone):
                 raise bad_field(f"phone_numbers.{i}.no", f"{no} cannot take voice calls")
-            changed = (PhoneNumber.update(account=g.account_id, application=g.application_id,
-                                          service="CallFlows", assigned_at=now)
-                       .where(PhoneNumber.number == no,
-                              PhoneNumber.account.is_null() | (PhoneNumber.account == g.account_id))
-                       .execute())
+            changed = (
+                PhoneNumber.update(
+                    account=g.account_id, application=g.application_id, service="CallFlows", assigned_at=now
+                )
+                .where(PhoneNumber.number == no, PhoneNumber.account.is_null() | (PhoneNumber.account == g.account_id))
+                .execute()
+            )
             if changed != 1:
                 raise conflict(f"{no} is taken", f"phone_numbers.{i}.no")
         rows = list(PhoneNumber.select().where(PhoneNumber.number.in_(wanted)).order_by(PhoneNumber.number))
@@ -161,6 +177,7 @@ def get_number(no):
     with db.database.connection_context():
         config = CallFlowConfig.get_or_none(CallFlowConfig.phone_number == phone.number)
     from .common import config_json
+
     doc["call_flow_configuration"] = config_json(config) if config else None
     return doc
 
@@ -175,8 +192,11 @@ def release_number(no):
             PhoneNumber.delete().where(PhoneNumber.number == phone.number).execute()
             CallerId.delete().where(CallerId.account == account_id(), CallerId.number == phone.number).execute()
         else:
-            (PhoneNumber.update(account=None, application=None, service=None, assigned_at=None)
-             .where(PhoneNumber.number == phone.number, PhoneNumber.account == account_id()).execute())
+            (
+                PhoneNumber.update(account=None, application=None, service=None, assigned_at=None)
+                .where(PhoneNumber.number == phone.number, PhoneNumber.account == account_id())
+                .execute()
+            )
     return "", 204
 
 
@@ -190,9 +210,14 @@ def information(no):
     parsed = phonenumbers.parse(number, None)
     kind = phonenumbers.number_type(parsed)
     names = {v: k.lower() for k, v in vars(phonenumbers.PhoneNumberType).items() if k.isupper()}
-    doc: dict[str, Any] = {"no": number, "country_code": parsed.country_code, "national_number": str(parsed.national_number),
-           "valid": phonenumbers.is_valid_number(parsed), "type": names.get(kind, "unknown"),
-           "country": numbers.geography(number).country}
+    doc: dict[str, Any] = {
+        "no": number,
+        "country_code": parsed.country_code,
+        "national_number": str(parsed.national_number),
+        "valid": phonenumbers.is_valid_number(parsed),
+        "type": names.get(kind, "unknown"),
+        "country": numbers.geography(number).country,
+    }
     if "location" in include:
         doc["location"] = location(number)
     return doc

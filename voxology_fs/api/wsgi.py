@@ -3,6 +3,7 @@
 Settings come from ``VOXOLOGY_SETTINGS_JSON`` (set by ``serve_api``), or
 else from the usual config file and environment.
 """
+
 from gevent import monkey
 
 monkey.patch_all()

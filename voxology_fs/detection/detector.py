@@ -19,6 +19,7 @@ the end of the tone), ``speech_end_threshold`` of silence
 with a long sentence reads as a machine, a greeting as short as "Hello?"
 without a beep as a person.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -38,9 +39,9 @@ class Cues:
 
     initial_silence_ms: int | None = None  # before the first speech
     first_utterance_ms: int | None = None
-    words: int = 0                 # bursts of speech in the first utterance
+    words: int = 0  # bursts of speech in the first utterance
     silence_after_ms: int | None = None  # after the first utterance, when it ended
-    speech_ms: int = 0             # all speech heard
+    speech_ms: int = 0  # all speech heard
     greeting_ms: int | None = None  # a machine's, first speech to last
     beep_ms: int | None = None
     beep_hz: float | None = None
@@ -49,10 +50,10 @@ class Cues:
 
 @dataclass
 class DetectionResult:
-    detection: str                 # live_person, machine or unknown
-    detail: str | None             # machine_start, or machine_end_* in detect_message_end
-    reason: str                    # the cue that decided
-    decided_ms: int                # audio consumed when it decided
+    detection: str  # live_person, machine or unknown
+    detail: str | None  # machine_start, or machine_end_* in detect_message_end
+    reason: str  # the cue that decided
+    decided_ms: int  # audio consumed when it decided
     cues: Cues = field(default_factory=Cues)
 
 
@@ -61,8 +62,8 @@ class _Utterance:
     start: int
     end: int
     words: int = 1
-    frames: int = 0       # speech frames in it
-    tonal: int = 0        # tonal frames within its span
+    frames: int = 0  # speech frames in it
+    tonal: int = 0  # tonal frames within its span
     levels: list[float] = field(default_factory=list)  # every frame from start, clipped
 
     def length(self) -> int:
@@ -79,8 +80,7 @@ class AnsweringMachineDetector:
     """Feed it PCM (any length; it works in 20 ms frames); ``feed`` returns the
     result once decided, and ``finish`` when the audio ends."""
 
-    def __init__(self, params: DetectionParams | None = None,
-                 settings: DetectorSettings | None = None) -> None:
+    def __init__(self, params: DetectionParams | None = None, settings: DetectorSettings | None = None) -> None:
         self.params = params or DetectionParams()
         self.settings = s = settings or DetectorSettings()
         self.floor = signal.NoiseFloor(s.floor_rise_db_per_s * signal.FRAME_MS / 1000, s.floor_fall)
@@ -90,7 +90,7 @@ class AnsweringMachineDetector:
         self._pending = b""
         self._utterance: _Utterance | None = None
         self._speech_heard = False
-        self._machine_at: int | None = None   # when the machine verdict came (message-end mode)
+        self._machine_at: int | None = None  # when the machine verdict came (message-end mode)
         self._machine_reason = ""
         self._last_speech = 0
         self._tone_frames = 0
@@ -106,7 +106,7 @@ class AnsweringMachineDetector:
         for offset in range(0, whole, size):
             if self.result is not None:
                 break
-            self._frame(data[offset:offset + size])
+            self._frame(data[offset : offset + size])
         self._pending = b"" if self.result is not None else data[whole:]
         return self.result
 
@@ -185,9 +185,11 @@ class AnsweringMachineDetector:
     def _speech_like(self, utterance: _Utterance) -> bool:
         s = self.settings
         span = max(1, utterance.length() // signal.FRAME_MS)
-        return (utterance.frames * signal.FRAME_MS >= s.min_utterance_ms
-                and utterance.flux() >= s.speech_flux_db
-                and utterance.tonal <= s.max_tonal_share * span)
+        return (
+            utterance.frames * signal.FRAME_MS >= s.min_utterance_ms
+            and utterance.flux() >= s.speech_flux_db
+            and utterance.tonal <= s.max_tonal_share * span
+        )
 
     def _before_verdict(self, tonal: bool, beep_ended: bool) -> None:
         p, s = self.params, self.settings
@@ -222,8 +224,11 @@ class AnsweringMachineDetector:
                     return
                 self._utterance = utterance = None  # steady sound: not speech
         # speech that began just before the silence timeout gets its chance to finish
-        if (not self._speech_heard and now >= p.silence_timeout
-                and (utterance is None or not self._speech_like(utterance))):
+        if (
+            not self._speech_heard
+            and now >= p.silence_timeout
+            and (utterance is None or not self._speech_like(utterance))
+        ):
             self._decide(UNKNOWN, None, "silence_timeout")
 
     def _note_utterance(self, gap: int | None = None) -> None:

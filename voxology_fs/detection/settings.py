@@ -1,4 +1,5 @@
 """The detector's parameters (the DETECT action's) and its finer thresholds."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,10 +12,10 @@ class DetectionParams:
     """What a call flow may set, in ms, with Twilio's defaults."""
 
     mode: str = "detect"
-    timeout: int = 30000            # give up (unknown) after this much audio
-    speech_threshold: int = 2400    # a first utterance longer than this is a machine
+    timeout: int = 30000  # give up (unknown) after this much audio
+    speech_threshold: int = 2400  # a first utterance longer than this is a machine
     speech_end_threshold: int = 1200  # silence that ends an utterance (and a greeting)
-    silence_timeout: int = 5000     # no speech at all for this long: unknown
+    silence_timeout: int = 5000  # no speech at all for this long: unknown
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -31,14 +32,14 @@ class DetectorSettings:
 
     # voice activity: a frame is active this many dB above the adaptive noise floor
     activity_db: float = 9.0
-    min_level_dbfs: float = -55.0     # and never below this (line hiss, u-law idle codes)
+    min_level_dbfs: float = -55.0  # and never below this (line hiss, u-law idle codes)
     floor_rise_db_per_s: float = 1.5  # the floor follows louder noise slowly ...
-    floor_fall: float = 0.3           # ... and quieter frames fast (share of the gap per frame)
-    word_gap_ms: int = 100            # a shorter gap stays inside a word
-    min_utterance_ms: int = 100       # shorter activity is a click, not speech
+    floor_fall: float = 0.3  # ... and quieter frames fast (share of the gap per frame)
+    word_gap_ms: int = 100  # a shorter gap stays inside a word
+    min_utterance_ms: int = 100  # shorter activity is a click, not speech
     # speech against steady sound: mean frame-to-frame change of level over an utterance
     speech_flux_db: float = 1.5
-    max_tonal_share: float = 0.5      # an utterance mostly of tonal frames is a tone, not speech
+    max_tonal_share: float = 0.5  # an utterance mostly of tonal frames is a tone, not speech
     # more words than this in the first utterance means a machine (0: not used)
     max_words: int = 0
     # tones: the share of a frame's energy at one frequency that makes it tonal

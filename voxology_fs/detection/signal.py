@@ -5,6 +5,7 @@ zero crossings and, only for frames above the noise floor, seven Goertzel
 filters (12.5 Hz apart) around the frequency that the zero crossings suggest (see
 ``scripts/bench_detection.py`` for the CPU per second of audio).
 """
+
 from __future__ import annotations
 
 import array

@@ -7,6 +7,7 @@ delimiter, groups ``'quoted text'``, and turns ``\\x`` into ``x``.  These
 functions escape text for exactly those rules, so a customer's text is one
 argument, spoken or played as written.
 """
+
 from __future__ import annotations
 
 from ..channel import AudioFile, Prompt, Silence, Speech, is_plain_name
@@ -66,15 +67,27 @@ def speak_arg(engine: str, voice: str, text: str) -> str:
     return f"{engine}|{voice}|{_plain_text(text)}"
 
 
-def play_and_get_digits_arg(prompts: list[Prompt], *, max_digits: int, finish_keys: str,
-                            timeout_ms: int, digit_timeout_ms: int, variable: str) -> str:
+def play_and_get_digits_arg(
+    prompts: list[Prompt], *, max_digits: int, finish_keys: str, timeout_ms: int, digit_timeout_ms: int, variable: str
+) -> str:
     """The eleven positional arguments of ``play_and_get_digits``."""
     terminators = "".join(k for k in finish_keys if k in DTMF_KEYS) or "none"
     files = prompt_list(prompts) or "silence_stream://1"
-    return " ".join([
-        "1", str(max_digits), "1", str(timeout_ms), terminators, quote_word(files),
-        "silence_stream://1", variable, "^[0-9*#A-Da-d]+$", str(digit_timeout_ms), "",
-    ]).rstrip()
+    return " ".join(
+        [
+            "1",
+            str(max_digits),
+            "1",
+            str(timeout_ms),
+            terminators,
+            quote_word(files),
+            "silence_stream://1",
+            variable,
+            "^[0-9*#A-Da-d]+$",
+            str(digit_timeout_ms),
+            "",
+        ]
+    ).rstrip()
 
 
 # ``set`` and ``multiset`` expand ``${...}`` in their value even on channels

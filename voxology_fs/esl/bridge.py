@@ -5,6 +5,7 @@ The dial strings are the caller's (already escaped); each gets an
 rings or talks.  ``continue_on_fail`` and ``hangup_after_bridge=false`` keep
 our caller on the line whatever the dial or the other leg does.
 """
+
 from __future__ import annotations
 
 import time
@@ -17,13 +18,26 @@ from .protocol import Event
 
 # FreeSWITCH's causes for a dial that failed, as our statuses.
 STATUS_BY_CAUSE = {
-    "SUCCESS": "completed", "USER_BUSY": "busy", "NO_ANSWER": "no_answer", "NO_USER_RESPONSE": "no_answer",
-    "ALLOTTED_TIMEOUT": "no_answer", "PROGRESS_TIMEOUT": "no_answer", "ORIGINATOR_CANCEL": "canceled",
+    "SUCCESS": "completed",
+    "USER_BUSY": "busy",
+    "NO_ANSWER": "no_answer",
+    "NO_USER_RESPONSE": "no_answer",
+    "ALLOTTED_TIMEOUT": "no_answer",
+    "PROGRESS_TIMEOUT": "no_answer",
+    "ORIGINATOR_CANCEL": "canceled",
 }
 # The SIP response a cause usually stands for, when the switch gives none.
-SIP_BY_CAUSE = {"USER_BUSY": 486, "NO_ANSWER": 480, "NO_USER_RESPONSE": 408, "CALL_REJECTED": 603,
-                "UNALLOCATED_NUMBER": 404, "NORMAL_TEMPORARY_FAILURE": 503, "ORIGINATOR_CANCEL": 487,
-                "INVALID_NUMBER_FORMAT": 484, "SUCCESS": 200}
+SIP_BY_CAUSE = {
+    "USER_BUSY": 486,
+    "NO_ANSWER": 480,
+    "NO_USER_RESPONSE": 408,
+    "CALL_REJECTED": 603,
+    "UNALLOCATED_NUMBER": 404,
+    "NORMAL_TEMPORARY_FAILURE": 503,
+    "ORIGINATOR_CANCEL": 487,
+    "INVALID_NUMBER_FORMAT": 484,
+    "SUCCESS": 200,
+}
 
 
 def sip_code_of(event: Event | None, cause: str) -> int | None:
@@ -73,19 +87,24 @@ class EslBridging(EslCapability[BridgeOutcome], Bridging):
         talk = round(time.monotonic() - self.bridged_at, 3) if self.bridged_at else 0.0
         if disposition == "SUCCESS" or self.bridged_at:
             cause = get("bridge_hangup_cause") or get("last_bridge_hangup_cause") or "NORMAL_CLEARING"
-            self.outcome = BridgeOutcome("completed", cause, sip_code=200,
-                                         other_uuid=self.other_uuid or get("last_bridge_to"),
-                                         talk_seconds=talk, stopped=self.stop_reason)
+            self.outcome = BridgeOutcome(
+                "completed",
+                cause,
+                sip_code=200,
+                other_uuid=self.other_uuid or get("last_bridge_to"),
+                talk_seconds=talk,
+                stopped=self.stop_reason,
+            )
         else:
             cause = get("originate_failed_cause") or disposition or "NORMAL_TEMPORARY_FAILURE"
             status = "canceled" if self.stop_reason else STATUS_BY_CAUSE.get(cause, "failed")
-            self.outcome = BridgeOutcome(status, cause, sip_code=sip_code_of(event, cause),
-                                         stopped=self.stop_reason)
+            self.outcome = BridgeOutcome(status, cause, sip_code=sip_code_of(event, cause), stopped=self.stop_reason)
         self._finish()
 
     def _outcome_without_end(self) -> BridgeOutcome:
-        return BridgeOutcome("canceled", self.channel.hangup_cause, other_uuid=self.other_uuid,
-                             stopped=self.stop_reason or "hangup")
+        return BridgeOutcome(
+            "canceled", self.channel.hangup_cause, other_uuid=self.other_uuid, stopped=self.stop_reason or "hangup"
+        )
 
     def stop(self, reason: str = "stopped") -> None:
         """Hang up the dialled leg (the one talking, or those ringing)."""

@@ -5,6 +5,7 @@ A capability runs its applications on its own call through the
 ``Application-UUID``), and acts on other channels or rooms through a
 :class:`~voxology_fs.capabilities.CommandSender`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -70,19 +71,22 @@ class EslCapability(Generic[Outcome]):
 
     def _listen(self, key: str, handler) -> None:
         """Run ``handler(event)`` for this call's events of ``key`` (name or CUSTOM subclass)."""
+
         def ours(event: Event) -> None:
             # Custom events of a room reach every member's socket; the
             # handler sees them all, channel events only for our call.
             if event.name == "CUSTOM" or event.get("Unique-ID") == self.uuid:
                 handler(event)
+
         self.channel.session.register_handle(key, ours)
         self._handlers.append((key, ours))
 
     def _run_app(self, app: str, arg: str | None) -> gevent.event.AsyncResult:
         self._execution = self.channel._fire(app, arg)
         # In a greenlet of its own, not the hub's callback: the handler may write to the socket.
-        self._execution.rawlink(lambda result: gevent.spawn(
-            self._on_completed, result.value if result.successful() else None))
+        self._execution.rawlink(
+            lambda result: gevent.spawn(self._on_completed, result.value if result.successful() else None)
+        )
         return self._execution
 
     def _on_completed(self, event: Event | None) -> None:
@@ -135,8 +139,7 @@ class EslCapability(Generic[Outcome]):
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            gevent.wait([self.finished, session.hungup, self.channel._control_arrived], count=1,
-                        timeout=remaining)
+            gevent.wait([self.finished, session.hungup, self.channel._control_arrived], count=1, timeout=remaining)
             if self.finished.is_set():
                 return "done"
             if session.hungup.is_set():

@@ -4,6 +4,7 @@ Each method turns into dialplan applications sent over the call's outbound
 socket, and waits for *their* completion (matched by ``Application-UUID``),
 the call's hangup, or a live-control message, whichever comes first.
 """
+
 from __future__ import annotations
 
 import logging
@@ -35,8 +36,14 @@ log = logging.getLogger(__name__)
 # come back in play_and_get_digits' completion, so DTMF events are not needed.
 CALL_EVENTS = ["CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP", "CUSTOM", control.SUBCLASS]
 
-SIP_REJECT_CAUSES = {404: "UNALLOCATED_NUMBER", 486: "USER_BUSY", 503: "NORMAL_TEMPORARY_FAILURE",
-                     603: "CALL_REJECTED", 480: "NO_USER_RESPONSE", 403: "CALL_REJECTED"}
+SIP_REJECT_CAUSES = {
+    404: "UNALLOCATED_NUMBER",
+    486: "USER_BUSY",
+    503: "NORMAL_TEMPORARY_FAILURE",
+    603: "CALL_REJECTED",
+    480: "NO_USER_RESPONSE",
+    403: "CALL_REJECTED",
+}
 # Our own cause for a call whose switch connection broke.
 LOST_CONNECTION = "SWITCH_CONNECTION_LOST"
 
@@ -45,18 +52,29 @@ COLLECT_VARIABLE = "vox_collected"
 
 # The channel variables the call server reads. Only these are kept of the
 # connect reply: a SIP call's has some 140 headers, about 20 KB held per call.
-CALL_VARIABLES = frozenset({
-    "vox_call_id", "vox_make_call", "direction", "app_disable_expand_variables", "playback_delimiter",
-    "playback_terminators", "sleep_eat_digits", "sip_to_host", "sip_req_host", "sip_h_X-Forwarded-For",
-    "sip_network_ip",
-})
+CALL_VARIABLES = frozenset(
+    {
+        "vox_call_id",
+        "vox_make_call",
+        "direction",
+        "app_disable_expand_variables",
+        "playback_delimiter",
+        "playback_terminators",
+        "sleep_eat_digits",
+        "sip_to_host",
+        "sip_req_host",
+        "sip_h_X-Forwarded-For",
+        "sip_network_ip",
+    }
+)
 
 
 def call_info_from(channel_data: Mapping[str, str]) -> CallInfo:
     """Read who called whom from the ``connect`` reply's channel data."""
     get = channel_data.get
-    variables = {name: channel_data["variable_" + name] for name in CALL_VARIABLES
-                 if "variable_" + name in channel_data}
+    variables = {
+        name: channel_data["variable_" + name] for name in CALL_VARIABLES if "variable_" + name in channel_data
+    }
     direction = get("Call-Direction") or variables.get("direction", "inbound")
     return CallInfo(
         uuid=get("Unique-ID", ""),
@@ -74,8 +92,14 @@ def call_info_from(channel_data: Mapping[str, str]) -> CallInfo:
 
 
 class EslChannel(Channel):
-    def __init__(self, session: OutboundSession, channel_data: Mapping[str, str], tts_engine: str = "flite",
-                 tts_voice: str = "kal", media_timeout: float = 4 * 3600):
+    def __init__(
+        self,
+        session: OutboundSession,
+        channel_data: Mapping[str, str],
+        tts_engine: str = "flite",
+        tts_voice: str = "kal",
+        media_timeout: float = 4 * 3600,
+    ):
         self.session = session
         self.info = call_info_from(channel_data)
         self.answered = self.info.answered
@@ -108,13 +132,21 @@ class EslChannel(Channel):
         # socket; whatever is missing (another dialplan) is set here.
         # vox_call_id on the channel lets the switch watchers find the call
         # should this process die.
-        wanted = {"app_disable_expand_variables": "true", "playback_delimiter": fsargs.PROMPT_DELIMITER,
-                  "playback_terminators": "none", "sleep_eat_digits": "true", "vox_call_id": call_id}
+        wanted = {
+            "app_disable_expand_variables": "true",
+            "playback_delimiter": fsargs.PROMPT_DELIMITER,
+            "playback_terminators": "none",
+            "sleep_eat_digits": "true",
+            "vox_call_id": call_id,
+        }
         fsargs.set_arg("vox_call_id", call_id)  # raises unless the id is a plain token
         missing = [f"{name}={value}" for name, value in wanted.items() if self.info.variables.get(name) != value]
         self._set_up = self.session.start_subscription(
-            CALL_EVENTS, filters={"Unique-ID": self.info.uuid, control.CALL_ID_HEADER: call_id}, linger=True,
-            then_execute=("multiset", " ".join(missing)) if missing else None)
+            CALL_EVENTS,
+            filters={"Unique-ID": self.info.uuid, control.CALL_ID_HEADER: call_id},
+            linger=True,
+            then_execute=("multiset", " ".join(missing)) if missing else None,
+        )
 
     def _confirm_set_up(self) -> None:
         """Raise unless FreeSWITCH took the subscription (once, before our first application)."""
@@ -213,8 +245,9 @@ class EslChannel(Channel):
             log.warning("call %s: %s %s failed: %s", self.info.uuid, app, arg, exc)
             raise CallEnded(self.hangup_cause) from None
 
-    def _run(self, app: str, arg: str | None = None, interruptible: bool = False,
-             timeout: float | None = None) -> Event:
+    def _run(
+        self, app: str, arg: str | None = None, interruptible: bool = False, timeout: float | None = None
+    ) -> Event:
         """Run an application and wait until it completes."""
         result = self._fire(app, arg)
         waits = [result, self.session.hungup]
@@ -249,7 +282,9 @@ class EslChannel(Channel):
             return
         wanted = (speech.engine or self.tts[0], speech.voice or self.tts[1])
         if wanted != self._tts_set:
-            self._fire("multiset", f"{fsargs.set_arg('tts_engine', wanted[0])} {fsargs.set_arg('tts_voice', wanted[1])}")
+            self._fire(
+                "multiset", f"{fsargs.set_arg('tts_engine', wanted[0])} {fsargs.set_arg('tts_voice', wanted[1])}"
+            )
             self._tts_set = wanted
 
     # -- the Channel interface ------------------------------------------------------
@@ -302,8 +337,15 @@ class EslChannel(Channel):
                 self._ensure_tts(prompts)
                 self._run("playback", fsargs.prompt_list(prompts), interruptible=True)
 
-    def collect(self, prompts: list[Prompt], *, max_digits: int, finish_keys: str,
-                timeout_ms: int, digit_timeout_ms: int | None = None) -> CollectResult:
+    def collect(
+        self,
+        prompts: list[Prompt],
+        *,
+        max_digits: int,
+        finish_keys: str,
+        timeout_ms: int,
+        digit_timeout_ms: int | None = None,
+    ) -> CollectResult:
         # Keys pressed before the COLLECT started are not type-ahead: dropping
         # them keeps a stray finish key from ending this COLLECT at once.
         self._fire("flush_dtmf")
@@ -313,13 +355,17 @@ class EslChannel(Channel):
         self._collects += 1
         variable = f"{COLLECT_VARIABLE}_{self._collects}"
         arg = fsargs.play_and_get_digits_arg(
-            prompts, max_digits=max_digits, finish_keys=finish_keys, timeout_ms=timeout_ms,
-            digit_timeout_ms=digit_timeout_ms or timeout_ms, variable=variable)
+            prompts,
+            max_digits=max_digits,
+            finish_keys=finish_keys,
+            timeout_ms=timeout_ms,
+            digit_timeout_ms=digit_timeout_ms or timeout_ms,
+            variable=variable,
+        )
         event = self._run("play_and_get_digits", arg, interruptible=True)
         digits = event.variable(variable) or ""
         terminator = event.variable("read_terminator_used") or ""
-        return CollectResult(digits=digits, terminator=terminator,
-                             timed_out=not digits and not terminator)
+        return CollectResult(digits=digits, terminator=terminator, timed_out=not digits and not terminator)
 
     def pause(self, ms: int) -> None:
         self._run("sleep", str(max(0, int(ms))), interruptible=True)

@@ -4,6 +4,7 @@ Why the member left comes from ``conference::maintenance`` events: our
 member's ``kick-member``, or the room's ``conference-destroy`` (the room
 ended); a member that left with neither left by the room's own leave key.
 """
+
 from __future__ import annotations
 
 import gevent.event

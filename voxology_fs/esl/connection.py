@@ -12,6 +12,7 @@ bookkeeping and connection flags), with the parts that fall short replaced:
   ``CHANNEL_EXECUTE_COMPLETE`` (we send ``Event-UUID``), not by its name;
 * the inbound client reconnects by itself (:class:`InboundClient`).
 """
+
 from __future__ import annotations
 
 import logging
@@ -145,8 +146,7 @@ class EslConnection(ESLProtocol):
         except CommandTimeout:
             raise CommandTimeout(payload.split(b"\n", 1)[0].decode()) from None
 
-    def send_pipelined(self, payloads: list[bytes], timeout: float | None = None,
-                       on_written=None) -> list[Message]:
+    def send_pipelined(self, payloads: list[bytes], timeout: float | None = None, on_written=None) -> list[Message]:
         """Write several commands at once, then wait for their replies in order.
 
         Saves a round trip per command on a call's set-up path.
@@ -179,8 +179,9 @@ class EslConnection(ESLProtocol):
         except gevent.Timeout:
             raise CommandTimeout("pipelined commands") from None
 
-    def send(self, data: str, headers: dict | None = None, body: str | None = None,
-             timeout: float | None = None) -> Message:
+    def send(
+        self, data: str, headers: dict | None = None, body: str | None = None, timeout: float | None = None
+    ) -> Message:
         return self.send_raw(encode_command(data, headers, body), timeout)
 
     def close(self) -> None:
@@ -224,8 +225,13 @@ class OutboundSession(EslConnection):
         self.uuid = reply.headers.get("Unique-ID", "")
         return reply.headers
 
-    def subscribe(self, events: list[str], filters: dict[str, str] | None = None, linger: bool | int = True,
-                  then_execute: tuple[str, str | None] | None = None) -> gevent.event.AsyncResult | None:
+    def subscribe(
+        self,
+        events: list[str],
+        filters: dict[str, str] | None = None,
+        linger: bool | int = True,
+        then_execute: tuple[str, str | None] | None = None,
+    ) -> gevent.event.AsyncResult | None:
         """Receive only this call's events and our control messages.
 
         ``linger``: True lingers :data:`LINGER_SECONDS`, a number that many
@@ -236,8 +242,13 @@ class OutboundSession(EslConnection):
         """
         return self.confirm_subscription(self.start_subscription(events, filters, linger, then_execute))
 
-    def start_subscription(self, events: list[str], filters: dict[str, str] | None = None, linger: bool | int = True,
-                           then_execute: tuple[str, str | None] | None = None) -> PendingSubscription:
+    def start_subscription(
+        self,
+        events: list[str],
+        filters: dict[str, str] | None = None,
+        linger: bool | int = True,
+        then_execute: tuple[str, str | None] | None = None,
+    ) -> PendingSubscription:
         """:meth:`subscribe`, written but not waited for: the caller does other
         work (the call's database lookups) while the replies travel, then
         calls :meth:`confirm_subscription`."""
@@ -330,8 +341,9 @@ class InboundConnection(EslConnection):
     """A client connection to FreeSWITCH's event socket (port 8021)."""
 
     @classmethod
-    def open(cls, host: str, port: int, password: str, timeout: float = 5.0,
-             command_timeout: float = 10.0) -> InboundConnection:
+    def open(
+        cls, host: str, port: int, password: str, timeout: float = 5.0, command_timeout: float = 10.0
+    ) -> InboundConnection:
         sock = socket.create_connection((host, port), timeout=timeout)
         sock.settimeout(None)
         conn = cls(sock, command_timeout)

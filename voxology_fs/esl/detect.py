@@ -4,6 +4,7 @@
 it reports a beep with an ``avmd::beep`` event for our channel, and stops
 with ``avmd_stop`` (or the call).
 """
+
 from __future__ import annotations
 
 import gevent

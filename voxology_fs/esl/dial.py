@@ -12,6 +12,7 @@ value is held to characters that none of them touch, and anything else is
 refused.  Numbers are E.164, so they can never carry dial-string syntax
 (``,|{}[]^$``: more legs, more variables, expansions).
 """
+
 from __future__ import annotations
 
 import re
@@ -67,8 +68,7 @@ def endpoint(template: str, number: str) -> str:
     return template.replace("{number}", check_number(number))
 
 
-def dial_string(template: str, number: str, variables: Mapping[str, object],
-                per_leg: bool = False) -> str:
+def dial_string(template: str, number: str, variables: Mapping[str, object], per_leg: bool = False) -> str:
     """Channel variables and endpoint: one leg for ``originate`` or ``bridge``."""
     return variable_list(variables, per_leg) + endpoint(template, number)
 

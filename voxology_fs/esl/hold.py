@@ -5,6 +5,7 @@ The hold audio is ``endless_playback``.  Another call takes ours with
 the playback and bridges the two; ``park_after_bridge`` keeps our caller
 when the agent hangs up, so our flow goes on.
 """
+
 from __future__ import annotations
 
 import time

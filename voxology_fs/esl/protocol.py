@@ -8,6 +8,7 @@ A message is a header block (``Name: value`` lines), a blank line, then
 exactly ``Content-Length`` bytes of body.  ``text/event-plain`` bodies hold
 the event's own headers, URL-encoded, and possibly a body of their own.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -50,7 +51,7 @@ class HeaderBlock(Mapping[str, str]):
             return default
         start += len(name) + 2
         end = text.index("\n", start)
-        value = text[start + 1:end] if text.startswith(" ", start) else text[start:end]
+        value = text[start + 1 : end] if text.startswith(" ", start) else text[start:end]
         if self._decode and "%" in value:
             value = unquote(value)
         return value
@@ -180,7 +181,7 @@ def parse_event(body: bytes, content_type: str = "text/event-plain") -> Event:
     if sep:
         length = headers.get("Content-Length")
         if length is not None:
-            event_body = rest[:int(length)].decode("utf-8", "replace")
+            event_body = rest[: int(length)].decode("utf-8", "replace")
     return Event(headers, event_body)
 
 
@@ -206,7 +207,7 @@ class Parser:
                         self._buffer.clear()
                     return messages
                 block = bytes(self._buffer[:end]).lstrip(b"\n")
-                del self._buffer[:end + 2]
+                del self._buffer[: end + 2]
                 if not block:
                     continue
                 headers = HeaderBlock(block)
@@ -226,8 +227,8 @@ class Parser:
                 self._pending_headers = pending = headers
             if len(self._buffer) < self._pending_length:
                 return messages
-            body = bytes(self._buffer[:self._pending_length])
-            del self._buffer[:self._pending_length]
+            body = bytes(self._buffer[: self._pending_length])
+            del self._buffer[: self._pending_length]
             messages.append(Message(pending, body))
             self._pending_headers = None
 

@@ -4,6 +4,7 @@
 recording ends with ``stop_record_session`` or the call (``RECORD_STOP``).
 Pausing masks the recording (silence is written, so times still line up).
 """
+
 from __future__ import annotations
 
 import time

@@ -1,4 +1,5 @@
 """The switch's own clock, as its events write it."""
+
 from __future__ import annotations
 
 import datetime as dt

@@ -1,4 +1,5 @@
 """Errors of call flows, as types.  Each names where in the JSON it happened."""
+
 from __future__ import annotations
 
 

@@ -366,9 +366,7 @@ def _join_array(array: Any, active: set[int], depth: int, budget: int) -> str:
                 text = to_js_string(element)
             used += len(text)
             if used > budget:
-                raise ExpressionError(
-                    f"string result longer than {MAX_STRING_LENGTH} characters"
-                )
+                raise ExpressionError(f"string result longer than {MAX_STRING_LENGTH} characters")
             parts.append(text)
     finally:
         active.discard(id(array))
@@ -449,9 +447,7 @@ def _utf16_less(left: str, right: str) -> bool:
     Basic Multilingual Plane (which JavaScript sees as surrogate pairs).
     """
     if (left and max(left) > "\uffff") or (right and max(right) > "\uffff"):
-        return left.encode("utf-16-be", "surrogatepass") < right.encode(
-            "utf-16-be", "surrogatepass"
-        )
+        return left.encode("utf-16-be", "surrogatepass") < right.encode("utf-16-be", "surrogatepass")
     return left < right
 
 
@@ -487,9 +483,7 @@ def _op_add(left: Any, right: Any) -> Any:
     if _kind(left) == _STRING_KIND or _kind(right) == _STRING_KIND:
         left_text, right_text = to_js_string(left), to_js_string(right)
         if len(left_text) + len(right_text) > MAX_STRING_LENGTH:
-            raise ExpressionError(
-                f"string result longer than {MAX_STRING_LENGTH} characters"
-            )
+            raise ExpressionError(f"string result longer than {MAX_STRING_LENGTH} characters")
         return left_text + right_text
     return to_number(left) + to_number(right)
 
@@ -556,9 +550,7 @@ def _utf16_units(text: str) -> str | None:
     if text.isascii() or max(text) <= "\uffff":
         return None
     units = text.encode("utf-16-le", "surrogatepass")
-    return "".join(
-        chr(int.from_bytes(units[i : i + 2], "little")) for i in range(0, len(units), 2)
-    )
+    return "".join(chr(int.from_bytes(units[i : i + 2], "little")) for i in range(0, len(units), 2))
 
 
 def _get_member(target: Any, key: str) -> Any:
@@ -771,9 +763,7 @@ _UNSUPPORTED_PUNCTUATORS = {
     "`": "template literals are not supported (use '...' or \"...\")",
 }
 _IDENTIFIER_RE = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
-_IDENTIFIER_CHARS = frozenset(
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$"
-)
+_IDENTIFIER_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$")
 _DIGITS = frozenset("0123456789")
 _NUMBER_RE = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _RADIX_LITERAL_RE = re.compile(r"0(?:[xX][0-9a-fA-F]+|[oO][0-7]+|[bB][01]+)")
@@ -804,9 +794,7 @@ class _Lexer:
         self.truncated = end < len(text)
 
     def _too_long(self) -> ExpressionError:
-        return ExpressionError(
-            f"expression is longer than {MAX_SOURCE_LENGTH} characters", self.start
-        )
+        return ExpressionError(f"expression is longer than {MAX_SOURCE_LENGTH} characters", self.start)
 
     def next_token(self) -> _Token:
         text, end = self.text, self.end
@@ -819,9 +807,7 @@ class _Lexer:
                 raise self._too_long()
             return _Token("end", None, position, "")
         char = text[position]
-        if char in _DIGITS or (
-            char == "." and position + 1 < end and text[position + 1] in _DIGITS
-        ):
+        if char in _DIGITS or (char == "." and position + 1 < end and text[position + 1] in _DIGITS):
             return self._number(position)
         if char == "'" or char == '"':
             return self._string(position, char)
@@ -857,15 +843,11 @@ class _Lexer:
             assert match is not None  # the caller saw a digit
             literal = match.group()
             if len(literal) > 1 and literal[0] == "0" and literal[1] in _DIGITS:
-                raise ExpressionError(
-                    "numbers with leading zeros are not supported", position
-                )
+                raise ExpressionError("numbers with leading zeros are not supported", position)
             value = float(literal)
         after = position + len(literal)
         if after < self.end and text[after] in _IDENTIFIER_CHARS:
-            raise ExpressionError(
-                f"unexpected character {text[after]!r} after number", after
-            )
+            raise ExpressionError(f"unexpected character {text[after]!r} after number", after)
         return self._finish(_Token("number", value, position, literal))
 
     def _string(self, position: int, quote: str) -> _Token:
@@ -892,9 +874,7 @@ class _Lexer:
         value = "".join(pieces)
         if any("\ud800" <= c <= "\udfff" for c in value):
             # Join surrogate pairs written as \uD83D\uDE00 into one character.
-            value = value.encode("utf-16-le", "surrogatepass").decode(
-                "utf-16-le", "surrogatepass"
-            )
+            value = value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
         literal = text[position:index]
         return self._finish(_Token("string", value, position, literal))
 
@@ -925,11 +905,7 @@ class _Lexer:
             if index + 1 < end and text[index + 1] == "{":
                 close = text.find("}", index + 2, min(end, index + 10))
                 digits = text[index + 2 : close] if close != -1 else ""
-                if (
-                    not digits
-                    or not set(digits) <= _HEX_DIGITS
-                    or int(digits, 16) > 0x10FFFF
-                ):
+                if not digits or not set(digits) <= _HEX_DIGITS or int(digits, 16) > 0x10FFFF:
                     raise ExpressionError("invalid \\u{...} escape", backslash)
                 pieces.append(chr(int(digits, 16)))
                 return close + 1
@@ -1018,9 +994,7 @@ class _Parser:
     def enter(self, position: int) -> None:
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise ExpressionError(
-                f"expression is nested more than {MAX_DEPTH} levels deep", position
-            )
+            raise ExpressionError(f"expression is nested more than {MAX_DEPTH} levels deep", position)
 
     def leave(self) -> None:
         self.depth -= 1
@@ -1078,8 +1052,7 @@ class _Parser:
         if level <= 2:
             return _Logical(operators[0][0], tuple(operands))
         rest = tuple(
-            (operator, position, operand)
-            for (operator, position), operand in zip(operators, operands[1:], strict=True)
+            (operator, position, operand) for (operator, position), operand in zip(operators, operands[1:], strict=True)
         )
         return _Binary(operands[0], rest)
 
@@ -1213,9 +1186,7 @@ def parse(source: str) -> Expression:
     if not isinstance(source, str):
         raise TypeError(f"expression must be a str, not {type(source).__name__}")
     if len(source) > MAX_SOURCE_LENGTH:
-        raise ExpressionError(
-            f"expression is longer than {MAX_SOURCE_LENGTH} characters", MAX_SOURCE_LENGTH
-        )
+        raise ExpressionError(f"expression is longer than {MAX_SOURCE_LENGTH} characters", MAX_SOURCE_LENGTH)
     root, variables, after = _parse_span(source, 0, len(source))
     if after.kind != "end":
         raise ExpressionError(f"unexpected {_describe(after)}", after.position)

@@ -5,6 +5,7 @@ mistyped params, conditions and placeholders that do not parse, GOTOs to
 labels that do not exist.  Each problem carries its JSON path
 (``/actions/2/params/num_digits``).
 """
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,7 @@ def nesting_problem(doc, limit: int = MAX_NESTING) -> tuple[str, str] | None:
             continue
         if depth > limit:
             return path, f"nested more than {limit} arrays or objects deep"
-        stack.extend((item, where, depth + 1) for where, item in children
-                     if isinstance(item, (dict, list)))
+        stack.extend((item, where, depth + 1) for where, item in children if isinstance(item, (dict, list)))
     return None
 
 
@@ -109,8 +109,11 @@ class FlowParser:
         if nested_block:
             self.enter_block()
         try:
-            return [a for a in (self.parse_action(item, f"{path}/{i}", allowed) for i, item in enumerate(raw))
-                    if a is not None]
+            return [
+                a
+                for a in (self.parse_action(item, f"{path}/{i}", allowed) for i, item in enumerate(raw))
+                if a is not None
+            ]
         finally:
             if nested_block:
                 self.leave_block()
@@ -146,9 +149,12 @@ class FlowParser:
                 continue
             label_path, label_chain = target
             # The label's block must be this GOTO's block or one around it.
-            if label_chain != chain[:len(label_chain)]:
-                self.problems.add(path, f"GOTO into another block: label {label!r} at {label_path} is not "
-                                        f"in this GOTO's block or a block around it")
+            if label_chain != chain[: len(label_chain)]:
+                self.problems.add(
+                    path,
+                    f"GOTO into another block: label {label!r} at {label_path} is not "
+                    f"in this GOTO's block or a block around it",
+                )
 
 
 def parse_response(doc) -> list:
@@ -165,7 +171,7 @@ def parse_response(doc) -> list:
         raw = doc.get("actions", [])
         actions = parser.parse_list([] if raw is None else raw, "/actions")
     else:
-        raise FlowValidationError([("", "the response must be a JSON object with an \"actions\" array")])
+        raise FlowValidationError([("", 'the response must be a JSON object with an "actions" array')])
     parser.finish()
     parser.problems.raise_if_any()
     return actions

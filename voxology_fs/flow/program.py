@@ -6,6 +6,7 @@ runs in one simple loop.  A GOTO may target a LABEL in its own block or any
 block around it, never into a block it is not in (there would be no loop
 or branch state to go on with).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -3,6 +3,7 @@
 ``python -m voxology_fs.flow.reference`` rewrites the part of README.rst
 between the two marker comments; ``--check`` only says whether it is current.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,9 +31,13 @@ def _param_line(param) -> str:
     if param.choices:
         facts.append("one of " + ", ".join(f"``{c}``" for c in param.choices))
     if param.minimum is not None or param.maximum is not None:
-        facts.append(f"{param.minimum:g} to {param.maximum:g}" if param.minimum is not None
-                     and param.maximum is not None else
-                     f"at least {param.minimum:g}" if param.minimum is not None else f"at most {param.maximum:g}")
+        facts.append(
+            f"{param.minimum:g} to {param.maximum:g}"
+            if param.minimum is not None and param.maximum is not None
+            else f"at least {param.minimum:g}"
+            if param.minimum is not None
+            else f"at most {param.maximum:g}"
+        )
     line = f"* ``{param.name}`` ({', '.join(facts)})"
     return f"{line}: {param.doc}" if param.doc else line
 
@@ -50,8 +55,11 @@ def reference() -> str:
     durations = [(kind, p) for kind, cls in REGISTRY.items() for p in cls.params_spec if p.unit]
     width = max(len(f"{k} {p.name}") for k, p in durations) + 4
     rule = "=" * width + "  " + "=" * 14
-    lines += ["Durations of the actions (ring timeouts are in seconds, every other", "duration in milliseconds):", "",
-              rule] + [f"{'``' + k + ' ' + p.name + '``':<{width}}  {UNIT_NAMES[p.unit]}" for k, p in durations] + [rule]
+    lines += (
+        ["Durations of the actions (ring timeouts are in seconds, every other", "duration in milliseconds):", "", rule]
+        + [f"{'``' + k + ' ' + p.name + '``':<{width}}  {UNIT_NAMES[p.unit]}" for k, p in durations]
+        + [rule]
+    )
     return "\n".join(lines)
 
 

@@ -6,6 +6,7 @@ ends, from either side, exactly one ``call_ended`` goes out.  A callback
 that fails is retried where safe, then tried at the fallback URL, then the
 caller hears a short apology and the call ends: never dead air.
 """
+
 from __future__ import annotations
 
 import logging
@@ -135,8 +136,14 @@ def apply_session_data(ctx: FlowContext, request: dict) -> None:
 
 
 class CallFlowRunner:
-    def __init__(self, channel: Channel, state: CallState, services: Services,
-                 target: CallbackTarget, fallback: CallbackTarget | None = None):
+    def __init__(
+        self,
+        channel: Channel,
+        state: CallState,
+        services: Services,
+        target: CallbackTarget,
+        fallback: CallbackTarget | None = None,
+    ):
         self.channel = channel
         self.state = state
         self.services = services
@@ -156,14 +163,26 @@ class CallFlowRunner:
             doc = decode_json(body, target.url)
         except CallbackError as exc:
             if exc.code == "nested_too_deeply":  # the answer arrived; the flow in it is invalid
-                self.ctx.trace("callback", {"type": kind, "url": target.url, "ok": True,
-                                            "ms": round((time.monotonic() - started) * 1000, 1)})
+                self.ctx.trace(
+                    "callback",
+                    {"type": kind, "url": target.url, "ok": True, "ms": round((time.monotonic() - started) * 1000, 1)},
+                )
                 raise FlowValidationError([nesting_problem_in_text(body.decode("utf-8", "replace"))]) from None
-            self.ctx.trace("callback", {"type": kind, "url": target.url, "ok": False, "error": exc.code,
-                                        "ms": round((time.monotonic() - started) * 1000, 1)})
+            self.ctx.trace(
+                "callback",
+                {
+                    "type": kind,
+                    "url": target.url,
+                    "ok": False,
+                    "error": exc.code,
+                    "ms": round((time.monotonic() - started) * 1000, 1),
+                },
+            )
             raise
-        self.ctx.trace("callback", {"type": kind, "url": target.url, "ok": True,
-                                    "ms": round((time.monotonic() - started) * 1000, 1)})
+        self.ctx.trace(
+            "callback",
+            {"type": kind, "url": target.url, "ok": True, "ms": round((time.monotonic() - started) * 1000, 1)},
+        )
         if doc is None:
             return []
         return parse_response(doc)
@@ -231,8 +250,9 @@ class CallFlowRunner:
             if isinstance(outcome, Hangup) or not self.channel.is_up:
                 return DONE
             if isinstance(outcome, Redirect):
-                self.target = CallbackTarget(outcome.url, outcome.method,
-                                             outcome.content_type or self.target.content_type)
+                self.target = CallbackTarget(
+                    outcome.url, outcome.method, outcome.content_type or self.target.content_type
+                )
             return self.fetch("continue_call")
 
     def _on_control(self, request: dict):
@@ -243,8 +263,11 @@ class CallFlowRunner:
             self.channel.hangup()
             return DONE
         if command == control.REDIRECT:
-            self.target = CallbackTarget(request.get("url", ""), request.get("method", "POST"),
-                                         request.get("content_type") or self.target.content_type)
+            self.target = CallbackTarget(
+                request.get("url", ""),
+                request.get("method", "POST"),
+                request.get("content_type") or self.target.content_type,
+            )
             return self.fetch("continue_call")
         if command == control.ACTIONS:
             try:
@@ -294,8 +317,9 @@ class CallFlowRunner:
                 self.services.callbacks.send(self.target, state.callback_fields("call_ended"))
                 self.ctx.trace("callback", {"type": "call_ended", "url": self.target.url, "ok": True})
             except CallbackError as exc:
-                self.ctx.trace("callback", {"type": "call_ended", "url": self.target.url, "ok": False,
-                                            "error": exc.code})
+                self.ctx.trace(
+                    "callback", {"type": "call_ended", "url": self.target.url, "ok": False, "error": exc.code}
+                )
         try:
             self.channel.close()
         except Exception:  # the socket may be gone already

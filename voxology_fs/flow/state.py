@@ -4,6 +4,7 @@ This is the one place that defines what a callback request carries and
 which variables ``${...}`` templates and IF conditions can read; the docs'
 tables are written from it.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -146,10 +147,18 @@ _NATIVE = {
     "customData": lambda s: s.custom_data,
     "sipDomain": lambda s: s.sip_domain,
 }
-for _camel, _snake in [("callId", "call_id"), ("appId", "app_id"), ("subaccountId", "subaccount_id"),
-                       ("callerNo", "caller_no"), ("apiNo", "api_no"), ("startTime", "start_time"),
-                       ("sessionData", "session_data"), ("customData", "custom_data"),
-                       ("keyPressesList", "key_presses"), ("sipDomain", "sip_domain")]:
+for _camel, _snake in [
+    ("callId", "call_id"),
+    ("appId", "app_id"),
+    ("subaccountId", "subaccount_id"),
+    ("callerNo", "caller_no"),
+    ("apiNo", "api_no"),
+    ("startTime", "start_time"),
+    ("sessionData", "session_data"),
+    ("customData", "custom_data"),
+    ("keyPressesList", "key_presses"),
+    ("sipDomain", "sip_domain"),
+]:
     _NATIVE[_snake] = _NATIVE[_camel]
 
 NATIVE_VARIABLES = tuple(_NATIVE)

@@ -139,8 +139,11 @@ class Template:
                 text = part
             else:
                 where = part.position
-                if self.lenient and part.expression.variables and all(
-                        cached_lookup(name) is UNDEFINED for name in part.expression.variables):
+                if (
+                    self.lenient
+                    and part.expression.variables
+                    and all(cached_lookup(name) is UNDEFINED for name in part.expression.variables)
+                ):
                     # Names no variable we know: text such as "${uuid}" in a
                     # customer's prompt is left as written.
                     text = part.source
@@ -157,9 +160,7 @@ class Template:
                     raise TemplateError(error.message, position) from None
             length += len(text)
             if length > MAX_TEMPLATE_LENGTH:
-                raise TemplateError(
-                    f"rendered text is longer than {MAX_TEMPLATE_LENGTH} characters", where
-                )
+                raise TemplateError(f"rendered text is longer than {MAX_TEMPLATE_LENGTH} characters", where)
             pieces.append(text)
         return "".join(pieces)
 
@@ -175,9 +176,7 @@ def _render_value(value: Any, budget: int) -> str:
     return to_js_string(value)
 
 
-def _write_json(
-    value: Any, out: list[str], size: list[int], active: set[int], depth: int
-) -> None:
+def _write_json(value: Any, out: list[str], size: list[int], active: set[int], depth: int) -> None:
     """Append ``JSON.stringify(value)`` pieces to ``out``; ``size`` is [used, budget]."""
     kind = _kind(value)
     if kind == "string":
@@ -228,9 +227,7 @@ def _write_json(
 def _emit(text: str, out: list[str], size: list[int]) -> None:
     size[0] += len(text)
     if size[0] > size[1]:
-        raise ExpressionError(
-            f"rendered text is longer than {MAX_TEMPLATE_LENGTH} characters"
-        )
+        raise ExpressionError(f"rendered text is longer than {MAX_TEMPLATE_LENGTH} characters")
     out.append(text)
 
 
@@ -264,9 +261,7 @@ def _parse_placeholder(text: str, dollar: int) -> tuple[Expression, int]:
     if after.kind == "end":
         raise TemplateError("unterminated '${' (missing '}')", dollar)
     if not (after.kind == "punctuator" and after.value == "}"):
-        raise TemplateError(
-            f"unexpected {_describe(after)} in placeholder (expected '}}')", after.position
-        )
+        raise TemplateError(f"unexpected {_describe(after)} in placeholder (expected '}}')", after.position)
     return expression, after.position
 
 
@@ -281,9 +276,7 @@ def compile_template(text: str, lenient: bool = False) -> Template:
     if not isinstance(text, str):
         raise TypeError(f"template must be a str, not {type(text).__name__}")
     if len(text) > MAX_TEMPLATE_LENGTH:
-        raise TemplateError(
-            f"template is longer than {MAX_TEMPLATE_LENGTH} characters", MAX_TEMPLATE_LENGTH
-        )
+        raise TemplateError(f"template is longer than {MAX_TEMPLATE_LENGTH} characters", MAX_TEMPLATE_LENGTH)
     parts: list[str | _Placeholder] = []
     literal: list[str] = []  # text pieces since the last placeholder
     index = 0
@@ -307,7 +300,7 @@ def compile_template(text: str, lenient: bool = False) -> Template:
             literal.append("${")
             index = dollar + 2
             continue
-        parts.append(_Placeholder(expression, dollar, text[dollar:close + 1]))
+        parts.append(_Placeholder(expression, dollar, text[dollar : close + 1]))
         index = close + 1
     literal.append(text[index:])
     if any(literal):

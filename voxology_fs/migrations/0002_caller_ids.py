@@ -6,13 +6,14 @@ from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, Inte
 def up(migrator, db):
     class Account(Model):
         id = CharField(primary_key=True, max_length=36)
+
         class Meta:
             database = db
-            table_name = 'account'
+            table_name = "account"
 
     class CallerId(Model):
         id = CharField(primary_key=True, max_length=36)
-        account = ForeignKeyField(Account, on_delete='CASCADE')
+        account = ForeignKeyField(Account, on_delete="CASCADE")
         number = CharField(index=True, max_length=20)
         verified = BooleanField(default=False)
         verified_at = DateTimeField(null=True)
@@ -20,12 +21,14 @@ def up(migrator, db):
         code_expires_at = DateTimeField(null=True)
         attempts = IntegerField(default=0)
         created_at = DateTimeField()
+
         class Meta:
             database = db
-            table_name = 'caller_id'
-            indexes = ((('account', 'number'), True),)
+            table_name = "caller_id"
+            indexes = ((("account", "number"), True),)
+
     db.create_tables([CallerId])
 
 
 def down(migrator, db):
-    migrator.migrate(migrator.drop_table('caller_id'))
+    migrator.migrate(migrator.drop_table("caller_id"))

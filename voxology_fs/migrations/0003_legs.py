@@ -20,18 +20,19 @@ def up(migrator, db):
         answer_time = DateTimeField(null=True)
         end_time = DateTimeField(null=True)
         hangup_cause = CharField(null=True, max_length=48)
+
         class Meta:
             database = db
-            table_name = 'call'
+            table_name = "call"
 
     class Leg(Model):
         id = CharField(primary_key=True, max_length=36)
-        call = ForeignKeyField(Call, on_delete='CASCADE')
+        call = ForeignKeyField(Call, on_delete="CASCADE")
         role = CharField(max_length=8)
         direction = CharField(max_length=8)
-        from_no = CharField(max_length=32, default='')
-        to_no = CharField(max_length=32, default='')
-        switch = CharField(max_length=64, default='')
+        from_no = CharField(max_length=32, default="")
+        to_no = CharField(max_length=32, default="")
+        switch = CharField(max_length=64, default="")
         channel_uuid = CharField(index=True, null=True, max_length=36)
         created_at = DateTimeField()
         ringing_at = DateTimeField(null=True)
@@ -41,24 +42,29 @@ def up(migrator, db):
         ended_at = DateTimeField(null=True)
         hangup_cause = CharField(null=True, max_length=48)
         sip_code = IntegerField(null=True)
+
         class Meta:
             database = db
-            table_name = 'leg'
+            table_name = "leg"
 
     class Claim(Model):
         key = CharField(primary_key=True, max_length=200)
         claimed_at = DateTimeField(index=True)
+
         class Meta:
             database = db
-            table_name = 'claim'
+            table_name = "claim"
 
     db.create_tables([Leg, Claim])
-    migrator.migrate(migrator.add_column(
-        'call', 'parent_call_id', ForeignKeyField(Call, field=Call.id, null=True, on_delete='SET NULL')),
-        migrator.add_column('call', 'call_server', CharField(max_length=128, null=True)))
+    migrator.migrate(
+        migrator.add_column(
+            "call", "parent_call_id", ForeignKeyField(Call, field=Call.id, null=True, on_delete="SET NULL")
+        ),
+        migrator.add_column("call", "call_server", CharField(max_length=128, null=True)),
+    )
 
     # Every call's caller leg: the channel it came in on, or Make Call's.
-    last_id = ''
+    last_id = ""
     while True:
         calls = list(Call.select().where(Call.id > last_id).order_by(Call.id).limit(500))
         if not calls:
@@ -68,19 +74,28 @@ def up(migrator, db):
 
 
 def _caller_leg(call) -> dict:
-    inbound = call.direction == 'inbound'
+    inbound = call.direction == "inbound"
     return {
-        'id': str(uuid.uuid4()), 'call': call.id, 'role': 'caller', 'direction': call.direction,
-        'from_no': call.caller_no if inbound else call.api_no,
-        'to_no': call.api_no if inbound else (call.to_no or call.caller_no),
-        'switch': call.switch, 'channel_uuid': call.channel_uuid, 'created_at': call.start_time,
-        'answered_at': call.answer_time, 'ended_at': call.end_time, 'hangup_cause': call.hangup_cause,
+        "id": str(uuid.uuid4()),
+        "call": call.id,
+        "role": "caller",
+        "direction": call.direction,
+        "from_no": call.caller_no if inbound else call.api_no,
+        "to_no": call.api_no if inbound else (call.to_no or call.caller_no),
+        "switch": call.switch,
+        "channel_uuid": call.channel_uuid,
+        "created_at": call.start_time,
+        "answered_at": call.answer_time,
+        "ended_at": call.end_time,
+        "hangup_cause": call.hangup_cause,
     }
 
 
 def down(migrator, db):
-    migrator.migrate(migrator.drop_index('call', 'call_parent_call_id'),
-                     migrator.drop_column('call', 'parent_call_id'),
-                     migrator.drop_column('call', 'call_server'))
-    migrator.migrate(migrator.drop_table('claim'))
-    migrator.migrate(migrator.drop_table('leg'))
+    migrator.migrate(
+        migrator.drop_index("call", "call_parent_call_id"),
+        migrator.drop_column("call", "parent_call_id"),
+        migrator.drop_column("call", "call_server"),
+    )
+    migrator.migrate(migrator.drop_table("claim"))
+    migrator.migrate(migrator.drop_table("leg"))

@@ -2,5 +2,6 @@
 
 Importing this package registers every action in :data:`REGISTRY`.
 """
+
 from . import call, control, data, media  # noqa: F401  (registers the actions)
 from .base import REGISTRY, Action, Param  # noqa: F401

@@ -6,6 +6,7 @@ runs (``run``) against a :class:`~voxology_fs.flow.context.FlowContext`.
 Control-flow actions (IF, GOTO, FOREACH...) instead ``compile`` themselves
 into jumps of the flat :class:`~voxology_fs.flow.program.Program`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """Ending and steering the call: HANGUP, REJECT, STOP, REDIRECT."""
+
 from __future__ import annotations
 
 from ..errors import ActionFailed
@@ -28,8 +29,15 @@ class Reject(Action):
     """Refuse the call before it is answered: SIP 486 (busy) or 603 (rejected)."""
 
     type = "REJECT"
-    params_spec = (Param("reason", default="rejected", choices=tuple(REJECT_CODES), template=False,
-                         doc="busy: SIP 486; rejected: SIP 603"),)
+    params_spec = (
+        Param(
+            "reason",
+            default="rejected",
+            choices=tuple(REJECT_CODES),
+            template=False,
+            doc="busy: SIP 486; rejected: SIP 603",
+        ),
+    )
 
     def run(self, ctx):
         reason = self.params["reason"]
@@ -59,9 +67,12 @@ class Redirect(Action):
     params_spec = (
         Param("url", required=True, doc="http or https URL of the next flow"),
         Param("method", default="POST", choices=("GET", "POST"), template=False, doc="HTTP method"),
-        Param("content_type", choices=("application/json", "application/xml",
-                                       "application/x-www-form-urlencoded"), template=False,
-              doc="encoding of the request; the configuration's when absent"),
+        Param(
+            "content_type",
+            choices=("application/json", "application/xml", "application/x-www-form-urlencoded"),
+            template=False,
+            doc="encoding of the request; the configuration's when absent",
+        ),
     )
 
     def check(self, problems, parser):

@@ -2,6 +2,7 @@
 
 These never touch the call; they compile into jumps (see ``program.py``).
 """
+
 from __future__ import annotations
 
 from ..expressions import UNDEFINED, ExpressionError
@@ -43,8 +44,7 @@ class If(Action):
         else_key = "orElse" if "orElse" in raw else "else"
         self.otherwise = parser.parse_list(raw.get(else_key, []), f"{self.path}/{else_key}", nested_block=True)
 
-    params_spec = (Param("condition", template=False,
-                         doc="an expression; also accepted at the action's top level"),)
+    params_spec = (Param("condition", template=False, doc="an expression; also accepted at the action's top level"),)
 
     def compile(self, program):
         branch = program.emit(JumpUnless(self.condition))

@@ -1,4 +1,5 @@
 """Data in and out of the call: SESSIONDATA and WEBHOOK."""
+
 from __future__ import annotations
 
 from ...callbacks import CallbackError, CallbackTarget
@@ -60,16 +61,32 @@ class Webhook(Action):
     type = "WEBHOOK"
     params_spec = (
         Param("url", required=True, doc="http or https URL"),
-        Param("method", default="POST", choices=("GET", "POST", "PUT", "PATCH", "DELETE"), template=False,
-              doc="HTTP method"),
-        Param("content_type", default="application/json",
-              choices=("application/json", "application/xml", "application/x-www-form-urlencoded"), template=False,
-              doc="encoding of the request"),
+        Param(
+            "method",
+            default="POST",
+            choices=("GET", "POST", "PUT", "PATCH", "DELETE"),
+            template=False,
+            doc="HTTP method",
+        ),
+        Param(
+            "content_type",
+            default="application/json",
+            choices=("application/json", "application/xml", "application/x-www-form-urlencoded"),
+            template=False,
+            doc="encoding of the request",
+        ),
         Param("body", "object", doc="extra fields sent with the call's state"),
         Param("wait", "boolean", default=True, doc="wait for the answer; false fires and forgets"),
         Param("save_as", template=False, doc="session_data key for the JSON answer"),
-        Param("timeout", "integer", default=5000, minimum=100, maximum=60000, unit="ms",
-              doc="how long to wait for the answer"),
+        Param(
+            "timeout",
+            "integer",
+            default=5000,
+            minimum=100,
+            maximum=60000,
+            unit="ms",
+            doc="how long to wait for the answer",
+        ),
     )
 
     def check(self, problems, parser):

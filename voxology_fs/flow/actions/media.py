@@ -1,4 +1,5 @@
 """What the caller hears and presses: SAY, PLAY, COLLECT, PAUSE."""
+
 from __future__ import annotations
 
 import hashlib
@@ -36,11 +37,15 @@ class Say(Action):
         text = self.render(ctx, "text")
         voice = self.render(ctx, "voice") or None
         if voice is not None and not is_plain_name(voice):
-            ctx.record_error(ActionFailed(f"voice {voice!r} is not a voice name; the default voice is used",
-                                          f"{self.path}/params/voice"))
+            ctx.record_error(
+                ActionFailed(
+                    f"voice {voice!r} is not a voice name; the default voice is used", f"{self.path}/params/voice"
+                )
+            )
             voice = None
-        return [Speech(text, voice=voice, engine=self.params["engine"],
-                       language=self.render(ctx, "language") or None)] * self.params["loop"]
+        return [
+            Speech(text, voice=voice, engine=self.params["engine"], language=self.render(ctx, "language") or None)
+        ] * self.params["loop"]
 
     def run(self, ctx):
         prompts = self.prompts(ctx)
@@ -112,20 +117,36 @@ class Collect(Action):
         Param("num_digits", "integer", default=20, minimum=1, maximum=128, doc="keys to collect at most"),
         Param("finish_on_key", default="#", template=False, doc="pound, star, none, or the keys themselves"),
         # FreeSWITCH waits at least one second; shorter values are raised to it.
-        Param("timeout", "integer", default=5000, minimum=0, maximum=600000, unit="ms",
-              doc="wait for the first key (at least 1000)"),
-        Param("digit_timeout", "integer", minimum=0, maximum=600000,
-              unit="ms", doc="wait between keys; the timeout when absent"),
+        Param(
+            "timeout",
+            "integer",
+            default=5000,
+            minimum=0,
+            maximum=600000,
+            unit="ms",
+            doc="wait for the first key (at least 1000)",
+        ),
+        Param(
+            "digit_timeout",
+            "integer",
+            minimum=0,
+            maximum=600000,
+            unit="ms",
+            doc="wait between keys; the timeout when absent",
+        ),
     )
 
     def check(self, problems, parser):
         keys = finish_keys(self.params["finish_on_key"])
         if keys is None:
-            problems.add(f"{self.path}/params/finish_on_key",
-                         f"finish_on_key must be \"pound\", \"star\", \"none\" or keys, got {self.params['finish_on_key']!r}")
+            problems.add(
+                f"{self.path}/params/finish_on_key",
+                f'finish_on_key must be "pound", "star", "none" or keys, got {self.params["finish_on_key"]!r}',
+            )
         self.finish = keys or ""
-        self.prompt_actions = parser.parse_list(self.raw.get("actions", []), f"{self.path}/actions",
-                                                allowed=frozenset({"SAY", "PLAY"}))
+        self.prompt_actions = parser.parse_list(
+            self.raw.get("actions", []), f"{self.path}/actions", allowed=frozenset({"SAY", "PLAY"})
+        )
         for action in self.prompt_actions:
             if action.type == "PLAY" and action.params.get("digits") is not None:
                 problems.add(f"{action.path}/params/digits", "a COLLECT prompt cannot play digits")
@@ -139,11 +160,23 @@ class Collect(Action):
                 ctx.record_error(exc)
         timeout = max(1000, self.params["timeout"])
         digit_timeout = max(1000, self.params["digit_timeout"] or timeout)
-        result = ctx.channel.collect(prompts, max_digits=self.params["num_digits"], finish_keys=self.finish,
-                                     timeout_ms=timeout, digit_timeout_ms=digit_timeout)
+        result = ctx.channel.collect(
+            prompts,
+            max_digits=self.params["num_digits"],
+            finish_keys=self.finish,
+            timeout_ms=timeout,
+            digit_timeout_ms=digit_timeout,
+        )
         ctx.state.add_key_press(self.name, result.digits)
-        ctx.trace("collect", {"name": self.name, "digits": result.digits, "terminator": result.terminator,
-                              "timed_out": result.timed_out})
+        ctx.trace(
+            "collect",
+            {
+                "name": self.name,
+                "digits": result.digits,
+                "terminator": result.terminator,
+                "timed_out": result.timed_out,
+            },
+        )
         ctx.save_progress()
 
 
@@ -153,8 +186,7 @@ class Pause(Action):
 
     type = "PAUSE"
     needs_media = True
-    params_spec = (Param("length", "integer", default=1000, minimum=0, maximum=3600 * 1000, unit="ms",
-                         doc="how long"),)
+    params_spec = (Param("length", "integer", default=1000, minimum=0, maximum=3600 * 1000, unit="ms", doc="how long"),)
 
     def run(self, ctx):
         ctx.channel.pause(self.params["length"])
