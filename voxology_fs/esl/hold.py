@@ -4,6 +4,12 @@ The hold audio is ``endless_playback``.  Another call takes ours with
 ``uuid_bridge`` (an agent's flow, from outside this socket): FreeSWITCH ends
 the playback and bridges the two; ``park_after_bridge`` keeps our caller
 when the agent hangs up, so our flow goes on.
+
+Known limit: FreeSWITCH's ``endless_playback`` goes on playing after
+``uuid_break`` (its loop continues on a break; recorded in
+``tests/data/esl-transcripts/hold.*``), so ``stop()`` and a timeout end the
+hold only on the fake switch.  The hold audio must become something a break
+ends before QUEUE builds on this.
 """
 
 from __future__ import annotations
