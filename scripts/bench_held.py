@@ -22,7 +22,7 @@ call server's CPU per held call per second and its RSS growth per held
 call, the machine's CPU use and load average; then the largest N each side
 held with zero failures. A side stops at its first failing N.
 
-    FREESWITCH_BIN=/opt/freeswitch/bin/freeswitch python scripts/bench_held.py --counts 100,300
+    FREESWITCH_BIN=/path/to/bin/freeswitch python scripts/bench_held.py --counts 100,300
 """
 
 from gevent import monkey

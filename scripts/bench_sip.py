@@ -53,8 +53,8 @@ All traffic stays on 127.0.0.1; every process started here is stopped at
 the end. The machine's other load competes for the same cores: the script
 prints the load average and each step's CPU use.
 
-    FREESWITCH_BIN=/opt/freeswitch/bin/freeswitch python scripts/bench_sip.py --quick
-    FREESWITCH_BIN=/opt/freeswitch/bin/freeswitch python scripts/bench_sip.py --max-rate 200 --step-seconds 10
+    FREESWITCH_BIN=/path/to/bin/freeswitch python scripts/bench_sip.py --quick
+    FREESWITCH_BIN=/path/to/bin/freeswitch python scripts/bench_sip.py --max-rate 200 --step-seconds 10
 """
 
 from gevent import monkey

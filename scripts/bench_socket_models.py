@@ -16,7 +16,7 @@ the same flow as a native dialplan, on scripts/bench_sip.py's harness:
 For each rate it prints FreeSWITCH's CPU per call and that of this process
 (the apps and the callback server, idle here), and the ratio to native.
 
-    FREESWITCH_BIN=/opt/freeswitch/bin/freeswitch python scripts/bench_socket_models.py --rates 40,80
+    FREESWITCH_BIN=/path/to/bin/freeswitch python scripts/bench_socket_models.py --rates 40,80
 """
 
 from gevent import monkey
