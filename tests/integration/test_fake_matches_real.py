@@ -86,9 +86,17 @@ def assert_same_events(real: list, fake: list) -> None:
 
     def split(events):
         cut = next((i for i, e in enumerate(events) if e[0] == "CHANNEL_HANGUP"), len(events))
-        after = [e for e in events[cut:] if e != ("disconnect", "linger")]
+        before, after = events[:cut], [e for e in events[cut:] if e != ("disconnect", "linger")]
+        far_end = not any(e[:2] == ("CHANNEL_EXECUTE_COMPLETE", "hangup") for e in after)
+        interrupted = next((i for i, e in enumerate(after) if e[0] == "CHANNEL_EXECUTE_COMPLETE"), None)
+        if far_end and interrupted is not None and after[interrupted][1] != "socket":
+            # The far end hung up: FreeSWITCH fires CHANNEL_HANGUP from the
+            # thread that hung the channel up while the session's thread ends
+            # the application it was running, so the two come in either order
+            # (both seen on 1.11.1). That completion counts as before the hangup.
+            before, after = [*before, after[interrupted]], after[:interrupted] + after[interrupted + 1 :]
         final = [e for e in after if e == ("disconnect", "disconnect")]
-        return events[:cut], [e for e in after if e not in final], final
+        return before, [e for e in after if e not in final], final
 
     report = "\nreal " + "\n     ".join(map(str, real)) + "\nfake " + "\n     ".join(map(str, fake))
     real_before, real_after, real_end = split(real)
