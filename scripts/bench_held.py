@@ -332,11 +332,7 @@ def main(argv=None):
         print("interrupted", file=sys.stderr)
     finally:
         bench.stop()
-    if bench.callserver_log:
-        problems = [
-            line for line in bench.callserver_log.read_text().splitlines() if " WARNING " in line or " ERROR " in line
-        ]
-        print(f"call-server log: {len(problems)} warnings/errors ({bench.callserver_log})")
+    base.print_log_problems(bench)
     if results:
         report(results, modes)
     print(

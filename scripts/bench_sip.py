@@ -349,6 +349,15 @@ def stop_process(proc, sig=signal.SIGTERM, timeout=10.0):
         pass
 
 
+def print_log_problems(bench) -> None:
+    """How many warnings and errors the call server logged in the run."""
+    if bench.callserver_log:
+        problems = [
+            line for line in bench.callserver_log.read_text().splitlines() if " WARNING " in line or " ERROR " in line
+        ]
+        print(f"call-server log: {len(problems)} warnings/errors ({bench.callserver_log})")
+
+
 def fmt(value, spec=".0f", none="-"):
     return none if value is None else format(value, spec)
 
@@ -1007,11 +1016,7 @@ def main(argv=None):
     )
     if summary:
         print(summary[0])
-    if bench.callserver_log:
-        problems = [
-            line for line in bench.callserver_log.read_text().splitlines() if " WARNING " in line or " ERROR " in line
-        ]
-        print(f"call-server log: {len(problems)} warnings/errors ({bench.callserver_log})")
+    print_log_problems(bench)
     if len(modes) == 2 and results:
         report(results, warm, sustained, modes, capped)
     print(
