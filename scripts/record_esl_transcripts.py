@@ -228,6 +228,39 @@ def hold(rig):
     finish(s)
 
 
+def hold_stop(rig):
+    """Hold audio as a looped execute (``loops: -1``): each round completes with
+    the same Application-UUID while ``current_loop`` counts; uuid_break ends
+    the loop; a second loop is ended by uuid_bridge to another call, and when
+    that call hangs up our call goes on."""
+    rig.originate()
+    s = rig.record(rig.session())
+    start_call(s)
+    run(s, "answer")
+    run(s, "multiset", "park_after_bridge=true hangup_after_bridge=false")
+    rounds = []
+    s.execute_looped("playback", "silence_stream://600", rounds.append)
+    wait_until(lambda: len(rounds) >= 2, 10)
+    assert rig.esl.api(f"uuid_getvar {s.uuid} current_loop").strip().isdigit()
+    rig.esl.api(f"uuid_break {s.uuid} all")
+    gevent.sleep(1.5)
+    assert rig.esl.api(f"uuid_getvar {s.uuid} current_loop").strip() == "_undef_"
+    ended_at = len(rounds)
+    gevent.sleep(1.0)
+    assert len(rounds) == ended_at, "uuid_break did not end the loop"
+    taken = []
+    s.execute_looped("playback", "silence_stream://600", taken.append)
+    agent = rig.originate()
+    gevent.spawn(helper, rig.session(), ("answer", None), ("park", None))
+    gevent.sleep(1.5)
+    rig.esl.api(f"uuid_bridge {s.uuid} {agent}")
+    gevent.sleep(1.0)
+    rig.esl.api(f"uuid_kill {agent}")
+    gevent.sleep(0.5)
+    run(s, "playback", "silence_stream://300")
+    finish(s)
+
+
 def record_mask(rig):
     """record_session, record_session_mask, record_session_unmask, stop_record_session."""
     rig.originate()
@@ -316,7 +349,7 @@ def bridge_outcomes(rig):
     finish(s)
 
 
-SCENARIOS = {f.__name__: f for f in (avmd, avmd_inbound, hold, record_mask, conference_end, bridge_outcomes)}
+SCENARIOS = {f.__name__: f for f in (avmd, avmd_inbound, hold, hold_stop, record_mask, conference_end, bridge_outcomes)}
 
 
 def local_addresses():

@@ -608,6 +608,31 @@ def test_live_control_apis(env):
     assert call.vars["vox_check"] == "${vox_injected}"  # expansion disabled by our dialplan
 
 
+def test_uuid_break_stops_a_looped_execute_not_endless_playback(env):
+    """A sendmsg execute with ``loops: -1`` is a broadcast that uuid_break
+    ends; endless_playback only starts its next round (hold_stop.*.log)."""
+    sw, srv = env
+    call, c, _ = start_call(sw, srv)
+    ib = inbound(sw, events=None)
+    c.execute("playback", "silence_stream://1000", uuid="aaaaaaaa-0000-0000-0000-000000000001", extra="loops: -1\n")
+    c.until(is_ev("CHANNEL_EXECUTE_COMPLETE", "playback"))  # one round done, the loop goes on
+    assert ib.api("uuid_getvar %s current_loop" % call.uuid).body.isdigit()
+    assert ib.api("uuid_break %s all" % call.uuid).body == b"+OK\n"
+    c.until(is_ev("CHANNEL_EXECUTE_COMPLETE", "playback"))
+    gevent.sleep(0.1)
+    assert ib.api("uuid_getvar %s current_loop" % call.uuid).body == b"_undef_"
+    rounds = sum(app == "playback" for app, _ in call.executed)
+    gevent.sleep(0.1)
+    assert sum(app == "playback" for app, _ in call.executed) == rounds  # no round after the break
+    c.execute("endless_playback", "silence_stream://1000")
+    c.until(is_ev("CHANNEL_EXECUTE", "endless_playback"))
+    assert ib.api("uuid_break %s all" % call.uuid).body == b"+OK\n"
+    gevent.sleep(0.2)
+    assert call._running == ["socket", "endless_playback"]  # still playing
+    ib.api("uuid_kill %s" % call.uuid)
+    c.until(is_ev("CHANNEL_EXECUTE_COMPLETE", "endless_playback"))
+
+
 def test_originate_answer_and_busy(env):
     sw, _srv = env
     other = OutboundServer()

@@ -60,6 +60,8 @@ def api_uuid_break(switch, arg, session):
         return "-ERR No such channel!\n"
     if len(argv) > 1 and "all" in argv[1]:
         del c._private[:]
+    if c._broadcast:
+        c._stop_broadcast = True  # switch_channel_stop_broadcast
     if c._running:
         c._break = True
     c._wake.set()

@@ -121,6 +121,8 @@ class FakeCall(ChannelData, PrivateEventParsing):
         self._dtmf = []
         self._wake = GEvent()
         self._break = False
+        self._broadcast = False  # CF_BROADCAST: a sendmsg execute runs
+        self._stop_broadcast = False
         self._private = []
         self._event_lock = 0
         self._running = []

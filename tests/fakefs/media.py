@@ -242,12 +242,11 @@ def app_echo(call, arg):
 
 @application("endless_playback", media=True)
 def app_endless_playback(call, arg):
-    """Plays the file over and over until broken (uuid_break, uuid_bridge) or hung up."""
+    """Plays the file over and over until hung up or taken away (uuid_bridge):
+    a break ends one round, not the loop (mod_dptools; hold.outbound.log)."""
     while not call.down:
-        reason, _ = play_file(call, arg)
+        play_file(call, arg)
         if call._transfer is not None:
             # Taken away by uuid_bridge (hold.outbound.log).
             call.set_var("current_application_response", "PLAYBACK ERROR")
-            break
-        if reason != "done":
             break

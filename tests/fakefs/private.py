@@ -5,9 +5,14 @@
 the PRIVATE_COMMAND event fired for each parsed message.
 """
 
+import time
+
 from . import wire
 from .causes import str2cause
 from .expand import switch_true
+
+# switch_ivr_parse_event ends a loop whose round took under half a second.
+SHORTEST_ROUND_S = 0.5
 
 
 class PrivateEvent:
@@ -73,6 +78,12 @@ class PrivateEventParsing:
                         loops = 1
                 if not app:
                     return
+                # A sendmsg execute is a broadcast (CF_BROADCAST, unless one
+                # already runs): uuid_break stops it, loops included.
+                self._stop_broadcast = False
+                outer = not self._broadcast
+                self._broadcast = True
+                shortest = SHORTEST_ROUND_S * self.switch.time_scale
                 x = 0
                 while x < loops or loops < 0:
                     if pev.get("event-uuid"):
@@ -81,12 +92,18 @@ class PrivateEventParsing:
                         self.set_var("app_uuid_name", pev.get("event-uuid-name"))
                     self.set_var("current_loop", x + 1)
                     self.set_var("total_loops", loops)
+                    began = time.monotonic()
                     ok = self.execute_application(app, arg)
                     x += 1
-                    if not ok or self.down or self._kicked:
+                    if not ok or self.down or self._kicked or self._transfer is not None:
+                        break
+                    if self._stop_broadcast or time.monotonic() - began < shortest:
                         break
                 self.set_var("current_loop", None)
                 self.set_var("total_loops", None)
+                if outer or self._stop_broadcast:
+                    self._broadcast = False
+                self._stop_broadcast = False
             elif cmd == "hangup":
                 self._hangup(str2cause(pev.get("hangup-cause")), from_app=True)
         finally:

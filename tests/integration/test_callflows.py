@@ -503,6 +503,32 @@ def test_collect_drops_keys_pressed_before_it(voxology, callback_server, dial, b
     assert callback_server.of_type("call_ended")[0]["key_presses"] == [{"name": "code", "digits": ""}]
 
 
+def test_collect_drops_a_key_pressed_during_a_slow_callback(voxology, callback_server, dial):
+    """A key pressed while the flow waits 3 s for its next actions (no
+    application runs, so nothing reads it until the next one starts) is not
+    taken by the COLLECT those actions begin with."""
+
+    def slow(request):
+        gevent.sleep(3.0)
+        return collect_flow("Enter.", then_say=False, num_digits=1, timeout=1000)
+
+    slow_url = callback_server.route("/slow", slow)
+    flow = {"actions": [{"type": "SAY", "params": {"text": "Hi."}}, {"type": "REDIRECT", "params": {"url": slow_url}}]}
+    provision(callback_server.static("/c", flow))
+    call = dial()
+    assert callback_server.wait_for(lambda: any(r["path"] == "/slow" for r in callback_server.requests), 15)
+    gevent.sleep(1.0)
+    pressed = call.press("5")
+    finished(call, callback_server, timeout=20)
+
+    dtmf = call.watcher.of(call.uuid, "DTMF")
+    assert [e.get("DTMF-Digit") for e in dtmf] == ["5"] and dtmf[0].at >= pressed - 0.05
+    collect = call.watcher.of(call.uuid, "CHANNEL_EXECUTE", "play_and_get_digits")[0]
+    assert dtmf[0].at < collect.at  # pressed during the wait, before the COLLECT began
+    assert collected(call.watcher.completed(call.uuid, "play_and_get_digits")[0]) is None
+    assert callback_server.of_type("call_ended")[0]["key_presses"] == [{"name": "code", "digits": ""}]
+
+
 def test_key_does_not_cut_a_pause(voxology, callback_server, dial):
     """A key pressed during a PAUSE outside any COLLECT: the PAUSE lasts its length."""
     provision(

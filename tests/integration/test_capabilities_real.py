@@ -5,6 +5,7 @@ duration) runs them on the live call's channel.
 """
 
 import os
+import time
 
 import gevent
 
@@ -101,6 +102,32 @@ def test_a_held_call_taken_by_uuid_bridge_on_a_real_switch(
     outcome = outcomes["hold"]
     assert outcome.reason == "taken" and outcome.taken_by == agents[0], outcome
     assert outcome.talk_seconds >= 0.5 and outcomes["up"]
+
+
+def test_a_hold_that_times_out_ends_its_audio_on_a_real_switch(
+    voxology,  # noqa: F811 (a fixture)
+    callback_server,
+    dial,  # noqa: F811
+    monkeypatch,
+):
+    """uuid_break ends the looped hold audio (endless_playback would play on),
+    so the flow goes on at once with its next application."""
+    outcomes = {}
+
+    def script(channel):
+        hold = channel.holding()
+        hold.start([Silence(300)])
+        outcomes["hold"] = hold.wait(2.0)
+        stopped = time.monotonic()
+        channel.pause(300)
+        outcomes["next_took"] = time.monotonic() - stopped
+
+    monkeypatch.setitem(base.REGISTRY, "TEST_CAPABILITIES", capability_action(script))
+    provision(callback_server.static("/caps", {"actions": [{"type": "TEST_CAPABILITIES"}, {"type": "HANGUP"}]}))
+    call = dial()
+    finished(call, callback_server, timeout=30)
+    assert outcomes["hold"].reason == "timeout", outcomes
+    assert outcomes["next_took"] < 2.0, outcomes  # not queued behind a hold loop
 
 
 def test_bridge_busy_then_answered_on_a_real_switch(voxology, callback_server, dial, monkeypatch):  # noqa: F811

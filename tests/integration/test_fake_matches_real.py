@@ -33,9 +33,11 @@ def shape(wire) -> tuple[list, list]:
 
     The two are kept apart because FreeSWITCH answers commands from the
     socket's thread and runs applications on the session's: how replies
-    interleave with events is timing, not behaviour.
+    interleave with events is timing, not behaviour.  A looped execute's
+    rounds count once.
     """
     parser, out = Parser(), []
+    looping = ""  # a looped execute completes every round with one Application-UUID
     for direction, data in wire:
         if direction != "<":
             continue
@@ -56,6 +58,9 @@ def shape(wire) -> tuple[list, list]:
                 event = parse_event(message.body)
                 key = (event.name,)
                 if event.name == "CHANNEL_EXECUTE_COMPLETE":
+                    if event.get("Application-UUID") == looping:
+                        continue  # how many rounds played is timing
+                    looping = event.get("Application-UUID", "")
                     key += (event.get("Application"), event.get("Application-Response"))
                 elif event.name in ("CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"):
                     key += (event.get("Hangup-Cause"),)
@@ -288,13 +293,21 @@ def detector_started_and_stopped(channel, esl):
 
 def hold_taken_by_uuid_bridge(channel, esl):
     hold = channel.holding()
-    hold.start([Silence(500)])
+    hold.start([Silence(300)])
     agent = esl.api(f"originate loopback/{DID} &park", timeout=30).split()[1]
     gevent.sleep(0.5)
     assert esl.api(f"uuid_bridge {channel.info.uuid} {agent}").startswith("+OK")
     gevent.sleep(1.0)
     esl.api(f"uuid_kill {agent}")
     assert hold.wait(10).reason == "taken"
+    channel.pause(200)
+
+
+def hold_times_out(channel, esl):
+    hold = channel.holding()
+    hold.start([Silence(300)])
+    outcome = hold.wait(2.5)
+    assert outcome.reason == "timeout" and 2.4 < outcome.waited_seconds < 4, outcome
     channel.pause(200)
 
 
@@ -307,6 +320,7 @@ CAPABILITY_CASES = {
         record_session,
         detector_started_and_stopped,
         hold_taken_by_uuid_bridge,
+        hold_times_out,
     )
 }
 RECORDINGS = "/tmp"

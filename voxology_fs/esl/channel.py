@@ -245,6 +245,17 @@ class EslChannel(Channel):
             log.warning("call %s: %s %s failed: %s", self.info.uuid, app, arg, exc)
             raise CallEnded(self.hangup_cause) from None
 
+    def _fire_looped(self, app: str, arg: str | None, on_round) -> str:
+        """Queue an application FreeSWITCH repeats until broken; returns its Event-UUID."""
+        if not self.is_up:
+            raise CallEnded(self.hangup_cause)
+        try:
+            self._confirm_set_up()
+            return self.session.execute_looped(app, arg, on_round)
+        except (NotConnectedError, CommandTimeout, CommandError) as exc:
+            log.warning("call %s: looped %s %s failed: %s", self.info.uuid, app, arg, exc)
+            raise CallEnded(self.hangup_cause) from None
+
     def _run(
         self, app: str, arg: str | None = None, interruptible: bool = False, timeout: float | None = None
     ) -> Event:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid as uuidlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 import gevent
@@ -213,6 +213,8 @@ class OutboundSession(EslConnection):
         self.hungup = gevent.event.Event()
         self.hangup_event: Event | None = None
         self._executions: dict[str, gevent.event.AsyncResult] = {}
+        # Looped executions: every round's completion goes to the callback.
+        self._looped: dict[str, Callable[[Event], None]] = {}
         # When our first application (sendmsg execute) was written, for the
         # set-up latency figure.
         self.first_app_written_at: float | None = None
@@ -303,12 +305,38 @@ class OutboundSession(EslConnection):
             raise CommandError(f"{app}: {reply.reply_text}")
         return result
 
+    def execute_looped(self, app: str, arg: str | None, on_round: Callable[[Event], None]) -> str:
+        """Run an application over and over until broken; returns its Event-UUID.
+
+        FreeSWITCH repeats it (``loops: -1``) and ends the loop on
+        ``uuid_break``, on a state change (``uuid_bridge``), on hangup, or
+        after a round shorter than half a second.  Each round's completion is
+        handed to ``on_round`` until :meth:`forget_looped`.
+        """
+        event_uuid = str(uuidlib.uuid4())
+        self._looped[event_uuid] = on_round
+        try:
+            reply = self.send_raw(encode_execute(app, arg, event_uuid, loops=-1), on_written=self._mark_first_write)
+        except Exception:
+            self._looped.pop(event_uuid, None)
+            raise
+        if reply.reply_text.startswith("-ERR"):
+            self._looped.pop(event_uuid, None)
+            raise CommandError(f"{app}: {reply.reply_text}")
+        return event_uuid
+
+    def forget_looped(self, event_uuid: str) -> None:
+        self._looped.pop(event_uuid, None)
+
     def on_event(self, event: Event) -> None:
         name = event.name
         if name == "CHANNEL_EXECUTE_COMPLETE":
-            result = self._executions.pop(event.get("Application-UUID", ""), None)
+            app_uuid = event.get("Application-UUID", "")
+            result = self._executions.pop(app_uuid, None)
             if result is not None:
                 result.set(event)
+            elif app_uuid in self._looped:
+                self._looped[app_uuid](event)
         elif name == "CHANNEL_HANGUP" or name == "CHANNEL_HANGUP_COMPLETE":
             if self.hangup_event is None or name == "CHANNEL_HANGUP_COMPLETE":
                 self.hangup_event = event

@@ -1,15 +1,18 @@
 """Holding on FreeSWITCH: hold audio on our call until another call takes it.
 
-The hold audio is ``endless_playback``.  Another call takes ours with
+The hold audio is ``playback`` repeated by FreeSWITCH itself (``sendmsg``
+with ``loops: -1``), not ``endless_playback``: that one plays on after
+``uuid_break`` (its loop continues on a break), while a looped execute is a
+broadcast, which ``uuid_break`` stops.  Another call takes ours with
 ``uuid_bridge`` (an agent's flow, from outside this socket): FreeSWITCH ends
-the playback and bridges the two; ``park_after_bridge`` keeps our caller
-when the agent hangs up, so our flow goes on.
+the loop and bridges the two; ``park_after_bridge`` keeps our caller when the
+agent hangs up, so our flow goes on.  Recorded in
+``tests/data/esl-transcripts/hold.*`` and ``hold_stop.*``.
 
-Known limit: FreeSWITCH's ``endless_playback`` goes on playing after
-``uuid_break`` (its loop continues on a break; recorded in
-``tests/data/esl-transcripts/hold.*``), so ``stop()`` and a timeout end the
-hold only on the fake switch.  The hold audio must become something a break
-ends before QUEUE builds on this.
+Every round completes with the same Application-UUID, so a completion alone
+does not say whether the loop ended: ``current_loop`` is set while it runs.
+FreeSWITCH also ends a loop after a round shorter than half a second, so
+every round ends with a pause.
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ from .protocol import Event
 
 # How long an ended hold audio waits for the bridge that ended it.
 BRIDGE_GRACE_S = 5.0
+# FreeSWITCH ends a loop whose round took under 500 ms: a pause after each
+# round of hold audio, and a second of silence when there is none.
+ROUND_PAUSE_MS = 500
+SILENT_ROUND_MS = 1000
 
 
 class EslHolding(EslCapability[HoldOutcome], Holding):
@@ -38,6 +45,7 @@ class EslHolding(EslCapability[HoldOutcome], Holding):
         self.taken_by = ""
         self.taken_at: float | None = None
         self.audio_ended = False
+        self._loop_uuid = ""
 
     def start(self, prompts: list[Prompt]) -> None:
         self._begin()
@@ -45,7 +53,24 @@ class EslHolding(EslCapability[HoldOutcome], Holding):
         self._listen("CHANNEL_UNBRIDGE", self._on_unbridge)
         self.channel._fire("multiset", "park_after_bridge=true hangup_after_bridge=false")
         self.channel._ensure_tts(prompts)
-        self._run_app("endless_playback", fsargs.prompt_list(prompts or [Silence(1000)]))
+        rounds: list[Prompt] = [*prompts, Silence(ROUND_PAUSE_MS)] if prompts else [Silence(SILENT_ROUND_MS)]
+        self._loop_uuid = self.channel._fire_looped("playback", fsargs.prompt_list(rounds), self._on_round)
+
+    def _on_round(self, event: Event) -> None:
+        # In a greenlet of its own: deciding may ask the switch.
+        gevent.spawn(self._after_round, event)
+
+    def _after_round(self, event: Event) -> None:
+        if self.finished.is_set() or self.audio_ended:
+            return
+        if not (self.stop_reason or self.bridged.is_set()) and self.channel.is_up and self._still_looping():
+            return
+        self.channel.session.forget_looped(self._loop_uuid)
+        self._on_completed(event)
+
+    def _still_looping(self) -> bool:
+        reply = self._api(f"uuid_getvar {self.uuid} current_loop").strip()
+        return reply.isdigit()
 
     def _on_bridge(self, event: Event) -> None:
         other = event.get("Other-Leg-Unique-ID") or event.get("Bridge-B-Unique-ID") or ""
@@ -76,6 +101,7 @@ class EslHolding(EslCapability[HoldOutcome], Holding):
         waited_until = self.taken_at or time.monotonic()
         talk = round(time.monotonic() - self.taken_at, 3) if self.taken_at else 0.0
         self.outcome = HoldOutcome(reason, self.taken_by, round(waited_until - self.started_at, 3), talk)
+        self.channel.session.forget_looped(self._loop_uuid)
         self._finish()
 
     def _on_call_ended(self) -> None:

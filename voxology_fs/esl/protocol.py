@@ -261,15 +261,19 @@ def encode_command(command: str, headers: dict[str, str] | None = None, body: st
     return ("\n".join(lines) + "\n\n").encode("utf-8") + payload
 
 
-def encode_execute(app: str, arg: str | None, event_uuid: str, event_lock: bool = False) -> bytes:
+def encode_execute(app: str, arg: str | None, event_uuid: str, event_lock: bool = False, loops: int = 1) -> bytes:
     """A ``sendmsg`` that runs one dialplan application on the channel.
 
     The argument travels as a header when it is a plain one-line string and
     as a ``text/plain`` body otherwise, which FreeSWITCH reads verbatim.
+    ``loops`` (-1: until broken) repeats it; each round completes with the
+    same ``Application-UUID``.
     """
     headers = {"call-command": "execute", "execute-app-name": app, "Event-UUID": event_uuid}
     if event_lock:
         headers["event-lock"] = "true"
+    if loops != 1:
+        headers["loops"] = str(loops)
     if arg is None or arg == "":
         return encode_command("sendmsg", headers)
     if "\n" in arg or "\r" in arg or arg != arg.strip():
