@@ -15,6 +15,7 @@ from voxology_fs.esl.protocol import Parser, message_to_event
 from voxology_fs.esl.times import switch_time
 from voxology_fs.settings import Switch
 from voxology_fs.switches import Switches
+from voxology_fs.timeutil import parse_iso
 from voxology_fs.watcher import LegEnd
 
 EPOCH = dt.datetime(1970, 1, 1)
@@ -138,6 +139,9 @@ def test_a_completed_call_gets_the_switch_answer_and_end_times(db, settings, cal
         assert call.duration_ms == int((hangup - call.start_time).total_seconds() * 1000)
         [ended] = of_type(callback_server, "call_ended")
         assert ended["status"] == "completed"
+        # The callback already carries the switch's hangup time (CHANNEL_HANGUP's
+        # moment), within milliseconds of the record's.
+        assert abs(parse_iso(ended["end_time"]) - hangup) < dt.timedelta(milliseconds=50), (ended, hangup)
         doc = acme.get(f"/Calls/{call_id}").get_json()
         assert doc["duration"] == call.duration_ms
         assert doc["talk_time"] == int((hangup - answered).total_seconds() * 1000)

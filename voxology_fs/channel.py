@@ -113,6 +113,11 @@ class Channel(abc.ABC):
         """When the call was answered, as the switch tells it (None if it does not)."""
         return None
 
+    @property
+    def ended_at(self) -> dt.datetime | None:
+        """When the call hung up, as the switch tells it (None if it does not)."""
+        return None
+
     def ensure_answered(self) -> None:
         # The interpreter answers right before the first action that needs
         # media (``Action.needs_media``), so that REJECT can still refuse the

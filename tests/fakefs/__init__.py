@@ -39,7 +39,7 @@ FakeCall
 
 Layout: ``switch`` (FakeSwitch: event bus, inbound ESL, API dispatch), ``channel`` (FakeCall:
 state, events, waiting, application execution; with ``channel_data`` and ``private``),
-``listener`` (ESL connections), ``wire``, ``expand``, ``causes``, and one module per family of
+``listener`` (ESL connections, with ``subscriptions``), ``wire``, ``expand``, ``causes``, and one module per family of
 applications and API commands: ``control``, ``media``, ``record``, ``bridge``, ``conference``,
 ``fifo``, ``socket_app``, ``api``.  Each family registers itself in ``registry``
 (``@application(name)``, ``@api_command(name)``, ``switch_state(name, factory)``); a new

@@ -1,8 +1,9 @@
-"""Private events (``sendmsg``) queued on a fake channel.
+"""Private events (``sendmsg``) queued on a fake channel, and waiting inside an application.
 
 ``PrivateEventParsing`` is a part of ``FakeCall``: switch_ivr_parse_event for
-``execute`` (``loops``, ``Event-UUID``, ``event-lock``) and ``hangup``, and
-the PRIVATE_COMMAND event fired for each parsed message.
+``execute`` (``loops``, ``Event-UUID``, ``event-lock``) and ``hangup``, the
+PRIVATE_COMMAND event fired for each parsed message, and the wait loop every
+media application runs (keys, breaks, nested private events).
 """
 
 import time
@@ -109,3 +110,60 @@ class PrivateEventParsing:
         finally:
             if lock:
                 self._event_lock -= 1
+
+    def _take_dtmf(self, want):
+        """Dequeue the first queued key accepted by want (True = any key)."""
+        for i, d in enumerate(self._dtmf):
+            if want is True or d in want:
+                del self._dtmf[i]
+                self.fire(
+                    "DTMF",
+                    post=[("DTMF-Digit", d), ("DTMF-Duration", 2000), ("DTMF-Source", "RTP" if self.sip else "APP")],
+                )
+                return d
+        return None
+
+    def _wait(self, timeout, dtmf=None, media=False, breakable=True, stop_on_key=False):
+        """Wait inside an application; parses queued private events (nested execution).
+
+        timeout: seconds or None; dtmf: None, True (any key) or a string of keys;
+        stop_on_key: end at the first queued key, leaving it queued.
+        Returns (reason, key) with reason 'timeout', 'dtmf', 'break' or 'hangup'.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if self.down:
+                return "hangup", None
+            if breakable and self._break:
+                self._break = False
+                return "break", None
+            if self._kicked:
+                return "break", None
+            if dtmf is not None:
+                d = self._take_dtmf(dtmf)
+                if d is not None:
+                    return "dtmf", d
+            if stop_on_key and self._dtmf:
+                return "dtmf", None
+            if self._can_nest():
+                started = time.monotonic()
+                self._parse_next_private()
+                if media and deadline is not None:
+                    deadline += time.monotonic() - started
+                continue
+            if deadline is None:
+                remaining = None
+            else:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return "timeout", None
+            self._wake.clear()
+            self._wake.wait(remaining)
+
+    def _wait_kicked(self):
+        """Wait (parsing private events) until hung up or kicked out of a conference or queue."""
+        self._kicked = False
+        try:
+            self._wait(None, breakable=False)
+        finally:
+            self._kicked = False

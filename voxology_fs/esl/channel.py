@@ -7,6 +7,7 @@ the call's hangup, or a live-control message, whichever comes first.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections import deque
 from collections.abc import Mapping
@@ -46,6 +47,8 @@ SIP_REJECT_CAUSES = {
 }
 # Our own cause for a call whose switch connection broke.
 LOST_CONNECTION = "SWITCH_CONNECTION_LOST"
+# How long our hangup waits for its CHANNEL_HANGUP after the disconnect notice.
+HANGUP_EVENT_WAIT_S = 1.0
 
 COLLECT_VARIABLE = "vox_collected"
 
@@ -337,6 +340,18 @@ class EslChannel(Channel):
         except CallEnded:
             return
         self.session.hungup.wait(timeout=10)
+        # The hangup's own event says when and why; it may follow the notice.
+        gevent.wait([self.session.hangup_told, self.session.closed], count=1, timeout=HANGUP_EVENT_WAIT_S)
+
+    @property
+    def ended_at(self) -> dt.datetime | None:
+        # CHANNEL_HANGUP carries no hangup time yet (CHANNEL_HANGUP_COMPLETE,
+        # which the watcher records, does): the moment it was fired is within
+        # milliseconds of it.
+        event = self.session.hangup_event
+        if event is None:
+            return None
+        return switch_time(event.get("Caller-Channel-Hangup-Time")) or switch_time(event.get("Event-Date-Timestamp"))
 
     def play(self, prompts: list[Prompt], loops: int = 1) -> None:
         for _ in range(max(1, loops)):

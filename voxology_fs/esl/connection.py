@@ -212,6 +212,8 @@ class OutboundSession(EslConnection):
         self.uuid = ""  # the channel's, from the connect reply
         self.hungup = gevent.event.Event()
         self.hangup_event: Event | None = None
+        # Set with hangup_event; hungup may come first, from the disconnect notice.
+        self.hangup_told = gevent.event.Event()
         self._executions: dict[str, gevent.event.AsyncResult] = {}
         # Looped executions: every round's completion goes to the callback.
         self._looped: dict[str, Callable[[Event], None]] = {}
@@ -340,6 +342,7 @@ class OutboundSession(EslConnection):
         elif name == "CHANNEL_HANGUP" or name == "CHANNEL_HANGUP_COMPLETE":
             if self.hangup_event is None or name == "CHANNEL_HANGUP_COMPLETE":
                 self.hangup_event = event
+            self.hangup_told.set()
             self.hungup.set()
         super().on_event(event)
 

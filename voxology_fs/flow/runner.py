@@ -303,7 +303,9 @@ class CallFlowRunner:
                 self.channel.hangup()
         except CallEnded:
             pass
-        state.end_time = utcnow()
+        # The switch's own hangup time when it told us (the watcher records
+        # the same later), so call_ended and the record agree.
+        state.end_time = self.channel.ended_at or utcnow()
         state.hangup_cause = getattr(self.channel, "hangup_cause", None) or "NORMAL_CLEARING"
         if state.status not in ("rejected", "busy"):
             if self.channel.answered:
