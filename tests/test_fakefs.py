@@ -608,17 +608,28 @@ def test_live_control_apis(env):
     assert call.vars["vox_check"] == "${vox_injected}"  # expansion disabled by our dialplan
 
 
+@need_transcripts
 def test_uuid_break_stops_a_looped_execute_not_endless_playback(env):
     """A sendmsg execute with ``loops: -1`` is a broadcast that uuid_break
     ends; endless_playback only starts its next round (hold_stop.*.log)."""
     sw, srv = env
     call, c, _ = start_call(sw, srv)
     ib = inbound(sw, events=None)
-    c.execute("playback", "silence_stream://1000", uuid="aaaaaaaa-0000-0000-0000-000000000001", extra="loops: -1\n")
+    recorded = [
+        dict(parse_event_body(b)[0]).get("Application-UUID")
+        for _d, h, b, _r in parse_transcript(os.path.join(TRANSCRIPTS, "hold_stop.outbound.log"))
+        if dict(h).get("Content-Type") == "text/event-plain"
+        and ("Event-Name", "CHANNEL_EXECUTE_COMPLETE") in parse_event_body(b)[0]
+        and ("Application", "playback") in parse_event_body(b)[0]
+    ]
+    assert max(recorded.count(u) for u in recorded) >= 2  # the real switch: rounds share one Application-UUID
+    loop = "aaaaaaaa-0000-0000-0000-000000000001"
+    c.execute("playback", "silence_stream://1000", uuid=loop, extra="loops: -1\n")
     c.until(is_ev("CHANNEL_EXECUTE_COMPLETE", "playback"))  # one round done, the loop goes on
     assert ib.api("uuid_getvar %s current_loop" % call.uuid).body.isdigit()
     assert ib.api("uuid_break %s all" % call.uuid).body == b"+OK\n"
-    c.until(is_ev("CHANNEL_EXECUTE_COMPLETE", "playback"))
+    last = c.until(is_ev("CHANNEL_EXECUTE_COMPLETE", "playback"))[-1].event
+    assert last["Application-UUID"] == loop
     gevent.sleep(0.1)
     assert ib.api("uuid_getvar %s current_loop" % call.uuid).body == b"_undef_"
     rounds = sum(app == "playback" for app, _ in call.executed)

@@ -59,7 +59,9 @@ def app_playback(call, arg):
     reason, key = play_file(call, path, terminators=terms)
     if reason == "dtmf":
         call.set_var("playback_terminator_used", key)
-    if reason == "hangup":
+    if reason == "hangup" or call._transfer is not None:
+        # Hung up, or taken away by uuid_bridge: the channel is not ready,
+        # which play_file reports as an error (hold_stop.outbound.log).
         call.set_var("current_application_response", "PLAYBACK ERROR")
     else:
         call.set_var("current_application_response", "FILE PLAYED")

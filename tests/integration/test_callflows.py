@@ -59,9 +59,13 @@ def esl_watch(freeswitch):
 
 
 @pytest.fixture
-def voxology(db, settings, freeswitch, call_server_port):
+def voxology(db, settings, freeswitch, call_server_port, request):
     """Our call server on the socket FreeSWITCH hands calls to."""
-    server = CallServer(settings.replace(outbound_port=call_server_port))
+    settings = settings.replace(outbound_port=call_server_port)
+    marker = request.node.get_closest_marker("callback_timeout")
+    if marker is not None:
+        settings = settings.replace(callback_timeout=marker.args[0])
+    server = CallServer(settings)
     server.start()
     yield server
     # StreamServer.stop() does not wait for the calls' greenlets: let them end
@@ -503,6 +507,7 @@ def test_collect_drops_keys_pressed_before_it(voxology, callback_server, dial, b
     assert callback_server.of_type("call_ended")[0]["key_presses"] == [{"name": "code", "digits": ""}]
 
 
+@pytest.mark.callback_timeout(6.0)
 def test_collect_drops_a_key_pressed_during_a_slow_callback(voxology, callback_server, dial):
     """A key pressed while the flow waits 3 s for its next actions (no
     application runs, so nothing reads it until the next one starts) is not

@@ -106,15 +106,14 @@ def test_a_pause_is_ended_from_another_link_and_the_flow_goes_on(rig):
     a_leg, session = sync_call(rig)
     controls = []
     session.register_handle("voxology::control", controls.append)
-    assert session.send(f"filter Unique-ID {a_leg}").reply_text.startswith("+OK")
+    assert session.send(f"filter Vox-Call-ID {a_leg}").reply_text.startswith("+OK")
     assert session.send("event plain CUSTOM voxology::control").reply_text.startswith("+OK")
-    wait_until(lambda: esl.api(f"uuid_getvar {a_leg} answer_epoch").strip() not in ("", "_undef_", "0"))
 
     pause = execute(session, "sleep", "60000")
     gevent.sleep(1.0)
     esl.send(
         "sendevent CUSTOM",
-        headers={"Event-Subclass": "voxology::control", "Unique-ID": a_leg, "Vox-Action": "redirect"},
+        headers={"Event-Subclass": "voxology::control", "Vox-Call-ID": a_leg, "Vox-Command": "redirect"},
     )
     gevent.sleep(0.5)
     assert not controls, "an event reached a sync socket while its application ran"
@@ -157,8 +156,9 @@ def test_a_conference_member_is_kicked_or_hung_up_from_another_link(rig):
     assert reply.startswith("+OK") and time.monotonic() - kicked_at < 1.0
     assert esl.api(f"uuid_getvar {a_leg} conference_member_id").strip().isdigit()  # the last member id stays
 
-    member = execute(session, "conference", f"{room}@default")
-    wait_until(lambda: member_id != esl.api(f"uuid_getvar {a_leg} conference_member_id").strip())
+    esl.api(f"uuid_setvar {a_leg} conference_member_id")
+    member = execute(session, "conference", f"{room}-again@default")
+    wait_until(lambda: esl.api(f"uuid_getvar {a_leg} conference_member_id").strip().isdigit())
     killed_at = time.monotonic()
     esl.api(f"uuid_kill {a_leg} NORMAL_CLEARING")
     reply, _ = member.get(timeout=10)
@@ -166,33 +166,39 @@ def test_a_conference_member_is_kicked_or_hung_up_from_another_link(rig):
     session.exit()
 
 
-def test_a_waiting_caller_is_taken_by_another_call_through_fifo(rig):
+def test_a_waiting_caller_taken_through_fifo_lets_go_of_its_socket_and_comes_back(rig):
     """QUEUE on sync sockets: the caller waits in ``fifo Q in``; an agent's
-    ``fifo Q out nowait`` (in the agent's own sync socket) takes it.  Both
-    stay in their sockets; when the agent hangs up the caller's ``fifo``
-    reply comes and its flow goes on."""
-    _sync, _dialplan, esl = rig
+    ``fifo Q out nowait`` (in the agent's own sync socket) takes it.  The
+    caller's ``fifo`` then returns (``fifo_serviced_uuid`` names the agent)
+    and sets the channel to CS_HIBERNATE, which only happens once the socket
+    lets go (``exit``); the agent's thread bridges the two, and when the
+    agent hangs up ``transfer_after_bridge`` brings the caller back through
+    our dialplan on a new socket."""
+    _sync, dialplan, esl = rig
     queue = f"vfs-sync-{uuid.uuid4().hex[:8]}"
     bridged = []
     esl.register_handle("CHANNEL_BRIDGE", bridged.append)
     esl.send("event plain CHANNEL_BRIDGE")
-    caller, caller_socket = sync_call(rig)
+    caller, caller_socket = sync_call(rig, ",transfer_after_bridge=vox_resume:XML:voxology")
+    dialplan.wanted.add(caller)
     waiting = execute(caller_socket, "fifo", f"{queue} in")
     wait_until(lambda: esl.api(f"uuid_getvar {caller} current_application").strip() == "fifo")
     gevent.sleep(0.5)
     agent, agent_socket = sync_call(rig)
     taking = execute(agent_socket, "fifo", f"{queue} out nowait")
+    reply, _ = waiting.get(timeout=10)
+    assert reply.startswith("+OK")
+    assert esl.api(f"uuid_getvar {caller} fifo_serviced_uuid").strip() not in ("", "_undef_")
+    assert not any(caller in e.headers.values() for e in bridged), "bridged before the caller's socket let go"
+    caller_socket.send_raw(b"exit\n\n", timeout=5)
     wait_until(lambda: any({caller, agent} <= set(e.headers.values()) for e in bridged), 10)
     gevent.sleep(1.0)
-    assert not waiting.ready()
     esl.api(f"uuid_kill {agent} NORMAL_CLEARING")
-    reply, took = waiting.get(timeout=10)
-    assert reply.startswith("+OK") and took > 1.0
     taking.get(timeout=10)
-    reply, took = execute(caller_socket, "playback", "silence_stream://300").get(timeout=10)
-    assert reply.startswith("+OK") and took < 2
-    assert esl.api(f"uuid_getvar {caller} current_application_response").strip() == "FILE PLAYED"
-    caller_socket.exit()
+    resumed = dialplan.session(caller, timeout=10)
+    resumed.send_raw(encode_execute("playback", "silence_stream://300", str(uuid.uuid4())), timeout=10)
+    wait_until(lambda: esl.api(f"uuid_getvar {caller} current_application_response").strip() == "FILE PLAYED", 5)
+    resumed.exit()
 
 
 def test_uuid_bridge_from_outside_needs_the_socket_to_let_go_and_the_call_comes_back(rig):
