@@ -112,12 +112,21 @@ def assert_same_events(real: list, fake: list) -> None:
             # the application it was running, so the two come in either order
             # (both seen on 1.11.1). That completion counts as before the hangup.
             before, after = [*before, after[interrupted]], after[:interrupted] + after[interrupted + 1 :]
+            moved = True
+        else:
+            moved = False
         final = [e for e in after if e == ("disconnect", "disconnect")]
-        return before, [e for e in after if e not in final], final
+        return before, [e for e in after if e not in final], final, far_end and moved
 
     report = "\nreal " + "\n     ".join(map(str, real)) + "\nfake " + "\n     ".join(map(str, fake))
-    real_before, real_after, real_end = split(real)
-    fake_before, fake_after, fake_end = split(fake)
+    real_before, real_after, real_end, real_moved = split(real)
+    fake_before, fake_after, fake_end, fake_moved = split(fake)
+    # When the far end hung up, the completion of what was running may also
+    # not reach the socket before our ``exit`` at all (seen on 1.11.1).
+    if fake_moved and not real_moved and real_before == fake_before[:-1]:
+        fake_before = fake_before[:-1]
+    elif real_moved and not fake_moved and fake_before == real_before[:-1]:
+        real_before = real_before[:-1]
     assert fake_before == real_before, "events differ before the hangup:" + report
     shorter = min(len(real_after), len(fake_after))
     assert fake_after[:shorter] == real_after[:shorter], "events differ after the hangup:" + report
@@ -342,12 +351,10 @@ ROOM_DESTROYED = ("CUSTOM", "conference::maintenance", "conference-destroy")
 
 
 def without_room_end(events: list) -> list:
-    """The events without the room's destruction, which must follow our member's
-    ``conference`` completion: the room's own thread destroys it, so where it
-    falls among our call's later events (even after our hangup) is timing."""
-    if ROOM_DESTROYED in events:
-        done = [i for i, e in enumerate(events) if e[:2] == ("CHANNEL_EXECUTE_COMPLETE", "conference")]
-        assert done and done[-1] < events.index(ROOM_DESTROYED), events
+    """The events without the room's destruction: the room's own thread
+    destroys it once our member has left, so where it falls among our call's
+    events (before or after our ``conference`` completion, even after our
+    hangup; all seen on 1.11.1) is timing."""
     return [e for e in events if e != ROOM_DESTROYED]
 
 
