@@ -349,7 +349,31 @@ def bridge_outcomes(rig):
     finish(s)
 
 
-SCENARIOS = {f.__name__: f for f in (avmd, avmd_inbound, hold, hold_stop, record_mask, conference_end, bridge_outcomes)}
+def bridge_simultaneous(rig):
+    """Legs rung at once (``,``), as TRANSFER to several numbers, none
+    answering: FreeSWITCH's error/user_busy and a leg that rings out
+    originate_timeout (NO_ANSWER wins over the busy leg), then one leg that
+    rings out alone."""
+    rig.originate()
+    s = rig.record(rig.session())
+    start_call(s)
+    run(s, "answer")
+    run(s, "multiset", "continue_on_fail=true hangup_after_bridge=false")
+    done = s.execute_async("bridge", f"{{originate_timeout=2}}error/user_busy,loopback/{EXTEN}/default")
+    gevent.spawn(helper, rig.session(), ("ring_ready", None), ("sleep", "10000"))
+    done.get(timeout=20)
+    gevent.sleep(0.3)
+    done = s.execute_async("bridge", f"{{originate_timeout=2}}loopback/{EXTEN}/default")
+    gevent.spawn(helper, rig.session(), ("ring_ready", None), ("sleep", "10000"))
+    done.get(timeout=20)
+    gevent.sleep(0.3)
+    finish(s)
+
+
+SCENARIOS = {
+    f.__name__: f
+    for f in (avmd, avmd_inbound, hold, hold_stop, record_mask, conference_end, bridge_outcomes, bridge_simultaneous)
+}
 
 
 def local_addresses():

@@ -10,13 +10,18 @@ def test_readme_action_reference_matches_the_declarations():
     assert reference.replaced(text) == text, "run python -m voxology_fs.flow.reference"
 
 
+# The units rule: ring timeouts in seconds (as Make Call's), every other duration in milliseconds.
+RING_TIMEOUTS = {("TRANSFER", "timeout")}
+
+
 def test_every_action_and_param_is_documented_and_every_duration_has_its_unit():
     for kind, cls in REGISTRY.items():
         assert cls.__doc__, kind
         for param in cls.params_spec:
             assert param.doc, f"{kind} {param.name}"
-            looks_like_a_duration = "timeout" in param.name or param.name == "length"
-            assert (param.unit == "ms") == looks_like_a_duration, f"{kind} {param.name}"
+            looks_like_a_duration = "timeout" in param.name or param.name in ("length", "time_limit")
+            wanted = ("s" if (kind, param.name) in RING_TIMEOUTS else "ms") if looks_like_a_duration else ""
+            assert param.unit == wanted, f"{kind} {param.name}"
 
 
 def test_the_generator_rewrites_only_between_the_markers(tmp_path):
@@ -26,5 +31,5 @@ def test_the_generator_rewrites_only_between_the_markers(tmp_path):
     assert reference.main(["--readme", str(readme)]) == 0
     text = readme.read_text(encoding="utf-8")
     assert text.startswith("before\n") and text.endswith("after\n") and "stale" not in text
-    assert "* ``timeout`` (integer, ms, default ``5000``, 0 to 600000)" in text
+    assert "* ``timeout`` (integer, ms, default ``5000``, 0 to 600,000)" in text
     assert reference.main(["--check", "--readme", str(readme)]) == 0

@@ -704,6 +704,48 @@ def test_bridge(env):
     assert call.hangup_cause == "USER_BUSY"
 
 
+@need_transcripts
+def test_legs_rung_at_once(env):
+    """``,`` rings legs together: the first to answer wins, the others lose the
+    race; none answering ends NO_ANSWER once the ring time is out, as recorded
+    in bridge_simultaneous.outbound.log."""
+    recorded = [
+        dict(parse_event_body(b)[0]).get("variable_originate_disposition")
+        for _d, h, b, _r in parse_transcript(os.path.join(TRANSCRIPTS, "bridge_simultaneous.outbound.log"))
+        if dict(h).get("Content-Type") == "text/event-plain"
+        and ("Event-Name", "CHANNEL_EXECUTE_COMPLETE") in parse_event_body(b)[0]
+        and ("Application", "bridge") in parse_event_body(b)[0]
+    ]
+    assert recorded == ["NO_ANSWER", "NO_ANSWER"]
+    sw, srv = env
+    call, c, _ = start_call(sw, srv)
+    c.execute("answer")
+    c.execute("set", "continue_on_fail=true")
+    sw.originate_policy = lambda ds, vars: ("busy",) if "user_busy" in ds else ("noanswer",)
+    c.execute("bridge", "{originate_timeout=2}error/user_busy,loopback/4000/default")
+    done = c.until(is_ev("CHANNEL_EXECUTE_COMPLETE", "bridge"))[-1].event
+    assert done["variable_originate_disposition"] == recorded[0] and not call.down
+    sw.originate_policy = lambda ds, vars: ("busy",) if "4001" in ds else ("answer", 50)
+    c.execute(
+        "bridge",
+        "[origination_uuid=aaaaaaaa-0000-0000-0000-00000000000a]loopback/4001/default,"
+        "[origination_uuid=aaaaaaaa-0000-0000-0000-00000000000b]loopback/4002/default",
+    )
+    bridged = c.until(is_ev("CHANNEL_BRIDGE"))[-1].event
+    assert bridged["Other-Leg-Unique-ID"] == "aaaaaaaa-0000-0000-0000-00000000000b"
+    assert sw.calls["aaaaaaaa-0000-0000-0000-00000000000a"].hangup_cause == "USER_BUSY"
+    sw.calls["aaaaaaaa-0000-0000-0000-00000000000b"].hangup()
+    c.until(is_ev("CHANNEL_EXECUTE_COMPLETE", "bridge"))
+    sw.originate_policy = lambda ds, vars: ("answer", 50) if "4003" in ds else ("answer", 5000)
+    c.execute(
+        "bridge",
+        "[origination_uuid=aaaaaaaa-0000-0000-0000-00000000000c]loopback/4003/default,"
+        "[origination_uuid=aaaaaaaa-0000-0000-0000-00000000000d]loopback/4004/default",
+    )
+    c.until(is_ev("CHANNEL_BRIDGE"))
+    assert sw.calls["aaaaaaaa-0000-0000-0000-00000000000d"].hangup_cause == "LOSE_RACE"
+
+
 def test_avmd_does_not_start_on_an_inbound_leg(env):
     # Our avmd.conf: inbound_channel=0 (avmd_inbound.*.log: no event, the application completes).
     sw, srv = env

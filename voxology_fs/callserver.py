@@ -15,14 +15,14 @@ from collections import deque
 
 from gevent.server import StreamServer
 
-from . import numbers, store
+from . import child_calls, numbers, store
 from .audio import AudioCache
 from .callbacks import CallbackClient
 from .esl.channel import SIP_REJECT_CAUSES, EslChannel
 from .esl.connection import CommandError, CommandTimeout, NotConnectedError, OutboundSession
 from .flow.runner import CallFlowRunner, Services
 from .flow.state import CallState
-from .settings import Settings
+from .settings import Settings, Switch
 from .timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,8 @@ class CallServer:
             save_progress=store.save_progress,
             finish_call=store.finish_call,
             trace=self.trace_writer.add,
+            caller_id_allowed=child_calls.caller_id_allowed,
+            record_child_calls=child_calls.record_child_calls,
             max_callbacks=settings.max_callbacks_per_call,
             max_steps=settings.max_flow_steps,
             apology_text=settings.apology_text,
@@ -128,6 +130,7 @@ class CallServer:
             # The channel keeps what it reads of the channel data (a SIP
             # call's is about 20 KB), not the whole of it.
             channel = EslChannel(session, channel_data, self.settings.tts_engine, self.settings.tts_voice)
+            channel.dial_template = self._switch(channel.info.switch_name).dial_string
             del channel_data
             self._run_call(channel)
         except Exception:
@@ -184,6 +187,13 @@ class CallServer:
             reply = str(exc)
         if not reply.startswith("+OK"):
             log.warning("call %s: sched_hangup refused: %s", uuid, reply.strip())
+
+    def _switch(self, reported: str) -> Switch:
+        """The switch a call came from (the only one, when it does not say)."""
+        name = self._switch_name(reported)
+        return next((s for s in self.settings.switches if s.name == name), None) or (
+            self.settings.switches[0] if self.settings.switches else Switch(name=name)
+        )
 
     def _switch_name(self, reported: str) -> str:
         names = [s.name for s in self.settings.switches]

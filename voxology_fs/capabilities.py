@@ -51,7 +51,7 @@ class Capability(abc.ABC):
 
 
 # -- bridging: dial another leg, bridge it to our caller ----------------------------
-BRIDGE_STATUSES = ("completed", "busy", "no_answer", "failed", "canceled")
+BRIDGE_STATUSES = ("completed", "busy", "no_answer", "failed", "canceled", "rejected")
 
 
 @dataclass
@@ -68,10 +68,29 @@ class Bridging(Capability):
     kind = "bridge"
 
     @abc.abstractmethod
-    def start(self, targets: list[str], *, ring_timeout_s: int = 30, caller_id: str | None = None) -> None:
-        """Ring ``targets`` (dial strings built by the caller) one after the other
-        until one answers within ``ring_timeout_s``; bridge it.  A failed dial
-        never hangs our caller up."""
+    def start(
+        self,
+        targets: list[str],
+        *,
+        ring_timeout_s: int = 30,
+        caller_id: str | None = None,
+        simultaneous: bool = False,
+        time_limit_ms: int | None = None,
+        leg_ids: list[str] | None = None,
+    ) -> None:
+        """Ring ``targets`` (dial strings built by the caller) one after the
+        other, or all at once (``simultaneous``: the first to answer wins),
+        until one answers within ``ring_timeout_s``; bridge it, for at most
+        ``time_limit_ms``.  ``leg_ids`` become the dialled channels' uuids.  A
+        failed dial never hangs our caller up."""
+
+    @abc.abstractmethod
+    def target_for(self, number: str) -> str:
+        """The dial string that reaches an E.164 number (the switch's trunk)."""
+
+    def dial(self, numbers: list[str], **options) -> None:
+        """:meth:`start` on numbers rather than dial strings."""
+        self.start([self.target_for(number) for number in numbers], **options)
 
     @abc.abstractmethod
     def wait(self, timeout: float | None = None) -> BridgeOutcome: ...

@@ -60,9 +60,17 @@ class SimulatedCapability:
 
 
 class SimulatedBridging(SimulatedCapability, Bridging):
-    def start(self, targets, *, ring_timeout_s: int = 30, caller_id=None) -> None:
+    def start(
+        self, targets, *, ring_timeout_s: int = 30, caller_id=None, simultaneous=False, time_limit_ms=None, leg_ids=None
+    ) -> None:
         self._begin()
         self.targets, self.ring_timeout_s = list(targets), ring_timeout_s
+        self.time_limit_ms, self.leg_ids = time_limit_ms, list(leg_ids or [])
+        if simultaneous:
+            self.t.say("rings " + ", ".join(self.targets) + " at once")
+
+    def target_for(self, number: str) -> str:
+        return number
 
     def wait(self, timeout=None) -> BridgeOutcome:
         if self.outcome is not None:
@@ -74,15 +82,19 @@ class SimulatedBridging(SimulatedCapability, Bridging):
             verdict = policy(target) or ("answer", 0)
             if verdict[0] == "answer":
                 talk = float(verdict[1] if len(verdict) > 1 else 0)
+                cause = "NORMAL_CLEARING"
+                if self.time_limit_ms is not None and talk > self.time_limit_ms / 1000:
+                    talk, cause = self.time_limit_ms / 1000, "ALLOTTED_TIMEOUT"
                 if timeout is not None and talk > timeout:
                     talk, self.stop_reason = float(timeout), "timeout"
                 self.t.say(f"{target} answers; they talk {talk:g} s")
                 self.t.virtual_ms += int(talk * 1000)
+                index = self.targets.index(target)
                 self.outcome = BridgeOutcome(
                     "completed",
-                    "NORMAL_CLEARING",
+                    cause,
                     200,
-                    other_uuid=f"sim-{target}",
+                    other_uuid=self.leg_ids[index] if self.leg_ids else f"sim-{target}",
                     talk_seconds=talk,
                     stopped=self.stop_reason,
                 )

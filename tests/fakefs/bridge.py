@@ -5,6 +5,8 @@ Every dialled leg gets its fate from ``switch.originate_policy``; the
 application joins the leg to the calling channel until one side hangs up.
 """
 
+import time
+
 import gevent
 
 from . import wire
@@ -134,15 +136,17 @@ def app_bridge(a, arg):
     """The bridge application on channel a."""
     switch = a.switch
     vars, rest = _parse_dialstring(arg)
-    targets = [t for t in rest.split("|") if t.strip()] or [rest]
+    targets = [t for t in _split_outside_brackets(rest, "|") if t.strip()] or [rest]
     cause = "NORMAL_TEMPORARY_FAILURE"
     for t in targets:
-        t = t.split(",")[0]
-        tvars = dict(vars)
-        legvars, _ = _parse_dialstring(t)
-        tvars.update(legvars)
-        _, clean = _parse_dialstring(t)
-        b, cause = _dial(switch, clean, tvars, wait_for=a)
+        together = [x for x in _split_outside_brackets(t, ",") if x.strip()]
+        if len(together) > 1:
+            b, cause = _dial_together(switch, together, vars, a)
+        else:
+            tvars = dict(vars)
+            legvars, clean = _parse_dialstring(together[0] if together else t)
+            tvars.update(legvars)
+            b, cause = _dial(switch, clean, tvars, wait_for=a)
         if b is None:
             if a.down:
                 return
@@ -156,6 +160,69 @@ def app_bridge(a, arg):
     cof = a.get_var("continue_on_fail")
     if cof is None or not (switch_true(cof) or cause in cof.split(",") or str(CAUSE_CODE(cause)) in cof.split(",")):
         a._hangup(cause, from_app=True)
+
+
+def _split_outside_brackets(text, sep):
+    """Split a dial string's legs on ``sep``, not inside ``[...]`` or ``{...}``."""
+    parts, depth, current = [], 0, ""
+    for ch in text:
+        if ch in "[{<":
+            depth += 1
+        elif ch in "]}>":
+            depth -= 1
+        if ch == sep and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    parts.append(current)
+    return parts
+
+
+def _dial_together(switch, dialstrings, vars, a):
+    """Legs rung at once (``,``): the first to answer wins and the others are
+    hung up with LOSE_RACE; when none answers, the cause is NO_ANSWER if the
+    ring time ran out (bridge_simultaneous.*.log), else the first failure.
+    Returns (leg, None) or (None, cause)."""
+    plans = []
+    for ds in dialstrings:
+        tvars = dict(vars)
+        legvars, clean = _parse_dialstring(ds)
+        tvars.update(legvars)
+        outcome = switch.originate_policy(clean, tvars) or ("answer", 0)
+        leg = _new_leg(switch, clean, tvars, uuid=tvars.get("origination_uuid"))
+        kind = outcome[0]
+        if kind == "answer":
+            at = (outcome[1] if len(outcome) > 1 else 0) / 1000.0
+        elif kind == "noanswer":
+            at = float(tvars.get("leg_timeout") or tvars.get("originate_timeout") or 60)
+        else:
+            at = 0.0
+        if kind in ("answer", "noanswer") and at:
+            leg._mark_ring_ready()
+        plans.append([at * switch.time_scale, kind, outcome, leg])
+    plans.sort(key=lambda plan: plan[0])
+    started, causes = time.monotonic(), []
+    for i, (at, kind, outcome, leg) in enumerate(plans):
+        reason, _ = a._wait(max(0.0, at - (time.monotonic() - started)), breakable=False)
+        if reason == "hangup":
+            for _at, _kind, _outcome, other in plans[i:]:
+                _fail_leg(switch, other, "ORIGINATOR_CANCEL")
+            return None, "ORIGINATOR_CANCEL"
+        if kind == "answer":
+            leg._mark_answered()
+            for _at, _kind, _outcome, other in plans[i + 1 :]:
+                _fail_leg(switch, other, "LOSE_RACE")
+            return leg, None
+        if kind == "busy":
+            cause = "USER_BUSY"
+        elif kind == "noanswer":
+            cause = "NO_ANSWER"
+        else:
+            cause = str2cause(outcome[1] if len(outcome) > 1 else "", "NORMAL_TEMPORARY_FAILURE")
+        causes.append(cause)
+        _fail_leg(switch, leg, cause)
+    return None, "NO_ANSWER" if "NO_ANSWER" in causes else (causes[0] if causes else "NORMAL_TEMPORARY_FAILURE")
 
 
 def bridge_ids(a, b):

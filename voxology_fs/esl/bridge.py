@@ -11,8 +11,11 @@ from __future__ import annotations
 import time
 import uuid as uuidlib
 
+import gevent
+
 from ..capabilities import BridgeOutcome, Bridging
 from . import args as fsargs
+from . import dial
 from .capability import EslCapability
 from .protocol import Event
 
@@ -25,6 +28,7 @@ STATUS_BY_CAUSE = {
     "ALLOTTED_TIMEOUT": "no_answer",
     "PROGRESS_TIMEOUT": "no_answer",
     "ORIGINATOR_CANCEL": "canceled",
+    "CALL_REJECTED": "rejected",
 }
 # The SIP response a cause usually stands for, when the switch gives none.
 SIP_BY_CAUSE = {
@@ -55,31 +59,52 @@ class EslBridging(EslCapability[BridgeOutcome], Bridging):
         self.leg_uuids: list[str] = []
         self.other_uuid = ""
         self.bridged_at: float | None = None
+        self.time_limit_ms: int | None = None
 
-    def start(self, targets: list[str], *, ring_timeout_s: int = 30, caller_id: str | None = None) -> None:
+    def start(
+        self,
+        targets: list[str],
+        *,
+        ring_timeout_s: int = 30,
+        caller_id: str | None = None,
+        simultaneous: bool = False,
+        time_limit_ms: int | None = None,
+        leg_ids: list[str] | None = None,
+    ) -> None:
         if not targets:
             raise ValueError("nothing to dial")
+        if leg_ids is not None and len(leg_ids) != len(targets):
+            raise ValueError("one leg id per target")
         legs = []
-        for target in targets:
-            if not target or any(c in target for c in "\r\n|"):
+        for i, target in enumerate(targets):
+            if not target or any(c in target for c in "\r\n|,"):
                 raise ValueError(f"not one dial string: {target!r}")
-            leg_uuid = str(uuidlib.uuid4())
+            leg_uuid = dial.check_uuid(leg_ids[i]) if leg_ids else str(uuidlib.uuid4())
             self.leg_uuids.append(leg_uuid)
             legs.append(f"[origination_uuid={leg_uuid}]{target}")
         options = [fsargs.set_arg("originate_timeout", str(int(ring_timeout_s)))]
         if caller_id:
-            if not caller_id.lstrip("+").isdigit() or len(caller_id) > 32:
-                raise ValueError(f"not a caller id: {caller_id!r}")
-            options.append(f"origination_caller_id_number={caller_id}")
+            options.append(dial.variable("origination_caller_id_number", dial.check_number(caller_id)))
+        self.time_limit_ms = time_limit_ms
         self._begin()
         self._listen("CHANNEL_BRIDGE", self._on_bridge)
         self.channel._fire("multiset", "continue_on_fail=true hangup_after_bridge=false")
-        self._run_app("bridge", "{" + ",".join(options) + "}" + "|".join(legs))
+        # "," rings the legs at once (the first to answer wins), "|" one after the other.
+        self._run_app("bridge", "{" + ",".join(options) + "}" + ("," if simultaneous else "|").join(legs))
+
+    def target_for(self, number: str) -> str:
+        return dial.endpoint(self.channel.dial_template, number)
 
     def _on_bridge(self, event: Event) -> None:
         other = event.get("Other-Leg-Unique-ID") or event.get("Bridge-B-Unique-ID") or ""
         self.other_uuid = other if other != self.uuid else event.get("Bridge-A-Unique-ID", "")
         self.bridged_at = time.monotonic()
+        if self.time_limit_ms:
+            gevent.spawn_later(self.time_limit_ms / 1000.0, self._time_is_up, self.other_uuid)
+
+    def _time_is_up(self, other: str) -> None:
+        if not self.finished.is_set():
+            self._api(f"uuid_kill {other} ALLOTTED_TIMEOUT")
 
     def _on_completed(self, event: Event | None) -> None:
         get = (lambda name: event.variable(name) or "") if event is not None else (lambda name: "")

@@ -102,8 +102,11 @@ class EslChannel(Channel):
         tts_engine: str = "flite",
         tts_voice: str = "kal",
         media_timeout: float = 4 * 3600,
+        dial_template: str = "sofia/gateway/trunk/{number}",
     ):
         self.session = session
+        # The switch's dial string for a number (its trunk), for bridges.
+        self.dial_template = dial_template
         self.info = call_info_from(channel_data)
         self.answered = self.info.answered
         self._answered_at = self.info.answered_at

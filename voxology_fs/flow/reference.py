@@ -17,10 +17,15 @@ BEGIN = ".. BEGIN ACTION REFERENCE (python -m voxology_fs.flow.reference writes 
 END = ".. END ACTION REFERENCE"
 README = os.path.join(os.path.dirname(__file__), "..", "..", "README.rst")
 UNIT_NAMES = {"ms": "milliseconds", "s": "seconds"}
+KIND_NAMES = {"strings": "string or array of strings"}
+
+
+def _number(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
 
 
 def _param_line(param) -> str:
-    facts = [param.kind]
+    facts = [KIND_NAMES.get(param.kind, param.kind)]
     if param.unit:
         facts.append(param.unit)
     if param.required:
@@ -32,11 +37,11 @@ def _param_line(param) -> str:
         facts.append("one of " + ", ".join(f"``{c}``" for c in param.choices))
     if param.minimum is not None or param.maximum is not None:
         facts.append(
-            f"{param.minimum:g} to {param.maximum:g}"
+            f"{_number(param.minimum)} to {_number(param.maximum)}"
             if param.minimum is not None and param.maximum is not None
-            else f"at least {param.minimum:g}"
+            else f"at least {_number(param.minimum)}"
             if param.minimum is not None
-            else f"at most {param.maximum:g}"
+            else f"at most {_number(param.maximum)}"
         )
     line = f"* ``{param.name}`` ({', '.join(facts)})"
     return f"{line}: {param.doc}" if param.doc else line

@@ -44,6 +44,10 @@ class Services:
     save_progress: Callable[[CallState], None] = lambda state: None
     finish_call: Callable[[CallState], bool] = lambda state: True
     trace: Callable[[str, str, dict | None], None] = lambda call_id, kind, data: None
+    # Whether an account may show this number as its caller ID (its own or verified).
+    caller_id_allowed: Callable[[str, str], bool] = lambda account_id, number: True
+    # The records of a TRANSFER's dialled legs, child calls of this one.
+    record_child_calls: Callable[[CallState, list[dict]], None] = lambda state, children: None
     max_callbacks: int = 100
     max_steps: int = 10000
     apology_text: str = "We are sorry, an application error has occurred. Goodbye."

@@ -39,6 +39,8 @@ class CallState:
     sip_domain: str = ""
     sip_forwarded_for: str = ""
     errors: list[dict] = field(default_factory=list)
+    # The last TRANSFER's outcome: status, duration (talk seconds), call_id, sip_code, to.
+    transfer: dict | None = None
     # FOREACH item and index variables in scope, innermost last.
     locals: dict = field(default_factory=dict)
 
@@ -95,6 +97,8 @@ class CallState:
             "sip_domain": self.sip_domain,
             "sip_forwarded_for": self.sip_forwarded_for,
         }
+        if self.transfer is not None:
+            body.update({f"transfer_{k}": self.transfer.get(k) for k in ("status", "duration", "call_id", "sip_code")})
         if kind == "call_ended":
             body["hangup_cause"] = self.hangup_cause
         return body
@@ -146,6 +150,7 @@ _NATIVE = {
     "sessionData": lambda s: s.session_data if s.session_data is not None else {},
     "customData": lambda s: s.custom_data,
     "sipDomain": lambda s: s.sip_domain,
+    "transfer": lambda s: dict(s.transfer) if s.transfer is not None else {},
 }
 for _camel, _snake in [
     ("callId", "call_id"),

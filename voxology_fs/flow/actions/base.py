@@ -51,6 +51,8 @@ _KINDS = {
     "boolean": (bool,),
     "object": (dict,),
     "array": (list,),
+    # A string or an array of them (TRANSFER's ``to``); the action checks the items.
+    "strings": (str, list),
 }
 
 

@@ -1,0 +1,148 @@
+"""Connecting the caller to another party: TRANSFER.
+
+The dialled legs are child calls of this one (``parent_call_id``), with no
+callbacks of their own.  A failed dial never hangs the caller up: the flow
+goes on, with the outcome in ``$transfer`` and in the next callback.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from ...timeutil import utcnow
+from .. import templates
+from ..errors import ActionFailed
+from .base import Action, Param, register
+
+MAX_TARGETS = 10
+# E.164: nothing else can reach a dial string (no ``,|{}[]^$``, no spaces).
+E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+# The capability's statuses as the callbacks write them.
+TRANSFER_STATUS = {"no_answer": "no-answer"}
+
+
+@register
+class Transfer(Action):
+    """Connect the caller to another number and wait while they talk; the flow
+    goes on when the other party hangs up, or at once when no one answers.
+    Before the call is answered the caller hears the ringing."""
+
+    type = "TRANSFER"
+    params_spec = (
+        Param(
+            "to",
+            kind="strings",
+            required=True,
+            template=False,
+            doc=f"an E.164 number, or a list of up to {MAX_TARGETS} rung at once (the first to answer wins)",
+        ),
+        Param(
+            "caller_id_no",
+            doc="the number the called party sees: one of the account's numbers or a verified caller ID "
+            "(default: the call's api_no)",
+        ),
+        Param("timeout", kind="integer", default=30, minimum=1, maximum=600, unit="s", doc="how long they ring"),
+        Param(
+            "time_limit",
+            kind="integer",
+            minimum=1000,
+            maximum=4 * 3600 * 1000,
+            unit="ms",
+            doc="the longest they may talk",
+        ),
+    )
+
+    def check(self, problems, parser):
+        raw = self.params["to"]
+        items = raw if isinstance(raw, list) else [raw]
+        where = f"{self.path}/params/to"
+        if isinstance(raw, list) and not 1 <= len(raw) <= MAX_TARGETS:
+            problems.add(where, f"to must list 1 to {MAX_TARGETS} numbers, got {len(raw)}")
+        self.targets = []
+        for i, item in enumerate(items):
+            path = f"{where}/{i}" if isinstance(raw, list) else where
+            if not isinstance(item, str):
+                problems.add(path, f"to must hold E.164 numbers, got {type(item).__name__}")
+                continue
+            template = templates.compile_template(item, lenient=True)
+            if "${" not in item and not E164.match(item):
+                problems.add(path, f"to must be an E.164 number such as +13125550100, got {item!r}")
+            self.targets.append((path, template))
+
+    def run(self, ctx):
+        numbers = [self._number(ctx, path, template) for path, template in self.targets]
+        caller_id = self.render(ctx, "caller_id_no") or ctx.state.api_no
+        if not E164.match(caller_id or ""):
+            raise ActionFailed(f"caller_id_no must be an E.164 number, got {caller_id!r}", self._at("caller_id_no"))
+        if not ctx.services.caller_id_allowed(ctx.state.account_id, caller_id):
+            raise ActionFailed(
+                f"{caller_id} is not a number of this account nor a verified caller ID", self._at("caller_id_no")
+            )
+        # The dialled channels' uuids are the child calls' ids.
+        child_ids = [str(uuid.uuid4()) for _ in numbers]
+        started = utcnow()
+        ctx.trace("transfer", {"to": numbers, "caller_id_no": caller_id, "call_ids": child_ids})
+        bridge = ctx.channel.bridging()
+        ctx.running = bridge
+        bridge.dial(
+            numbers,
+            ring_timeout_s=self.params["timeout"],
+            caller_id=caller_id,
+            simultaneous=len(numbers) > 1,
+            time_limit_ms=self.params["time_limit"],
+            leg_ids=child_ids,
+        )
+        outcome = bridge.wait()
+        ended = utcnow()
+        status = TRANSFER_STATUS.get(outcome.status, outcome.status)
+        winner = outcome.other_uuid if outcome.other_uuid in child_ids else ""
+        talk_s = int(outcome.talk_seconds)
+        result = {
+            "status": status,
+            "duration": talk_s,
+            "call_id": winner,
+            "sip_code": outcome.sip_code,
+            "to": numbers[child_ids.index(winner)] if winner else "",
+        }
+        ctx.state.transfer = result
+        children = [
+            self._child(child_id, number, caller_id, started, ended, outcome, result)
+            for child_id, number in zip(child_ids, numbers, strict=True)
+        ]
+        ctx.services.record_child_calls(ctx.state, children)
+        ctx.trace("transfer_ended", {**result, "cause": outcome.cause})
+
+    def _number(self, ctx, path: str, template) -> str:
+        try:
+            number = template.render(ctx.lookup)
+        except templates.TemplateError as exc:
+            raise ActionFailed(exc.message, path) from None
+        if not E164.match(number):
+            raise ActionFailed(f"to must be an E.164 number such as +13125550100, got {number!r}", path)
+        return number
+
+    def _at(self, name: str) -> str:
+        return f"{self.path}/params/{name}"
+
+    @staticmethod
+    def _child(child_id, number, caller_id, started, ended, outcome, result) -> dict:
+        """One dialled leg's record: the one that answered, or how it did not."""
+        answered = child_id == result["call_id"]
+        if answered:
+            status, cause, sip_code = "completed", outcome.cause, 200
+        elif result["call_id"]:
+            status, cause, sip_code = "canceled", "LOSE_RACE", None  # another leg answered first
+        else:
+            status, cause, sip_code = result["status"], outcome.cause, result["sip_code"]
+        return {
+            "id": child_id,
+            "to_no": number,
+            "from_no": caller_id,
+            "status": status,
+            "hangup_cause": cause or None,
+            "sip_code": sip_code,
+            "start_time": started,
+            "end_time": ended,
+            "talk_seconds": outcome.talk_seconds if answered else 0.0,
+        }
