@@ -89,47 +89,38 @@ DIALPLAN_MULTISET = ("CHANNEL_EXECUTE_COMPLETE", "multiset", "_none_")
 
 
 def assert_same_events(real: list, fake: list) -> None:
-    """Equal up to the hangup; after it, one side's events are a prefix of the other's.
+    """The same events in the same order, with the hangup where the fake puts it.
 
-    Once the channel hangs up, FreeSWITCH sends the linger notice at a
-    moment that varies from run to run, and what else arrives before our
-    ``exit`` depends only on how soon we exit.
+    FreeSWITCH fires CHANNEL_HANGUP from the thread that hangs the channel up,
+    while the session's thread completes the applications the hangup ends
+    (the running one, the socket, what our dialplan runs after it), so the
+    real switch puts those completions before or after CHANNEL_HANGUP from
+    run to run (all seen on 1.11.1).  So: the hangups must agree, the events
+    the fake sends before its hangup must come first on the real switch too,
+    and after that one side's events are a prefix of the other's, since what
+    arrives before our ``exit`` (the linger notice among it) is timing.
     """
 
-    def split(events):
+    def parts(events):
         if events[:1] == [DIALPLAN_MULTISET]:
             # Events reach sockets through the switch's dispatch threads: the
             # completion of the dialplan's multiset, fired just before the
             # socket connected, may still reach it (seen on 1.11.1).
             events = events[1:]
-        cut = next((i for i, e in enumerate(events) if e[0] == "CHANNEL_HANGUP"), len(events))
-        before, after = events[:cut], [e for e in events[cut:] if e != ("disconnect", "linger")]
-        far_end = not any(e[:2] == ("CHANNEL_EXECUTE_COMPLETE", "hangup") for e in after)
-        interrupted = next((i for i, e in enumerate(after) if e[0] == "CHANNEL_EXECUTE_COMPLETE"), None)
-        if far_end and interrupted is not None and after[interrupted][1] != "socket":
-            # The far end hung up: FreeSWITCH fires CHANNEL_HANGUP from the
-            # thread that hung the channel up while the session's thread ends
-            # the application it was running, so the two come in either order
-            # (both seen on 1.11.1). That completion counts as before the hangup.
-            before, after = [*before, after[interrupted]], after[:interrupted] + after[interrupted + 1 :]
-            moved = True
-        else:
-            moved = False
-        final = [e for e in after if e == ("disconnect", "disconnect")]
-        return before, [e for e in after if e not in final], final, far_end and moved
+        hangups = [e for e in events if e[0] == "CHANNEL_HANGUP"]
+        first_hangup = next((i for i, e in enumerate(events) if e[0] == "CHANNEL_HANGUP"), len(events))
+        ahead = len([e for e in events[:first_hangup] if e[0] != "disconnect"])
+        sequence = [e for e in events if e[0] != "CHANNEL_HANGUP" and e[0] != "disconnect"]
+        final = [e for e in events if e == ("disconnect", "disconnect")]
+        return hangups, ahead, sequence, final
 
     report = "\nreal " + "\n     ".join(map(str, real)) + "\nfake " + "\n     ".join(map(str, fake))
-    real_before, real_after, real_end, real_moved = split(real)
-    fake_before, fake_after, fake_end, fake_moved = split(fake)
-    # When the far end hung up, the completion of what was running may also
-    # not reach the socket before our ``exit`` at all (seen on 1.11.1).
-    if fake_moved and not real_moved and real_before == fake_before[:-1]:
-        fake_before = fake_before[:-1]
-    elif real_moved and not fake_moved and fake_before == real_before[:-1]:
-        real_before = real_before[:-1]
-    assert fake_before == real_before, "events differ before the hangup:" + report
-    shorter = min(len(real_after), len(fake_after))
-    assert fake_after[:shorter] == real_after[:shorter], "events differ after the hangup:" + report
+    real_hangups, _, real_sequence, real_end = parts(real)
+    fake_hangups, fake_ahead, fake_sequence, fake_end = parts(fake)
+    assert real_hangups == fake_hangups, "the hangups differ:" + report
+    assert real_sequence[:fake_ahead] == fake_sequence[:fake_ahead], "events differ before the hangup:" + report
+    shorter = min(len(real_sequence), len(fake_sequence))
+    assert real_sequence[:shorter] == fake_sequence[:shorter], "events differ after the hangup:" + report
     # After our ``exit`` the real switch's final disconnect notice arrives or
     # not, depending on whether it is written before we close the socket: each
     # side must end in one of the ways FreeSWITCH really ends a socket.
