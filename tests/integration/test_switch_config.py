@@ -194,6 +194,7 @@ def test_answered_call_with_dtmf(freeswitch, call_server, sipp):
     session = call_server.accept()
     session.connect()
     session.myevents()
+    session.command("linger")  # or the socket may close before CHANNEL_HANGUP is written (seen on 1.11.1)
     session.sendmsg("answer")
     session.wait_event("CHANNEL_ANSWER")
     digits = [session.wait_event("DTMF", **{"DTMF-Digit": d})["DTMF-Digit"] for d in "123"]
