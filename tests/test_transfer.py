@@ -181,6 +181,7 @@ def test_a_number_rendered_into_dial_string_syntax_is_refused(switch, callback_s
         ([OTHER, "${x}|user/1000", 7], "/actions/0/params/to/2", "E.164 numbers"),
         ([OTHER] * 11, "/actions/0/params/to", "1 to 10"),
         ([], "/actions/0/params/to", "1 to 10"),
+        (["${" + "x" * 100000 + "}"], "/actions/0/params/to/0", ""),
         ("1000", "/actions/0/params/to", "E.164"),
     ],
 )

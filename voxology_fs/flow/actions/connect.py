@@ -13,6 +13,7 @@ import uuid
 from ...timeutil import utcnow
 from .. import templates
 from ..errors import ActionFailed
+from ..expressions import ExpressionError
 from .base import Action, Param, register
 
 MAX_TARGETS = 10
@@ -65,7 +66,11 @@ class Transfer(Action):
             if not isinstance(item, str):
                 problems.add(path, f"to must hold E.164 numbers, got {type(item).__name__}")
                 continue
-            template = templates.compile_template(item, lenient=True)
+            try:
+                template = templates.compile_template(item, lenient=True)
+            except ExpressionError as exc:  # only limits (length) fail a lenient template
+                problems.add(path, str(exc))
+                continue
             if "${" not in item and not E164.match(item):
                 problems.add(path, f"to must be an E.164 number such as +13125550100, got {item!r}")
             self.targets.append((path, template))
