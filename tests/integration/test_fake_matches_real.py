@@ -8,6 +8,7 @@ causes, DTMF digits, disconnect notices, the expansion setting) and the two
 sequences must be equal.
 """
 
+import itertools
 import os
 import re
 import uuid
@@ -84,8 +85,16 @@ def shape(wire) -> tuple[list, list]:
 SOCKET_ENDINGS = ([], [("disconnect", "disconnect")])
 
 
-# Our dialplan's set-up, run before the socket application (freeswitch/dialplan).
+# Our dialplan's set-up, run before the socket application, and its fallback
+# hangup after it (freeswitch/dialplan).
 DIALPLAN_MULTISET = ("CHANNEL_EXECUTE_COMPLETE", "multiset", "_none_")
+DIALPLAN_FALLBACK_HANGUP = ("CHANNEL_HANGUP", "NORMAL_TEMPORARY_FAILURE")
+
+
+def _after_socket(sequence: list, app: str) -> bool:
+    """Whether ``app`` completed right after the socket application did."""
+    done = [e[1] for e in sequence if e[0] == "CHANNEL_EXECUTE_COMPLETE"]
+    return any(a == "socket" and b == app for a, b in itertools.pairwise(done))
 
 
 def assert_same_events(real: list, fake: list) -> None:
@@ -117,6 +126,11 @@ def assert_same_events(real: list, fake: list) -> None:
     report = "\nreal " + "\n     ".join(map(str, real)) + "\nfake " + "\n     ".join(map(str, fake))
     real_hangups, _, real_sequence, real_end = parts(real)
     fake_hangups, fake_ahead, fake_sequence, fake_end = parts(fake)
+    if real_hangups == [DIALPLAN_FALLBACK_HANGUP] and _after_socket(real_sequence, "hangup"):
+        # A loopback leg whose far end hung up can leave its socket before it
+        # is hung up itself: our dialplan's fallback hangup then gives the
+        # cause (seen on 1.11.1).
+        real_hangups = fake_hangups
     assert real_hangups == fake_hangups, "the hangups differ:" + report
     assert real_sequence[:fake_ahead] == fake_sequence[:fake_ahead], "events differ before the hangup:" + report
     shorter = min(len(real_sequence), len(fake_sequence))
