@@ -297,14 +297,7 @@ class OutboundSession(EslConnection):
     def execute_async(self, app: str, arg: str | None = None) -> gevent.event.AsyncResult:
         """Queue an application; the result is set with its completion event."""
         event_uuid, result = self._expect_completion()
-        try:
-            reply = self.send_raw(encode_execute(app, arg, event_uuid), on_written=self._mark_first_write)
-        except Exception:
-            self._executions.pop(event_uuid, None)
-            raise
-        if reply.reply_text.startswith("-ERR"):
-            self._executions.pop(event_uuid, None)
-            raise CommandError(f"{app}: {reply.reply_text}")
+        self._send_execute(app, arg, event_uuid, self._executions)
         return result
 
     def execute_looped(self, app: str, arg: str | None, on_round: Callable[[Event], None]) -> str:
@@ -317,15 +310,19 @@ class OutboundSession(EslConnection):
         """
         event_uuid = str(uuidlib.uuid4())
         self._looped[event_uuid] = on_round
+        self._send_execute(app, arg, event_uuid, self._looped, loops=-1)
+        return event_uuid
+
+    def _send_execute(self, app: str, arg: str | None, event_uuid: str, waiting: dict, loops: int = 1) -> None:
+        """Write the execute; on failure forget what waits for its completion."""
         try:
-            reply = self.send_raw(encode_execute(app, arg, event_uuid, loops=-1), on_written=self._mark_first_write)
+            reply = self.send_raw(encode_execute(app, arg, event_uuid, loops=loops), on_written=self._mark_first_write)
         except Exception:
-            self._looped.pop(event_uuid, None)
+            waiting.pop(event_uuid, None)
             raise
         if reply.reply_text.startswith("-ERR"):
-            self._looped.pop(event_uuid, None)
+            waiting.pop(event_uuid, None)
             raise CommandError(f"{app}: {reply.reply_text}")
-        return event_uuid
 
     def forget_looped(self, event_uuid: str) -> None:
         self._looped.pop(event_uuid, None)
