@@ -370,9 +370,61 @@ def bridge_simultaneous(rig):
     finish(s)
 
 
+def dial(rig):
+    """DIAL with connect, as our call server does it: the caller's socket sends
+    ``bgapi originate`` of a new call (its A leg comes to the socket), whose
+    BACKGROUND_JOB and channel events reach the caller's socket through
+    Job-UUID and Unique-ID filters; the caller holds (park_after_bridge, a
+    looped ring tone) until the new call's own socket ``uuid_bridge``s it; the
+    far end hangs up, the new call ends, and the caller goes on."""
+    rig.originate()
+    s = rig.record(rig.session())
+    s.connect()
+    s.send("linger")
+    placed_id = str(uuid.uuid4())
+    s.send("event plain CHANNEL_EXECUTE_COMPLETE CHANNEL_HANGUP BACKGROUND_JOB CHANNEL_BRIDGE CHANNEL_UNBRIDGE")
+    for header, value in (("Unique-ID", s.uuid), ("Job-UUID", placed_id), ("Unique-ID", placed_id)):
+        s.send(f"filter {header} {value}")
+    run(s, "answer")
+    run(s, "multiset", "park_after_bridge=true hangup_after_bridge=false")
+    rounds = []
+    s.execute_looped("playback", "tone_stream://%(2000,4000,440,480)!silence_stream://500", rounds.append)
+    socket_app = f"&socket('{rig.state['socket']} async full')"
+    s.bgapi(
+        f"originate {{origination_uuid={placed_id},vox_call_id={placed_id}}}loopback/{EXTEN}/default {socket_app}",
+        job_uuid=placed_id,
+    )
+    far = rig.session()  # the B leg runs our dialplan first; it answers the A leg
+    helper(far, ("answer", None), ("park", None))
+    placed = rig.session()
+    placed.connect()
+    placed.send("event plain CHANNEL_EXECUTE_COMPLETE CHANNEL_HANGUP")
+    placed.send(f"filter Unique-ID {placed.uuid}")
+    run(placed, "playback", "silence_stream://700")  # its own flow
+    assert placed.send(f"api uuid_bridge {s.uuid} {placed.uuid}").text().startswith("+OK")
+    gevent.sleep(1.5)
+    rig.esl.api(f"uuid_kill {far.uuid}")
+    with gevent.Timeout(10):
+        placed.hungup.wait()
+    gevent.sleep(0.5)
+    run(s, "playback", "silence_stream://300")
+    finish(s)
+    placed.exit()
+
+
 SCENARIOS = {
     f.__name__: f
-    for f in (avmd, avmd_inbound, hold, hold_stop, record_mask, conference_end, bridge_outcomes, bridge_simultaneous)
+    for f in (
+        avmd,
+        avmd_inbound,
+        hold,
+        hold_stop,
+        record_mask,
+        conference_end,
+        bridge_outcomes,
+        bridge_simultaneous,
+        dial,
+    )
 }
 
 

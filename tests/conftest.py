@@ -11,12 +11,14 @@ monkey.patch_all()
 
 import pytest  # noqa: E402
 
+from tests.fakefs import FakeSwitch  # noqa: E402
 from tests.support.callbacks import CallbackServer  # noqa: E402
 from tests.support.database import TEST_DATABASE_URL, empty_tables, open_database  # noqa: E402
 from tests.support.provision import INVENTORY  # noqa: E402
 from tests.support.rig import Rig  # noqa: E402
 from voxology_fs import db as dbmod  # noqa: E402
 from voxology_fs import operator  # noqa: E402
+from voxology_fs.callserver import CallServer  # noqa: E402
 from voxology_fs.settings import Settings  # noqa: E402
 
 
@@ -56,6 +58,24 @@ def settings(tmp_path):
         recordings_dir=str(tmp_path / "rec"),
         max_callbacks_per_call=20,
     )
+
+
+@pytest.fixture
+def call_server(db, settings):
+    """Our call server on loopback, alone (no REST, no switch watcher)."""
+    server = CallServer(settings)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def switch(call_server):
+    """A fake switch that hands its calls to ``call_server``."""
+    fake = FakeSwitch(outbound=("127.0.0.1", call_server.port), time_scale=0.01, media_ms=5)
+    fake.start()
+    yield fake
+    fake.stop()
 
 
 @pytest.fixture

@@ -13,22 +13,6 @@ from voxology_fs.callserver import CallServer
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "voxology_fs", "examples")
 
 
-@pytest.fixture
-def call_server(db, settings):
-    server = CallServer(settings)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def switch(call_server):
-    fake = FakeSwitch(outbound=("127.0.0.1", call_server.port), time_scale=0.01, media_ms=5)
-    fake.start()
-    yield fake
-    fake.stop()
-
-
 def example(name):
     import json
 

@@ -123,7 +123,7 @@ def test_0003_gives_every_existing_call_its_caller_leg(old_database):
         start_time=T0 + second,
     )
 
-    assert _runner(database).up() == ["0003_legs"]
+    assert _runner(database).up("0003_legs") == ["0003_legs"]
 
     legs = {
         row[0]: row[1:]
@@ -189,3 +189,44 @@ def test_0003_gives_every_existing_call_its_caller_leg(old_database):
     assert _runner(database).down() == ["0003_legs"]
     assert "leg" not in database.get_tables() and "claim" not in database.get_tables()
     assert {"parent_call_id", "call_server"}.isdisjoint(c.name for c in database.get_columns("call"))
+
+
+def test_0004_keeps_calls_and_gives_them_a_dial_flow_and_a_call_to_join(old_database):
+    database = old_database
+    _runner(database).up("0003_legs")
+    _insert_call(
+        database,
+        id="before",
+        channel_uuid="before",
+        direction="inbound",
+        caller_no="+19495551212",
+        api_no="+17145551212",
+        start_time=T0,
+    )
+
+    assert _runner(database).up() == ["0004_dial"]
+
+    # Calls from before run their number's flow and join no one.
+    assert database.execute_sql('SELECT "id", "flow_url", "flow_method", "connect_to" FROM "call"').fetchall() == [
+        ("before", None, None, None)
+    ]
+    _insert_call(
+        database,
+        id="dialled",
+        channel_uuid="dialled",
+        direction="outbound",
+        caller_no="+13105550002",
+        api_no="+17145551212",
+        start_time=T0,
+        parent_call_id="before",
+        flow_url="https://example.com/flow",
+        flow_method="GET",
+        connect_to="before",
+    )
+    assert database.execute_sql(
+        'SELECT "flow_url", "flow_method", "connect_to" FROM "call" WHERE "id" = ' + database.param, ["dialled"]
+    ).fetchall() == [("https://example.com/flow", "GET", "before")]
+
+    assert _runner(database).down() == ["0004_dial"]
+    assert {"flow_url", "flow_method", "connect_to"}.isdisjoint(c.name for c in database.get_columns("call"))
+    assert database.execute_sql('SELECT COUNT(*) FROM "call"').fetchall() == [(2,)]

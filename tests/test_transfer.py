@@ -15,22 +15,6 @@ SECOND = "+13125550111"
 UNVERIFIED = "+13125550199"
 
 
-@pytest.fixture
-def call_server(db, settings):
-    server = CallServer(settings)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def switch(call_server):
-    fake = FakeSwitch(outbound=("127.0.0.1", call_server.port), time_scale=0.01, media_ms=5)
-    fake.start()
-    yield fake
-    fake.stop()
-
-
 def transfer_flow(**params):
     params.setdefault("to", OTHER)
     return {
@@ -189,3 +173,18 @@ def test_to_must_be_e164_numbers(to, path, message):
     with pytest.raises(FlowValidationError) as raised:
         parse_response({"actions": [{"type": "TRANSFER", "params": {"to": to}}]})
     assert any(p == path and message in m for p, m in raised.value.errors), raised.value.errors
+
+
+def test_a_transfer_over_the_accounts_limit_of_placed_calls_is_refused(db, settings, callback_server):
+    server = CallServer(settings.replace(max_outbound_calls_per_account=1))
+    server.start()
+    fake = FakeSwitch(outbound=("127.0.0.1", server.port), time_scale=0.01, media_ms=5)
+    fake.start()
+    try:
+        call, _ended = run(fake, callback_server, transfer_flow(to=[OTHER, SECOND]), lambda ds, v: ("answer", 0))
+    finally:
+        fake.stop()
+        server.stop()
+    assert not [app for app, _ in call.executed if app == "bridge"] and children(call) == []
+    [error] = models.Call.get_by_id(call.uuid).errors
+    assert error["path"] == "/actions/0" and "its limit is 1" in error["message"]

@@ -7,6 +7,7 @@ then run the callback-response loop until the call ends.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -74,6 +75,15 @@ class CallServer:
             trace=self.trace_writer.add,
             caller_id_allowed=child_calls.caller_id_allowed,
             record_child_calls=child_calls.record_child_calls,
+            prepare_dial=functools.partial(
+                child_calls.prepare_dial,
+                max_outbound=settings.max_outbound_calls_per_account,
+                max_depth=settings.max_dial_depth,
+            ),
+            outbound_limit=functools.partial(
+                child_calls.outbound_limit_problem, limit=settings.max_outbound_calls_per_account
+            ),
+            channel_of=child_calls.channel_of,
             max_callbacks=settings.max_callbacks_per_call,
             max_steps=settings.max_flow_steps,
             apology_text=settings.apology_text,
@@ -130,7 +140,10 @@ class CallServer:
             # The channel keeps what it reads of the channel data (a SIP
             # call's is about 20 KB), not the whole of it.
             channel = EslChannel(session, channel_data, self.settings.tts_engine, self.settings.tts_voice)
-            channel.dial_template = self._switch(channel.info.switch_name).dial_string
+            switch = self._switch(channel.info.switch_name)
+            channel.dial_template = switch.dial_string
+            # Calls this one places come back to this process (the port it got, when told 0).
+            channel.socket_address = switch.socket_address or f"{self.settings.outbound_host}:{self.port}"
             del channel_data
             self._run_call(channel)
         except Exception:
@@ -210,7 +223,7 @@ class CallServer:
             if call is None:
                 log.warning("outbound call %s has no record; refusing", call_id)
                 return None
-            route = store.route_for(call.api_no)
+            route = store.route_for_placed(call)
             if route is None:
                 log.warning("call %s: number %s has no call flow configuration", call_id, call.api_no)
                 return None
@@ -226,6 +239,8 @@ class CallServer:
                 start_time=call.start_time,
                 answer_time=info.answered_at or utcnow(),
                 subaccount_id=route.subaccount_id,
+                parent_call_id=call.parent_call_id,
+                connect_to=call.connect_to,
             )
             store.mark_live(call_id, info.uuid, state.answer_time, self.identity)
             return state, route, call.max_call_time_ms

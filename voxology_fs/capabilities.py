@@ -85,15 +85,57 @@ class Bridging(Capability):
         failed dial never hangs our caller up."""
 
     @abc.abstractmethod
+    def join(self, other_uuid: str) -> None:
+        """Bridge our call to another call's channel that waits for it (a
+        DIAL's ``connect``: the call that placed ours, holding); the bridge
+        ends when either hangs up."""
+
+    @abc.abstractmethod
     def target_for(self, number: str) -> str:
         """The dial string that reaches an E.164 number (the switch's trunk)."""
 
-    def dial(self, numbers: list[str], **options) -> None:
-        """:meth:`start` on numbers rather than dial strings."""
-        self.start([self.target_for(number) for number in numbers], **options)
-
     @abc.abstractmethod
     def wait(self, timeout: float | None = None) -> BridgeOutcome: ...
+
+
+# -- dialing: a new call of its own, placed from this one (DIAL) ---------------------
+DIAL_WAITS = ("", "answered", "ended")
+
+
+@dataclass
+class DialOutcome:
+    # "queued" (not waited for), "answered", "completed" (answered, then
+    # ended), or how the dial failed: one of BRIDGE_STATUSES.
+    status: str
+    cause: str = ""
+    sip_code: int | None = None
+    connected: bool = False  # it joined our caller (connect)
+    talk_seconds: float = 0.0  # answered (or, connected, joined) until it ended
+    stopped: str = ""
+
+
+class Dialing(Capability):
+    kind = "dial"
+
+    @abc.abstractmethod
+    def start(
+        self,
+        call_id: str,
+        number: str,
+        *,
+        caller_id: str,
+        ring_timeout_s: int = 30,
+        wait_for: str = "",
+        connect_prompts: list[Prompt] | None = None,
+    ) -> None:
+        """Place the call ``call_id`` (its record written) to an E.164 number;
+        answered, it runs its own flow.  ``wait_for`` (DIAL_WAITS) says when
+        :meth:`wait` returns: at once, once it answered, once it ended.
+        ``connect_prompts`` (hold audio) makes our caller wait with them for
+        the new call to join it, and until the two have finished talking."""
+
+    @abc.abstractmethod
+    def wait(self, timeout: float | None = None) -> DialOutcome: ...
 
 
 # -- conferencing: our caller as a member of a room ----------------------------------

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .capabilities import Bridging, Conferencing, Detecting, Holding, Recording
+    from .capabilities import Bridging, Conferencing, Detecting, Dialing, Holding, Recording
 
 
 class CallEnded(Exception):
@@ -58,7 +58,17 @@ class Silence:
     ms: int
 
 
-Prompt = Speech | AudioFile | Silence
+@dataclass(frozen=True)
+class Tone:
+    """A tone of ours in FreeSWITCH's tone_stream syntax (ringing), never a caller's text."""
+
+    spec: str
+
+
+# One cycle of North American ringing: 2 s of 440+480 Hz, 4 s of silence.
+RINGING = Tone("%(2000,4000,440,480)")
+
+Prompt = Speech | AudioFile | Silence | Tone
 
 
 def is_plain_name(value: str) -> bool:
@@ -158,6 +168,9 @@ class Channel(abc.ABC):
     # -- capabilities (see voxology_fs.capabilities): a new object per use ------
     def bridging(self) -> Bridging:
         raise NotImplementedError("this channel cannot dial other legs")
+
+    def dialing(self) -> Dialing:
+        raise NotImplementedError("this channel cannot place calls")
 
     def conferencing(self) -> Conferencing:
         raise NotImplementedError("this channel has no conferences")

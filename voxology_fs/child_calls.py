@@ -1,4 +1,10 @@
-"""The records of calls a flow places for its caller (TRANSFER's dialled legs).
+"""The records of calls a flow places: TRANSFER's dialled legs, DIAL's calls.
+
+A DIAL's call is a full call (:func:`prepare_dial`): its record is written
+before the switch dials, like Make Call's, and from then on it lives as
+they do (the watcher ends it if it never answers, a call server runs its
+flow).  Limits hold for both kinds: how many calls an account has placed
+and not yet ended, and how deep a chain of DIALs goes.
 
 A child call is written once its leg has ended, whole: it never sits in a
 pending status, so the watcher and the sweeps (which finish pending calls
@@ -11,9 +17,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from . import db
+from . import db, store
+from .call_status import LIVE_STATUSES
+from .flow.errors import CallRefused
 from .flow.state import CallState
 from .models import Call, CallerId, Leg, PhoneNumber
+from .originate import write_placed_call
 
 
 def caller_id_allowed(account_id: str, number: str) -> bool:
@@ -72,3 +81,91 @@ def record_child_calls(parent: CallState, children: list[dict]) -> None:
                 hangup_cause=child["hangup_cause"],
                 sip_code=child["sip_code"],
             )
+
+
+def outbound_limit_problem(account_id: str, adding: int, limit: int) -> str | None:
+    """Why ``adding`` more calls would put the account over its limit of calls placed at once, or None.
+
+    A soft limit: two flows checking at the same moment may both pass.
+    """
+    with db.database.connection_context():
+        placed = (
+            Call.select()
+            .where(Call.account == account_id, Call.direction == "outbound", Call.status.in_(LIVE_STATUSES))
+            .count()
+        )
+    if placed + adding > limit:
+        return f"the account has {placed} calls placed and not ended; its limit is {limit}"
+    return None
+
+
+def dial_depth(call_id: str, deepest: int) -> int:
+    """How many generations ``call_id`` is from a call nobody placed (1 for that one), counted up to ``deepest + 1``."""
+    depth = 1
+    with db.database.connection_context():
+        while depth <= deepest:
+            parent = Call.select(Call.parent_call).where(Call.id == call_id).scalar()
+            if not parent:
+                break
+            call_id, depth = parent, depth + 1
+    return depth
+
+
+def prepare_dial(
+    parent: CallState,
+    *,
+    to_no: str,
+    caller_id_no: str,
+    url: str | None,
+    method: str,
+    session_data: dict | None,
+    timeout_s: int,
+    max_call_time_ms: int | None,
+    connect: bool,
+    max_outbound: int,
+    max_depth: int,
+) -> str:
+    """Write the record of the call a DIAL places from ``parent``; returns its id.
+
+    Raises CallRefused when the account may not place it.
+    """
+    account = parent.account_id
+    if url:
+        application_id = parent.app_id or None
+    else:
+        route = store.route_for(caller_id_no)
+        if route is None or route.account_id != account:
+            raise CallRefused(f"{caller_id_no} has no call flow configuration: give the DIAL a url")
+        application_id = route.application_id
+    if dial_depth(parent.call_id, max_depth) >= max_depth:
+        raise CallRefused(f"a chain of DIALs goes at most {max_depth} calls deep")
+    problem = outbound_limit_problem(account, 1, max_outbound)
+    if problem:
+        raise CallRefused(problem)
+    with db.database.connection_context():
+        switch = Call.select(Call.switch).where(Call.id == parent.call_id).scalar() or ""
+    call = write_placed_call(
+        switch_name=switch,
+        account_id=account,
+        application_id=application_id,
+        to_no=to_no,
+        caller_id_no=caller_id_no,
+        session_data=session_data,
+        timeout_s=timeout_s,
+        max_call_time_ms=max_call_time_ms,
+        parent_call_id=parent.call_id,
+        flow_url=url or None,
+        flow_method=method if url else None,
+        connect_to=parent.call_id if connect else None,
+    )
+    return call.id
+
+
+def channel_of(call_id: str) -> str | None:
+    """The channel of a call still up (answered, its flow running), or None."""
+    with db.database.connection_context():
+        return (
+            Call.select(Call.channel_uuid)
+            .where(Call.id == call_id, Call.status == "live-in-progress", Call.end_time.is_null())
+            .scalar()
+        )

@@ -127,6 +127,11 @@ class Call(BaseModel):
     # The call server running the call's flow (host:pid, host and port of its
     # socket), so that an operator or another process can tell who holds it.
     call_server = peewee.CharField(max_length=128, null=True)
+    # A DIAL's call: the flow it runs when not its caller ID's configuration,
+    # and the call (an id) whose caller it joins when its own actions run out.
+    flow_url = peewee.TextField(null=True)
+    flow_method = peewee.CharField(max_length=4, null=True)
+    connect_to = peewee.CharField(max_length=36, null=True)
 
 
 class Leg(BaseModel):

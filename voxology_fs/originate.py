@@ -41,21 +41,8 @@ def originate_command(
     settings: Settings, switch: Switch, call_id: str, to_no: str, caller_id_no: str, timeout_s: int
 ) -> str:
     """The ``originate`` arguments for one call; every value in it is checked by the builder."""
-    variables = {
-        "origination_uuid": dial.check_uuid(call_id),
-        "vox_call_id": call_id,
-        # Marks a Make Call leg for the call server (every call carries vox_call_id).
-        "vox_make_call": True,
-        # The channel settings our dialplan makes for inbound calls.
-        "playback_delimiter": "!",
-        "playback_terminators": "none",
-        "sleep_eat_digits": True,
-        "app_disable_expand_variables": True,
-        "origination_caller_id_number": dial.check_number(caller_id_no),
-        "originate_timeout": int(timeout_s),
-    }
-    return dial.originate_command(
-        dial.dial_string(switch.dial_string, to_no, variables), dial.socket_app(socket_address(settings, switch))
+    return dial.call_originate(
+        switch.dial_string, socket_address(settings, switch), call_id, to_no, caller_id_no, timeout_s
     )
 
 
@@ -72,44 +59,17 @@ def place_call(
 ) -> Call:
     """Write the call's record, then originate it; raises SwitchUnavailable."""
     link = switches.pick()
-    call_id = Call._meta.fields["id"].default()
-    now = utcnow()
-    with db.unit_of_work():
-        call = Call.create(
-            id=call_id,
-            account=account_id,
-            application=application_id,
-            switch=link.name,
-            channel_uuid=call_id,
-            direction="outbound",
-            status="queued",
-            caller_no=to_no,
-            api_no=caller_id_no,
-            to_no=to_no,
-            start_time=now,
-            session_data=session_data,
-            key_presses=[],
-            recordings=[],
-            errors=[],
-            timeout_s=timeout_s,
-            max_call_time_ms=max_call_time_ms,
-        )
-        Leg.create(
-            call=call_id,
-            role="caller",
-            direction="outbound",
-            from_no=caller_id_no,
-            to_no=to_no,
-            switch=link.name,
-            channel_uuid=call_id,
-            created_at=now,
-        )
-        CallEvent.create(
-            call=call_id,
-            at=now,
-            kind="originate",
-            data={"switch": link.name, "to": to_no, "from": caller_id_no, "timeout": timeout_s},
-        )
+    call = write_placed_call(
+        switch_name=link.name,
+        account_id=account_id,
+        application_id=application_id,
+        to_no=to_no,
+        caller_id_no=caller_id_no,
+        session_data=session_data,
+        timeout_s=timeout_s,
+        max_call_time_ms=max_call_time_ms,
+    )
+    call_id = call.id
     command = originate_command(switches.settings, link.switch, call_id, to_no, caller_id_no, timeout_s)
     try:
         link.bgapi(command, job_uuid=call_id)
@@ -123,6 +83,68 @@ def place_call(
             error={"code": "originate_failed", "message": str(exc)},
         )
         raise SwitchUnavailable(f"switch {link.name} did not take the call: {exc}") from None
+    return call
+
+
+def write_placed_call(
+    *,
+    switch_name: str,
+    account_id: str,
+    application_id: str | None,
+    to_no: str,
+    caller_id_no: str,
+    session_data: dict | None,
+    timeout_s: int,
+    max_call_time_ms: int | None,
+    parent_call_id: str | None = None,
+    flow_url: str | None = None,
+    flow_method: str | None = None,
+    connect_to: str | None = None,
+) -> Call:
+    """The record of a call we are about to originate, its caller leg and
+    its first trace line, written together (its id is the channel's uuid)."""
+    call_id = Call._meta.fields["id"].default()
+    now = utcnow()
+    with db.unit_of_work():
+        call = Call.create(
+            id=call_id,
+            account=account_id,
+            application=application_id,
+            switch=switch_name,
+            channel_uuid=call_id,
+            direction="outbound",
+            status="queued",
+            caller_no=to_no,
+            api_no=caller_id_no,
+            to_no=to_no,
+            start_time=now,
+            session_data=session_data,
+            key_presses=[],
+            recordings=[],
+            errors=[],
+            timeout_s=timeout_s,
+            max_call_time_ms=max_call_time_ms,
+            parent_call=parent_call_id,
+            flow_url=flow_url,
+            flow_method=flow_method,
+            connect_to=connect_to,
+        )
+        Leg.create(
+            call=call_id,
+            role="caller",
+            direction="outbound",
+            from_no=caller_id_no,
+            to_no=to_no,
+            switch=switch_name,
+            channel_uuid=call_id,
+            created_at=now,
+        )
+        CallEvent.create(
+            call=call_id,
+            at=now,
+            kind="originate",
+            data={"switch": switch_name, "to": to_no, "from": caller_id_no, "timeout": timeout_s},
+        )
     return call
 
 
@@ -181,7 +203,7 @@ def _finish_from_record(call: Call, status: str, cause: str, callbacks: Callback
     )
     if error:
         state.add_error(error)
-    route = store.route_for(call.api_no)
+    route = store.route_for_placed(call)
     if route is not None:
         state.subaccount_id = route.subaccount_id
     if not store.finish_call(state):

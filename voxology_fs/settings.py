@@ -102,6 +102,11 @@ class Settings:
     # any media action in between: guards against ``GOTO`` loops.
     max_flow_steps: int = 10000
     apology_text: str = "We are sorry, an application error has occurred. Goodbye."
+    # Calls an account may have placed and not yet ended (Make Call, DIAL,
+    # TRANSFER's dialled legs), and how many DIALs deep a chain may go (a
+    # call, the call it placed, and that one's: 3).
+    max_outbound_calls_per_account: int = 100
+    max_dial_depth: int = 3
 
     # Numbers written without a country code are read in this region.
     default_region: str = "US"

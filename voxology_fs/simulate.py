@@ -14,13 +14,14 @@ import time
 import uuid
 
 from .callbacks import CallbackClient, CallbackTarget
-from .channel import AudioFile, CallEnded, CallInfo, Channel, CollectResult, Silence, Speech
+from .channel import AudioFile, CallEnded, CallInfo, Channel, CollectResult, Silence, Speech, Tone
 from .flow.runner import CallFlowRunner, Services
 from .flow.state import CallState
 from .simulated_capabilities import (
     SimulatedBridging,
     SimulatedConferencing,
     SimulatedDetecting,
+    SimulatedDialing,
     SimulatedHolding,
     SimulatedRecording,
 )
@@ -50,6 +51,8 @@ def _describe(prompt) -> str:
         return f"plays {prompt.source or prompt.path}"
     if isinstance(prompt, Silence):
         return f"silence {prompt.ms} ms"
+    if isinstance(prompt, Tone):
+        return "rings"
     return repr(prompt)
 
 
@@ -150,6 +153,9 @@ class SimulatedChannel(Channel):
     def bridging(self):
         return SimulatedBridging(self)
 
+    def dialing(self):
+        return SimulatedDialing(self)
+
     def conferencing(self):
         return SimulatedConferencing(self)
 
@@ -245,7 +251,13 @@ def simulate(
     state = CallState(
         call_id=channel.info.uuid, direction="inbound", caller_no=caller, api_no=called, session_data=session_data
     )
-    services = Services(callbacks=client, audio=NoDownload(), trace=trace)
+    services = Services(
+        callbacks=client,
+        audio=NoDownload(),
+        trace=trace,
+        # A DIAL's new call gets an id; nothing is placed.
+        prepare_dial=lambda parent, **call: str(uuid.uuid4()),
+    )
     CallFlowRunner(channel, state, services, target).run()
     return transcript, client.requests, state
 

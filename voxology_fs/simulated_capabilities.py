@@ -20,6 +20,8 @@ from .capabilities import (
     Conferencing,
     Detecting,
     DetectOutcome,
+    Dialing,
+    DialOutcome,
     Holding,
     HoldOutcome,
     Recording,
@@ -68,6 +70,11 @@ class SimulatedBridging(SimulatedCapability, Bridging):
         self.time_limit_ms, self.leg_ids = time_limit_ms, list(leg_ids or [])
         if simultaneous:
             self.t.say("rings " + ", ".join(self.targets) + " at once")
+
+    def join(self, other_uuid: str) -> None:
+        self._begin()
+        self.t.say(f"joins the call that placed it ({other_uuid})")
+        self.outcome = BridgeOutcome("completed", "NORMAL_CLEARING", 200, other_uuid=other_uuid)
 
     def target_for(self, number: str) -> str:
         return number
@@ -207,3 +214,40 @@ class SimulatedDetecting(SimulatedCapability, Detecting):
         if self.running:
             self.t.say(f"beep detector stops ({reason})")
             self.outcome = DetectOutcome(reason, None, self._seconds())
+
+
+class SimulatedDialing(SimulatedCapability, Dialing):
+    """A DIAL's new call: its own flow is not simulated; its answer follows ``dial_policy``."""
+
+    def start(self, call_id, number, *, caller_id, ring_timeout_s=30, wait_for="", connect_prompts=None) -> None:
+        self._begin()
+        self.number, self.wait_for, self.connect = number, wait_for, connect_prompts is not None
+        self.t.say(f"places a new call to {number} from {caller_id} (it runs its own flow)")
+
+    def wait(self, timeout=None) -> DialOutcome:
+        if self.outcome is not None:
+            return self.outcome
+        if not (self.wait_for or self.connect):
+            self.outcome = DialOutcome("queued")
+            return self.outcome
+        policy = getattr(self.channel, "dial_policy", None) or default_dial_policy
+        verdict = policy(self.number) or ("answer", 0)
+        if verdict[0] != "answer":
+            status, cause, sip = FAILED_DIALS.get(verdict[0], ("failed", "NORMAL_TEMPORARY_FAILURE", None))
+            self.t.say(f"{self.number} does not answer ({status})")
+            self.outcome = DialOutcome(status, cause, sip)
+            return self.outcome
+        talk = float(verdict[1] if len(verdict) > 1 else 0)
+        if self.wait_for == "answered" and not self.connect:
+            self.t.say(f"{self.number} answers")
+            self.outcome = DialOutcome("answered", sip_code=200)
+            return self.outcome
+        self.t.say(f"{self.number} answers; " + ("they talk" if self.connect else "its call lasts") + f" {talk:g} s")
+        self.t.virtual_ms += int(talk * 1000)
+        self.outcome = DialOutcome("completed", "NORMAL_CLEARING", 200, connected=self.connect, talk_seconds=talk)
+        return self.outcome
+
+    def stop(self, reason: str = "stopped") -> None:
+        self.stop_reason = reason
+        if self.outcome is None:
+            self.outcome = DialOutcome("canceled", stopped=reason)

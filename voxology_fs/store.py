@@ -191,6 +191,23 @@ def route_for(number: str) -> NumberRoute | None:
     )
 
 
+def route_for_placed(call: Call) -> NumberRoute | None:
+    """A call we placed: a DIAL's own flow when it named one, else its caller
+    ID's configuration (Make Call's rule)."""
+    if not call.flow_url:
+        return route_for(call.api_no)
+    with db.database.connection_context():
+        parent = Account.select(Account.parent).where(Account.id == call.account_id).scalar()
+    return NumberRoute(
+        number=call.api_no,
+        account_id=call.account_id,
+        application_id=call.application_id,
+        subaccount_id=(call.account_id or "0") if parent else "0",
+        target=CallbackTarget(call.flow_url, call.flow_method or "POST", "application/json"),
+        fallback=None,
+    )
+
+
 def create_call(
     state: CallState, switch: str, channel_uuid: str, application_id: str | None, call_server: str | None = None
 ) -> None:

@@ -12,7 +12,7 @@ from typing import Literal, overload
 
 from flask import Blueprint, g, request
 
-from .. import control, db
+from .. import child_calls, control, db
 from ..call_status import LIVE_STATUSES, PENDING_STATUSES, STATUSES
 from ..models import Call, CallerId, CallEvent, CallFlowConfig, Leg, PhoneNumber
 from ..originate import place_call
@@ -27,12 +27,13 @@ from .common import (
     owned,
     paged,
     phone_number,
+    settings,
     string,
     switch_errors,
     switches,
     url_field,
 )
-from .errors import bad_field, conflict, not_found
+from .errors import ApiError, bad_field, conflict, not_found
 
 bp = Blueprint("calls", __name__)
 
@@ -91,6 +92,9 @@ def make_call():
             f"{caller_id_no} has no call flow configuration: PUT one first "
             f"at /v1/CallFlows/Configurations/PhoneNumbers/{{no}}",
         )
+    over = child_calls.outbound_limit_problem(account_id(), 1, settings().max_outbound_calls_per_account)
+    if over:
+        raise ApiError(429, "too_many_calls", over)
     with switch_errors():
         record = place_call(
             switches(),

@@ -18,7 +18,7 @@ def _errors(*statuses: int) -> dict:
         404: "Not found (or not this account's)",
         409: "Conflict with the current state",
         415: "The body is not application/json",
-        429: "Too many requests (see Retry-After)",
+        429: "Too many requests (see Retry-After), or, placing a call, too many calls placed and not yet ended",
         503: "No FreeSWITCH server is connected",
     }
     return {

@@ -10,7 +10,7 @@ argument, spoken or played as written.
 
 from __future__ import annotations
 
-from ..channel import AudioFile, Prompt, Silence, Speech, is_plain_name
+from ..channel import AudioFile, Prompt, Silence, Speech, Tone, is_plain_name
 
 # The delimiter we set as ``playback_delimiter``: several prompts in one
 # ``playback`` or ``play_and_get_digits`` argument.
@@ -51,6 +51,8 @@ def prompt_source(prompt: Prompt) -> str:
         return prompt.path
     if isinstance(prompt, Silence):
         return f"silence_stream://{max(0, int(prompt.ms))}"
+    if isinstance(prompt, Tone):
+        return f"tone_stream://{prompt.spec}"
     raise TypeError(f"not a prompt: {prompt!r}")
 
 

@@ -60,6 +60,7 @@ class EslBridging(EslCapability[BridgeOutcome], Bridging):
         self.other_uuid = ""
         self.bridged_at: float | None = None
         self.time_limit_ms: int | None = None
+        self.joined = False  # join(): bridged to a call that waited for ours
 
     def start(
         self,
@@ -91,6 +92,22 @@ class EslBridging(EslCapability[BridgeOutcome], Bridging):
         self.channel._fire("multiset", "continue_on_fail=true hangup_after_bridge=false")
         # "," rings the legs at once (the first to answer wins), "|" one after the other.
         self._run_app("bridge", "{" + ",".join(options) + "}" + ("," if simultaneous else "|").join(legs))
+
+    def join(self, other_uuid: str) -> None:
+        """``uuid_bridge`` the other call (holding, with ``park_after_bridge``) to ours.
+
+        The other is the bridge's A side, so the bridge's events are its own;
+        ours ends the bridge by hanging up, which is how this one concludes.
+        """
+        self.other_uuid = dial.check_uuid(other_uuid)
+        self._begin()
+        self.joined = True
+        reply = self._api(f"uuid_bridge {self.other_uuid} {self.uuid}")
+        if reply.startswith("+OK"):
+            self.bridged_at = time.monotonic()
+        else:
+            self.outcome = BridgeOutcome("failed", "NO_ROUTE_DESTINATION", other_uuid=self.other_uuid)
+            self._finish()
 
     def target_for(self, number: str) -> str:
         return dial.endpoint(self.channel.dial_template, number)
@@ -127,6 +144,9 @@ class EslBridging(EslCapability[BridgeOutcome], Bridging):
         self._finish()
 
     def _outcome_without_end(self) -> BridgeOutcome:
+        if self.joined and self.bridged_at:
+            talk = round(time.monotonic() - self.bridged_at, 3)
+            return BridgeOutcome("completed", self.channel.hangup_cause, 200, self.other_uuid, talk, self.stop_reason)
         return BridgeOutcome(
             "canceled", self.channel.hangup_cause, other_uuid=self.other_uuid, stopped=self.stop_reason or "hangup"
         )
@@ -136,6 +156,12 @@ class EslBridging(EslCapability[BridgeOutcome], Bridging):
         if self.finished.is_set():
             return
         self.stop_reason = reason
+        if self.joined:
+            # The call we joined waited for us and goes on when we leave:
+            # leaving is ending our side.
+            self._api(f"uuid_kill {self.uuid} NORMAL_CLEARING")
+            self._await_stopped()
+            return
         for leg in [self.other_uuid] if self.other_uuid else self.leg_uuids:
             self._api(f"uuid_kill {leg} NORMAL_CLEARING")
         self._await_stopped()

@@ -23,6 +23,7 @@ from .capability import SocketCommands
 from .conference import EslConferencing
 from .connection import CommandError, CommandTimeout, NotConnectedError, OutboundSession, PendingSubscription
 from .detect import EslDetecting
+from .dialing import EslDialing
 from .hold import EslHolding
 from .protocol import Event
 from .recording import EslRecording
@@ -103,10 +104,13 @@ class EslChannel(Channel):
         tts_voice: str = "kal",
         media_timeout: float = 4 * 3600,
         dial_template: str = "sofia/gateway/trunk/{number}",
+        socket_address: str = "",
     ):
         self.session = session
         # The switch's dial string for a number (its trunk), for bridges.
         self.dial_template = dial_template
+        # Where the calls this one places (DIAL) come back to: a call server's socket.
+        self.socket_address = socket_address
         self.info = call_info_from(channel_data)
         self.answered = self.info.answered
         self._answered_at = self.info.answered_at
@@ -121,6 +125,7 @@ class EslChannel(Channel):
         self._control_arrived = gevent.event.Event()
         session.register_handle(control.SUBCLASS, self._on_control)
         self._collects = 0
+        self.call_id = ""  # ours, set by start()
         self._set_up: PendingSubscription | None = None  # the subscription's replies, until confirmed
         self._events = set(CALL_EVENTS)
         # Other channels and rooms are acted on through this (see capabilities).
@@ -146,6 +151,7 @@ class EslChannel(Channel):
             "vox_call_id": call_id,
         }
         fsargs.set_arg("vox_call_id", call_id)  # raises unless the id is a plain token
+        self.call_id = call_id
         missing = [f"{name}={value}" for name, value in wanted.items() if self.info.variables.get(name) != value]
         self._set_up = self.session.start_subscription(
             CALL_EVENTS,
@@ -191,6 +197,9 @@ class EslChannel(Channel):
     def bridging(self):
         return EslBridging(self, self.commands)
 
+    def dialing(self):
+        return EslDialing(self, self.commands)
+
     def conferencing(self):
         return EslConferencing(self, self.commands)
 
@@ -205,6 +214,8 @@ class EslChannel(Channel):
 
     # -- events -----------------------------------------------------------------
     def _on_control(self, event: Event) -> None:
+        if self.call_id and event.get(control.CALL_ID_HEADER, self.call_id) != self.call_id:
+            return  # another call's (a capability's filter let it in)
         try:
             request = control.decode(event.body, event.get(control.COMMAND_HEADER, ""))
         except control.ControlError as exc:
@@ -242,24 +253,21 @@ class EslChannel(Channel):
     # -- running applications -----------------------------------------------------
     def _fire(self, app: str, arg: str | None = None) -> gevent.event.AsyncResult:
         """Queue an application without waiting for it to finish."""
-        if not self.is_up:
-            raise CallEnded(self.hangup_cause)
-        try:
-            self._confirm_set_up()
-            return self.session.execute_async(app, arg)
-        except (NotConnectedError, CommandTimeout, CommandError) as exc:
-            log.warning("call %s: %s %s failed: %s", self.info.uuid, app, arg, exc)
-            raise CallEnded(self.hangup_cause) from None
+        return self._send_app(app, arg, lambda: self.session.execute_async(app, arg))
 
     def _fire_looped(self, app: str, arg: str | None, on_round) -> str:
         """Queue an application FreeSWITCH repeats until broken; returns its Event-UUID."""
+        return self._send_app(app, arg, lambda: self.session.execute_looped(app, arg, on_round))
+
+    def _send_app(self, app: str, arg: str | None, send):
+        """``send()`` an application on a call still up; a failed write means the call is gone."""
         if not self.is_up:
             raise CallEnded(self.hangup_cause)
         try:
             self._confirm_set_up()
-            return self.session.execute_looped(app, arg, on_round)
+            return send()
         except (NotConnectedError, CommandTimeout, CommandError) as exc:
-            log.warning("call %s: looped %s %s failed: %s", self.info.uuid, app, arg, exc)
+            log.warning("call %s: %s %s failed: %s", self.info.uuid, app, arg, exc)
             raise CallEnded(self.hangup_cause) from None
 
     def _run(

@@ -184,6 +184,14 @@ class EslConnection(ESLProtocol):
     ) -> Message:
         return self.send_raw(encode_command(data, headers, body), timeout)
 
+    def bgapi(self, command: str, job_uuid: str | None = None) -> str:
+        """Start an API command in the background; returns its Job-UUID."""
+        headers = {"Job-UUID": job_uuid} if job_uuid else None
+        reply = self.send(f"bgapi {command}", headers=headers)
+        if not reply.reply_text.startswith("+OK"):
+            raise CommandError(reply.reply_text)
+        return reply.headers.get("Job-UUID") or reply.reply_text.split("Job-UUID: ", 1)[-1].strip()
+
     def close(self) -> None:
         self.closed.set()
         self.connected = False
@@ -336,7 +344,10 @@ class OutboundSession(EslConnection):
                 result.set(event)
             elif app_uuid in self._looped:
                 self._looped[app_uuid](event)
-        elif name == "CHANNEL_HANGUP" or name == "CHANNEL_HANGUP_COMPLETE":
+        elif (name == "CHANNEL_HANGUP" or name == "CHANNEL_HANGUP_COMPLETE") and event.get(
+            "Unique-ID", self.uuid
+        ) == self.uuid:
+            # Only our channel's: a capability may have another's events come here too (a DIAL's call).
             if self.hangup_event is None or name == "CHANNEL_HANGUP_COMPLETE":
                 self.hangup_event = event
             self.hangup_told.set()
@@ -388,14 +399,6 @@ class InboundConnection(EslConnection):
     def api(self, command: str, timeout: float | None = None) -> str:
         """Run an API command and return its text (``-ERR ...`` included)."""
         return self.send(f"api {command}", timeout=timeout).text()
-
-    def bgapi(self, command: str, job_uuid: str | None = None) -> str:
-        """Start an API command in the background; returns its Job-UUID."""
-        headers = {"Job-UUID": job_uuid} if job_uuid else None
-        reply = self.send(f"bgapi {command}", headers=headers)
-        if not reply.reply_text.startswith("+OK"):
-            raise CommandError(reply.reply_text)
-        return reply.headers.get("Job-UUID") or reply.reply_text.split("Job-UUID: ", 1)[-1].strip()
 
     def sendevent(self, name: str, headers: dict[str, str], body: str | None = None) -> None:
         reply = self.send(f"sendevent {name}", headers=headers, body=body)

@@ -96,3 +96,24 @@ def inline_app(application: str, arg: str) -> str:
 def originate_command(dial: str, app: str) -> str:
     """``originate <dial string> <application part>``, for ``bgapi``."""
     return f"originate {dial} {app}"
+
+
+def call_originate(
+    dial_template: str, socket_address: str, call_id: str, to_no: str, caller_id_no: str, timeout_s: int
+) -> str:
+    """The ``originate`` of a call we place (Make Call, DIAL): answered, it
+    comes to our socket as the call ``call_id`` and runs that call's flow."""
+    variables = {
+        "origination_uuid": check_uuid(call_id),
+        "vox_call_id": call_id,
+        # Marks a placed call for the call server (every call carries vox_call_id).
+        "vox_make_call": True,
+        # The channel settings our dialplan makes for inbound calls.
+        "playback_delimiter": "!",
+        "playback_terminators": "none",
+        "sleep_eat_digits": True,
+        "app_disable_expand_variables": True,
+        "origination_caller_id_number": check_number(caller_id_no),
+        "originate_timeout": int(timeout_s),
+    }
+    return originate_command(dial_string(dial_template, to_no, variables), socket_app(socket_address))

@@ -54,3 +54,7 @@ class RunawayFlow(FlowError):
     """The flow kept going without progress (callback or GOTO loop limit)."""
 
     code = "runaway_flow"
+
+
+class CallRefused(Exception):
+    """A call a flow asked to place that may not be placed (a limit, no flow for it); the message says why."""

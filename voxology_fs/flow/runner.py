@@ -17,6 +17,7 @@ from typing import Protocol
 
 from .. import control
 from ..callbacks import CallbackError, CallbackSender, CallbackTarget, decode_json
+from ..capabilities import Capability
 from ..channel import CallEnded, Channel, ControlInterrupt, Speech
 from ..timeutil import utcnow
 from .errors import ActionFailed, FlowError, FlowValidationError, ParamRenderFailed, RunawayFlow
@@ -48,6 +49,12 @@ class Services:
     caller_id_allowed: Callable[[str, str], bool] = lambda account_id, number: True
     # The records of a TRANSFER's dialled legs, child calls of this one.
     record_child_calls: Callable[[CallState, list[dict]], None] = lambda state, children: None
+    # DIAL: write a new call's record (raises CallRefused); returns its id.
+    prepare_dial: Callable[..., str] | None = None
+    # Why an account may not place this many more calls now, or None.
+    outbound_limit: Callable[[str, int], str | None] = lambda account_id, adding: None
+    # The channel uuid of a live call (the one a DIAL's call joins), or None.
+    channel_of: Callable[[str], str | None] = lambda call_id: None
     max_callbacks: int = 100
     max_steps: int = 10000
     apology_text: str = "We are sorry, an application error has occurred. Goodbye."
@@ -66,7 +73,7 @@ class FlowContext:
         self.loops: dict[int, list] = {}
         # The capability an action waits on (a bridge, a conference...):
         # live control stops it its own way, plain media is broken instead.
-        self.running = None
+        self.running: Capability | None = None
 
     def trace(self, kind: str, data: dict | None = None) -> None:
         self.services.trace(self.state.call_id, kind, data)
@@ -216,8 +223,8 @@ class CallFlowRunner:
             program = self.fetch("init_call")
             while program is not None and program is not DONE:
                 if not len(program):
-                    self.channel.hangup()  # a response with no actions ends the call
-                    break
+                    program = self._out_of_actions()
+                    continue
                 program = self._run_program(program)
             if program is None:
                 self._apologise()  # callbacks failed
@@ -258,6 +265,29 @@ class CallFlowRunner:
                     outcome.url, outcome.method, outcome.content_type or self.target.content_type
                 )
             return self.fetch("continue_call")
+
+    def _out_of_actions(self):
+        """A response with no actions ends the call; a call placed by a
+        DIAL with ``connect`` instead joins the caller who placed it, and
+        ends when they finish talking.  Returns DONE, or what live control asked."""
+        other = self.services.channel_of(self.state.connect_to) if self.state.connect_to else None
+        if other and self.channel.is_up:
+            self.ctx.trace("connect", {"call_id": self.state.connect_to})
+            bridge = self.channel.bridging()
+            self.ctx.running = bridge
+            try:
+                bridge.join(other)
+                outcome = bridge.wait()
+            except ControlInterrupt as interrupt:
+                self.ctx.stop_running("control")
+                next_program = self._on_control(interrupt.request)
+                if next_program is not CONTINUE:
+                    return next_program
+            else:
+                self.ctx.running = None
+                self.ctx.trace("connect_ended", {"status": outcome.status, "seconds": outcome.talk_seconds})
+        self.channel.hangup()
+        return DONE
 
     def _on_control(self, request: dict):
         """A live-control request: a program to run now, DONE, None (callbacks failed) or CONTINUE."""

@@ -41,6 +41,12 @@ class CallState:
     errors: list[dict] = field(default_factory=list)
     # The last TRANSFER's outcome: status, duration (talk seconds), call_id, sip_code, to.
     transfer: dict | None = None
+    # The last DIAL's outcome: call_id, status, sip_code, duration (talk seconds when connected).
+    dial: dict | None = None
+    # A call placed by another's DIAL: that call, and whether this one joins
+    # its caller when its own actions run out (connect).
+    parent_call_id: str | None = None
+    connect_to: str | None = None
     # FOREACH item and index variables in scope, innermost last.
     locals: dict = field(default_factory=dict)
 
@@ -99,6 +105,10 @@ class CallState:
         }
         if self.transfer is not None:
             body.update({f"transfer_{k}": self.transfer.get(k) for k in ("status", "duration", "call_id", "sip_code")})
+        if self.dial is not None:
+            body.update({f"dial_{k}": self.dial.get(k) for k in ("call_id", "status", "sip_code", "duration")})
+        if self.parent_call_id:
+            body["parent_call_id"] = self.parent_call_id
         if kind == "call_ended":
             body["hangup_cause"] = self.hangup_cause
         return body
@@ -151,6 +161,9 @@ _NATIVE = {
     "customData": lambda s: s.custom_data,
     "sipDomain": lambda s: s.sip_domain,
     "transfer": lambda s: dict(s.transfer) if s.transfer is not None else {},
+    "dial": lambda s: dict(s.dial) if s.dial is not None else {},
+    "dialCallId": lambda s: s.dial["call_id"] if s.dial is not None else "",
+    "parentCallId": lambda s: s.parent_call_id or "",
 }
 for _camel, _snake in [
     ("callId", "call_id"),
@@ -163,6 +176,8 @@ for _camel, _snake in [
     ("customData", "custom_data"),
     ("keyPressesList", "key_presses"),
     ("sipDomain", "sip_domain"),
+    ("dialCallId", "dial_call_id"),
+    ("parentCallId", "parent_call_id"),
 ]:
     _NATIVE[_snake] = _NATIVE[_camel]
 

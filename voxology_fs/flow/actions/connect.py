@@ -84,14 +84,17 @@ class Transfer(Action):
             raise ActionFailed(
                 f"{caller_id} is not a number of this account nor a verified caller ID", self._at("caller_id_no")
             )
+        problem = ctx.services.outbound_limit(ctx.state.account_id, len(numbers))
+        if problem:
+            raise ActionFailed(problem, self.path)
         # The dialled channels' uuids are the child calls' ids.
         child_ids = [str(uuid.uuid4()) for _ in numbers]
         started = utcnow()
         ctx.trace("transfer", {"to": numbers, "caller_id_no": caller_id, "call_ids": child_ids})
         bridge = ctx.channel.bridging()
-        ctx.running = bridge
-        bridge.dial(
-            numbers,
+        ctx.start(
+            bridge,
+            [bridge.target_for(number) for number in numbers],
             ring_timeout_s=self.params["timeout"],
             caller_id=caller_id,
             simultaneous=len(numbers) > 1,
