@@ -705,6 +705,50 @@ def test_bridge(env):
 
 
 @need_transcripts
+def test_a_call_placed_from_a_socket_reaches_it_through_filters(env):
+    """As recorded in dial.outbound.log: ``bgapi originate`` on a call's socket
+    answers with the Job-UUID; the BACKGROUND_JOB (owned by that call) and the
+    new channel's events come through Job-UUID and Unique-ID filters; the new
+    call's socket ``uuid_bridge``s the held caller, and when the new call hangs
+    up the caller is parked again (CHANNEL_UNBRIDGE) and goes on."""
+    sw, srv = env
+    call, c, _ = start_call(sw, srv, myevents=False)
+    placed_id = "c4061090-e71a-4659-96c4-fb96cb0a747e"
+    c.cmd("event plain CHANNEL_EXECUTE_COMPLETE CHANNEL_HANGUP BACKGROUND_JOB CHANNEL_BRIDGE CHANNEL_UNBRIDGE")
+    for header, value in (("Unique-ID", call.uuid), ("Job-UUID", placed_id), ("Unique-ID", placed_id)):
+        assert c.cmd(f"filter {header} {value}").h["Reply-Text"] == f"+OK filter added. [{header}]=[{value}]"
+    c.execute("answer")
+    c.execute("multiset", "park_after_bridge=true hangup_after_bridge=false")
+    c.execute("endless_playback", "tone_stream://%(2000,4000,440,480)")
+    other = OutboundServer()
+    try:
+        reply = c.cmd(
+            "bgapi originate {origination_uuid=%s,vox_call_id=%s}loopback/4000/default "
+            "&socket('127.0.0.1:%d async full')\nJob-UUID: %s" % (placed_id, placed_id, other.port, placed_id)
+        )
+        assert reply.h["Reply-Text"] == f"+OK Job-UUID: {placed_id}"
+        placed = other.accept()
+        placed.cmd("connect")
+        job = c.until(is_ev("BACKGROUND_JOB"))[-1]
+        assert job.event["Job-UUID"] == placed_id and job.event["Job-Owner-UUID"] == call.uuid
+        assert job.event["Job-Command"] == "originate" and job.body.endswith(f"\n\n+OK {placed_id}\n".encode())
+        placed.cmd("event plain CHANNEL_EXECUTE_COMPLETE CHANNEL_HANGUP")
+        placed.execute("playback", "silence_stream://100")
+        # The new channel's completions reach the caller's socket too (its filter).
+        done = c.until(is_ev("CHANNEL_EXECUTE_COMPLETE", "playback"))[-1].event
+        assert done["Unique-ID"] == placed_id
+        assert placed.api(f"uuid_bridge {call.uuid} {placed_id}").body.startswith(b"+OK")
+        bridged = c.until(is_ev("CHANNEL_BRIDGE"))[-1].event
+        assert bridged["Unique-ID"] == call.uuid and bridged["Other-Leg-Unique-ID"] == placed_id
+        sw.calls[placed_id].hangup()
+        got = c.until(is_ev("CHANNEL_UNBRIDGE"))
+        assert any(m.name == "CHANNEL_HANGUP" and m.event["Unique-ID"] == placed_id for m in got)
+        assert not call.down
+    finally:
+        other.stop()
+
+
+@need_transcripts
 def test_legs_rung_at_once(env):
     """``,`` rings legs together: the first to answer wins, the others lose the
     race; none answering ends NO_ANSWER once the ring time is out, as recorded
