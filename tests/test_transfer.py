@@ -1,5 +1,8 @@
 """TRANSFER on the fake switch: the dial, its outcomes, the child calls and what the flow sees next."""
 
+import io
+import wave
+
 import gevent
 import pytest
 
@@ -11,6 +14,19 @@ from voxology_fs.flow.errors import FlowValidationError
 from voxology_fs.flow.parser import parse_response
 
 OTHER = "+13125550100"
+
+
+def _wav() -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\x00\x00" * 800)
+    return out.getvalue()
+
+
+WAV = _wav()
 SECOND = "+13125550111"
 UNVERIFIED = "+13125550199"
 
@@ -188,3 +204,141 @@ def test_a_transfer_over_the_accounts_limit_of_placed_calls_is_refused(db, setti
     assert not [app for app, _ in call.executed if app == "bridge"] and children(call) == []
     [error] = models.Call.get_by_id(call.uuid).errors
     assert error["path"] == "/actions/0" and "its limit is 1" in error["message"]
+
+
+def multiset_before_bridge(call):
+    apps = [(app, arg) for app, arg in call.executed]
+    bridge_at = next(i for i, (app, _) in enumerate(apps) if app == "bridge")
+    return dict(
+        part.split("=", 1) for part in next(arg for app, arg in reversed(apps[:bridge_at]) if app == "multiset").split()
+    )
+
+
+def test_an_answered_caller_hears_our_ring_tone_and_every_option_is_set_or_cleared(switch, callback_server):
+    flow = transfer_flow()
+    flow["actions"].insert(0, {"type": "SAY", "params": {"text": "Connecting."}})
+    call, _ended = run(
+        switch, callback_server, flow, lambda ds, v: ("answer", 0), on_bridge=hang_up_the_other_party_after(0.2)
+    )
+    assert multiset_before_bridge(call) == {
+        "continue_on_fail": "true",
+        "hangup_after_bridge": "false",
+        "bridge_terminate_key": "",  # cleared: an earlier TRANSFER's * does not carry over
+        "transfer_ringback": "tone_stream://%(2000,4000,440,480)",
+        "ringback": "",  # not answered, a caller hears the far end's ringing itself
+    }
+
+
+def test_early_media_ringback_clears_ours(switch, callback_server):
+    call, _ = run(
+        switch,
+        callback_server,
+        transfer_flow(ringback="early_media"),
+        lambda ds, v: ("answer", 0),
+        on_bridge=hang_up_the_other_party_after(0.2),
+    )
+    settings = multiset_before_bridge(call)
+    assert settings["transfer_ringback"] == "" and settings["ringback"] == ""
+
+
+def test_an_audio_ringback_is_our_downloaded_copy(switch, callback_server):
+    wav = callback_server.route("/ring.wav", lambda request: (200, WAV, {"Content-Type": "audio/wav"}))
+    call, _ = run(
+        switch,
+        callback_server,
+        transfer_flow(ringback=wav),
+        lambda ds, v: ("answer", 0),
+        on_bridge=hang_up_the_other_party_after(0.2),
+    )
+    settings = multiset_before_bridge(call)
+    assert settings["ringback"] == settings["transfer_ringback"]
+    assert settings["ringback"].endswith(".wav") and "://" not in settings["ringback"]
+
+
+def test_send_digits_go_to_the_party_that_answered(switch, callback_server):
+    call, ended = run(
+        switch,
+        callback_server,
+        transfer_flow(send_digits="1w23#"),
+        lambda ds, v: ("answer", 0),
+        on_bridge=hang_up_the_other_party_after(0.3),
+    )
+    [child] = children(call)
+    assert f"uuid_send_dtmf {child.id} 1w23#" in switch.api_log
+    assert ended["transfer_status"] == "completed"
+
+
+def test_hangup_on_star_ends_the_talk_and_the_flow_goes_on(switch, callback_server):
+    def press_star_once_bridged(call, arg):
+        def press():
+            while call.partner is None and not call.down:
+                gevent.sleep(0.01)
+            gevent.sleep(0.1)
+            call.press("*")
+
+        gevent.spawn(press)
+
+    call, ended = run(
+        switch,
+        callback_server,
+        transfer_flow(hangup_on_star=True),
+        lambda ds, v: ("answer", 0),
+        on_bridge=press_star_once_bridged,
+    )
+    assert multiset_before_bridge(call)["bridge_terminate_key"] == "*"
+    assert call.spoken == ["completed 200"] and ended["transfer_status"] == "completed"
+    [child] = children(call)
+    assert child.status == "completed"
+
+
+@pytest.fixture
+def sip_switch(db, settings):
+    """A fake switch whose call server may transfer to sip:...@pbx.example.com only."""
+    server = CallServer(settings.replace(sip_transfer_domains=("pbx.example.com",)))
+    server.start()
+    fake = FakeSwitch(outbound=("127.0.0.1", server.port), time_scale=0.01, media_ms=5)
+    fake.start()
+    yield fake
+    fake.stop()
+    server.stop()
+
+
+def test_a_sip_uri_is_dialled_through_our_sip_profile(sip_switch, callback_server):
+    call, ended = run(
+        sip_switch,
+        callback_server,
+        transfer_flow(to="sip:agent.7@pbx.example.com:5070"),
+        lambda ds, v: ("answer", 0),
+        on_bridge=hang_up_the_other_party_after(0.2),
+    )
+    [bridge] = [arg for app, arg in call.executed if app == "bridge"]
+    assert bridge.endswith("]sofia/voxology/sip:agent.7@pbx.example.com:5070")
+    assert ended["transfer_status"] == "completed"
+
+
+def test_a_sip_uri_to_a_host_not_allowed_is_refused(sip_switch, callback_server):
+    flow = transfer_flow(to=["sip:agent.7@pbx.example.com:5070", "sip:x@elsewhere.example.com"])
+    call, _ = run(sip_switch, callback_server, flow, lambda ds, v: ("answer", 0))
+    assert not [a for a, _ in call.executed if a == "bridge"]
+    [error] = models.Call.get_by_id(call.uuid).errors
+    assert error["path"] == "/actions/0/params/to/1" and "elsewhere.example.com" in error["message"]
+
+
+@pytest.mark.parametrize(
+    "params,path",
+    [
+        ({"to": "sip:a@b.example,c"}, "/actions/0/params/to"),
+        ({"to": "sip:${x}@h.example"}, None),  # rendered and checked when it runs
+        ({"to": "sip:a{b}@h.example"}, "/actions/0/params/to"),
+        ({"to": OTHER, "send_digits": "12x"}, "/actions/0/params/send_digits"),
+        ({"to": OTHER, "ringback": "loud"}, "/actions/0/params/ringback"),
+        ({"to": OTHER, "hangup_on_star": "yes"}, "/actions/0/params/hangup_on_star"),
+    ],
+)
+def test_transfer_options_are_checked_before_anything_runs(params, path):
+    if path is None:
+        parse_response({"actions": [{"type": "TRANSFER", "params": params}]})
+        return
+    with pytest.raises(FlowValidationError) as raised:
+        parse_response({"actions": [{"type": "TRANSFER", "params": params}]})
+    assert path in [p for p, _ in raised.value.errors], raised.value.errors

@@ -84,6 +84,7 @@ class CallServer:
                 child_calls.outbound_limit_problem, limit=settings.max_outbound_calls_per_account
             ),
             channel_of=child_calls.channel_of,
+            sip_transfer_domains=frozenset(d.lower() for d in settings.sip_transfer_domains),
             max_callbacks=settings.max_callbacks_per_call,
             max_steps=settings.max_flow_steps,
             apology_text=settings.apology_text,
@@ -142,6 +143,7 @@ class CallServer:
             channel = EslChannel(session, channel_data, self.settings.tts_engine, self.settings.tts_voice)
             switch = self._switch(channel.info.switch_name)
             channel.dial_template = switch.dial_string
+            channel.sip_dial_template = switch.sip_dial_string
             # Calls this one places come back to this process (the port it got, when told 0).
             channel.socket_address = switch.socket_address or f"{self.settings.outbound_host}:{self.port}"
             del channel_data

@@ -77,12 +77,18 @@ class Bridging(Capability):
         simultaneous: bool = False,
         time_limit_ms: int | None = None,
         leg_ids: list[str] | None = None,
+        ringback: Prompt | None = None,
+        send_digits: str = "",
+        hangup_on_star: bool = False,
     ) -> None:
         """Ring ``targets`` (dial strings built by the caller) one after the
         other, or all at once (``simultaneous``: the first to answer wins),
         until one answers within ``ring_timeout_s``; bridge it, for at most
         ``time_limit_ms``.  ``leg_ids`` become the dialled channels' uuids.  A
-        failed dial never hangs our caller up."""
+        failed dial never hangs our caller up.  Meanwhile our caller hears
+        ``ringback`` (None: the far end's early media); ``send_digits`` are
+        sent to the party that answers; with ``hangup_on_star`` our caller's
+        ``*`` ends the talk."""
 
     @abc.abstractmethod
     def join(self, other_uuid: str) -> None:
@@ -91,8 +97,9 @@ class Bridging(Capability):
         ends when either hangs up."""
 
     @abc.abstractmethod
-    def target_for(self, number: str) -> str:
-        """The dial string that reaches an E.164 number (the switch's trunk)."""
+    def target_for(self, destination: str) -> str:
+        """The dial string that reaches an E.164 number (the switch's trunk)
+        or a checked ``sip:`` URI (the switch's SIP profile)."""
 
     @abc.abstractmethod
     def wait(self, timeout: float | None = None) -> BridgeOutcome: ...

@@ -41,6 +41,8 @@ class Switch:
     password: str = "ClueCon"
     # ``{number}`` is replaced with the E.164 number being called.
     dial_string: str = "sofia/gateway/trunk/{number}"
+    # ``{uri}`` is replaced with a ``sip:`` URI a TRANSFER dials (our SIP profile).
+    sip_dial_string: str = "sofia/voxology/{uri}"
     # Where this switch reaches the call server's socket (``host:port``) for
     # calls placed by Make Call; empty: ``outbound_host:outbound_port``.
     socket_address: str = ""
@@ -107,6 +109,8 @@ class Settings:
     # call, the call it placed, and that one's: 3).
     max_outbound_calls_per_account: int = 100
     max_dial_depth: int = 3
+    # Hosts a TRANSFER may dial by sip: URI (none: numbers only).
+    sip_transfer_domains: tuple[str, ...] = ()
 
     # Numbers written without a country code are read in this region.
     default_region: str = "US"
@@ -128,6 +132,12 @@ _SCALARS = {f.name: f for f in dataclasses.fields(Settings) if f.name != "switch
 
 
 def _coerce(name: str, value, kind):
+    if kind == "tuple[str, ...]":
+        # A TOML list, or a comma-separated environment variable.
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+            raise SettingsError(f"setting {name!r}: expected a list of strings, got {value!r}")
+        return tuple(i.strip() for i in items if i.strip())
     if kind in (int, "int"):
         kind = int
     elif kind in (float, "float"):

@@ -63,7 +63,17 @@ class SimulatedCapability:
 
 class SimulatedBridging(SimulatedCapability, Bridging):
     def start(
-        self, targets, *, ring_timeout_s: int = 30, caller_id=None, simultaneous=False, time_limit_ms=None, leg_ids=None
+        self,
+        targets,
+        *,
+        ring_timeout_s: int = 30,
+        caller_id=None,
+        simultaneous=False,
+        time_limit_ms=None,
+        leg_ids=None,
+        ringback=None,
+        send_digits="",
+        hangup_on_star=False,
     ) -> None:
         self._begin()
         self.targets, self.ring_timeout_s = list(targets), ring_timeout_s

@@ -234,7 +234,13 @@ def join_legs(a, b):
     a.partner, a.partner_role = b, "originatee"
     b.partner, b.partner_role = a, "originator"
     a.fire("CHANNEL_BRIDGE", pre=bridge_ids(a, b))
+    # bridge_terminate_key (switch_ivr_originate.c, o_bridge_on_dtmf): that key
+    # pressed on the A leg ends the bridge.
+    key = (a.get_var("bridge_terminate_key") or "").upper()
     while not a.down and not b.down:
+        if key and key in a._dtmf:
+            a._dtmf.remove(key)
+            break
         a._wake.clear()
         a._wake.wait()
 

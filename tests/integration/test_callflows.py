@@ -65,6 +65,9 @@ def voxology(db, settings, freeswitch, call_server_port, request):
     marker = request.node.get_closest_marker("callback_timeout")
     if marker is not None:
         settings = settings.replace(callback_timeout=marker.args[0])
+    marker = request.node.get_closest_marker("voxology_settings")
+    if marker is not None:
+        settings = settings.replace(**marker.kwargs)
     server = CallServer(settings)
     server.start()
     yield server

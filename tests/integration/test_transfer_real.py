@@ -1,8 +1,12 @@
 """TRANSFER on a real FreeSWITCH: a SIP caller connected through the trunk gateway to a sipp answerer."""
 
+import itertools
+
 import pytest
 
-from tests.integration.test_callflows import dial, esl_watch, finished, voxology  # noqa: F401  (fixtures)
+from tests.integration.test_callflows import LOUD, dial, esl_watch, finished, voxology  # noqa: F401  (fixtures)
+from tests.integration.test_make_call import configure, platform, wait_until  # noqa: F401
+from tests.support.audio import ulaw_decode
 from tests.support.provision import DID, provision
 from voxology_fs import models
 
@@ -81,3 +85,100 @@ def test_a_transfer_before_any_media_leaves_the_answer_to_the_far_end(
     assert "bridge" in apps and "answer" not in apps, apps
     [ended] = callback_server.of_type("call_ended")
     assert ended["transfer_status"] == "completed" and ended["status"] == "completed"
+
+
+def zero_crossing_hz(packets):
+    samples = [s for p in packets for s in ulaw_decode(p.payload)]
+    crossings = sum(1 for a, b in itertools.pairwise(samples) if (a < 0) != (b < 0))
+    return crossings / 2 / (len(samples) / 8000) if samples else 0.0
+
+
+def test_an_answered_caller_hears_a_ring_tone_while_the_far_end_rings(
+    voxology,  # noqa: F811 (a fixture)
+    callback_server,
+    dial,  # noqa: F811
+    sipp,
+):
+    """After a SAY the caller is answered: FreeSWITCH plays our ring tone
+    (transfer_ringback) while the far end rings, never dead air."""
+    provision(callback_server.static("/t", transfer_flow(timeout=4)))
+    answerer = sipp.start("uas_noanswer.xml", uas=True, timeout="30s")
+    call = dial()
+    finished(call, callback_server, timeout=40)
+    answerer.wait(timeout=30)
+    bridge = call.wait_execute("bridge")
+    done = call.watcher.completed(call.uuid, "bridge")[0]
+    ringing = [p for p in call.rtp.audio(bridge.at, done.at) if p.rms > LOUD]
+    # 2 s of tone per 6 s cycle: the first cycle's tone, 440 + 480 Hz (crossings at about 460 Hz).
+    assert len(ringing) * 20 >= 1500, call.rtp.summary()
+    assert 420 <= zero_crossing_hz(ringing) <= 500, zero_crossing_hz(ringing)
+    [ended] = callback_server.of_type("call_ended")
+    assert ended["transfer_status"] == "no-answer"
+
+
+@pytest.mark.voxology_settings(sip_transfer_domains=("127.0.0.1",))
+def test_transfer_to_a_sip_uri_through_our_profile(
+    voxology,  # noqa: F811 (a fixture)
+    callback_server,
+    dial,  # noqa: F811
+    sipp,
+    freeswitch,
+):
+    uri = f"sip:agent@127.0.0.1:{freeswitch.trunk_port}"
+    provision(callback_server.static("/t", transfer_flow(to=uri, timeout=5)))
+    answerer = sipp.start("uas_answer_bye.xml", uas=True, timeout="30s", duration_ms=1500)
+    call = dial()
+    finished(call, callback_server, timeout=40)
+    answerer.wait(timeout=30)
+    [ended] = callback_server.of_type("call_ended")
+    assert ended["transfer_status"] == "completed", ended
+    [bridge] = [data for app, data in call.executed() if app == "bridge"]
+    assert bridge.endswith(f"]sofia/voxology/{uri}")
+    [child] = children(ended["call_id"])
+    assert child.to_no == uri and child.status == "completed"
+
+
+def test_the_caller_pressing_star_ends_the_talk_and_the_flow_goes_on(
+    voxology,  # noqa: F811 (a fixture)
+    callback_server,
+    dial,  # noqa: F811
+    sipp,
+):
+    provision(callback_server.static("/t", transfer_flow(timeout=5, hangup_on_star=True)))
+    answerer = sipp.start("uas_answer.xml", uas=True, timeout="30s")  # talks until we hang up
+    call = dial()
+    call.watcher.wait_for(
+        lambda e: e.name == "CHANNEL_BRIDGE" and e.get("Unique-ID") == call.uuid, 20, "the bridge", call.uuid
+    )
+    call.press("*")
+    finished(call, callback_server, timeout=40)
+    assert answerer.wait(timeout=30).returncode == 0  # it got our BYE
+    assert call.spoken() == ["Connecting you.", "The transfer ended completed."]
+
+
+def test_send_digits_reach_the_party_that_answered(platform, callback_server):  # noqa: F811 (a fixture)
+    """All three parties are our own numbers over loopback legs: a Make Call
+    leg holds; the number it called TRANSFERs to a third with send_digits;
+    the third's COLLECT hears them (the leading pause lets its COLLECT start)."""
+    holder, middle, far = "+17145550100", "+17145551212", "+19495550123"
+    configure(
+        platform, holder, callback_server.static("/hold", {"actions": [{"type": "PAUSE", "params": {"length": 15000}}]})
+    )
+    configure(platform, middle, callback_server.static("/middle", transfer_flow(to=far, send_digits="ww1w2#")))
+    collect = {
+        "actions": [
+            {"type": "COLLECT", "name": "sent", "params": {"num_digits": 3, "timeout": 6000, "finish_on_key": "none"}},
+            {"type": "HANGUP"},
+        ]
+    }
+    configure(platform, far, callback_server.static("/far", collect))
+    r = platform.post("/Dials/Connect", {"call": {"no": middle, "caller_id_no": holder}, "timeout": 20})
+    assert r.status_code == 201, r.get_json()
+
+    def far_ended():
+        return [
+            r["json"] for r in callback_server.requests if r["path"] == "/far" and r["json"]["type"] == "call_ended"
+        ]
+
+    assert wait_until(far_ended, 40), callback_server.requests
+    assert far_ended()[0]["key_presses"][0] == {"name": "sent", "digits": "12#"}

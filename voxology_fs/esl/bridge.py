@@ -8,17 +8,21 @@ our caller on the line whatever the dial or the other leg does.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid as uuidlib
 
 import gevent
 
 from ..capabilities import BridgeOutcome, Bridging
+from ..channel import AudioFile, Prompt
 from . import args as fsargs
 from . import dial
 from .capability import EslCapability
 from .protocol import Event
 
+# What uuid_send_dtmf may send: keys, and w/W (half a second's, a second's pause).
+DIGITS = re.compile(r"^[0-9*#A-Da-dwW]{1,32}$")
 # FreeSWITCH's causes for a dial that failed, as our statuses.
 STATUS_BY_CAUSE = {
     "SUCCESS": "completed",
@@ -61,6 +65,7 @@ class EslBridging(EslCapability[BridgeOutcome], Bridging):
         self.bridged_at: float | None = None
         self.time_limit_ms: int | None = None
         self.joined = False  # join(): bridged to a call that waited for ours
+        self.send_digits = ""
 
     def start(
         self,
@@ -71,6 +76,9 @@ class EslBridging(EslCapability[BridgeOutcome], Bridging):
         simultaneous: bool = False,
         time_limit_ms: int | None = None,
         leg_ids: list[str] | None = None,
+        ringback: Prompt | None = None,
+        send_digits: str = "",
+        hangup_on_star: bool = False,
     ) -> None:
         if not targets:
             raise ValueError("nothing to dial")
@@ -87,9 +95,20 @@ class EslBridging(EslCapability[BridgeOutcome], Bridging):
         if caller_id:
             options.append(dial.variable("origination_caller_id_number", dial.check_number(caller_id)))
         self.time_limit_ms = time_limit_ms
+        if send_digits and not DIGITS.match(send_digits):
+            raise ValueError(f"not DTMF digits: {send_digits!r}")
+        self.send_digits = send_digits
         self._begin()
         self._listen("CHANNEL_BRIDGE", self._on_bridge)
-        self.channel._fire("multiset", "continue_on_fail=true hangup_after_bridge=false")
+        # Set (or cleared: an empty value unsets) for every bridge, so that
+        # nothing of an earlier TRANSFER's applies to this one.
+        settings = {
+            "continue_on_fail": "true",
+            "hangup_after_bridge": "false",
+            "bridge_terminate_key": "*" if hangup_on_star else "",
+            **self._ringback_settings(ringback),
+        }
+        self.channel._fire("multiset", " ".join(f"{name}={value}" for name, value in settings.items()))
         # "," rings the legs at once (the first to answer wins), "|" one after the other.
         self._run_app("bridge", "{" + ",".join(options) + "}" + ("," if simultaneous else "|").join(legs))
 
@@ -109,13 +128,34 @@ class EslBridging(EslCapability[BridgeOutcome], Bridging):
             self.outcome = BridgeOutcome("failed", "NO_ROUTE_DESTINATION", other_uuid=self.other_uuid)
             self._finish()
 
-    def target_for(self, number: str) -> str:
-        return dial.endpoint(self.channel.dial_template, number)
+    def _ringback_settings(self, ringback: Prompt | None) -> dict[str, str]:
+        """What our caller hears while the far end rings.
+
+        Answered, FreeSWITCH plays it ``transfer_ringback``; not yet answered,
+        the far end's ringing (SIP 180) reaches the caller as it is, and an
+        audio file is played as early media (``ringback``).  None: the far
+        end's own early media.
+        """
+        source = fsargs.prompt_source(ringback) if ringback is not None else ""
+        if any(c.isspace() for c in source):
+            raise ValueError(f"ringback {source!r} is not one word")
+        return {
+            "transfer_ringback": source,
+            "ringback": source if isinstance(ringback, AudioFile) else "",
+        }
+
+    def target_for(self, destination: str) -> str:
+        if destination.startswith("sip:"):
+            return dial.sip_endpoint(self.channel.sip_dial_template, destination)
+        return dial.endpoint(self.channel.dial_template, destination)
 
     def _on_bridge(self, event: Event) -> None:
         other = event.get("Other-Leg-Unique-ID") or event.get("Bridge-B-Unique-ID") or ""
         self.other_uuid = other if other != self.uuid else event.get("Bridge-A-Unique-ID", "")
         self.bridged_at = time.monotonic()
+        if self.send_digits:
+            # Spawned: this runs in the socket's reader, which must stay free for the reply.
+            gevent.spawn(self._api, f"uuid_send_dtmf {self.other_uuid} {self.send_digits}")
         if self.time_limit_ms:
             gevent.spawn_later(self.time_limit_ms / 1000.0, self._time_is_up, self.other_uuid)
 

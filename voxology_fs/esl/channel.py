@@ -105,10 +105,13 @@ class EslChannel(Channel):
         media_timeout: float = 4 * 3600,
         dial_template: str = "sofia/gateway/trunk/{number}",
         socket_address: str = "",
+        sip_dial_template: str = "sofia/voxology/{uri}",
     ):
         self.session = session
         # The switch's dial string for a number (its trunk), for bridges.
         self.dial_template = dial_template
+        # The switch's dial string for a sip: URI (its SIP profile).
+        self.sip_dial_template = sip_dial_template
         # Where the calls this one places (DIAL) come back to: a call server's socket.
         self.socket_address = socket_address
         self.info = call_info_from(channel_data)

@@ -63,6 +63,26 @@ def variable_list(variables: Mapping[str, object], per_leg: bool = False) -> str
     return opening + ",".join(variable(name, value) for name, value in variables.items()) + closing
 
 
+# A SIP URI a TRANSFER may dial: a plain user part and a host (and port);
+# nothing in it is dial-string syntax.
+SIP_URI = re.compile(r"^sip:[A-Za-z0-9_.+\-]{1,64}@[A-Za-z0-9.\-]{1,253}(:[0-9]{1,5})?$")
+
+
+def check_sip_uri(uri: str) -> str:
+    """A plain ``sip:user@host[:port]``, or ValueError."""
+    return _matching(SIP_URI, uri, "a plain sip: URI")
+
+
+def sip_host(uri: str) -> str:
+    """The host of a checked SIP URI, without its port."""
+    return check_sip_uri(uri).split("@", 1)[1].split(":", 1)[0]
+
+
+def sip_endpoint(template: str, uri: str) -> str:
+    """The operator's SIP template (``sofia/voxology/{uri}``) with a checked URI in it."""
+    return template.replace("{uri}", check_sip_uri(uri))
+
+
 def endpoint(template: str, number: str) -> str:
     """The operator's dial template (``sofia/gateway/trunk/{number}``) with the number in it."""
     return template.replace("{number}", check_number(number))

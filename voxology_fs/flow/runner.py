@@ -53,6 +53,8 @@ class Services:
     prepare_dial: Callable[..., str] | None = None
     # Why an account may not place this many more calls now, or None.
     outbound_limit: Callable[[str, int], str | None] = lambda account_id, adding: None
+    # Hosts a TRANSFER may dial by sip: URI.
+    sip_transfer_domains: frozenset[str] = frozenset()
     # The channel uuid of a live call (the one a DIAL's call joins), or None.
     channel_of: Callable[[str], str | None] = lambda call_id: None
     max_callbacks: int = 100

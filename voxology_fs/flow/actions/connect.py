@@ -10,15 +10,20 @@ from __future__ import annotations
 import re
 import uuid
 
+from ...channel import RINGING, AudioFile
 from ...timeutil import utcnow
 from .. import templates
 from ..errors import ActionFailed
 from ..expressions import ExpressionError
-from .base import Action, Param, register
+from .base import Action, Param, http_url_problem, register
 
 MAX_TARGETS = 10
 # E.164: nothing else can reach a dial string (no ``,|{}[]^$``, no spaces).
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+# A sip: URI with a plain user part and host (and port): no dial-string syntax either.
+SIP_URI = re.compile(r"^sip:[A-Za-z0-9_.+\-]{1,64}@[A-Za-z0-9.\-]{1,253}(:[0-9]{1,5})?$")
+DTMF = re.compile(r"^[0-9*#A-Da-dwW]{1,32}$")
+RINGBACKS = ("ring", "early_media")
 # The capability's statuses as the callbacks write them.
 TRANSFER_STATUS = {"no_answer": "no-answer"}
 
@@ -36,7 +41,8 @@ class Transfer(Action):
             kind="strings",
             required=True,
             template=False,
-            doc=f"an E.164 number, or a list of up to {MAX_TARGETS} rung at once (the first to answer wins)",
+            doc=f"an E.164 number or a sip: URI (to a host the operator allows), or a list of up to "
+            f"{MAX_TARGETS} rung at once (the first to answer wins)",
         ),
         Param(
             "caller_id_no",
@@ -51,6 +57,23 @@ class Transfer(Action):
             maximum=4 * 3600 * 1000,
             unit="ms",
             doc="the longest they may talk",
+        ),
+        Param(
+            "ringback",
+            default="ring",
+            doc="what the caller hears while they ring: ring (a ring tone), early_media (the called "
+            "party's own), or an http(s) audio URL",
+        ),
+        Param(
+            "send_digits",
+            template=False,
+            doc="DTMF keys sent to the party that answers (0-9, *, #, A-D; w and W pause 0.5 s and 1 s)",
+        ),
+        Param(
+            "hangup_on_star",
+            kind="boolean",
+            default=False,
+            doc="the caller pressing * ends the talk, and the flow goes on",
         ),
     )
 
@@ -71,9 +94,20 @@ class Transfer(Action):
             except ExpressionError as exc:  # only limits (length) fail a lenient template
                 problems.add(path, str(exc))
                 continue
-            if "${" not in item and not E164.match(item):
-                problems.add(path, f"to must be an E.164 number such as +13125550100, got {item!r}")
+            if "${" not in item and not (E164.match(item) or SIP_URI.match(item)):
+                problems.add(path, f"to must be an E.164 number such as +13125550100 or a sip: URI, got {item!r}")
             self.targets.append((path, template))
+        digits = self.params["send_digits"]
+        if digits is not None and not DTMF.match(digits):
+            problems.add(f"{self.path}/params/send_digits", "send_digits may hold only 0-9, *, #, A-D and w/W pauses")
+        ringback = self.params["ringback"]  # the default is a plain string, a given value a template
+        if isinstance(ringback, str) or not ringback.variables:
+            text = ringback if isinstance(ringback, str) else ringback.render(lambda name: None)
+            if text not in RINGBACKS and http_url_problem(text):
+                problems.add(
+                    f"{self.path}/params/ringback",
+                    f"ringback must be ring, early_media or an http(s) URL, got {text!r}",
+                )
 
     def run(self, ctx):
         numbers = [self._number(ctx, path, template) for path, template in self.targets]
@@ -84,6 +118,7 @@ class Transfer(Action):
             raise ActionFailed(
                 f"{caller_id} is not a number of this account nor a verified caller ID", self._at("caller_id_no")
             )
+        ringback = self._ringback(ctx)
         problem = ctx.services.outbound_limit(ctx.state.account_id, len(numbers))
         if problem:
             raise ActionFailed(problem, self.path)
@@ -100,6 +135,9 @@ class Transfer(Action):
             simultaneous=len(numbers) > 1,
             time_limit_ms=self.params["time_limit"],
             leg_ids=child_ids,
+            ringback=ringback,
+            send_digits=self.params["send_digits"] or "",
+            hangup_on_star=self.params["hangup_on_star"],
         )
         outcome = bridge.wait()
         ended = utcnow()
@@ -126,9 +164,25 @@ class Transfer(Action):
             number = template.render(ctx.lookup)
         except templates.TemplateError as exc:
             raise ActionFailed(exc.message, path) from None
+        if SIP_URI.match(number):
+            host = number.split("@", 1)[1].split(":", 1)[0].lower()
+            if host not in ctx.services.sip_transfer_domains:
+                raise ActionFailed(f"{host} is not a SIP host this platform may transfer to", path)
+            return number
         if not E164.match(number):
-            raise ActionFailed(f"to must be an E.164 number such as +13125550100, got {number!r}", path)
+            raise ActionFailed(f"to must be an E.164 number such as +13125550100 or a sip: URI, got {number!r}", path)
         return number
+
+    def _ringback(self, ctx):
+        """The ringback as a prompt (None: the far end's early media)."""
+        choice = self.render(ctx, "ringback")
+        if choice == "ring":
+            return RINGING
+        if choice == "early_media":
+            return None
+        if error := http_url_problem(choice or ""):
+            raise ActionFailed(f"ringback must be ring, early_media or an http(s) URL: {error}", self._at("ringback"))
+        return AudioFile(ctx.audio.fetch(choice), source=choice)
 
     def _at(self, name: str) -> str:
         return f"{self.path}/params/{name}"
