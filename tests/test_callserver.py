@@ -336,7 +336,7 @@ def test_play_fetches_audio_once_and_hands_freeswitch_a_cached_file(switch, call
 
 def test_conference_greeting_interpolates_and_goes_on_after_the_conference(switch, callback_server):
     from voxology_fs.esl.connection import InboundConnection
-    from voxology_fs.flow.actions.media import conference_room
+    from voxology_fs.flow.actions.conference import conference_room
 
     account, _ = provision(callback_server.static("/conf", example("conference-greeting")))
     call = switch.incoming_call(destination=DID, caller=CALLER)
@@ -354,7 +354,7 @@ def test_conference_greeting_interpolates_and_goes_on_after_the_conference(switc
     esl.close()
     assert call.spoken[0] == "Hello, . Welcome to our conference."
     # The room is ours: an account prefix and a hash, never the flow's text.
-    assert rooms == [conference_room(str(account.id), "myConference") + "@default"]
+    assert rooms == [conference_room(str(account.id), "myConference") + "@default+flags{moderator}"]
     assert call.spoken[1].startswith("You have left the conference. This call lasted ")
 
 

@@ -204,7 +204,7 @@ def test_0004_keeps_calls_and_gives_them_a_dial_flow_and_a_call_to_join(old_data
         start_time=T0,
     )
 
-    assert _runner(database).up() == ["0004_dial"]
+    assert _runner(database).up("0004_dial") == ["0004_dial"]
 
     # Calls from before run their number's flow and join no one.
     assert database.execute_sql('SELECT "id", "flow_url", "flow_method", "connect_to" FROM "call"').fetchall() == [

@@ -16,7 +16,7 @@ from collections import deque
 
 from gevent.server import StreamServer
 
-from . import child_calls, numbers, store
+from . import child_calls, conferences, numbers, store
 from .audio import AudioCache
 from .callbacks import CallbackClient
 from .esl.channel import SIP_REJECT_CAUSES, EslChannel
@@ -84,6 +84,7 @@ class CallServer:
                 child_calls.outbound_limit_problem, limit=settings.max_outbound_calls_per_account
             ),
             channel_of=child_calls.channel_of,
+            rooms=conferences.RoomBook(),
             sip_transfer_domains=frozenset(d.lower() for d in settings.sip_transfer_domains),
             max_callbacks=settings.max_callbacks_per_call,
             max_steps=settings.max_flow_steps,

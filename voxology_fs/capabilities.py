@@ -151,7 +151,7 @@ CONFERENCE_FLAGS = frozenset({"mute", "deaf", "moderator", "endconf", "mintwo", 
 
 @dataclass
 class ConferenceOutcome:
-    reason: str  # "kicked", "ended", "left" (the room's leave key), "hung_up", "stopped", "timeout"
+    reason: str  # "kicked", "ended", "left" (the room's leave key), "full", "hung_up", "stopped", "timeout"
     room: str = ""
     member_id: str = ""
     seconds: float = 0.0
@@ -161,8 +161,21 @@ class Conferencing(Capability):
     kind = "conference"
 
     @abc.abstractmethod
-    def start(self, room: str, *, flags: frozenset[str] = frozenset()) -> None:
-        """Join ``room`` (a name of ours, never a caller's text) with member flags."""
+    def start(
+        self, room: str, *, flags: frozenset[str] = frozenset(), wait_for_moderator: bool = False, max_members: int = 0
+    ) -> None:
+        """Join ``room`` (a name of ours, never a caller's text) with member
+        flags.  A room created with ``wait_for_moderator`` keeps its members
+        waiting (hold audio) until a ``moderator`` member joins; one created
+        with ``max_members`` takes no more (0: no limit)."""
+
+    @abc.abstractmethod
+    def wait_joined(self, timeout: float) -> str:
+        """The member's id in its room once it joined; "" if it did not (the room was full, the call ended)."""
+
+    @abc.abstractmethod
+    def end_room(self) -> None:
+        """Make every member still in the room leave it (their calls go on)."""
 
     @abc.abstractmethod
     def wait(self, timeout: float | None = None) -> ConferenceOutcome: ...

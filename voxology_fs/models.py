@@ -211,3 +211,36 @@ class CallerId(BaseModel):
 
 
 ALL_MODELS.append(CallerId)
+
+
+class Conference(BaseModel):
+    """An account's conference room: the customer's name, and the FreeSWITCH
+    room of ours behind it (``room``: an account prefix and a hash, never the
+    customer's text) on its switch.  A room that empties and fills again is
+    the same row; ``end_reason`` says why its members last had to leave."""
+
+    room = peewee.CharField(primary_key=True, max_length=96)
+    account = peewee.ForeignKeyField(Account, backref="conferences", on_delete="CASCADE")
+    account_id: str
+    name = peewee.TextField()
+    switch = peewee.CharField(max_length=64, default="")
+    created_at = peewee.DateTimeField(default=utcnow)
+    end_reason = peewee.CharField(max_length=24, null=True)
+
+
+class ConferenceMember(BaseModel):
+    """A call's time in a room; ``left_at`` is empty while it is inside."""
+
+    id = peewee.AutoField()
+    conference = peewee.ForeignKeyField(Conference, backref="members", on_delete="CASCADE")
+    conference_id: str
+    call = peewee.ForeignKeyField(Call, backref="conference_memberships", on_delete="CASCADE", index=True)
+    call_id: str
+    member_id = peewee.CharField(max_length=16)  # FreeSWITCH's id of the member in its room
+    muted = peewee.BooleanField(default=False)
+    joined_at = peewee.DateTimeField(default=utcnow)
+    left_at = peewee.DateTimeField(null=True, index=True)
+    left_reason = peewee.CharField(max_length=24, null=True)
+
+
+ALL_MODELS += [Conference, ConferenceMember]

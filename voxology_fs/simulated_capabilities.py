@@ -131,11 +131,17 @@ class SimulatedBridging(SimulatedCapability, Bridging):
 
 
 class SimulatedConferencing(SimulatedCapability, Conferencing):
-    def start(self, room: str, *, flags=frozenset()) -> None:
+    def start(self, room: str, *, flags=frozenset(), wait_for_moderator=False, max_members=0) -> None:
         self._begin()
         self.room = room
         shown = f" ({', '.join(sorted(flags))})" if flags else ""
         self.t.say(f"caller joins conference {room}{shown}")
+
+    def wait_joined(self, timeout: float) -> str:
+        return "1"
+
+    def end_room(self) -> None:
+        self.t.say(f"every other member leaves conference {self.room}")
 
     def wait(self, timeout=None) -> ConferenceOutcome:
         if self.outcome is None:

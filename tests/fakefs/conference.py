@@ -20,6 +20,7 @@ class Conference:
         self.profile = profile
         self.uuid = str(_uuid.uuid4())
         self.members = []  # dicts: id, call, muted
+        self.max_members = 0
         self.next_id = 1
 
 
@@ -74,7 +75,12 @@ def app_conference(call, arg):
     conf = switch.conferences.get(name)
     if conf is None:
         conf = switch.conferences[name] = Conference(name, profile)
+        # Read from the channel that creates the room (mod_conference.c, conference_max_members).
+        limit = call.get_var("conference_max_members") or ""
+        conf.max_members = int(limit) if limit.isdigit() else 0
         _conf_event(switch, conf, "conference-create")
+    if conf.max_members and len(conf.members) >= conf.max_members:
+        return  # full: the application returns without a member
     member = {"id": conf.next_id, "call": call, "muted": False}
     conf.next_id += 1
     conf.members.append(member)

@@ -34,7 +34,7 @@ from tests.support.provision import DID, provision
 from tests.support.waiting import wait_until
 from voxology_fs import models, store
 from voxology_fs.callserver import CallServer
-from voxology_fs.flow.actions.media import conference_room
+from voxology_fs.flow.actions.conference import conference_room
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "voxology_fs" / "examples"
 DIALLED = "17145551212"  # what sipp puts in the Request-URI; normalises to DID

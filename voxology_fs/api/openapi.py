@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..call_status import STATUSES
+from . import openapi_conferences
 from .openapi_schemas import SCHEMAS
 from .openapi_schemas import ref as _ref
 
@@ -377,9 +378,9 @@ def build(server_url: str = "/v1") -> dict:
         },
         "servers": [{"url": server_url}],
         "security": [{"ApiKey": []}],
-        "paths": paths,
+        "paths": {**paths, **openapi_conferences.paths(_op, _json, _ref)},
         "components": {
             "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}},
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **openapi_conferences.SCHEMAS},
         },
     }

@@ -7,6 +7,7 @@ ended); a member that left with neither left by the room's own leave key.
 
 from __future__ import annotations
 
+import gevent
 import gevent.event
 
 from ..capabilities import CONFERENCE_FLAGS, ConferenceOutcome, Conferencing
@@ -32,7 +33,9 @@ class EslConferencing(EslCapability[ConferenceOutcome], Conferencing):
         self.kicked = False
         self.ended = False
 
-    def start(self, room: str, *, flags: frozenset[str] = frozenset()) -> None:
+    def start(
+        self, room: str, *, flags: frozenset[str] = frozenset(), wait_for_moderator: bool = False, max_members: int = 0
+    ) -> None:
         if not safe_room(room):
             raise ValueError(f"unsafe conference room {room!r}")
         unknown = set(flags) - CONFERENCE_FLAGS
@@ -42,6 +45,13 @@ class EslConferencing(EslCapability[ConferenceOutcome], Conferencing):
         # The room's own events (its end) carry no Unique-ID of ours.
         self._begin(filters={"Conference-Name": room})
         self._listen(CONFERENCE_EVENTS, self._on_event)
+        # Read by mod_conference when this member creates the room; cleared
+        # (an empty value unsets) so an earlier CONFERENCE's do not apply.
+        room_settings = {
+            "conference_flags": "wait-mod" if wait_for_moderator else "",
+            "conference_max_members": str(int(max_members)) if max_members else "",
+        }
+        self.channel._fire("multiset", " ".join(f"{name}={value}" for name, value in room_settings.items()))
         arg = f"{room}@{PROFILE}" + (f"+flags{{{'|'.join(sorted(flags))}}}" if flags else "")
         self._run_app("conference", arg)
 
@@ -58,7 +68,15 @@ class EslConferencing(EslCapability[ConferenceOutcome], Conferencing):
             elif action == "kick-member":
                 self.kicked = True
 
+    def wait_joined(self, timeout: float) -> str:
+        gevent.wait([self.member_known, self.finished, self.channel.session.hungup], count=1, timeout=timeout)
+        return self.member_id
+
+    def end_room(self) -> None:
+        self._api(f"conference {self.room} kick all")
+
     def _on_completed(self, event: Event | None) -> None:
+        joined = bool(self.member_id)
         if not self.member_id and event is not None:
             self.member_id = event.variable("conference_member_id") or ""
         if self.stop_reason:
@@ -69,6 +87,8 @@ class EslConferencing(EslCapability[ConferenceOutcome], Conferencing):
             reason = "kicked"
         elif self.ended:
             reason = "ended"
+        elif not joined and not self.member_id:
+            reason = "full"  # the room took no more members
         else:
             reason = "left"
         self.outcome = ConferenceOutcome(reason, self.room, self.member_id, self.seconds())

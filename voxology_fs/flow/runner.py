@@ -9,6 +9,7 @@ caller hears a short apology and the call ends: never dead air.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -35,6 +36,34 @@ class AudioSource(Protocol):
     def fetch(self, url: str) -> str: ...
 
 
+class Rooms(Protocol):
+    """Where a flow records its caller's time in conference rooms (conferences.RoomBook)."""
+
+    def joined(self, account_id: str, name: str, room: str, call_id: str, member_id: str, muted: bool) -> None: ...
+
+    def left(self, room: str, call_id: str, reason: str) -> None: ...
+
+    def end_reason(self, room: str) -> str | None: ...
+
+    def ending(self, room: str, reason: str) -> None: ...
+
+
+class NoRooms:
+    """Rooms nobody else sees (the simulator)."""
+
+    def joined(self, account_id, name, room, call_id, member_id, muted) -> None:
+        pass
+
+    def left(self, room, call_id, reason) -> None:
+        pass
+
+    def end_reason(self, room) -> str | None:
+        return None
+
+    def ending(self, room, reason) -> None:
+        pass
+
+
 @dataclass
 class Services:
     """What flows use besides the channel; one set per call-server process."""
@@ -53,6 +82,7 @@ class Services:
     prepare_dial: Callable[..., str] | None = None
     # Why an account may not place this many more calls now, or None.
     outbound_limit: Callable[[str, int], str | None] = lambda account_id, adding: None
+    rooms: Rooms = dataclasses.field(default_factory=NoRooms)
     # Hosts a TRANSFER may dial by sip: URI.
     sip_transfer_domains: frozenset[str] = frozenset()
     # The channel uuid of a live call (the one a DIAL's call joins), or None.

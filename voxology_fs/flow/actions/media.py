@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from ...channel import AudioFile, Speech, is_plain_name
 from ..errors import ActionFailed
 from .base import Action, Param, check_url_param, http_url_problem, register
@@ -190,34 +188,3 @@ class Pause(Action):
 
     def run(self, ctx):
         ctx.channel.pause(self.params["length"])
-
-
-@register
-class Conference(Action):
-    """Place the caller into a conference; the flow goes on when they leave it.
-
-    Rooms are per account: two accounts' ``myConference`` are different rooms.
-    """
-
-    type = "CONFERENCE"
-    needs_media = True
-    params_spec = (Param("name", required=True, doc="the room's name, per account"),)
-
-    def run(self, ctx):
-        name = self.render(ctx, "name")
-        room = conference_room(ctx.state.account_id, name)
-        ctx.trace("conference", {"name": name, "room": room})
-        member = ctx.start(ctx.channel.conferencing(), room)
-        outcome = member.wait()
-        ctx.trace("conference_left", {"room": room, "reason": outcome.reason, "seconds": outcome.seconds})
-
-
-def conference_room(account_id: str, name: str) -> str:
-    """The room of an account's conference ``name``: ours, never the caller's text.
-
-    The account prefix keeps accounts apart (and readable in ``conference
-    list``); the hash makes any name, however written, one safe token.
-    """
-    prefix = "".join(c for c in (account_id or "default") if c.isalnum())[:8] or "default"
-    digest = hashlib.sha256(f"{account_id}\x00{name}".encode()).hexdigest()[:20]
-    return f"{prefix}-{digest}"

@@ -1,0 +1,112 @@
+"""CONFERENCE on a real FreeSWITCH: two SIP callers meet in a room; the REST
+API mutes one, kicks it (its flow goes on), and ends the room."""
+
+import time
+
+from tests.integration.test_callflows import LOUD, dial, esl_watch  # noqa: F401  (fixtures)
+from tests.integration.test_make_call import configure, trunk_platform, wait_until  # noqa: F401
+from tests.integration.test_transfer_real import zero_crossing_hz
+from tests.support.provision import DID
+from voxology_fs import models
+from voxology_fs.flow.actions.conference import conference_room
+
+FLOW = {
+    "actions": [
+        {"type": "SAY", "params": {"text": "Joining."}},
+        {"type": "CONFERENCE", "params": {"name": "sales room"}},
+        {"type": "SAY", "params": {"text": "You left, ${conference.end_reason}."}},
+        {"type": "HANGUP"},
+    ]
+}
+
+
+def inside(room):
+    with models.database.connection_context():
+        return list(
+            models.ConferenceMember.select().where(
+                models.ConferenceMember.conference == room, models.ConferenceMember.left_at.is_null()
+            )
+        )
+
+
+def test_two_callers_meet_then_rest_mutes_kicks_and_ends(
+    trunk_platform,  # noqa: F811 (a fixture)
+    callback_server,
+    dial,  # noqa: F811
+    freeswitch,
+):
+    configure(trunk_platform, DID, callback_server.static("/conf", FLOW))
+    with models.database.connection_context():
+        room = conference_room(models.PhoneNumber.get_by_id(DID).account_id, "sales room")
+    first, second = dial(), dial()
+    assert wait_until(lambda: len(inside(room)) == 2, 20), freeswitch.esl(f"conference {room} list")
+    members = {m["call_id"] for m in trunk_platform.get("/Conferences/sales%20room").get_json()["members"]}
+    assert members == {first.uuid, second.uuid}
+
+    r = trunk_platform.post(f"/Conferences/sales%20room/Participants/{second.uuid}", {"muted": True})
+    assert r.status_code == 200, r.get_json()
+    listing = freeswitch.esl(f"conference {room} list")
+    [line] = [row for row in listing.splitlines() if second.uuid in row]
+    assert "speak" not in line.split(";")[5], line  # FreeSWITCH's flags for the member: hear, not speak
+
+    assert trunk_platform.delete(f"/Conferences/sales%20room/Participants/{first.uuid}").status_code == 204
+    first.wait_execute("speak", data_contains="You left, kicked.", timeout=15)
+    time.sleep(0.5)
+    assert trunk_platform.post("/Conferences/sales%20room/End").status_code == 202
+    second.wait_execute("speak", data_contains="You left, ended_by_api.", timeout=15)
+    for call in (first, second):
+        assert call.result(timeout=30).returncode == 0
+    assert trunk_platform.get("/Conferences").get_json()["conferences"] == []
+    assert wait_until(lambda: len(callback_server.of_type("call_ended")) == 2, 15)
+    reasons = sorted(e["conference_end_reason"] for e in callback_server.of_type("call_ended"))
+    assert reasons == ["ended_by_api", "kicked"]
+
+
+def test_a_member_waiting_for_the_room_to_start_hears_hold_audio(
+    trunk_platform,  # noqa: F811 (a fixture)
+    callback_server,
+    dial,  # noqa: F811
+    freeswitch,
+):
+    waiting_flow = {
+        "actions": [{"type": "CONFERENCE", "params": {"name": "later", "start_on_enter": False}}, {"type": "HANGUP"}]
+    }
+    configure(trunk_platform, DID, callback_server.static("/wait", waiting_flow))
+    call = dial()
+    joined = call.wait_execute("conference", timeout=20)
+    time.sleep(4)
+    heard = [p for p in call.rtp.audio(since=joined.at) if p.rms > LOUD]
+    # The room's hold tone (400 ms of 440 Hz every 3 s), not silence.
+    assert len(heard) * 20 >= 300, call.rtp.summary()
+    assert 400 <= zero_crossing_hz(heard) <= 480, zero_crossing_hz(heard)
+    assert trunk_platform.post("/Conferences/later/End").status_code == 202
+    assert call.result(timeout=30).returncode == 0
+
+
+def test_the_end_on_exit_member_hanging_up_ends_the_room_and_the_other_flow_goes_on(
+    trunk_platform,  # noqa: F811 (a fixture)
+    callback_server,
+    dial,  # noqa: F811
+):
+    host_flow = {"actions": [{"type": "CONFERENCE", "params": {"name": "briefing", "end_on_exit": True}}]}
+    guest_flow = {
+        "actions": [
+            {"type": "CONFERENCE", "params": {"name": "briefing"}},
+            {"type": "SAY", "params": {"text": "The host left: ${conference.end_reason}."}},
+            {"type": "HANGUP"},
+        ]
+    }
+    first = []
+
+    def answer(request):
+        body = request["json"] or {}
+        if not first:
+            first.append(body.get("caller_no"))
+        return host_flow if body.get("caller_no") == first[0] else guest_flow
+
+    configure(trunk_platform, DID, callback_server.route("/brief", answer))
+    host = dial("uac_media_hangup.xml", duration_ms=6000)  # hangs up itself after 6 s
+    host.wait_execute("conference", timeout=20)
+    guest = dial()
+    guest.wait_execute("speak", data_contains="The host left: end_on_exit.", timeout=30)
+    assert host.result(timeout=30).returncode == 0 and guest.result(timeout=30).returncode == 0

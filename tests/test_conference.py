@@ -1,0 +1,157 @@
+"""CONFERENCE on the fake switch, with the REST API's live view and control."""
+
+import pytest
+
+from tests.support.provision import DID, setup_number
+from tests.support.rig import of_type
+from tests.support.waiting import wait_until
+from voxology_fs import models
+from voxology_fs.flow.actions.conference import conference_room
+
+
+def member_flow(**params):
+    params.setdefault("name", "sales")
+    return {
+        "actions": [
+            {"type": "CONFERENCE", "params": params},
+            {"type": "SAY", "params": {"text": "left ${conference.end_reason}"}},
+            {"type": "HANGUP"},
+        ]
+    }
+
+
+def flows_by_caller(callback_server, by_caller, default):
+    """One number whose flow depends on who calls."""
+
+    def answer(request):
+        body = request["json"] or {}
+        return by_caller.get(body.get("caller_no"), default)
+
+    return callback_server.route("/conf", answer)
+
+
+def members_inside(room):
+    with models.database.connection_context():
+        return list(
+            models.ConferenceMember.select().where(
+                models.ConferenceMember.conference == room, models.ConferenceMember.left_at.is_null()
+            )
+        )
+
+
+@pytest.fixture
+def acme(rig):
+    return rig.client()
+
+
+def join(rig, callers, room, count):
+    calls = [rig.fake.incoming_call(destination=DID, caller=c) for c in callers]
+    assert wait_until(lambda: len(members_inside(room)) == count, 5), members_inside(room)
+    return calls
+
+
+def account_of(client):
+    return client.get("/PhoneNumbers/CallFlows").get_json()
+
+
+def room_of(acme):
+    with models.database.connection_context():
+        account = models.PhoneNumber.get_by_id(DID).account_id
+    return conference_room(account, "sales")
+
+
+def test_two_callers_meet_and_rest_sees_mutes_kicks_and_ends_the_room(rig, acme, callback_server):
+    setup_number(acme, flows_by_caller(callback_server, {}, member_flow()))
+    room = room_of(acme)
+    first, second, third = join(rig, ["+19495550001", "+19495550002", "+19495550003"], room, 3)
+
+    listed = acme.get("/Conferences").get_json()["conferences"]
+    assert [(c["name"], c["member_count"]) for c in listed] == [("sales", 3)]
+    doc = acme.get("/Conferences/sales").get_json()
+    assert sorted(m["call_id"] for m in doc["members"]) == sorted([first.uuid, second.uuid, third.uuid])
+    assert all(m["muted"] is False for m in doc["members"])
+
+    r = acme.post(f"/Conferences/sales/Participants/{second.uuid}", {"muted": True})
+    assert r.status_code == 200 and r.get_json()["muted"] is True
+    fake_room = rig.fake.conferences[room]
+    assert {m["call"].uuid: m["muted"] for m in fake_room.members} == {
+        first.uuid: False,
+        second.uuid: True,
+        third.uuid: False,
+    }
+    [muted_id] = [m["id"] for m in fake_room.members if m["call"] is second]
+    assert f"conference {room} mute {muted_id}" in rig.fake.api_log
+    members = {m["call_id"]: m["muted"] for m in acme.get("/Conferences/sales").get_json()["members"]}
+    assert members == {first.uuid: False, second.uuid: True, third.uuid: False}
+
+    assert acme.delete(f"/Conferences/sales/Participants/{first.uuid}").status_code == 204
+    assert first.wait_closed(5) and first.spoken == ["left kicked"]
+    assert sorted(m.call_id for m in members_inside(room)) == sorted([second.uuid, third.uuid])
+
+    r = acme.post("/Conferences/sales/End")
+    assert r.status_code == 202
+    for call in (second, third):
+        assert call.wait_closed(5) and call.spoken == ["left ended_by_api"]
+    assert acme.get("/Conferences").get_json()["conferences"] == []
+    assert acme.get("/Conferences/sales").status_code == 404
+    assert wait_until(lambda: len(of_type(callback_server, "call_ended")) == 3, 5)
+    reasons = sorted(e["conference_end_reason"] for e in of_type(callback_server, "call_ended"))
+    assert reasons == ["ended_by_api", "ended_by_api", "kicked"]
+
+
+def test_rest_refuses_bad_bodies_and_unknown_members(rig, acme, callback_server):
+    setup_number(acme, flows_by_caller(callback_server, {}, member_flow()))
+    [call] = join(rig, ["+19495550001"], room_of(acme), 1)
+    url = f"/Conferences/sales/Participants/{call.uuid}"
+    for body, field in (({}, "muted"), ({"muted": "yes"}, "muted"), ({"muted": True, "hold": True}, "hold")):
+        r = acme.post(url, body)
+        assert r.status_code == 400 and r.get_json()["error"]["field"] == field, r.get_json()
+    assert (
+        acme.post("/Conferences/sales/Participants/00000000-0000-4000-8000-000000000000", {"muted": True}).status_code
+        == 404
+    )
+    assert acme.post("/Conferences/nosuch/End").status_code == 404
+    call.hangup()
+
+
+def test_another_account_neither_sees_nor_controls_the_room(rig, acme, callback_server):
+    setup_number(acme, flows_by_caller(callback_server, {}, member_flow()))
+    [call] = join(rig, ["+19495550001"], room_of(acme), 1)
+    other = rig.client("other")
+    assert other.get("/Conferences").get_json()["conferences"] == []
+    assert other.get("/Conferences/sales").status_code == 404
+    assert other.post(f"/Conferences/sales/Participants/{call.uuid}", {"muted": True}).status_code == 404
+    assert other.delete(f"/Conferences/sales/Participants/{call.uuid}").status_code == 404
+    assert other.post("/Conferences/sales/End").status_code == 404
+    assert not any(" mute " in c or " kick " in c for c in rig.fake.api_log)
+    call.hangup()
+
+
+def test_an_end_on_exit_member_leaving_ends_the_room_and_the_others_go_on(rig, acme, callback_server):
+    host = "+19495550001"
+    setup_number(acme, flows_by_caller(callback_server, {"+" + host[1:]: member_flow(end_on_exit=True)}, member_flow()))
+    room = room_of(acme)
+    hosting, guest = join(rig, [host, "+19495550002"], room, 2)
+    hosting.hangup()
+    assert guest.wait_closed(5) and guest.spoken == ["left end_on_exit"]
+
+
+def test_params_reach_the_switch_and_a_full_room_lets_the_flow_go_on(rig, acme, callback_server):
+    muted_caller, waiting_caller = "+19495550001", "+19495550002"
+    by_caller = {
+        muted_caller: member_flow(muted=True, max_participants=2),
+        waiting_caller: member_flow(start_on_enter=False),
+    }
+    setup_number(acme, flows_by_caller(callback_server, by_caller, member_flow()))
+    room = room_of(acme)
+    muted, waiting = join(rig, [muted_caller, waiting_caller], room, 2)
+    apps = dict(muted.executed)
+    assert ("multiset", "conference_flags=wait-mod conference_max_members=2") in muted.executed
+    assert apps["conference"] == f"{room}@default+flags{{moderator|mute}}"
+    assert dict(waiting.executed)["conference"] == f"{room}@default"  # waits for a member who starts it
+    members = {m["call_id"]: m["muted"] for m in acme.get("/Conferences/sales").get_json()["members"]}
+    assert members == {muted.uuid: True, waiting.uuid: False}
+    [third] = [rig.fake.incoming_call(destination=DID, caller="+19495550003")]
+    assert third.wait_closed(5) and third.spoken == ["left full"]
+    for call in (muted, waiting):
+        call.hangup()

@@ -1,0 +1,115 @@
+"""Conference rooms: the live view (who is inside) and control (mute, kick, end).
+
+A room is found by the customer's name within the caller's account only;
+another account's room of the same name is another room, and unknown here
+(404).  Commands go to the room's switch with our room name and FreeSWITCH's
+member id, both ours: nothing of the request reaches the switch as text.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+
+from .. import conferences, db
+from ..flow.actions.conference import ENDED_BY_API, conference_room
+from ..models import Conference, ConferenceMember
+from ..timeutil import iso
+from .common import account_id, json_body, switch_errors, switches
+from .errors import bad_field, not_found
+
+bp = Blueprint("conferences", __name__)
+
+
+def _live_members(room: str):
+    return (
+        ConferenceMember.select()
+        .where(ConferenceMember.conference == room, ConferenceMember.left_at.is_null())
+        .order_by(ConferenceMember.joined_at, ConferenceMember.id)
+    )
+
+
+def _room(name: str) -> Conference:
+    """The account's room of that name with someone inside, or 404."""
+    room = conference_room(account_id(), name)
+    with db.database.connection_context():
+        conference = Conference.get_or_none(Conference.room == room, Conference.account == account_id())
+        if conference is None or not _live_members(room).exists():
+            raise not_found(f"no conference {name!r} is running")
+    return conference
+
+
+def _member(conference: Conference, call_id: str) -> ConferenceMember:
+    with db.database.connection_context():
+        member = _live_members(conference.room).where(ConferenceMember.call == call_id).first()
+    if member is None:
+        raise not_found(f"call {call_id} is not in conference {conference.name!r}")
+    return member
+
+
+def _member_json(member: ConferenceMember) -> dict:
+    return {"call_id": member.call_id, "muted": member.muted, "joined_at": iso(member.joined_at)}
+
+
+def _switch_command(conference: Conference, command: str) -> str:
+    with switch_errors():
+        reply = switches().link(conference.switch).api(f"conference {conference.room} {command}")
+    if reply.startswith("-ERR"):
+        # The room or member went away between our read and the switch's.
+        raise not_found(f"conference {conference.name!r} has no such member now")
+    return reply
+
+
+@bp.get("/Conferences")
+def list_conferences():
+    with db.database.connection_context():
+        rooms = list(Conference.select().where(Conference.account == account_id()).order_by(Conference.created_at))
+        found = []
+        for conference in rooms:
+            count = _live_members(conference.room).count()
+            if count:
+                found.append({"name": conference.name, "member_count": count, "created_at": iso(conference.created_at)})
+    return {"conferences": found}
+
+
+@bp.get("/Conferences/<name>")
+def get_conference(name):
+    conference = _room(name)
+    with db.database.connection_context():
+        members = [_member_json(m) for m in _live_members(conference.room)]
+    return {"name": conference.name, "member_count": len(members), "members": members}
+
+
+@bp.post("/Conferences/<name>/Participants/<call_id>")
+def update_participant(name, call_id):
+    body = json_body()
+    muted = body.get("muted")
+    if not isinstance(muted, bool):
+        raise bad_field("muted", "muted must be true or false")
+    unknown = sorted(set(body) - {"muted"})
+    if unknown:
+        raise bad_field(unknown[0], f"unknown field {unknown[0]!r}")
+    conference = _room(name)
+    member = _member(conference, call_id)
+    _switch_command(conference, f"{'mute' if muted else 'unmute'} {int(member.member_id)}")
+    with db.unit_of_work():
+        ConferenceMember.update(muted=muted).where(ConferenceMember.id == member.id).execute()
+    member.muted = muted
+    return _member_json(member)
+
+
+@bp.delete("/Conferences/<name>/Participants/<call_id>")
+def kick_participant(name, call_id):
+    conference = _room(name)
+    member = _member(conference, call_id)
+    _switch_command(conference, f"kick {int(member.member_id)}")
+    return "", 204
+
+
+@bp.post("/Conferences/<name>/End")
+def end_conference(name):
+    if request.content_length:
+        json_body()  # a body, if any, is JSON; nothing in it is read
+    conference = _room(name)
+    conferences.RoomBook().ending(conference.room, ENDED_BY_API)
+    _switch_command(conference, "kick all")
+    return {"name": conference.name, "status": "ending"}, 202

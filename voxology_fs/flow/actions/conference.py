@@ -1,0 +1,106 @@
+"""Conferencing: CONFERENCE puts the caller in one of the account's rooms.
+
+Rooms are per account: two accounts' ``myConference`` are different rooms,
+whose FreeSWITCH names are ours (:func:`conference_room`).  The flow waits in
+the room; when the caller leaves it (kicked, the room ended, an
+``end_on_exit`` member left) the flow goes on, with why in ``$conference``
+and in the next callback (``conference_end_reason``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from .base import Action, Param, register
+
+# Why the members of a room had to leave it, when not by their own doing
+# (kept on the room, read by each member's flow).
+ENDED_BY_API = "ended_by_api"
+END_ON_EXIT = "end_on_exit"
+# The capability's reasons as conference_end_reason says them.
+END_REASONS = {"ended": "ended", "hung_up": "hung_up", "full": "full", "left": "left", "kicked": "kicked"}
+
+
+def conference_room(account_id: str, name: str) -> str:
+    """The room of an account's conference ``name``: ours, never the caller's text.
+
+    The account prefix keeps accounts apart (and readable in ``conference
+    list``); the hash makes any name, however written, one safe token.
+    """
+    prefix = "".join(c for c in (account_id or "default") if c.isalnum())[:8] or "default"
+    digest = hashlib.sha256(f"{account_id}\x00{name}".encode()).hexdigest()[:20]
+    return f"{prefix}-{digest}"
+
+
+@register
+class Conference(Action):
+    """Place the caller into a conference; the flow goes on when they leave it.
+
+    Rooms are per account: two accounts' ``myConference`` are different rooms.
+    """
+
+    type = "CONFERENCE"
+    needs_media = True
+    params_spec = (
+        Param("name", required=True, doc="the room's name, per account"),
+        Param("muted", kind="boolean", default=False, doc="the caller joins muted (hears, is not heard)"),
+        Param(
+            "start_on_enter",
+            kind="boolean",
+            default=True,
+            doc="the room starts when the caller joins; false: the caller waits with hold audio until a "
+            "member who starts it joins",
+        ),
+        Param(
+            "end_on_exit",
+            kind="boolean",
+            default=False,
+            doc="when the caller leaves, every other member leaves too (and their flows go on)",
+        ),
+        Param(
+            "max_participants",
+            kind="integer",
+            default=250,
+            minimum=2,
+            maximum=250,
+            doc="the most members the room takes, set by the member who opens it; over it the caller "
+            "does not join and the flow goes on (conference_end_reason full)",
+        ),
+    )
+
+    def run(self, ctx):
+        name = self.render(ctx, "name")
+        account, call_id = ctx.state.account_id, ctx.state.call_id
+        room = conference_room(account, name)
+        muted = bool(self.params["muted"])
+        flags = {"mute"} if muted else set()
+        if self.params["start_on_enter"]:
+            flags.add("moderator")
+        ctx.trace("conference", {"name": name, "room": room})
+        rooms = ctx.services.rooms
+        member = ctx.start(
+            ctx.channel.conferencing(),
+            room,
+            flags=frozenset(flags),
+            wait_for_moderator=True,
+            max_members=self.params["max_participants"],
+        )
+        member_id = member.wait_joined(timeout=10)
+        if member_id:
+            rooms.joined(account, name, room, call_id, member_id, muted)
+        reason = "stopped"
+        try:
+            outcome = member.wait()
+            reason = outcome.reason
+        finally:
+            if member_id:
+                rooms.left(room, call_id, reason)
+        if reason == "kicked":
+            # Kicked with everyone else: the room was ended, by the API or an end_on_exit member.
+            reason = rooms.end_reason(room) or "kicked"
+        if self.params["end_on_exit"] and member_id and reason not in (ENDED_BY_API, END_ON_EXIT, "ended"):
+            rooms.ending(room, END_ON_EXIT)
+            member.end_room()
+        end_reason = END_REASONS.get(reason, reason)
+        ctx.state.conference = {"name": name, "end_reason": end_reason, "seconds": int(outcome.seconds)}
+        ctx.trace("conference_left", {"room": room, "reason": end_reason, "seconds": outcome.seconds})
