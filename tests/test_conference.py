@@ -144,7 +144,9 @@ def test_params_reach_the_switch_and_a_full_room_lets_the_flow_go_on(rig, acme, 
     }
     setup_number(acme, flows_by_caller(callback_server, by_caller, member_flow()))
     room = room_of(acme)
-    muted, waiting = join(rig, [muted_caller, waiting_caller], room, 2)
+    # The member who opens the room sets its size: the muted one, first.
+    [muted] = join(rig, [muted_caller], room, 1)
+    [waiting] = join(rig, [waiting_caller], room, 2)
     apps = dict(muted.executed)
     assert ("multiset", "conference_flags=wait-mod conference_max_members=2") in muted.executed
     assert apps["conference"] == f"{room}@default+flags{{moderator|mute}}"
@@ -155,3 +157,14 @@ def test_params_reach_the_switch_and_a_full_room_lets_the_flow_go_on(rig, acme, 
     assert third.wait_closed(5) and third.spoken == ["left full"]
     for call in (muted, waiting):
         call.hangup()
+
+
+def test_a_room_that_fills_again_starts_afresh(rig, acme, callback_server):
+    setup_number(acme, flows_by_caller(callback_server, {}, member_flow()))
+    room = room_of(acme)
+    [first] = join(rig, ["+19495550001"], room, 1)
+    assert acme.post("/Conferences/sales/End").status_code == 202
+    assert first.wait_closed(5) and first.spoken == ["left ended_by_api"]
+    [again] = join(rig, ["+19495550002"], room, 1)
+    assert acme.delete(f"/Conferences/sales/Participants/{again.uuid}").status_code == 204
+    assert again.wait_closed(5) and again.spoken == ["left kicked"]  # not the earlier end

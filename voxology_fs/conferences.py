@@ -20,15 +20,16 @@ class RoomBook:
     def joined(self, account_id: str, name: str, room: str, call_id: str, member_id: str, muted: bool) -> None:
         with db.unit_of_work():
             switch = Call.select(Call.switch).where(Call.id == call_id).scalar() or ""
-            if Conference.get_or_none(Conference.room == room) is None:
-                Conference.create(room=room, account=account_id, name=name, switch=switch)
-            else:
-                # A room that filled again: a fresh start, on the switch it is on now.
-                live = ConferenceMember.select().where(
-                    ConferenceMember.conference == room, ConferenceMember.left_at.is_null()
-                )
-                if not live.exists():
-                    Conference.update(end_reason=None, switch=switch).where(Conference.room == room).execute()
+            # Members joining at once each try to create the room: one insert wins.
+            Conference.insert(
+                room=room, account=account_id, name=name, switch=switch, created_at=utcnow()
+            ).on_conflict_ignore().execute()
+            live = ConferenceMember.select().where(
+                ConferenceMember.conference == room, ConferenceMember.left_at.is_null()
+            )
+            if not live.exists():
+                # The first member in (again): a fresh start, on the switch it is on now.
+                Conference.update(end_reason=None, switch=switch).where(Conference.room == room).execute()
             ConferenceMember.create(conference=room, call=call_id, member_id=member_id, muted=muted)
 
     def left(self, room: str, call_id: str, reason: str) -> None:
