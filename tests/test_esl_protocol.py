@@ -88,7 +88,7 @@ def test_execute_argument_with_newline_goes_in_the_body():
 
 def test_call_info_keeps_only_the_variables_the_call_server_reads():
     """A SIP call's connect reply carries some fifty variables; the call keeps a few."""
-    from voxology_fs.esl.channel import CALL_VARIABLES, call_info_from
+    from voxology_fs.esl.call_info import CALL_VARIABLES, call_info_from
 
     data = open(os.path.join(TRANSCRIPTS, "sip_inbound.outbound.log"), "rb").read()
     connect_reply = next(raw for direction, raw in split_transcript(data) if direction == "<")

@@ -9,15 +9,11 @@ caller hears a short apology and the call ends: never dead air.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
 
 from .. import control
-from ..callbacks import CallbackError, CallbackSender, CallbackTarget, decode_json
+from ..callbacks import CallbackError, CallbackTarget, decode_json
 from ..capabilities import Capability
 from ..channel import CallEnded, Channel, ControlInterrupt, Speech
 from ..timeutil import utcnow
@@ -25,71 +21,12 @@ from .errors import ActionFailed, FlowError, FlowValidationError, ParamRenderFai
 from .expressions import truthy
 from .parser import compile_actions, nesting_problem_in_text, parse_response
 from .program import Hangup, Program, Redirect, execute
+from .services import Services
 from .state import CallState
 
 log = logging.getLogger(__name__)
 
-
-class AudioSource(Protocol):
-    """Where a flow's audio URLs become local files (audio.AudioCache)."""
-
-    def fetch(self, url: str) -> str: ...
-
-
-class Rooms(Protocol):
-    """Where a flow records its caller's time in conference rooms (conferences.RoomBook)."""
-
-    def joined(self, account_id: str, name: str, room: str, call_id: str, member_id: str, muted: bool) -> None: ...
-
-    def left(self, room: str, call_id: str, reason: str) -> None: ...
-
-    def end_reason(self, room: str) -> str | None: ...
-
-    def ending(self, room: str, reason: str) -> None: ...
-
-
-class NoRooms:
-    """Rooms nobody else sees (the simulator)."""
-
-    def joined(self, account_id, name, room, call_id, member_id, muted) -> None:
-        pass
-
-    def left(self, room, call_id, reason) -> None:
-        pass
-
-    def end_reason(self, room) -> str | None:
-        return None
-
-    def ending(self, room, reason) -> None:
-        pass
-
-
-@dataclass
-class Services:
-    """What flows use besides the channel; one set per call-server process."""
-
-    callbacks: CallbackSender
-    audio: AudioSource
-    # Persist progress and the final record; no-ops for the simulator.
-    save_progress: Callable[[CallState], None] = lambda state: None
-    finish_call: Callable[[CallState], bool] = lambda state: True
-    trace: Callable[[str, str, dict | None], None] = lambda call_id, kind, data: None
-    # Whether an account may show this number as its caller ID (its own or verified).
-    caller_id_allowed: Callable[[str, str], bool] = lambda account_id, number: True
-    # The records of a TRANSFER's dialled legs, child calls of this one.
-    record_child_calls: Callable[[CallState, list[dict]], None] = lambda state, children: None
-    # DIAL: write a new call's record (raises CallRefused); returns its id.
-    prepare_dial: Callable[..., str] | None = None
-    # Why an account may not place this many more calls now, or None.
-    outbound_limit: Callable[[str, int], str | None] = lambda account_id, adding: None
-    rooms: Rooms = dataclasses.field(default_factory=NoRooms)
-    # Hosts a TRANSFER may dial by sip: URI.
-    sip_transfer_domains: frozenset[str] = frozenset()
-    # The channel uuid of a live call (the one a DIAL's call joins), or None.
-    channel_of: Callable[[str], str | None] = lambda call_id: None
-    max_callbacks: int = 100
-    max_steps: int = 10000
-    apology_text: str = "We are sorry, an application error has occurred. Goodbye."
+__all__ = ["CallFlowRunner", "FlowContext", "Services"]
 
 
 class FlowContext:

@@ -28,6 +28,18 @@ RINGBACKS = ("ring", "early_media")
 TRANSFER_STATUS = {"no_answer": "no-answer"}
 
 
+def shown_caller_id(action: Action, ctx) -> str:
+    """The ``caller_id_no`` a call placed for the caller shows (default: its api_no):
+    one of the account's numbers or a caller ID it verified, never the other party's own."""
+    caller_id = action.render(ctx, "caller_id_no") or ctx.state.api_no
+    where = f"{action.path}/params/caller_id_no"
+    if not E164.match(caller_id or ""):
+        raise ActionFailed(f"caller_id_no must be an E.164 number, got {caller_id!r}", where)
+    if not ctx.services.caller_id_allowed(ctx.state.account_id, caller_id):
+        raise ActionFailed(f"{caller_id} is not a number of this account nor a verified caller ID", where)
+    return caller_id
+
+
 @register
 class Transfer(Action):
     """Connect the caller to another number and wait while they talk; the flow
@@ -111,13 +123,7 @@ class Transfer(Action):
 
     def run(self, ctx):
         numbers = [self._number(ctx, path, template) for path, template in self.targets]
-        caller_id = self.render(ctx, "caller_id_no") or ctx.state.api_no
-        if not E164.match(caller_id or ""):
-            raise ActionFailed(f"caller_id_no must be an E.164 number, got {caller_id!r}", self._at("caller_id_no"))
-        if not ctx.services.caller_id_allowed(ctx.state.account_id, caller_id):
-            raise ActionFailed(
-                f"{caller_id} is not a number of this account nor a verified caller ID", self._at("caller_id_no")
-            )
+        caller_id = shown_caller_id(self, ctx)
         ringback = self._ringback(ctx)
         problem = ctx.services.outbound_limit(ctx.state.account_id, len(numbers))
         if problem:

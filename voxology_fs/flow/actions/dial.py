@@ -14,7 +14,7 @@ from __future__ import annotations
 from ...channel import RINGING
 from ..errors import ActionFailed, CallRefused
 from .base import Action, Param, check_url_param, http_url_problem, register
-from .connect import E164
+from .connect import E164, shown_caller_id
 
 # The capability's statuses as the callbacks write them.
 DIAL_STATUS = {"no_answer": "no-answer"}
@@ -79,13 +79,7 @@ class Dial(Action):
         number = self.render(ctx, "to")
         if not E164.match(number or ""):
             raise ActionFailed(f"to must be an E.164 number such as +13125550100, got {number!r}", self._at("to"))
-        caller_id = self.render(ctx, "caller_id_no") or ctx.state.api_no
-        if not E164.match(caller_id or ""):
-            raise ActionFailed(f"caller_id_no must be an E.164 number, got {caller_id!r}", self._at("caller_id_no"))
-        if not ctx.services.caller_id_allowed(ctx.state.account_id, caller_id):
-            raise ActionFailed(
-                f"{caller_id} is not a number of this account nor a verified caller ID", self._at("caller_id_no")
-            )
+        caller_id = shown_caller_id(self, ctx)
         url = self.render(ctx, "url")
         if url and (problem := http_url_problem(url)):
             raise ActionFailed(problem, self._at("url"))
