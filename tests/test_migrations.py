@@ -230,3 +230,38 @@ def test_0004_keeps_calls_and_gives_them_a_dial_flow_and_a_call_to_join(old_data
     assert _runner(database).down() == ["0004_dial"]
     assert {"flow_url", "flow_method", "connect_to"}.isdisjoint(c.name for c in database.get_columns("call"))
     assert database.execute_sql('SELECT COUNT(*) FROM "call"').fetchall() == [(2,)]
+
+
+def test_0005_and_0006_add_rooms_and_queues_and_go_back_down(old_database):
+    database = old_database
+    _runner(database).up("0004_dial")
+    database.execute_sql(
+        f'INSERT INTO "account" ("id", "name", "created_at") VALUES '
+        f"({database.param}, {database.param}, {database.param})",
+        ["acct-1", "acme", T0],
+    )
+    _insert_call(database, id="in", account_id="acct-1", direction="inbound", api_no="+17145551212", start_time=T0)
+
+    assert _runner(database).up() == ["0005_conferences", "0006_queues"]
+    p = database.param
+    database.execute_sql(
+        f'INSERT INTO "conference" ("room", "account_id", "name", "switch", "created_at") VALUES ({p}, {p}, {p}, {p}, {p})',
+        ["acct1-abc", "acct-1", "sales room", "fs1", T0],
+    )
+    database.execute_sql(
+        f'INSERT INTO "conference_member" ("conference_id", "call_id", "member_id", "muted", "joined_at") '
+        f"VALUES ({p}, {p}, {p}, {p}, {p})",
+        ["acct1-abc", "in", "7", False, T0],
+    )
+    database.execute_sql(
+        f'INSERT INTO "queue_member" ("account_id", "name", "call_id", "channel_uuid", "joined_at") '
+        f"VALUES ({p}, {p}, {p}, {p}, {p})",
+        ["acct-1", "support", "in", "in", T0],
+    )
+    assert database.execute_sql('SELECT "member_id" FROM "conference_member"').fetchall() == [("7",)]
+    assert database.execute_sql('SELECT "name" FROM "queue_member"').fetchall() == [("support",)]
+
+    assert _runner(database).down() == ["0006_queues"]
+    assert _runner(database).down() == ["0005_conferences"]
+    assert {"conference", "conference_member", "queue_member"}.isdisjoint(database.get_tables())
+    assert database.execute_sql('SELECT COUNT(*) FROM "call"').fetchall() == [(1,)]

@@ -67,6 +67,8 @@ class Tone:
 
 # One cycle of North American ringing: 2 s of 440+480 Hz, 4 s of silence.
 RINGING = Tone("%(2000,4000,440,480)")
+# A soft beep for callers on hold with nothing else to hear (400 ms of 440 Hz).
+HOLD_TONE = Tone("%(400,0,440)")
 
 Prompt = Speech | AudioFile | Silence | Tone
 

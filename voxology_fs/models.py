@@ -244,3 +244,25 @@ class ConferenceMember(BaseModel):
 
 
 ALL_MODELS += [Conference, ConferenceMember]
+
+
+class QueueMember(BaseModel):
+    """A call waiting in one of its account's queues (ours: FreeSWITCH never sees
+    a queue).  The order is the id's; an agent takes the first member not yet
+    taken with a conditional update, so two agents never take the same one."""
+
+    id = peewee.AutoField()
+    account = peewee.ForeignKeyField(Account, backref="queue_members", on_delete="CASCADE")
+    account_id: str
+    name = peewee.TextField()
+    call = peewee.ForeignKeyField(Call, backref="queue_memberships", on_delete="CASCADE")
+    call_id: str
+    channel_uuid = peewee.CharField(max_length=36)
+    joined_at = peewee.DateTimeField(default=utcnow)
+    taken_at = peewee.DateTimeField(null=True)
+    taken_by = peewee.CharField(max_length=36, null=True)  # the agent's call
+    left_at = peewee.DateTimeField(null=True, index=True)
+    result = peewee.CharField(max_length=16, null=True)
+
+
+ALL_MODELS.append(QueueMember)

@@ -49,6 +49,34 @@ class NoRooms:
         pass
 
 
+class Queues(Protocol):
+    """Where callers wait in order and agents take them (queues.QueueBook)."""
+
+    def size(self, account_id: str, name: str) -> int: ...
+
+    def join(self, account_id: str, name: str, call_id: str, channel_uuid: str) -> int: ...
+
+    def leave(self, member_id: int, result: str) -> None: ...
+
+    def take(self, account_id: str, name: str, agent_call_id: str) -> tuple[str, str] | None: ...
+
+
+class NoQueues:
+    """A queue nobody else can take from (the simulator)."""
+
+    def size(self, account_id, name) -> int:
+        return 0
+
+    def join(self, account_id, name, call_id, channel_uuid) -> int:
+        return 0
+
+    def leave(self, member_id, result) -> None:
+        pass
+
+    def take(self, account_id, name, agent_call_id):
+        return None
+
+
 @dataclass
 class Services:
     """What flows use besides the channel; one set per call-server process."""
@@ -68,6 +96,7 @@ class Services:
     # Why an account may not place this many more calls now, or None.
     outbound_limit: Callable[[str, int], str | None] = lambda account_id, adding: None
     rooms: Rooms = dataclasses.field(default_factory=NoRooms)
+    queues: Queues = dataclasses.field(default_factory=NoQueues)
     # Hosts a TRANSFER may dial by sip: URI.
     sip_transfer_domains: frozenset[str] = frozenset()
     # The channel uuid of a live call (the one a DIAL's call joins), or None.

@@ -43,6 +43,8 @@ class CallState:
     transfer: dict | None = None
     # The last CONFERENCE's outcome: name, end_reason, seconds (in the room).
     conference: dict | None = None
+    # The last QUEUE's outcome: name, result, wait_seconds, talk_seconds.
+    queue: dict | None = None
     # The last DIAL's outcome: call_id, status, sip_code, duration (talk seconds when connected).
     dial: dict | None = None
     # A call placed by another's DIAL: that call, and whether this one joins
@@ -109,6 +111,8 @@ class CallState:
             body.update({f"transfer_{k}": self.transfer.get(k) for k in ("status", "duration", "call_id", "sip_code")})
         if self.conference is not None:
             body["conference_end_reason"] = self.conference.get("end_reason")
+        if self.queue is not None:
+            body["queue_result"] = self.queue.get("result")
         if self.dial is not None:
             body.update({f"dial_{k}": self.dial.get(k) for k in ("call_id", "status", "sip_code", "duration")})
         if self.parent_call_id:
@@ -167,6 +171,7 @@ _NATIVE = {
     "transfer": lambda s: dict(s.transfer) if s.transfer is not None else {},
     "dial": lambda s: dict(s.dial) if s.dial is not None else {},
     "conference": lambda s: dict(s.conference) if s.conference is not None else {},
+    "queue": lambda s: dict(s.queue) if s.queue is not None else {},
     "dialCallId": lambda s: s.dial["call_id"] if s.dial is not None else "",
     "parentCallId": lambda s: s.parent_call_id or "",
 }

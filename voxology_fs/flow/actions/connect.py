@@ -16,6 +16,7 @@ from .. import templates
 from ..errors import ActionFailed
 from ..expressions import ExpressionError
 from .base import Action, Param, http_url_problem, register
+from .queue import take_from_queue
 
 MAX_TARGETS = 10
 # E.164: nothing else can reach a dial string (no ``,|{}[]^$``, no spaces).
@@ -24,6 +25,7 @@ E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 SIP_URI = re.compile(r"^sip:[A-Za-z0-9_.+\-]{1,64}@[A-Za-z0-9.\-]{1,253}(:[0-9]{1,5})?$")
 DTMF = re.compile(r"^[0-9*#A-Da-dwW]{1,32}$")
 RINGBACKS = ("ring", "early_media")
+QUEUE_PREFIX = "queue:"
 # The capability's statuses as the callbacks write them.
 TRANSFER_STATUS = {"no_answer": "no-answer"}
 
@@ -54,7 +56,8 @@ class Transfer(Action):
             required=True,
             template=False,
             doc=f"an E.164 number or a sip: URI (to a host the operator allows), or a list of up to "
-            f"{MAX_TARGETS} rung at once (the first to answer wins)",
+            f"{MAX_TARGETS} rung at once (the first to answer wins); or queue:NAME, the first caller "
+            "waiting in that queue of the account (an agent's TRANSFER)",
         ),
         Param(
             "caller_id_no",
@@ -96,6 +99,13 @@ class Transfer(Action):
         if isinstance(raw, list) and not 1 <= len(raw) <= MAX_TARGETS:
             problems.add(where, f"to must list 1 to {MAX_TARGETS} numbers, got {len(raw)}")
         self.targets = []
+        self.queue_name = None
+        if isinstance(raw, str) and raw.startswith(QUEUE_PREFIX):
+            # An agent takes the first caller of one of the account's queues.
+            self.queue_name = raw[len(QUEUE_PREFIX) :]
+            if not 1 <= len(self.queue_name) <= 200:
+                problems.add(where, "queue: needs the name of a queue (at most 200 characters)")
+            items = []
         for i, item in enumerate(items):
             path = f"{where}/{i}" if isinstance(raw, list) else where
             if not isinstance(item, str):
@@ -106,7 +116,9 @@ class Transfer(Action):
             except ExpressionError as exc:  # only limits (length) fail a lenient template
                 problems.add(path, str(exc))
                 continue
-            if "${" not in item and not (E164.match(item) or SIP_URI.match(item)):
+            if item.startswith(QUEUE_PREFIX):
+                problems.add(path, "a queue: target is the only one")
+            elif "${" not in item and not (E164.match(item) or SIP_URI.match(item)):
                 problems.add(path, f"to must be an E.164 number such as +13125550100 or a sip: URI, got {item!r}")
             self.targets.append((path, template))
         digits = self.params["send_digits"]
@@ -122,6 +134,8 @@ class Transfer(Action):
                 )
 
     def run(self, ctx):
+        if self.queue_name is not None:
+            return take_from_queue(ctx, self.queue_name)
         numbers = [self._number(ctx, path, template) for path, template in self.targets]
         caller_id = shown_caller_id(self, ctx)
         ringback = self._ringback(ctx)
