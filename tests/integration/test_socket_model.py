@@ -189,7 +189,8 @@ def test_a_waiting_caller_taken_through_fifo_lets_go_of_its_socket_and_comes_bac
     reply, _ = waiting.get(timeout=10)
     assert reply.startswith("+OK")
     assert esl.api(f"uuid_getvar {caller} fifo_serviced_uuid").strip() not in ("", "_undef_")
-    assert not any(caller in e.headers.values() for e in bridged), "bridged before the caller's socket let go"
+    early = [e.headers for e in bridged if caller in e.headers.values()]
+    assert not early, f"bridged before the caller's socket let go: {early}"
     caller_socket.send_raw(b"exit\n\n", timeout=5)
     wait_until(lambda: any({caller, agent} <= set(e.headers.values()) for e in bridged), 10)
     gevent.sleep(1.0)
