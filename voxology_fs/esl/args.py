@@ -107,6 +107,16 @@ def set_arg(name: str, value: str) -> str:
     return f"{name}={value}"
 
 
+def multiset_arg(settings: dict[str, str]) -> str:
+    """``multiset`` of values of ours: ``name=value`` words (an empty value unsets the variable)."""
+    for name, value in settings.items():
+        if not name.replace("_", "").isalnum():
+            raise ValueError(f"bad channel variable name {name!r}")
+        if any(c.isspace() for c in value):
+            raise ValueError(f"{name}: {value!r} is not one word")
+    return " ".join(f"{name}={value}" for name, value in settings.items())
+
+
 def dtmf_arg(digits: str) -> str:
     """``send_dtmf`` digits, with ``w``/``W`` pauses (0.5 s / 1 s) allowed."""
     bad = [c for c in digits if c not in DTMF_KEYS and c not in "wW"]

@@ -8,7 +8,6 @@ our caller on the line whatever the dial or the other leg does.
 
 from __future__ import annotations
 
-import re
 import time
 import uuid as uuidlib
 
@@ -21,8 +20,6 @@ from . import dial
 from .capability import EslCapability
 from .protocol import Event
 
-# What uuid_send_dtmf may send: keys, and w/W (half a second's, a second's pause).
-DIGITS = re.compile(r"^[0-9*#A-Da-dwW]{1,32}$")
 # FreeSWITCH's causes for a dial that failed, as our statuses.
 STATUS_BY_CAUSE = {
     "SUCCESS": "completed",
@@ -95,9 +92,9 @@ class EslBridging(EslCapability[BridgeOutcome], Bridging):
         if caller_id:
             options.append(dial.variable("origination_caller_id_number", dial.check_number(caller_id)))
         self.time_limit_ms = time_limit_ms
-        if send_digits and not DIGITS.match(send_digits):
-            raise ValueError(f"not DTMF digits: {send_digits!r}")
-        self.send_digits = send_digits
+        if len(send_digits) > 32:
+            raise ValueError(f"more than 32 DTMF digits: {send_digits!r}")
+        self.send_digits = fsargs.dtmf_arg(send_digits)
         self._begin()
         self._listen("CHANNEL_BRIDGE", self._on_bridge)
         # Set (or cleared: an empty value unsets) for every bridge, so that
@@ -108,7 +105,7 @@ class EslBridging(EslCapability[BridgeOutcome], Bridging):
             "bridge_terminate_key": "*" if hangup_on_star else "",
             **self._ringback_settings(ringback),
         }
-        self.channel._fire("multiset", " ".join(f"{name}={value}" for name, value in settings.items()))
+        self.channel._fire("multiset", fsargs.multiset_arg(settings))
         # "," rings the legs at once (the first to answer wins), "|" one after the other.
         self._run_app("bridge", "{" + ",".join(options) + "}" + ("," if simultaneous else "|").join(legs))
 
@@ -137,8 +134,6 @@ class EslBridging(EslCapability[BridgeOutcome], Bridging):
         end's own early media.
         """
         source = fsargs.prompt_source(ringback) if ringback is not None else ""
-        if any(c.isspace() for c in source):
-            raise ValueError(f"ringback {source!r} is not one word")
         return {
             "transfer_ringback": source,
             "ringback": source if isinstance(ringback, AudioFile) else "",

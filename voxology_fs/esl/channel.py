@@ -115,12 +115,12 @@ class EslChannel(Channel):
         }
         fsargs.set_arg("vox_call_id", call_id)  # raises unless the id is a plain token
         self.call_id = call_id
-        missing = [f"{name}={value}" for name, value in wanted.items() if self.info.variables.get(name) != value]
+        missing = {name: value for name, value in wanted.items() if self.info.variables.get(name) != value}
         self._set_up = self.session.start_subscription(
             CALL_EVENTS,
             filters={"Unique-ID": self.info.uuid, control.CALL_ID_HEADER: call_id},
             linger=True,
-            then_execute=("multiset", " ".join(missing)) if missing else None,
+            then_execute=("multiset", fsargs.multiset_arg(missing)) if missing else None,
         )
 
     def _confirm_set_up(self) -> None:

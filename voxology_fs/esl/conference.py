@@ -11,6 +11,7 @@ import gevent
 import gevent.event
 
 from ..capabilities import CONFERENCE_FLAGS, ConferenceOutcome, Conferencing
+from . import args as fsargs
 from .capability import EslCapability
 from .protocol import Event
 
@@ -51,7 +52,7 @@ class EslConferencing(EslCapability[ConferenceOutcome], Conferencing):
             "conference_flags": "wait-mod" if wait_for_moderator else "",
             "conference_max_members": str(int(max_members)) if max_members else "",
         }
-        self.channel._fire("multiset", " ".join(f"{name}={value}" for name, value in room_settings.items()))
+        self.channel._fire("multiset", fsargs.multiset_arg(room_settings))
         arg = f"{room}@{PROFILE}" + (f"+flags{{{'|'.join(sorted(flags))}}}" if flags else "")
         self._run_app("conference", arg)
 

@@ -73,11 +73,6 @@ def check_sip_uri(uri: str) -> str:
     return _matching(SIP_URI, uri, "a plain sip: URI")
 
 
-def sip_host(uri: str) -> str:
-    """The host of a checked SIP URI, without its port."""
-    return check_sip_uri(uri).split("@", 1)[1].split(":", 1)[0]
-
-
 def sip_endpoint(template: str, uri: str) -> str:
     """The operator's SIP template (``sofia/voxology/{uri}``) with a checked URI in it."""
     return template.replace("{uri}", check_sip_uri(uri))
