@@ -18,6 +18,7 @@ from gevent import monkey
 monkey.patch_all()
 
 import socket  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import urllib.parse  # noqa: E402
@@ -412,6 +413,75 @@ def dial(rig):
     placed.exit()
 
 
+def whisper(rig):
+    """TRANSFER's whisper, as our call server does it: two legs through the
+    trunk gateway rung at once (a sipp answerer answers both), each with
+    ``group_confirm_key=exec`` running our socket once it answers.  The first
+    leg's whisper hangs it up (refused); the second's (recorded) plays, then
+    lets its socket go (``exit``) with the leg up, and the originate bridges
+    that leg to the caller.  Loopback legs cannot show it: a loopback leg
+    that answers wins at once, unscreened."""
+    answerer = subprocess.Popen(
+        [
+            "sipp",
+            "-sf",
+            str(Path(__file__).resolve().parent.parent / "tests" / "integration" / "sipp" / "uas_answer.xml"),
+            "-m",
+            "2",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(rig.state["trunk_port"]),
+            "-mp",
+            str(runfs.free_rtp_range(size=4, low=30000, high=60000)[0]),
+            "-nostdin",
+            "-timeout",
+            "30s",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    gevent.sleep(0.5)
+    rig.originate()
+    caller = rig.session()
+    start_call(caller)
+    run(caller, "answer")
+    run(caller, "multiset", "continue_on_fail=true hangup_after_bridge=false")
+    legs = [str(uuid.uuid4()), str(uuid.uuid4())]
+    confirm = (
+        f"group_confirm_key=exec,group_confirm_file='socket {rig.state['socket']} async full',"
+        "group_confirm_timeout=20,leg_timeout=10,vox_whisper=true,app_disable_expand_variables=true"
+    )
+    targets = ",".join(
+        f"[origination_uuid={u},vox_call_id={u},{confirm}]sofia/gateway/trunk/+1312555010{i}"
+        for i, u in enumerate(legs)
+    )
+    # PCMU: the sipp answerer's only codec (a loopback caller's own is L16).
+    done = caller.execute_async("bridge", "{originate_timeout=30,absolute_codec_string=PCMU}" + targets)
+    whispers = {}
+    while len(whispers) < 2:
+        session = rig.session()
+        whispers[session.connect()["Unique-ID"]] = session
+    refused, accepted = whispers[legs[0]], rig.record(whispers[legs[1]])
+    for session in (refused, accepted):
+        session.send("linger")
+        session.send("event plain CHANNEL_EXECUTE_COMPLETE CHANNEL_HANGUP")
+        session.send(f"filter Unique-ID {session.uuid}")
+    run(refused, "playback", "silence_stream://300")
+    run(refused, "hangup", "NORMAL_CLEARING")
+    with gevent.Timeout(5):
+        refused.hungup.wait()
+    refused.exit()
+    run(accepted, "playback", "silence_stream://300")
+    accepted.exit()
+    gevent.sleep(1.5)
+    rig.esl.api(f"uuid_kill {legs[1]}")
+    done.get(timeout=20)
+    gevent.sleep(0.3)
+    finish(caller)
+    answerer.wait(timeout=30)
+
+
 SCENARIOS = {
     f.__name__: f
     for f in (
@@ -424,6 +494,7 @@ SCENARIOS = {
         bridge_outcomes,
         bridge_simultaneous,
         dial,
+        whisper,
     )
 }
 
@@ -445,6 +516,7 @@ def record(names):
     run_dir = Path(tempfile.mkdtemp(prefix="esl-record-"))
     socket_port = runfs.free_port()
     rtp_start, rtp_end = runfs.free_rtp_range()
+    trunk_port = runfs.free_port(udp=True)
     state = runfs.start(
         run_dir,
         sip_port=runfs.free_port(udp=True),
@@ -452,8 +524,10 @@ def record(names):
         socket_addr=f"127.0.0.1:{socket_port}",
         rtp_start=rtp_start,
         rtp_end=rtp_end,
+        trunk_proxy=f"127.0.0.1:{trunk_port}",
         timeout=45,
     )
+    state["trunk_port"] = trunk_port
     replacements = [(str(Path(state["run_dir"]) / "recordings").encode(), b"/rec")]
     replacements.append((urllib.parse.quote(replacements[0][0].decode(), safe="").encode(), b"%2Frec"))
     ipv4 = local_addresses()

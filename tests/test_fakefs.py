@@ -18,6 +18,7 @@ from gevent.server import StreamServer
 from tests.fakefs import FakeSwitch
 from tests.fakefs.avmd import beep
 from tests.fakefs.conference import end_conference
+from tests.support.waiting import wait_until
 
 TRANSCRIPTS = os.path.join(os.path.dirname(__file__), "data", "esl-transcripts")
 need_transcripts = pytest.mark.skipif(not os.path.isdir(TRANSCRIPTS), reason="no transcripts")
@@ -1069,3 +1070,48 @@ def test_event_header_names_are_a_subset_of_real_ones(env, tmp_path):
         assert not extra, "%s: headers never seen in real %s events: %s" % (key, key, sorted(extra))
         extra_vars = {n for n in names if n.startswith("variable_")} - real_vars - ours_allowed
         assert not extra_vars, "%s: variables never seen in the recordings: %s" % (key, sorted(extra_vars))
+
+
+@need_transcripts
+def test_a_screened_leg_runs_our_socket_once_answered_and_wins_when_it_lets_go(env):
+    """As recorded in whisper.outbound.log: ``group_confirm_key=exec`` runs
+    the socket in ``group_confirm_file`` on each leg that answers (the connect
+    reply shows it answered, with the leg's variables unquoted); a leg hung up
+    there loses; ``exit`` lets the socket go with the leg up, and that leg is
+    bridged."""
+    recorded = parse_transcript(os.path.join(TRANSCRIPTS, "whisper.outbound.log"))
+    connect = {name: urllib.parse.unquote(value) for name, value in recorded[1][1]}
+    recorded_exit = [dict(h) for d, h, _b, _r in recorded[-2:]]
+    sw, srv = env
+    _call, c, _ = start_call(sw, srv)
+    c.execute("answer")
+    c.execute("multiset", "continue_on_fail=true hangup_after_bridge=false")
+    legs = ["aaaaaaaa-0000-0000-0000-00000000000a", "aaaaaaaa-0000-0000-0000-00000000000b"]
+    screen = f"group_confirm_key=exec,group_confirm_file='socket 127.0.0.1:{srv.port} async full',vox_whisper=true"
+    sw.originate_policy = lambda ds, vars: ("answer", 50) if "4001" in ds else ("answer", 150)
+    c.execute(
+        "bridge",
+        f"[origination_uuid={legs[0]},{screen}]loopback/4001/default,[origination_uuid={legs[1]},{screen}]loopback/4002/default",
+    )
+    for leg, hang_up in zip(legs, (True, False), strict=True):
+        whisper = srv.accept()
+        reply = whisper.cmd("connect")
+        assert reply.h["Unique-ID"] == leg
+        for name in ("Answer-State", "Channel-Call-State", "variable_vox_whisper"):
+            assert reply.h[name] == connect[name], name
+        unquoted = urllib.parse.unquote(reply.h["variable_group_confirm_file"])
+        assert unquoted == f"socket 127.0.0.1:{srv.port} async full"
+        assert connect["variable_group_confirm_file"].split(":")[0] == "socket 127.0.0.1"
+        whisper.cmd("linger")
+        whisper.execute("playback", "silence_stream://100")
+        if hang_up:
+            whisper.execute("hangup", "NORMAL_CLEARING")
+            assert wait_until(lambda: sw.calls[leg].down)  # noqa: B023 (called at once)
+            whisper.cmd("exit")
+            continue
+        assert whisper.cmd("exit").h["Reply-Text"] == recorded_exit[0]["Reply-Text"] == "+OK bye"
+        notice = whisper.until(is_type("text/disconnect-notice"))[-1]
+        assert notice.h["Content-Disposition"] == recorded_exit[1]["Content-Disposition"] == "disconnect"
+    bridged = c.until(is_ev("CHANNEL_BRIDGE"))[-1].event
+    assert bridged["Other-Leg-Unique-ID"] == legs[1]
+    assert sw.calls[legs[0]].down and not sw.calls[legs[1]].down

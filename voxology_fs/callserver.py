@@ -23,6 +23,7 @@ from .esl.channel import SIP_REJECT_CAUSES, EslChannel
 from .esl.connection import CommandError, CommandTimeout, NotConnectedError, OutboundSession
 from .flow.runner import CallFlowRunner, Services
 from .flow.state import CallState
+from .flow.whisper_runner import WhisperRunner
 from .settings import Settings, Switch
 from .timeutil import utcnow
 
@@ -178,6 +179,10 @@ class CallServer:
         info = channel.info
         call_id = info.variables.get("vox_call_id") or info.uuid
         channel.start(call_id)
+        # The dialled leg itself (a loopback's other side has its variables too).
+        if info.variables.get("vox_whisper") == "true" and call_id == info.uuid:
+            self._run_whisper(channel, call_id)
+            return
 
         found = self._identify(info, call_id, info.switch_name)
         if found is None:
@@ -189,6 +194,16 @@ class CallServer:
         if max_call_time_ms:
             self._limit_call_time(session, info.uuid, max_call_time_ms)
         CallFlowRunner(channel, state, self.services, route.target, route.fallback).run()
+
+    def _run_whisper(self, channel: EslChannel, leg_id: str) -> None:
+        """A TRANSFER's leg answered: its whisper flow decides whether it is bridged."""
+        job = self.services.whispers.get(leg_id)
+        if job is None:  # not dialled by this process, or its TRANSFER is over
+            log.warning("whisper leg %s is unknown here; refusing it", leg_id)
+            channel.hangup()
+            channel.close()
+            return
+        WhisperRunner(channel, job, self.services).run()
 
     @staticmethod
     def _limit_call_time(session: OutboundSession, uuid: str, max_call_time_ms: int) -> None:

@@ -80,6 +80,7 @@ class Bridging(Capability):
         ringback: Prompt | None = None,
         send_digits: str = "",
         hangup_on_star: bool = False,
+        screen_s: int = 0,
     ) -> None:
         """Ring ``targets`` (dial strings built by the caller) one after the
         other, or all at once (``simultaneous``: the first to answer wins),
@@ -88,7 +89,9 @@ class Bridging(Capability):
         failed dial never hangs our caller up.  Meanwhile our caller hears
         ``ringback`` (None: the far end's early media); ``send_digits`` are
         sent to the party that answers; with ``hangup_on_star`` our caller's
-        ``*`` ends the talk."""
+        ``*`` ends the talk.  With ``screen_s``, a leg that answers is bridged
+        only once the whisper flow dialled back for it accepts, within
+        ``screen_s`` seconds."""
 
     @abc.abstractmethod
     def join(self, other_uuid: str) -> None:

@@ -74,6 +74,7 @@ class SimulatedBridging(SimulatedCapability, Bridging):
         ringback=None,
         send_digits="",
         hangup_on_star=False,
+        screen_s=0,
     ) -> None:
         self._begin()
         self.targets, self.ring_timeout_s = list(targets), ring_timeout_s

@@ -83,6 +83,8 @@ def _dial(switch, dialstring, vars, wait_for=None):
             else:
                 gevent.sleep(delay * switch.time_scale / 1000.0)
         leg._mark_answered()
+        if wait_for is not None and _screened(allvars):
+            return _await_screening(switch, leg, allvars, wait_for)
         return leg, None
     if kind == "busy":
         cause = "USER_BUSY"
@@ -103,6 +105,31 @@ def _dial(switch, dialstring, vars, wait_for=None):
         cause = str2cause(outcome[1] if len(outcome) > 1 else "NORMAL_TEMPORARY_FAILURE", "NORMAL_TEMPORARY_FAILURE")
     _fail_leg(switch, leg, cause)
     return None, cause
+
+
+def _screened(vars):
+    return (vars.get("group_confirm_key") or "").lower() == "exec"
+
+
+def _screen(leg, vars):
+    """group_confirm_key=exec (switch_ivr_originate.c, collect_thread_run): the
+    application in group_confirm_file runs on the answered leg in a thread of
+    its own; the leg wins if it is still up when the application returns."""
+    app, _, arg = (vars.get("group_confirm_file") or "").partition(" ")
+    return gevent.spawn(leg.execute_application, app, arg)
+
+
+def _await_screening(switch, leg, vars, a):
+    """One screened leg: bridged once it accepts; (None, cause) when it refuses or a hangs up."""
+    screening = _screen(leg, vars)
+    while not screening.dead:
+        reason, _ = a._wait(0.02, breakable=False)
+        if reason == "hangup":
+            _fail_leg(switch, leg, "ORIGINATOR_CANCEL")
+            return None, "ORIGINATOR_CANCEL"
+    if leg.down:
+        return None, leg.hangup_cause or "NORMAL_CLEARING"
+    return leg, None
 
 
 def _fail_leg(switch, leg, cause):
@@ -202,26 +229,40 @@ def _dial_together(switch, dialstrings, vars, a):
             leg._mark_ring_ready()
         plans.append([at * switch.time_scale, kind, outcome, leg])
     plans.sort(key=lambda plan: plan[0])
-    started, causes = time.monotonic(), []
-    for i, (at, kind, outcome, leg) in enumerate(plans):
-        reason, _ = a._wait(max(0.0, at - (time.monotonic() - started)), breakable=False)
+    started, causes, screening = time.monotonic(), [], []  # screening: [(greenlet, leg)]
+    while plans or screening:
+        elapsed = time.monotonic() - started
+        wait = max(0.0, plans[0][0] - elapsed) if plans else 0.02
+        reason, _ = a._wait(min(wait, 0.02) if screening else wait, breakable=False)
         if reason == "hangup":
-            for _at, _kind, _outcome, other in plans[i:]:
+            for other in [plan[3] for plan in plans] + [leg for _g, leg in screening]:
                 _fail_leg(switch, other, "ORIGINATOR_CANCEL")
             return None, "ORIGINATOR_CANCEL"
-        if kind == "answer":
-            leg._mark_answered()
-            for _at, _kind, _outcome, other in plans[i + 1 :]:
-                _fail_leg(switch, other, "LOSE_RACE")
-            return leg, None
-        if kind == "busy":
-            cause = "USER_BUSY"
-        elif kind == "noanswer":
-            cause = "NO_ANSWER"
-        else:
-            cause = str2cause(outcome[1] if len(outcome) > 1 else "", "NORMAL_TEMPORARY_FAILURE")
-        causes.append(cause)
-        _fail_leg(switch, leg, cause)
+        for done in [entry for entry in screening if entry[0].dead]:
+            screening.remove(done)
+            if not done[1].down:  # accepted: the others lose the race
+                for other in [plan[3] for plan in plans] + [leg for _g, leg in screening]:
+                    _fail_leg(switch, other, "LOSE_RACE")
+                return done[1], None
+            causes.append(done[1].hangup_cause or "NORMAL_CLEARING")
+        while plans and plans[0][0] <= time.monotonic() - started:
+            _at, kind, outcome, leg = plans.pop(0)
+            if kind == "answer":
+                leg._mark_answered()
+                if _screened(leg.vars):
+                    screening.append((_screen(leg, leg.vars), leg))
+                    continue
+                for other in [plan[3] for plan in plans] + [other for _g, other in screening]:
+                    _fail_leg(switch, other, "LOSE_RACE")
+                return leg, None
+            if kind == "busy":
+                cause = "USER_BUSY"
+            elif kind == "noanswer":
+                cause = "NO_ANSWER"
+            else:
+                cause = str2cause(outcome[1] if len(outcome) > 1 else "", "NORMAL_TEMPORARY_FAILURE")
+            causes.append(cause)
+            _fail_leg(switch, leg, cause)
     return None, "NO_ANSWER" if "NO_ANSWER" in causes else (causes[0] if causes else "NORMAL_TEMPORARY_FAILURE")
 
 

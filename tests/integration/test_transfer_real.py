@@ -182,3 +182,37 @@ def test_send_digits_reach_the_party_that_answered(platform, callback_server):  
 
     assert wait_until(far_ended, 40), callback_server.requests
     assert far_ended()[0]["key_presses"][0] == {"name": "sent", "digits": "12#"}
+
+
+SECOND = "+13125550111"
+
+
+def test_simultaneous_ring_bridges_the_first_leg_whose_whisper_accepts(
+    voxology,  # noqa: F811 (a fixture)
+    callback_server,
+    dial,  # noqa: F811
+    sipp,
+    esl_watch,  # noqa: F811
+):
+    """Both far ends answer; the whisper refuses the first and accepts the
+    second (FreeSWITCH's group_confirm running our socket on each leg), so
+    the second is bridged, whoever answered first."""
+    accept = {"actions": [{"type": "SAY", "params": {"text": "A call for you."}}]}
+    refuse = {"actions": [{"type": "SAY", "params": {"text": "Not now."}}, {"type": "HANGUP"}]}
+    whisper = callback_server.route("/whisper", lambda r: refuse if r["json"]["caller_no"] == FAR else accept)
+    flow = transfer_flow(to=[FAR, SECOND], whisper=whisper, timeout=10, time_limit=2000)
+    provision(callback_server.static("/t", flow))
+    answerer = sipp.start("uas_answer.xml", uas=True, timeout="30s", extra=("-m", "2"))
+    call = dial()
+    finished(call, callback_server, timeout=40)
+    answerer.wait(timeout=30)
+
+    [ended] = callback_server.of_type("call_ended")
+    first, second = sorted(children(ended["call_id"]), key=lambda child: child.to_no)
+    assert ended["transfer_status"] == "completed" and ended["transfer_call_id"] == second.id, ended
+    assert first.status == "rejected" and second.status == "completed"
+    assert sorted(w["caller_no"] for w in callback_server.of_type("whisper")) == [FAR, SECOND]
+    # Each called party heard its own whisper, on its own leg.
+    for child, text in ((first, "Not now."), (second, "A call for you.")):
+        assert [d.split("|", 2)[2] for a, d in esl_watch.executed(child.id) if a == "speak"] == [text]
+    assert call.spoken() == ["Connecting you.", "The transfer ended completed."]

@@ -76,6 +76,7 @@ class EslBridging(EslCapability[BridgeOutcome], Bridging):
         ringback: Prompt | None = None,
         send_digits: str = "",
         hangup_on_star: bool = False,
+        screen_s: int = 0,
     ) -> None:
         if not targets:
             raise ValueError("nothing to dial")
@@ -87,8 +88,12 @@ class EslBridging(EslCapability[BridgeOutcome], Bridging):
                 raise ValueError(f"not one dial string: {target!r}")
             leg_uuid = dial.check_uuid(leg_ids[i]) if leg_ids else str(uuidlib.uuid4())
             self.leg_uuids.append(leg_uuid)
-            legs.append(f"[origination_uuid={leg_uuid}]{target}")
-        options = [fsargs.set_arg("originate_timeout", str(int(ring_timeout_s)))]
+            variables = [f"origination_uuid={leg_uuid}"]
+            if screen_s:
+                variables += dial.screening_variables(self.channel.socket_address, leg_uuid, ring_timeout_s, screen_s)
+            legs.append(f"[{','.join(variables)}]{target}")
+        # A screened leg rings for its leg_timeout, then may take screen_s to accept.
+        options = [fsargs.set_arg("originate_timeout", str(int(ring_timeout_s) + int(screen_s)))]
         if caller_id:
             options.append(dial.variable("origination_caller_id_number", dial.check_number(caller_id)))
         self.time_limit_ms = time_limit_ms

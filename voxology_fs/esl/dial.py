@@ -108,6 +108,25 @@ def inline_app(application: str, arg: str) -> str:
     return f"'&{application}({arg})'"
 
 
+def screening_variables(socket_address: str, leg_id: str, ring_timeout_s: int, screen_s: int) -> list[str]:
+    """A leg's variables for screening by our whisper flow: answered, the
+    originate runs our socket on it (``group_confirm_key=exec``) and bridges
+    it only if it is up when the socket lets go.  ``leg_timeout`` keeps its
+    ringing to the TRANSFER's timeout; ``group_confirm_timeout`` gives the
+    whisper ``screen_s`` seconds from the answer."""
+    address = _matching(SOCKET_ADDRESS, socket_address, "a socket address")
+    return [
+        "group_confirm_key=exec",
+        # One quoted word: the list is split on commas, the application on its first space.
+        f"group_confirm_file='socket {address} async full'",
+        variable("group_confirm_timeout", int(screen_s)),
+        variable("leg_timeout", int(ring_timeout_s)),
+        "vox_whisper=true",
+        variable("vox_call_id", check_uuid(leg_id)),
+        "app_disable_expand_variables=true",
+    ]
+
+
 def originate_command(dial: str, app: str) -> str:
     """``originate <dial string> <application part>``, for ``bgapi``."""
     return f"originate {dial} {app}"

@@ -233,7 +233,12 @@ class CallFlowRunner:
                 self.target = CallbackTarget(
                     outcome.url, outcome.method, outcome.content_type or self.target.content_type
                 )
-            return self.fetch("continue_call")
+                return self.fetch("continue_call")
+            return self._ran_to_the_end()
+
+    def _ran_to_the_end(self):
+        """A response's actions all ran: ask for more."""
+        return self.fetch("continue_call")
 
     def _out_of_actions(self):
         """A response with no actions ends the call; a call placed by a

@@ -9,10 +9,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..callbacks import CallbackSender
 from .state import CallState
+
+if TYPE_CHECKING:
+    from .whisper import WhisperJob
 
 
 class AudioSource(Protocol):
@@ -97,6 +100,8 @@ class Services:
     outbound_limit: Callable[[str, int], str | None] = lambda account_id, adding: None
     rooms: Rooms = dataclasses.field(default_factory=NoRooms)
     queues: Queues = dataclasses.field(default_factory=NoQueues)
+    # TRANSFER's screenings this process dialled, by leg id (a leg dials back to this process).
+    whispers: dict[str, WhisperJob] = dataclasses.field(default_factory=dict)
     # Hosts a TRANSFER may dial by sip: URI.
     sip_transfer_domains: frozenset[str] = frozenset()
     # The channel uuid of a live call (the one a DIAL's call joins), or None.

@@ -15,7 +15,9 @@ from ...timeutil import utcnow
 from .. import templates
 from ..errors import ActionFailed
 from ..expressions import ExpressionError
-from .base import Action, Param, http_url_problem, register
+from ..state import CallState
+from ..whisper import WHISPER_SECONDS, WhisperJob
+from .base import Action, Param, check_url_param, http_url_problem, register
 from .queue import take_from_queue
 
 MAX_TARGETS = 10
@@ -90,6 +92,13 @@ class Transfer(Action):
             default=False,
             doc="the caller pressing * ends the talk, and the flow goes on",
         ),
+        Param(
+            "whisper",
+            doc="an http(s) URL of a flow run on the called party once it answers, before the bridge "
+            f"(requested with type whisper; it has {WHISPER_SECONDS} s): running out of actions accepts, "
+            "its HANGUP or REJECT refuses (transfer_status rejected); with several numbers, the first "
+            "to accept wins",
+        ),
     )
 
     def check(self, problems, parser):
@@ -121,6 +130,7 @@ class Transfer(Action):
             elif "${" not in item and not (E164.match(item) or SIP_URI.match(item)):
                 problems.add(path, f"to must be an E.164 number such as +13125550100 or a sip: URI, got {item!r}")
             self.targets.append((path, template))
+        check_url_param(self, problems, "whisper")
         digits = self.params["send_digits"]
         if digits is not None and not DTMF.match(digits):
             problems.add(f"{self.path}/params/send_digits", "send_digits may hold only 0-9, *, #, A-D and w/W pauses")
@@ -144,8 +154,43 @@ class Transfer(Action):
             raise ActionFailed(problem, self.path)
         # The dialled channels' uuids are the child calls' ids.
         child_ids = [str(uuid.uuid4()) for _ in numbers]
+        whisper = self._whisper_url(ctx)
         started = utcnow()
         ctx.trace("transfer", {"to": numbers, "caller_id_no": caller_id, "call_ids": child_ids})
+        jobs = {
+            leg_id: self._whisper_job(ctx, whisper, leg_id, number, caller_id)
+            for leg_id, number in zip(child_ids, numbers, strict=True)
+            if whisper
+        }
+        ctx.services.whispers.update(jobs)
+        try:
+            outcome = self._bridge(ctx, numbers, child_ids, caller_id, ringback, screened=bool(jobs))
+        finally:
+            for child_id in jobs:
+                ctx.services.whispers.pop(child_id, None)
+        ended = utcnow()
+        status = TRANSFER_STATUS.get(outcome.status, outcome.status)
+        winner = outcome.other_uuid if outcome.other_uuid in child_ids else ""
+        refused = not winner and not outcome.stopped and any(job.answered for job in jobs.values())
+        if refused:
+            status = "rejected"  # answered, and the whisper refused
+        talk_s = int(outcome.talk_seconds)
+        result = {
+            "status": status,
+            "duration": talk_s,
+            "call_id": winner,
+            "sip_code": None if refused else outcome.sip_code,
+            "to": numbers[child_ids.index(winner)] if winner else "",
+        }
+        ctx.state.transfer = result
+        children = [
+            self._child(child_id, number, caller_id, started, ended, outcome, result, jobs.get(child_id))
+            for child_id, number in zip(child_ids, numbers, strict=True)
+        ]
+        ctx.services.record_child_calls(ctx.state, children)
+        ctx.trace("transfer_ended", {**result, "cause": outcome.cause})
+
+    def _bridge(self, ctx, numbers, child_ids, caller_id, ringback, screened: bool):
         bridge = ctx.channel.bridging()
         ctx.start(
             bridge,
@@ -158,26 +203,35 @@ class Transfer(Action):
             ringback=ringback,
             send_digits=self.params["send_digits"] or "",
             hangup_on_star=self.params["hangup_on_star"],
+            screen_s=WHISPER_SECONDS if screened else 0,
         )
-        outcome = bridge.wait()
-        ended = utcnow()
-        status = TRANSFER_STATUS.get(outcome.status, outcome.status)
-        winner = outcome.other_uuid if outcome.other_uuid in child_ids else ""
-        talk_s = int(outcome.talk_seconds)
-        result = {
-            "status": status,
-            "duration": talk_s,
-            "call_id": winner,
-            "sip_code": outcome.sip_code,
-            "to": numbers[child_ids.index(winner)] if winner else "",
-        }
-        ctx.state.transfer = result
-        children = [
-            self._child(child_id, number, caller_id, started, ended, outcome, result)
-            for child_id, number in zip(child_ids, numbers, strict=True)
-        ]
-        ctx.services.record_child_calls(ctx.state, children)
-        ctx.trace("transfer_ended", {**result, "cause": outcome.cause})
+        return bridge.wait()
+
+    def _whisper_url(self, ctx) -> str:
+        url = self.render(ctx, "whisper") or ""
+        if url and (problem := http_url_problem(url)):
+            raise ActionFailed(problem, self._at("whisper"))
+        return url
+
+    @staticmethod
+    def _whisper_job(ctx, url: str, leg_id: str, number: str, caller_id: str) -> WhisperJob:
+        """The fields the whisper's callbacks carry: the dialled leg's, as a call of the caller's account."""
+        parent = ctx.state
+        state = CallState(
+            call_id=leg_id,
+            direction="outbound",
+            caller_no=number,
+            api_no=caller_id,
+            app_id=parent.app_id,
+            subaccount_id=parent.subaccount_id,
+            account_id=parent.account_id,
+            session_data=dict(parent.session_data or {}),
+            custom_data=parent.custom_data,
+            answer_time=utcnow(),
+            parent_call_id=parent.call_id,
+            errors=parent.errors,  # the whisper's errors are the caller's call's, on its record
+        )
+        return WhisperJob(url=url, state=state, caller_call_id=parent.call_id)
 
     def _number(self, ctx, path: str, template) -> str:
         try:
@@ -208,11 +262,13 @@ class Transfer(Action):
         return f"{self.path}/params/{name}"
 
     @staticmethod
-    def _child(child_id, number, caller_id, started, ended, outcome, result) -> dict:
+    def _child(child_id, number, caller_id, started, ended, outcome, result, job) -> dict:
         """One dialled leg's record: the one that answered, or how it did not."""
         answered = child_id == result["call_id"]
         if answered:
             status, cause, sip_code = "completed", outcome.cause, 200
+        elif job is not None and job.answered and not job.accepted:
+            status, cause, sip_code = "rejected", "CALL_REJECTED", None  # its whisper refused
         elif result["call_id"]:
             status, cause, sip_code = "canceled", "LOSE_RACE", None  # another leg answered first
         else:

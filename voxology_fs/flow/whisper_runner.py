@@ -1,0 +1,71 @@
+"""The whisper flow on a TRANSFER's answered leg (see :mod:`.whisper`)."""
+
+from __future__ import annotations
+
+import logging
+
+from ..callbacks import CallbackTarget
+from ..channel import CallEnded, Channel
+from .runner import DONE, CallFlowRunner, FlowContext
+from .services import Services
+from .whisper import WhisperJob
+
+log = logging.getLogger(__name__)
+
+
+class WhisperContext(FlowContext):
+    """The leg has no record yet (it is written when the TRANSFER ends): its trace goes on the caller's call."""
+
+    def __init__(self, channel: Channel, job: WhisperJob, services: Services):
+        super().__init__(channel, job.state, services)
+        self.caller_call_id = job.caller_call_id
+
+    def trace(self, kind: str, data: dict | None = None) -> None:
+        self.services.trace(self.caller_call_id, f"whisper_{kind}"[:32], {**(data or {}), "leg": self.state.call_id})
+
+
+class WhisperRunner(CallFlowRunner):
+    """The whisper flow on an answered leg; accepting lets the socket go with the leg up."""
+
+    def __init__(self, channel: Channel, job: WhisperJob, services: Services):
+        super().__init__(channel, job.state, services, CallbackTarget(job.url, "POST", "application/json"))
+        self.job = job
+        self.ctx = WhisperContext(channel, job, services)
+
+    def run(self) -> None:
+        self.job.answered = True
+        try:
+            program = self.fetch("whisper")
+            while program is not None and program is not DONE:
+                if not len(program):
+                    program = self._out_of_actions()
+                    continue
+                program = self._run_program(program)
+        except CallEnded:
+            self.ctx.stop_running("hangup")
+        except Exception:  # a bug refuses this leg, never more
+            log.exception("whisper on %s: unexpected error", self.state.call_id)
+            self.ctx.stop_running("error")
+        finally:
+            self.finish()
+
+    def _ran_to_the_end(self):
+        """No continue_call: a whisper flow that ran to its end accepts (a REDIRECT still goes on)."""
+        return self._out_of_actions()
+
+    def _out_of_actions(self):
+        self.job.accepted = self.channel.is_up
+        self.ctx.trace("accepted", {})
+        return DONE
+
+    def finish(self) -> None:
+        """Accepted: let the socket go, the leg up, for the bridge; refused: hang it up."""
+        try:
+            if not self.job.accepted and self.channel.is_up:
+                self.channel.hangup()
+        except CallEnded:
+            pass
+        try:
+            self.channel.close()
+        except Exception:  # the socket may be gone already
+            log.debug("close failed", exc_info=True)
