@@ -44,10 +44,10 @@ def _session_data(body: dict, path: str = ..., *, required: Literal[True]) -> di
 def _session_data(body: dict, path: str = ..., required: bool = False) -> dict | None: ...
 def _session_data(body: dict, path: str = "session_data", required: bool = False) -> dict | None:
     data = obj(body, "session_data", path, required=required)
-    return None if data is None else _checked(control.check_session_data, data, path)
+    return None if data is None else checked_control(control.check_session_data, data, path)
 
 
-def _checked(build, *args):
+def checked_control(build, *args):
     """A live-control request from ``build``, or 400 naming the field it refused."""
     try:
         return build(*args)
@@ -206,7 +206,7 @@ def call_events(call_id):
 
 
 # -- live control ----------------------------------------------------------------------
-def _send_control(call: Call, request: dict) -> dict:
+def send_control(call: Call, request: dict) -> dict:
     headers, body = control.encode(call.id, request)
     with switch_errors():
         switches().link(call.switch).sendevent("CUSTOM", headers, body=body)
@@ -239,7 +239,7 @@ def hangup(call_id):
         if not reply.startswith("+OK"):
             raise conflict("the call is not ringing yet; try again", "call_id")
         return {"call_id": call.id, "command": control.HANGUP, "status": "sent"}, 202
-    return _send_control(call, control.hangup()), 202
+    return send_control(call, control.hangup()), 202
 
 
 @bp.post("/Calls/<call_id>/Redirect")
@@ -248,15 +248,15 @@ def redirect(call_id):
     url = url_field(body, "url", required=True)
     method = method_field(body, "method", "POST")
     content_type = string(body, "content_type", "content_type", max_length=64)
-    request = _checked(control.redirect, url, method, content_type)
-    return _send_control(_live_call(call_id), request), 202
+    request = checked_control(control.redirect, url, method, content_type)
+    return send_control(_live_call(call_id), request), 202
 
 
 @bp.post("/Calls/<call_id>/Actions")
 def run_actions(call_id):
     body = json_body()
-    request = _checked(control.actions, body.get("actions"))
-    return _send_control(_live_call(call_id), request), 202
+    request = checked_control(control.actions, body.get("actions"))
+    return send_control(_live_call(call_id), request), 202
 
 
 @bp.post("/Calls/<call_id>/SessionData")
@@ -275,4 +275,4 @@ def inject_session_data(call_id):
             )
         if changed:
             return {"call_id": call.id, "command": control.SESSION_DATA, "status": "stored"}, 202
-    return _send_control(call, control.session_data(data)), 202
+    return send_control(call, control.session_data(data)), 202

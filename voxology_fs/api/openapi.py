@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..call_status import STATUSES
-from . import openapi_conferences
+from . import openapi_conferences, openapi_queues
 from .openapi_schemas import SCHEMAS
 from .openapi_schemas import ref as _ref
 
@@ -378,9 +378,13 @@ def build(server_url: str = "/v1") -> dict:
         },
         "servers": [{"url": server_url}],
         "security": [{"ApiKey": []}],
-        "paths": {**paths, **openapi_conferences.paths(_op, _json, _ref)},
+        "paths": {
+            **paths,
+            **openapi_conferences.paths(_op, _json, _ref),
+            **openapi_queues.paths(_op, _json, _ref),
+        },
         "components": {
             "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}},
-            "schemas": {**SCHEMAS, **openapi_conferences.SCHEMAS},
+            "schemas": {**SCHEMAS, **openapi_conferences.SCHEMAS, **openapi_queues.SCHEMAS},
         },
     }

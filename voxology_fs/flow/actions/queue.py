@@ -10,8 +10,10 @@ leave, error).
 
 from __future__ import annotations
 
+import time
+
 from ...callbacks import CallbackError, CallbackTarget, decode_json
-from ...channel import HOLD_TONE, Silence
+from ...channel import HOLD_TONE, ControlInterrupt, Silence
 from ..errors import ActionFailed, FlowValidationError
 from .base import Action, Param, check_url_param, http_url_problem, register
 
@@ -57,11 +59,16 @@ class Queue(Action):
         member = queues.join(state.account_id, name, state.call_id, ctx.channel.info.uuid)
         ctx.trace("queue", {"name": name})
         hold = ctx.start(ctx.channel.holding(), prompts)
+        joined = time.monotonic()
         result = "leave"  # live control took the caller out of the queue
         try:
             timeout = self.params["timeout"]
             outcome = hold.wait(timeout / 1000.0 if timeout else None)
             result = RESULTS.get(outcome.reason, "error")
+        except ControlInterrupt:
+            # What live control runs next (a REST take, a redirect) sees why the caller left.
+            self._done(ctx, name, result, time.monotonic() - joined, 0.0)
+            raise
         finally:
             queues.leave(member, result)
         return self._done(ctx, name, result, outcome.waited_seconds, outcome.talk_seconds)
