@@ -4,6 +4,7 @@ import datetime as dt
 import time
 
 import gevent
+import pytest
 
 from voxology_fs import models, store
 from voxology_fs.callbacks import CallbackTarget
@@ -144,6 +145,35 @@ def test_other_processes_keep_sqlite_default_checkpoints(tmp_path):
         assert dbmod._checkpointer is None
         with dbmod.database.connection_context():
             assert dbmod.database.execute_sql("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+    finally:
+        dbmod.close()
+        if previous is not None:
+            dbmod.database.initialize(previous)
+
+
+def test_a_unit_of_work_that_reads_then_writes_holds_sqlite_s_write_lock_from_its_start(tmp_path):
+    """A read, another connection's write, then our write: with a deferred
+    transaction our write fails at once (the snapshot we read is stale, no
+    busy wait helps), as TRANSFERs ending together did.  The unit of work
+    takes the lock when it begins, so the other writer waits instead."""
+    import sqlite3
+
+    from voxology_fs import db as dbmod
+
+    previous = dbmod.database.obj
+    path = tmp_path / "lock.sqlite3"
+    try:
+        dbmod.connect(f"sqlite:///{path}")
+        dbmod.migrate()
+        with dbmod.unit_of_work():
+            assert models.Account.select().count() == 0  # the read
+            other = sqlite3.connect(path, timeout=0.2)
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("INSERT INTO account (id, name, created_at) VALUES ('b', 'other', '2026-01-01')")
+            other.close()
+            models.Account.create(name="ours")  # the write
+        with dbmod.database.connection_context():
+            assert [a.name for a in models.Account.select()] == ["ours"]
     finally:
         dbmod.close()
         if previous is not None:

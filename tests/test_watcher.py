@@ -91,7 +91,9 @@ def test_two_watchers_of_one_switch_end_an_unconnected_call_once(two_workers, ca
     assert watchers[0].seen == watchers[1].seen >= 1  # both saw the hangup
     assert sum(w.claimed for w in watchers) == watchers[0].seen  # and each event was acted on once
     with models.database.connection_context():
-        assert models.Claim.select().count() == watchers[0].seen
+        # The sweeps claim keys of their own (sweeps.py) whenever their round comes: not events.
+        claims = [c.key for c in models.Claim.select() if not c.key.startswith(("prune:", "sweep:"))]
+    assert len(claims) == watchers[0].seen, claims
 
     # The record and the leg carry the switch's own figures.
     fake_call = rig.fake.calls[call_id]

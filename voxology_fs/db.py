@@ -140,6 +140,13 @@ def close() -> None:
 
 @contextlib.contextmanager
 def unit_of_work():
-    """A pooled connection and a transaction for one short piece of work."""
-    with database.connection_context(), database.atomic():
+    """A pooled connection and a transaction for one short piece of work.
+
+    On SQLite the transaction takes the write lock when it begins
+    (``BEGIN IMMEDIATE``): one that reads, then writes, would otherwise fail
+    at once ("database is locked", no busy wait) whenever another
+    connection wrote in between, as calls ending together do.
+    """
+    lock = {"lock_type": "IMMEDIATE"} if isinstance(database.obj, peewee.SqliteDatabase) else {}
+    with database.connection_context(), database.atomic(**lock):
         yield
