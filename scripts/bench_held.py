@@ -8,7 +8,13 @@ the moment all N are up, then hangs up with a BYE. The calls are held:
 * pause: ours runs a PAUSE longer than the hold (``sleep`` on the switch);
   native is an XML extension doing ``answer``, ``sleep``;
 * conference: ours runs CONFERENCE (the account's room ``held``); native
-  joins its own room in the same conference profile.
+  joins its own room in the same conference profile;
+* queue: ours waits in a QUEUE nobody takes from (its soft hold tone, the
+  member row in the database); native plays the same tone in a loop
+  (``endless_playback``);
+* bridge: ours TRANSFERs the caller through the trunk gateway to a sipp
+  answerer; native ``bridge``s to the same gateway. Each held call is two
+  channels here.
 
 The harness is scripts/bench_sip.py's (the same FreeSWITCH configuration,
 ``voxology-fs serve`` as shipped, callbacks over HTTP on loopback, SQLite
@@ -52,16 +58,24 @@ HOLDS = {
     # hold: (our number, dialled for ours, dialled for native)
     "pause": ("+17145551301", "17145551301", "19995550301"),
     "conference": ("+17145551302", "17145551302", "19995550302"),
+    "queue": ("+17145551303", "17145551303", "19995550303"),
+    "bridge": ("+17145551304", "17145551304", "19995550304"),
 }
+FAR_END = "+13125550100"  # where a bridged call goes: the trunk's sipp answerer
+ANSWERER = base.REPO / "tests" / "integration" / "sipp" / "uas_answer.xml"
+# Ours: the default wait of QUEUE (voxology_fs.channel.HOLD_TONE, then 2.6 s of silence).
+QUEUE_TONE = "file_string://tone_stream://%(400,0,440)!silence_stream://2600"
 LONGEST_HOLD_MS = 3600 * 1000  # longer than any run: the caller's BYE ends every call
 
 
 def flow(hold):
-    if hold == "pause":
-        actions = [{"type": "PAUSE", "params": {"length": LONGEST_HOLD_MS}}, {"type": "HANGUP"}]
-    else:
-        actions = [{"type": "CONFERENCE", "params": {"name": "held"}}, {"type": "HANGUP"}]
-    return json.dumps({"actions": actions}).encode()
+    held = {
+        "pause": {"type": "PAUSE", "params": {"length": LONGEST_HOLD_MS}},
+        "conference": {"type": "CONFERENCE", "params": {"name": "held"}},
+        "queue": {"type": "QUEUE", "params": {"name": "held"}},
+        "bridge": {"type": "TRANSFER", "params": {"to": FAR_END, "timeout": 60}},
+    }[hold]
+    return json.dumps({"actions": [held, {"type": "HANGUP"}]}).encode()
 
 
 FLOWS = {f"/{hold}": flow(hold) for hold in HOLDS}
@@ -83,6 +97,17 @@ NATIVE_DIALPLAN = f"""<!-- bench_held.py: held calls as native extensions (this 
         <action application="hangup"/>
       </condition>
     </extension>
+    <extension name="bench_held_queue">
+      <condition field="destination_number" expression="^{HOLDS["queue"][2]}$">
+        <action application="answer"/>
+        <action application="endless_playback" data="{QUEUE_TONE}"/>
+      </condition>
+    </extension>
+    <extension name="bench_held_bridge">
+      <condition field="destination_number" expression="^{HOLDS["bridge"][2]}$">
+        <action application="bridge" data="sofia/gateway/trunk/{FAR_END}"/>
+      </condition>
+    </extension>
   </context>
 </include>
 """
@@ -97,6 +122,7 @@ def callback_app(environ, start_response):
 
 class HeldBench(base.Bench):
     native_dialplan = NATIVE_DIALPLAN
+    with_trunk = True  # the bridge hold's far ends
     callback_app = staticmethod(callback_app)
     numbers: ClassVar[dict[str, str]] = {number: f"/{hold}" for hold, (number, _, _) in HOLDS.items()}
 
@@ -195,6 +221,8 @@ def run_held(bench, hold, mode, count, args):
         str(files["err"]),
         f"{base.LOOPBACK}:{bench.fs_state['sip_port']}",
     ]
+    answerer = start_answerer(bench, count, hold_ms, args, tag) if hold == "bridge" else None
+    channels_per_call = 2 if hold == "bridge" else 1
     began = time.monotonic()
     with open(files["out"], "w") as out:  # the child keeps its own descriptor
         sipp = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -202,9 +230,9 @@ def run_held(bench, hold, mode, count, args):
     try:
         # All N up (or the ramp plus the settling time gone), then the plateau.
         deadline = began + ramp + args.settle
-        while time.monotonic() < deadline and bench.channels() < count and sipp.poll() is None:
+        while time.monotonic() < deadline and bench.channels() < count * channels_per_call and sipp.poll() is None:
             gevent.sleep(0.25)
-        result.up_at_plateau = bench.channels()
+        result.up_at_plateau = bench.channels() // channels_per_call
         fs0, cs0 = base.cpu_seconds(fs_pid), base.cpu_seconds(cs_pid) if mode == "ours" else None
         busy0, total0 = base.machine_jiffies()
         t0 = time.monotonic()
@@ -217,15 +245,18 @@ def run_held(bench, hold, mode, count, args):
         busy1, total1 = base.machine_jiffies()
         result.machine_busy = (busy1 - busy0) / max(1, total1 - total0)
         result.load = os.getloadavg()
-        result.up_at_plateau = min(result.up_at_plateau, bench.channels())
+        result.up_at_plateau = min(result.up_at_plateau, bench.channels() // channels_per_call)
         result.sipp_rc = sipp.wait(timeout=hold_ms / 1000 + args.call_timeout + 60)
     except subprocess.TimeoutExpired:
         base.stop_process(sipp, signal.SIGKILL)
         result.sipp_rc = -9
         result.reasons.append("sipp did not finish in time")
     finally:
-        if sipp in bench.children:
-            bench.children.remove(sipp)
+        if answerer is not None and answerer.poll() is None:
+            base.stop_process(answerer, signal.SIGTERM)  # its calls are over with the callers'
+        for child in (sipp, answerer):
+            if child in bench.children:
+                bench.children.remove(child)
     result.sipp_ok, result.sipp_failed = bench.sipp_counts(files["stat"])
     if result.up_at_plateau < count:
         result.reasons.append(f"only {result.up_at_plateau} of {count} up at the plateau")
@@ -234,6 +265,33 @@ def run_held(bench, hold, mode, count, args):
     if result.sipp_rc not in (0, None) and not result.reasons:
         result.reasons.append(f"sipp exit code {result.sipp_rc}")
     return result
+
+
+def start_answerer(bench, count, hold_ms, args, tag):
+    """A sipp answerer on the trunk's port: it answers every bridged call and
+    waits for its BYE, until it is stopped after the callers' run."""
+    cmd = [
+        "sipp",
+        "-sf",
+        str(ANSWERER),
+        "-i",
+        base.LOOPBACK,
+        "-p",
+        str(bench.trunk_port),
+        "-mp",
+        str(base.runfs.free_port(udp=True)),
+        "-timeout",
+        f"{int(hold_ms / 1000 + args.call_timeout + 30)}s",
+        "-nostdin",
+        "-trace_err",
+        "-error_file",
+        str(bench.workdir / f"{tag}.answerer.err"),
+    ]
+    with open(bench.workdir / f"{tag}.answerer.out", "w") as out:
+        answerer = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    bench.children.append(answerer)
+    gevent.sleep(0.5)  # listening before the first INVITE
+    return answerer
 
 
 def print_result(r):
@@ -256,7 +314,8 @@ def print_result(r):
 def report(results, modes):
     print()
     print("largest N held with zero failures:")
-    for hold in HOLDS:
+    run = [hold for hold in HOLDS if any(r.hold == hold for r in results)]
+    for hold in run:
         line = []
         for mode in modes:
             held = [r.count for r in results if r.hold == hold and r.mode == mode and r.passed]
@@ -264,7 +323,7 @@ def report(results, modes):
         print(f"  {hold}: " + ", ".join(line))
     print()
     print(f"{'':34s}  {'ours':>10s}  {'native':>10s}  {'ours/native':>11s}")
-    for hold in HOLDS:
+    for hold in run:
         for count in sorted({r.count for r in results}):
             o = next((r for r in results if (r.hold, r.mode, r.count) == (hold, "ours", count)), None)
             n = next((r for r in results if (r.hold, r.mode, r.count) == (hold, "native", count)), None)
@@ -279,7 +338,9 @@ def report(results, modes):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--counts", default="100,300,1000", help="calls held at once (default %(default)s)")
-    parser.add_argument("--holds", default="pause,conference", help="pause, conference or both")
+    parser.add_argument(
+        "--holds", default="pause,conference,queue,bridge", help="any of pause, conference, queue, bridge"
+    )
     parser.add_argument("--modes", default="ours,native", help="which of ours,native to run (default both)")
     parser.add_argument("--rate", type=float, default=40, help="calls/s while building up (default %(default)s)")
     parser.add_argument("--plateau", type=float, default=10, help="seconds measured with all N up")
@@ -294,7 +355,7 @@ def main(argv=None):
     holds = [h.strip() for h in args.holds.split(",") if h.strip()]
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     if any(h not in HOLDS for h in holds) or any(m not in base.MODES for m in modes):
-        parser.error("--holds takes pause,conference; --modes takes ours,native")
+        parser.error("--holds takes pause,conference,queue,bridge; --modes takes ours,native")
     if not shutil.which("sipp"):
         sys.exit("bench_held: sipp is not installed")
     if not base.runfs.find_freeswitch():

@@ -414,6 +414,7 @@ class Bench:
     native_dialplan = NATIVE_DIALPLAN
     callback_app = staticmethod(callback_app)
     numbers: ClassVar[dict[str, str]] = {DID: "/hello"}  # number -> its callback path
+    with_trunk = False  # a trunk gateway to a free port (a subclass's far-end answerers)
 
     def __init__(self, args):
         self.args = args
@@ -446,6 +447,7 @@ class Bench:
 
         cs_port = runfs.free_port()
         rtp_start, rtp_end = runfs.free_rtp_range(size=4000)
+        self.trunk_port = runfs.free_port(udp=True) if self.with_trunk else None
         self.fs_state = runfs.start(
             self.workdir / "fs",
             sip_port=runfs.free_port(udp=True),
@@ -456,6 +458,7 @@ class Bench:
             config_dir=config,
             timeout=45,
             loglevel=args.fs_loglevel,
+            trunk_proxy=f"{LOOPBACK}:{self.trunk_port}" if self.trunk_port else None,
         )
         self.media_port = free_media_port((rtp_start, rtp_end))
         gw = self.esl(f"sofia status gateway {NATIVE_GATEWAY}")
