@@ -156,3 +156,18 @@ def test_a_whisper_must_be_an_http_url(whisper):
     with pytest.raises(FlowValidationError) as raised:
         parse_response({"actions": [{"type": "TRANSFER", "params": {"to": OTHER, "whisper": whisper}}]})
     assert [p for p, _m in raised.value.errors] == ["/actions/0/params/whisper"]
+
+
+def test_a_whisper_may_not_take_the_leg_elsewhere(switch, callback_server):
+    """Its leg is still in the caller's dial: a CONFERENCE (even inside an IF) refuses it."""
+    elsewhere = {
+        "actions": [{"type": "IF", "condition": "true", "then": [{"type": "CONFERENCE", "params": {"name": "x"}}]}]
+    }
+    url = callback_server.static("/whisper", elsewhere)
+    call, ended = run(switch, callback_server, transfer_flow(whisper=url), lambda dialstring, vars: ("answer", 0))
+    assert ended["transfer_status"] == "rejected"
+    [child] = children(call)
+    assert not any(app == "conference" for app, _arg in leg(switch, child).executed)
+    with models.database.connection_context():
+        [error] = models.Call.get_by_id(call.uuid).errors
+    assert "CONFERENCE cannot run in a whisper" in error["message"]

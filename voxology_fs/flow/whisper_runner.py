@@ -6,11 +6,23 @@ import logging
 
 from ..callbacks import CallbackTarget
 from ..channel import CallEnded, Channel
+from ..timeutil import utcnow
+from .errors import FlowValidationError
 from .runner import DONE, CallFlowRunner, FlowContext
 from .services import Services
 from .whisper import WhisperJob
 
 log = logging.getLogger(__name__)
+
+# Actions that would take the leg elsewhere while its originate waits on it.
+NOT_IN_A_WHISPER = frozenset({"TRANSFER", "DIAL", "CONFERENCE", "QUEUE"})
+
+
+def _types(actions):
+    for action in actions:
+        yield action.type, action.path
+        for block in ("then", "otherwise", "body"):  # IF's branches, FOREACH's body
+            yield from _types(getattr(action, block, None) or [])
 
 
 class WhisperContext(FlowContext):
@@ -32,8 +44,18 @@ class WhisperRunner(CallFlowRunner):
         self.job = job
         self.ctx = WhisperContext(channel, job, services)
 
+    def _request(self, kind, target):
+        actions = super()._request(kind, target)
+        refused = [
+            (path, f"{kind_} cannot run in a whisper") for kind_, path in _types(actions) if kind_ in NOT_IN_A_WHISPER
+        ]
+        if refused:
+            raise FlowValidationError(refused)
+        return actions
+
     def run(self) -> None:
         self.job.answered = True
+        self.state.answer_time = utcnow()
         try:
             program = self.fetch("whisper")
             while program is not None and program is not DONE:

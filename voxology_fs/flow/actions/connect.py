@@ -227,7 +227,6 @@ class Transfer(Action):
             account_id=parent.account_id,
             session_data=dict(parent.session_data or {}),
             custom_data=parent.custom_data,
-            answer_time=utcnow(),
             parent_call_id=parent.call_id,
             errors=parent.errors,  # the whisper's errors are the caller's call's, on its record
         )
