@@ -103,7 +103,8 @@ def test_rest_refuses_bad_bodies_and_unknown_members(rig, acme, callback_server)
     setup_number(acme, flows_by_caller(callback_server, {}, member_flow()))
     [call] = join(rig, ["+19495550001"], room_of(acme), 1)
     url = f"/Conferences/sales/Participants/{call.uuid}"
-    for body, field in (({}, "muted"), ({"muted": "yes"}, "muted"), ({"muted": True, "hold": True}, "hold")):
+    bad = (({}, "muted"), ({"muted": "yes"}, "muted"), ({"hold": 1}, "hold"), ({"muted": True, "coach": True}, "coach"))
+    for body, field in bad:
         r = acme.post(url, body)
         assert r.status_code == 400 and r.get_json()["error"]["field"] == field, r.get_json()
     assert (
@@ -148,7 +149,11 @@ def test_params_reach_the_switch_and_a_full_room_lets_the_flow_go_on(rig, acme, 
     [muted] = join(rig, [muted_caller], room, 1)
     [waiting] = join(rig, [waiting_caller], room, 2)
     apps = dict(muted.executed)
-    assert ("multiset", "conference_flags=wait-mod conference_max_members=2") in muted.executed
+    settings = (
+        "multiset",
+        "conference_flags=wait-mod conference_max_members=2 conference_enter_sound= conference_exit_sound=",
+    )
+    assert settings in muted.executed
     assert apps["conference"] == f"{room}@default+flags{{moderator|mute}}"
     assert dict(waiting.executed)["conference"] == f"{room}@default"  # waits for a member who starts it
     members = {m["call_id"]: m["muted"] for m in acme.get("/Conferences/sales").get_json()["members"]}
@@ -168,3 +173,54 @@ def test_a_room_that_fills_again_starts_afresh(rig, acme, callback_server):
     [again] = join(rig, ["+19495550002"], room, 1)
     assert acme.delete(f"/Conferences/sales/Participants/{again.uuid}").status_code == 204
     assert again.wait_closed(5) and again.spoken == ["left kicked"]  # not the earlier end
+
+
+def test_rest_puts_a_member_on_hold_and_takes_it_off(rig, acme, callback_server):
+    setup_number(acme, flows_by_caller(callback_server, {}, member_flow()))
+    room = room_of(acme)
+    first, second = join(rig, ["+19495550001", "+19495550002"], room, 2)
+    url = f"/Conferences/sales/Participants/{second.uuid}"
+    r = acme.post(url, {"hold": True})
+    assert r.status_code == 200 and r.get_json()["hold"] is True and r.get_json()["muted"] is False
+    [held] = [m for m in rig.fake.conferences[room].members if m["call"] is second]
+    # The member hears the room's hold tone, looped, until taken off hold.
+    assert held["held"] and held["hold_file"] == "tone_stream://%(400,2600,440);loops=-1"
+    members = {m["call_id"]: m["hold"] for m in acme.get("/Conferences/sales").get_json()["members"]}
+    assert members == {first.uuid: False, second.uuid: True}
+    r = acme.post(url, {"hold": False, "muted": True})
+    assert r.get_json()["hold"] is False and r.get_json()["muted"] is True
+    assert not held["held"] and f"conference {room} unhold {held['id']}" in rig.fake.api_log
+    for call in (first, second):
+        call.hangup()
+
+
+@pytest.mark.parametrize(
+    "beep,enter,exit",
+    [
+        (None, "tone_stream://%(200,0,500,600,700)", "tone_stream://%(500,0,300,200,100,50,25)"),
+        (False, "silence_stream://1", "silence_stream://1"),
+        ("on_enter", "tone_stream://%(200,0,500,600,700)", "silence_stream://1"),
+        ("on_exit", "silence_stream://1", "tone_stream://%(500,0,300,200,100,50,25)"),
+    ],
+    ids=["default", "false", "on_enter", "on_exit"],
+)
+def test_beep_says_what_the_room_hears_as_the_member_enters_and_leaves(rig, acme, callback_server, beep, enter, exit):
+    beeping = "+19495550002"
+    params = {} if beep is None else {"beep": beep}
+    setup_number(acme, flows_by_caller(callback_server, {beeping: member_flow(**params)}, member_flow()))
+    room = room_of(acme)
+    first, second = join(rig, ["+19495550001", beeping], room, 2)
+    second.hangup()
+    assert wait_until(lambda: len(members_inside(room)) == 1, 5)
+    sounds = [(kind, f) for r, kind, uuid, f in rig.fake.conference_sounds if r == room and uuid == second.uuid]
+    assert sounds == [("enter", enter), ("exit", exit)]
+    first.hangup()
+
+
+def test_beep_must_be_one_of_its_choices():
+    from voxology_fs.flow.errors import FlowValidationError
+    from voxology_fs.flow.parser import parse_response
+
+    with pytest.raises(FlowValidationError) as raised:
+        parse_response({"actions": [{"type": "CONFERENCE", "params": {"name": "x", "beep": "loud"}}]})
+    assert [p for p, _m in raised.value.errors] == ["/actions/0/params/beep"]

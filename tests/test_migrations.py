@@ -242,7 +242,7 @@ def test_0005_and_0006_add_rooms_and_queues_and_go_back_down(old_database):
     )
     _insert_call(database, id="in", account_id="acct-1", direction="inbound", api_no="+17145551212", start_time=T0)
 
-    assert _runner(database).up() == ["0005_conferences", "0006_queues"]
+    assert _runner(database).up("0006_queues") == ["0005_conferences", "0006_queues"]
     p = database.param
     database.execute_sql(
         f'INSERT INTO "conference" ("room", "account_id", "name", "switch", "created_at") VALUES ({p}, {p}, {p}, {p}, {p})',
@@ -261,6 +261,10 @@ def test_0005_and_0006_add_rooms_and_queues_and_go_back_down(old_database):
     assert database.execute_sql('SELECT "member_id" FROM "conference_member"').fetchall() == [("7",)]
     assert database.execute_sql('SELECT "name" FROM "queue_member"').fetchall() == [("support",)]
 
+    assert _runner(database).up() == ["0007_conference_hold"]
+    assert database.execute_sql('SELECT "held" FROM "conference_member"').fetchall() in ([(False,)], [(0,)])
+    assert _runner(database).down() == ["0007_conference_hold"]
+    assert "held" not in {c.name for c in database.get_columns("conference_member")}
     assert _runner(database).down() == ["0006_queues"]
     assert _runner(database).down() == ["0005_conferences"]
     assert {"conference", "conference_member", "queue_member"}.isdisjoint(database.get_tables())

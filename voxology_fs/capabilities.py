@@ -150,6 +150,7 @@ class Dialing(Capability):
 
 # -- conferencing: our caller as a member of a room ----------------------------------
 CONFERENCE_FLAGS = frozenset({"mute", "deaf", "moderator", "endconf", "mintwo", "nomoh", "ghost"})
+BEEPS = ("true", "false", "on_enter", "on_exit")
 
 
 @dataclass
@@ -165,12 +166,20 @@ class Conferencing(Capability):
 
     @abc.abstractmethod
     def start(
-        self, room: str, *, flags: frozenset[str] = frozenset(), wait_for_moderator: bool = False, max_members: int = 0
+        self,
+        room: str,
+        *,
+        flags: frozenset[str] = frozenset(),
+        wait_for_moderator: bool = False,
+        max_members: int = 0,
+        beep: str = "true",
     ) -> None:
         """Join ``room`` (a name of ours, never a caller's text) with member
         flags.  A room created with ``wait_for_moderator`` keeps its members
         waiting (hold audio) until a ``moderator`` member joins; one created
-        with ``max_members`` takes no more (0: no limit)."""
+        with ``max_members`` takes no more (0: no limit).  ``beep`` (one of
+        BEEPS) says whether the room hears a tone as this member enters and
+        leaves."""
 
     @abc.abstractmethod
     def wait_joined(self, timeout: float) -> str:

@@ -238,6 +238,7 @@ class ConferenceMember(BaseModel):
     call_id: str
     member_id = peewee.CharField(max_length=16)  # FreeSWITCH's id of the member in its room
     muted = peewee.BooleanField(default=False)
+    held = peewee.BooleanField(default=False)  # on hold by the REST API: hears hold audio, is not heard
     joined_at = peewee.DateTimeField(default=utcnow)
     left_at = peewee.DateTimeField(null=True, index=True)
     left_reason = peewee.CharField(max_length=24, null=True)

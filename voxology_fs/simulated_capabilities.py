@@ -132,7 +132,7 @@ class SimulatedBridging(SimulatedCapability, Bridging):
 
 
 class SimulatedConferencing(SimulatedCapability, Conferencing):
-    def start(self, room: str, *, flags=frozenset(), wait_for_moderator=False, max_members=0) -> None:
+    def start(self, room: str, *, flags=frozenset(), wait_for_moderator=False, max_members=0, beep="true") -> None:
         self._begin()
         self.room = room
         shown = f" ({', '.join(sorted(flags))})" if flags else ""

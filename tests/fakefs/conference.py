@@ -2,6 +2,8 @@
 
 Rooms live in ``switch.conferences`` (name -> Conference); members wait in
 the room until they hang up or are kicked, with conference::maintenance events.
+``switch.conference_sounds`` lists what rooms played as members entered and
+left: (room, "enter" | "exit", the member's channel uuid, file).
 """
 
 import uuid as _uuid
@@ -12,6 +14,18 @@ from . import wire
 from .registry import api_command, application, switch_state
 
 switch_state("conferences", dict)
+switch_state("conference_sounds", list)
+# The default profile's tones (freeswitch/autoload_configs/conference.conf.xml).
+ENTER_SOUND = "tone_stream://%(200,0,500,600,700)"
+EXIT_SOUND = "tone_stream://%(500,0,300,200,100,50,25)"
+
+
+def _play_member_sound(switch, conf, member, kind):
+    """A member's conference_enter_sound / conference_exit_sound replaces the
+    profile's sound for its own entrance and exit (conference_member.c)."""
+    own = member["call"].get_var(f"conference_{kind}_sound")
+    sound = own or (ENTER_SOUND if kind == "enter" else EXIT_SOUND)
+    switch.conference_sounds.append((conf.name, kind, member["call"].uuid, sound))
 
 
 class Conference:
@@ -81,7 +95,7 @@ def app_conference(call, arg):
         _conf_event(switch, conf, "conference-create")
     if conf.max_members and len(conf.members) >= conf.max_members:
         return  # full: the application returns without a member
-    member = {"id": conf.next_id, "call": call, "muted": False}
+    member = {"id": conf.next_id, "call": call, "muted": False, "held": False}
     conf.next_id += 1
     conf.members.append(member)
     call.set_var("conference_name", name)
@@ -89,6 +103,7 @@ def app_conference(call, arg):
     call.set_var("conference_uuid", conf.uuid)
     call.set_var("conference_moderator", "false")
     _conf_event(switch, conf, "add-member", member)
+    _play_member_sound(switch, conf, member, "enter")
     if conf.members == [member]:  # the first member takes the floor (conference_end.inbound.log)
         _conf_event(switch, conf, "floor-change", member, [("Old-ID", "none"), ("New-ID", member["id"])])
     try:
@@ -99,6 +114,8 @@ def app_conference(call, arg):
                 _conf_event(switch, conf, "floor-change", extra=[("Old-ID", "none"), ("New-ID", "none")])
             conf.members.remove(member)
         _conf_event(switch, conf, "del-member", member)
+        if conf.members:
+            _play_member_sound(switch, conf, member, "exit")
         if not conf.members:
             if switch.conferences.get(name) is conf:
                 del switch.conferences[name]
@@ -147,6 +164,15 @@ def api_conference(switch, arg, session):
             _conf_event(switch, conf, sub + "-member", m)
             out.append("+OK %s %d\n" % (sub, m["id"]))
         return "".join(out)
+    if sub in ("hold", "unhold"):
+        # conference_api.c: hold mutes the member and plays it the file given, if any;
+        # unhold stops the member's files.
+        out = []
+        for m in members:
+            m["held"] = sub == "hold"
+            m["hold_file"] = " ".join(argv[3:]) if sub == "hold" else ""
+            out.append("+OK %s %d\n" % (sub, m["id"]))
+        return "".join(out) or "-ERR Non-Existant ID %s\n" % (argv[2] if len(argv) > 2 else "")
     if sub == "count":
         return "%d\n" % len(conf.members)
     return "-ERR Unknown conference command %s\n" % sub

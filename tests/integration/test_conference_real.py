@@ -110,3 +110,56 @@ def test_the_end_on_exit_member_hanging_up_ends_the_room_and_the_other_flow_goes
     guest = dial()
     guest.wait_execute("speak", data_contains="The host left: end_on_exit.", timeout=30)
     assert host.result(timeout=30).returncode == 0 and guest.result(timeout=30).returncode == 0
+
+
+def loud_ms(call, since, until):
+    return 20 * len([p for p in call.rtp.audio(since, until) if p.rms > LOUD])
+
+
+def test_beeps_as_members_enter_and_rest_puts_one_on_hold(
+    trunk_platform,  # noqa: F811 (a fixture)
+    callback_server,
+    dial,  # noqa: F811
+    freeswitch,
+):
+    """The room hears the profile's enter tone as a member joins unless its
+    ``beep`` is false; a member REST puts on hold hears the hold tone."""
+    order = []
+
+    def answer(request):
+        caller = (request["json"] or {}).get("caller_no")
+        if caller not in order:
+            order.append(caller)
+        beep = {1: False}.get(order.index(caller), True)  # the second caller joins without a beep
+        return {"actions": [{"type": "CONFERENCE", "params": {"name": "beeps", "beep": beep}}, {"type": "HANGUP"}]}
+
+    configure(trunk_platform, DID, callback_server.route("/beeps", answer))
+    with models.database.connection_context():
+        room = conference_room(models.PhoneNumber.get_by_id(DID).account_id, "beeps")
+    first = dial()
+    first.wait_execute("conference", timeout=20)
+    time.sleep(1.0)
+    quiet = dial()
+    joined = quiet.wait_execute("conference", timeout=20)
+    assert wait_until(lambda: len(inside(room)) == 2, 10)
+    time.sleep(1.5)
+    assert loud_ms(first, joined.at, joined.at + 1.5) <= 60, first.rtp.summary()  # no beep
+
+    r = trunk_platform.post(f"/Conferences/beeps/Participants/{first.uuid}", {"hold": True})
+    assert r.status_code == 200 and r.get_json()["hold"] is True, r.get_json()
+    held_at = time.monotonic()
+    time.sleep(3.5)
+    tone = [p for p in first.rtp.audio(held_at, held_at + 3.5) if p.rms > LOUD]
+    assert len(tone) * 20 >= 300, first.rtp.summary()  # the hold tone: 400 ms of 440 Hz every 3 s
+    assert 400 <= zero_crossing_hz(tone) <= 480, zero_crossing_hz(tone)
+    r = trunk_platform.post(f"/Conferences/beeps/Participants/{first.uuid}", {"hold": False})
+    assert r.status_code == 200 and r.get_json()["hold"] is False
+    time.sleep(1.0)
+
+    beeping = dial()
+    entered = beeping.wait_execute("conference", timeout=20)
+    time.sleep(1.5)
+    assert loud_ms(first, entered.at, entered.at + 1.5) >= 100, first.rtp.summary()  # the enter tone
+    assert trunk_platform.post("/Conferences/beeps/End").status_code == 202
+    for call in (first, quiet, beeping):
+        assert call.result(timeout=30).returncode == 0

@@ -18,6 +18,8 @@ from .common import account_id, json_body, switch_errors, switches
 from .errors import bad_field, not_found
 
 bp = Blueprint("conferences", __name__)
+# What a member on hold hears: the profile's hold tone, looped (conference.conf.xml's moh-sound).
+HOLD_AUDIO = "tone_stream://%(400,2600,440);loops=-1"
 
 
 def _live_members(room: str):
@@ -47,7 +49,7 @@ def _member(conference: Conference, call_id: str) -> ConferenceMember:
 
 
 def _member_json(member: ConferenceMember) -> dict:
-    return {"call_id": member.call_id, "muted": member.muted, "joined_at": iso(member.joined_at)}
+    return {"call_id": member.call_id, "muted": member.muted, "hold": member.held, "joined_at": iso(member.joined_at)}
 
 
 def _switch_command(conference: Conference, command: str) -> str:
@@ -81,19 +83,27 @@ def get_conference(name):
 
 @bp.post("/Conferences/<name>/Participants/<call_id>")
 def update_participant(name, call_id):
+    """Mute or unmute a member, put it on hold (it hears hold audio and is not heard) or take it off."""
     body = json_body()
-    muted = body.get("muted")
-    if not isinstance(muted, bool):
-        raise bad_field("muted", "muted must be true or false")
-    unknown = sorted(set(body) - {"muted"})
+    unknown = sorted(set(body) - {"muted", "hold"})
     if unknown:
         raise bad_field(unknown[0], f"unknown field {unknown[0]!r}")
+    if not body:
+        raise bad_field("muted", "give muted or hold (true or false)")
+    for field in ("muted", "hold"):
+        if field in body and not isinstance(body[field], bool):
+            raise bad_field(field, f"{field} must be true or false")
     conference = _room(name)
     member = _member(conference, call_id)
-    _switch_command(conference, f"{'mute' if muted else 'unmute'} {int(member.member_id)}")
+    member_id = int(member.member_id)
+    if "muted" in body:
+        _switch_command(conference, f"{'mute' if body['muted'] else 'unmute'} {member_id}")
+        member.muted = body["muted"]
+    if "hold" in body:
+        _switch_command(conference, f"hold {member_id} {HOLD_AUDIO}" if body["hold"] else f"unhold {member_id}")
+        member.held = body["hold"]
     with db.unit_of_work():
-        ConferenceMember.update(muted=muted).where(ConferenceMember.id == member.id).execute()
-    member.muted = muted
+        ConferenceMember.update(muted=member.muted, held=member.held).where(ConferenceMember.id == member.id).execute()
     return _member_json(member)
 
 

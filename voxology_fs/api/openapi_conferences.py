@@ -27,6 +27,7 @@ SCHEMAS = {
         "properties": {
             "call_id": {"type": "string", "format": "uuid"},
             "muted": {"type": "boolean"},
+            "hold": {"type": "boolean", "description": "on hold: hears hold audio, is not heard"},
             "joined_at": {"type": "string", "format": "date-time"},
         },
     },
@@ -40,8 +41,11 @@ SCHEMAS = {
     },
     "ParticipantUpdate": {
         "type": "object",
-        "required": ["muted"],
-        "properties": {"muted": {"type": "boolean", "description": "mute (true) or unmute (false) the member"}},
+        "minProperties": 1,
+        "properties": {
+            "muted": {"type": "boolean", "description": "mute (true) or unmute (false) the member"},
+            "hold": {"type": "boolean", "description": "put the member on hold (hold audio, not heard) or take it off"},
+        },
         "additionalProperties": False,
     },
 }
@@ -78,7 +82,7 @@ def paths(op, json, ref) -> dict:
         },
         "/Conferences/{name}/Participants/{call_id}": {
             "post": op(
-                "Mute or unmute a member",
+                "Mute or unmute a member, or put it on hold and take it off",
                 TAG,
                 {"200": json(ref("ConferenceMember"))},
                 params=[NAME, CALL_ID],

@@ -10,13 +10,14 @@ from __future__ import annotations
 import gevent
 import gevent.event
 
-from ..capabilities import CONFERENCE_FLAGS, ConferenceOutcome, Conferencing
+from ..capabilities import BEEPS, CONFERENCE_FLAGS, ConferenceOutcome, Conferencing
 from . import args as fsargs
 from .capability import EslCapability
 from .protocol import Event
 
 CONFERENCE_EVENTS = "conference::maintenance"
 PROFILE = "default"
+NO_BEEP = "silence_stream://1"
 
 
 def safe_room(room: str) -> bool:
@@ -35,8 +36,16 @@ class EslConferencing(EslCapability[ConferenceOutcome], Conferencing):
         self.ended = False
 
     def start(
-        self, room: str, *, flags: frozenset[str] = frozenset(), wait_for_moderator: bool = False, max_members: int = 0
+        self,
+        room: str,
+        *,
+        flags: frozenset[str] = frozenset(),
+        wait_for_moderator: bool = False,
+        max_members: int = 0,
+        beep: str = "true",
     ) -> None:
+        if beep not in BEEPS:
+            raise ValueError(f"unknown beep {beep!r}")
         if not safe_room(room):
             raise ValueError(f"unsafe conference room {room!r}")
         unknown = set(flags) - CONFERENCE_FLAGS
@@ -51,6 +60,10 @@ class EslConferencing(EslCapability[ConferenceOutcome], Conferencing):
         room_settings = {
             "conference_flags": "wait-mod" if wait_for_moderator else "",
             "conference_max_members": str(int(max_members)) if max_members else "",
+            # This member's own enter and exit sounds replace the profile's
+            # tones (conference_member.c): silence stands for no beep.
+            "conference_enter_sound": "" if beep in ("true", "on_enter") else NO_BEEP,
+            "conference_exit_sound": "" if beep in ("true", "on_exit") else NO_BEEP,
         }
         self.channel._fire("multiset", fsargs.multiset_arg(room_settings))
         arg = f"{room}@{PROFILE}" + (f"+flags{{{'|'.join(sorted(flags))}}}" if flags else "")

@@ -17,7 +17,7 @@ BEGIN = ".. BEGIN ACTION REFERENCE (python -m voxology_fs.flow.reference writes 
 END = ".. END ACTION REFERENCE"
 README = os.path.join(os.path.dirname(__file__), "..", "..", "README.rst")
 UNIT_NAMES = {"ms": "milliseconds", "s": "seconds"}
-KIND_NAMES = {"strings": "string or array of strings"}
+KIND_NAMES = {"strings": "string or array of strings", "choice": "string or boolean"}
 
 
 def _number(value: float) -> str:

@@ -53,6 +53,8 @@ _KINDS = {
     "array": (list,),
     # A string or an array of them (TRANSFER's ``to``); the action checks the items.
     "strings": (str, list),
+    # One of a param's choices, where true and false are two of them (CONFERENCE's ``beep``).
+    "choice": (str, bool),
 }
 
 
@@ -91,9 +93,11 @@ class Param:
         if self.kind == "integer" and isinstance(value, float) and value.is_integer():
             value = int(value)
         kinds = _KINDS[self.kind]
-        if not isinstance(value, kinds) or (self.kind != "boolean" and isinstance(value, bool)):
+        if not isinstance(value, kinds) or (self.kind not in ("boolean", "choice") and isinstance(value, bool)):
             problems.add(where, f"{self.name} must be a {self.kind}, got {type(value).__name__}")
             return self.default
+        if self.kind == "choice" and isinstance(value, bool):
+            value = "true" if value else "false"
         if self.choices and value not in self.choices:
             choices = ", ".join(repr(c) for c in self.choices)
             problems.add(where, f"{self.name} must be one of {choices}, got {value!r}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 
+from ...capabilities import BEEPS
 from .base import Action, Param, register
 
 # Why the members of a room had to leave it, when not by their own doing
@@ -58,6 +59,13 @@ class Conference(Action):
             doc="when the caller leaves, every other member leaves too (and their flows go on)",
         ),
         Param(
+            "beep",
+            kind="choice",
+            default="true",
+            choices=BEEPS,
+            doc="whether the room hears a tone as the caller enters and leaves (on_enter, on_exit: only then)",
+        ),
+        Param(
             "max_participants",
             kind="integer",
             default=250,
@@ -84,6 +92,7 @@ class Conference(Action):
             flags=frozenset(flags),
             wait_for_moderator=True,
             max_members=self.params["max_participants"],
+            beep=self.params["beep"],
         )
         member_id = member.wait_joined(timeout=10)
         if member_id:
