@@ -413,21 +413,15 @@ def dial(rig):
     placed.exit()
 
 
-def whisper(rig):
-    """TRANSFER's whisper, as our call server does it: two legs through the
-    trunk gateway rung at once (a sipp answerer answers both), each with
-    ``group_confirm_key=exec`` running our socket once it answers.  The first
-    leg's whisper hangs it up (refused); the second's (recorded) plays, then
-    lets its socket go (``exit``) with the leg up, and the originate bridges
-    that leg to the caller.  Loopback legs cannot show it: a loopback leg
-    that answers wins at once, unscreened."""
+def sipp_answerer(rig, scenario, calls=1):
+    """sipp on the trunk gateway's port, answering with one of our sipp scenarios."""
     answerer = subprocess.Popen(
         [
             "sipp",
             "-sf",
-            str(Path(__file__).resolve().parent.parent / "tests" / "integration" / "sipp" / "uas_answer.xml"),
+            str(Path(__file__).resolve().parent.parent / "tests" / "integration" / "sipp" / scenario),
             "-m",
-            "2",
+            str(calls),
             "-i",
             "127.0.0.1",
             "-p",
@@ -441,6 +435,48 @@ def whisper(rig):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    gevent.sleep(0.5)  # listening before the first INVITE
+    return answerer
+
+
+def bridge_leg_ends(rig):
+    """Each dialled leg's own CHANNEL_HANGUP on the caller's socket, through a
+    filter on the leg's uuid, as TRANSFER learns every leg's end: a trunk leg
+    a sipp answerer refuses (486), then one it answers and we hang up."""
+    rig.originate()
+    s = rig.record(rig.session())
+    s.connect()  # subscribed as our call server is: named events, filtered on uuids
+    s.send("linger")
+    s.send("event plain CHANNEL_EXECUTE_COMPLETE CHANNEL_HANGUP CHANNEL_BRIDGE")
+    s.send(f"filter Unique-ID {s.uuid}")
+    run(s, "answer")
+    run(s, "multiset", "continue_on_fail=true hangup_after_bridge=false")
+    for scenario in ("uas_busy.xml", "uas_answer.xml"):
+        answerer = sipp_answerer(rig, scenario)
+        leg = str(uuid.uuid4())
+        s.send(f"filter Unique-ID {leg}")
+        done = s.execute_async(
+            "bridge", f"{{absolute_codec_string=PCMU}}[origination_uuid={leg}]sofia/gateway/trunk/+13125550100"
+        )
+        if scenario == "uas_answer.xml":
+            gevent.sleep(1.5)
+            rig.esl.api(f"uuid_kill {leg}")
+        done.get(timeout=20)
+        gevent.sleep(0.5)
+        s.send(f"filter delete Unique-ID {leg}")
+        answerer.wait(timeout=30)
+    finish(s)
+
+
+def whisper(rig):
+    """TRANSFER's whisper, as our call server does it: two legs through the
+    trunk gateway rung at once (a sipp answerer answers both), each with
+    ``group_confirm_key=exec`` running our socket once it answers.  The first
+    leg's whisper hangs it up (refused); the second's (recorded) plays, then
+    lets its socket go (``exit``) with the leg up, and the originate bridges
+    that leg to the caller.  Loopback legs cannot show it: a loopback leg
+    that answers wins at once, unscreened."""
+    answerer = sipp_answerer(rig, "uas_answer.xml", calls=2)
     gevent.sleep(0.5)
     rig.originate()
     caller = rig.session()
@@ -495,6 +531,7 @@ SCENARIOS = {
         bridge_simultaneous,
         dial,
         whisper,
+        bridge_leg_ends,
     )
 }
 

@@ -1115,3 +1115,40 @@ def test_a_screened_leg_runs_our_socket_once_answered_and_wins_when_it_lets_go(e
     bridged = c.until(is_ev("CHANNEL_BRIDGE"))[-1].event
     assert bridged["Other-Leg-Unique-ID"] == legs[1]
     assert sw.calls[legs[0]].down and not sw.calls[legs[1]].down
+
+
+@need_transcripts
+def test_a_dialled_legs_own_hangup_reaches_the_callers_socket_through_a_filter(env):
+    """As recorded in bridge_leg_ends.outbound.log: with ``filter Unique-ID``
+    on the leg, the caller's socket gets the leg's CHANNEL_HANGUP before the
+    bridge completes; a refused trunk leg carries its SIP answer, and its
+    hangup time is still 0 there."""
+    recorded = [
+        dict(parse_event_body(b)[0])
+        for _d, h, b, _r in parse_transcript(os.path.join(TRANSCRIPTS, "bridge_leg_ends.outbound.log"))
+        if dict(h).get("Content-Type") == "text/event-plain"
+    ]
+    caller = recorded[0]["Unique-ID"]
+    names = [(e["Event-Name"], e["Unique-ID"] == caller, e.get("Application")) for e in recorded]
+    busy_at = names.index(("CHANNEL_HANGUP", False, None))
+    assert names[busy_at + 1] == ("CHANNEL_EXECUTE_COMPLETE", True, "bridge")
+    busy = recorded[busy_at]
+    assert (busy["Hangup-Cause"], busy["variable_sip_term_status"]) == ("USER_BUSY", "486")
+    assert busy["variable_proto_specific_hangup_cause"] == "sip:486"
+    assert busy["Caller-Channel-Hangup-Time"] == busy["Caller-Channel-Answered-Time"] == "0"
+
+    sw, srv = env
+    call, c, _ = start_call(sw, srv, myevents=False)
+    c.cmd("event plain CHANNEL_EXECUTE_COMPLETE CHANNEL_HANGUP")
+    leg = "aaaaaaaa-0000-0000-0000-00000000000a"
+    for uuid in (call.uuid, leg):
+        c.cmd(f"filter Unique-ID {uuid}")
+    c.execute("answer")
+    c.execute("set", "continue_on_fail=true")
+    sw.originate_policy = lambda ds, vars: ("busy",)
+    c.execute("bridge", f"[origination_uuid={leg}]sofia/gateway/trunk/+13125550100")
+    got = c.until(is_ev("CHANNEL_EXECUTE_COMPLETE", "bridge"))
+    [hangup] = [m.event for m in got if m.name == "CHANNEL_HANGUP"]
+    assert hangup["Unique-ID"] == leg and hangup["Hangup-Cause"] == busy["Hangup-Cause"]
+    for name in ("variable_sip_term_status", "variable_proto_specific_hangup_cause", "Caller-Channel-Hangup-Time"):
+        assert urllib.parse.unquote(hangup[name]) == busy[name], name

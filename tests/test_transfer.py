@@ -1,5 +1,6 @@
 """TRANSFER on the fake switch: the dial, its outcomes, the child calls and what the flow sees next."""
 
+import datetime as dt
 import io
 import wave
 
@@ -14,6 +15,7 @@ from voxology_fs.flow.errors import FlowValidationError
 from voxology_fs.flow.parser import parse_response
 
 OTHER = "+13125550100"
+EPOCH = dt.datetime(1970, 1, 1)
 
 
 def _wav() -> bytes:
@@ -129,7 +131,32 @@ def test_simultaneous_ring_the_first_to_answer_wins(switch, callback_server):
     )
     assert ended["transfer_status"] == "completed" and ended["transfer_call_id"] == second.id
     assert second.status == "completed"
-    assert first.status == "canceled" and first.hangup_cause == "LOSE_RACE"  # the others end as lost races
+    # Each leg's own end, from its CHANNEL_HANGUP: the busy one was busy, not a lost race.
+    assert first.status == "busy" and first.hangup_cause == "USER_BUSY" and first.answer_time is None
+    with models.database.connection_context():
+        [busy_leg] = list(models.Leg.select().where(models.Leg.call == first.id))
+    assert busy_leg.sip_code == 486
+    # The switch's own times for the one that answered.
+    fake = switch.calls[second.id]
+    assert second.answer_time == EPOCH + dt.timedelta(microseconds=fake.times["answered"])
+
+
+def test_simultaneous_ring_the_others_end_as_lost_races_each_with_its_own_end(switch, callback_server):
+    def policy(dialstring, vars):
+        return ("answer", 100) if OTHER in dialstring else ("noanswer",)
+
+    third = "+13125550122"
+    call, ended = run(
+        switch,
+        callback_server,
+        transfer_flow(to=[OTHER, SECOND, third], timeout=5),
+        policy,
+        on_bridge=hang_up_the_other_party_after(0.3),
+    )
+    by_number = {child.to_no: child for child in children(call)}
+    assert ended["transfer_call_id"] == by_number[OTHER].id
+    for number in (SECOND, third):
+        assert by_number[number].status == "canceled" and by_number[number].hangup_cause == "LOSE_RACE"
 
 
 def test_the_caller_hanging_up_while_it_rings_cancels_the_dial(switch, callback_server):

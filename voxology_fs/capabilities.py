@@ -22,6 +22,8 @@ pointed at another ESL link without touching the capability.
 from __future__ import annotations
 
 import abc
+import dataclasses
+import datetime as dt
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -54,6 +56,18 @@ class Capability(abc.ABC):
 BRIDGE_STATUSES = ("completed", "busy", "no_answer", "failed", "canceled", "rejected")
 
 
+@dataclass(frozen=True)
+class LegEnd:
+    """A dialled leg's own end: how (a BRIDGE_STATUSES status; completed: it
+    answered), its cause and SIP code, and the switch's times."""
+
+    status: str
+    cause: str
+    sip_code: int | None = None
+    answered_at: dt.datetime | None = None
+    ended_at: dt.datetime | None = None
+
+
 @dataclass
 class BridgeOutcome:
     status: str  # one of BRIDGE_STATUSES
@@ -62,6 +76,8 @@ class BridgeOutcome:
     other_uuid: str = ""  # the leg that answered
     talk_seconds: float = 0.0
     stopped: str = ""  # the stop() reason, when we ended it
+    # How each dialled leg ended, by its uuid, as far as the switch told.
+    legs: dict[str, LegEnd] = dataclasses.field(default_factory=dict)
 
 
 class Bridging(Capability):

@@ -9,8 +9,8 @@ and not yet ended, and how deep a chain of DIALs goes.
 A child call is written once its leg has ended, whole: it never sits in a
 pending status, so the watcher and the sweeps (which finish pending calls
 and send their callbacks) leave it alone, and it has no callbacks of its
-own.  Its times are the call server's (the leg's own events do not reach
-this call's socket).
+own.  Its answer and end times are the switch's where the leg's own
+hangup reached the caller's socket, else the call server's.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ def record_child_calls(parent: CallState, children: list[dict]) -> None:
             started: dt.datetime = child["start_time"]
             ended: dt.datetime = child["end_time"]
             talk = dt.timedelta(seconds=child["talk_seconds"])
-            answered = ended - talk if child["status"] == "completed" else None
+            # The switch's answer time when its events gave one; else the talk counted back from the end.
+            answered = child.get("answer_time") or (ended - talk if child["status"] == "completed" else None)
             Call.create(
                 id=child["id"],
                 account=parent.account_id or None,

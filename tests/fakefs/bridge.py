@@ -132,7 +132,15 @@ def _await_screening(switch, leg, vars, a):
     return leg, None
 
 
+# The SIP answer a far end refuses a sofia leg with, by its cause.
+FAR_END_SIP = {"USER_BUSY": 486, "CALL_REJECTED": 603, "UNALLOCATED_NUMBER": 404, "NORMAL_TEMPORARY_FAILURE": 503}
+
+
 def _fail_leg(switch, leg, cause):
+    if leg.channel_name.startswith("sofia/") and cause in FAR_END_SIP:
+        # Set on the leg before its CHANNEL_HANGUP (bridge_leg_ends.outbound.log: sip_term_status 486).
+        leg.set_var("sip_term_status", str(FAR_END_SIP[cause]))
+        leg.set_var("proto_specific_hangup_cause", f"sip:{FAR_END_SIP[cause]}")
     leg._hangup(cause, from_app=True)
     leg.start([])
 

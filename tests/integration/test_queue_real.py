@@ -3,6 +3,7 @@ call takes it; when the agent hangs up, the caller's flow goes on."""
 
 from tests.integration.test_callflows import dial, esl_watch, finished, voxology  # noqa: F401  (fixtures)
 from tests.support.provision import provision
+from tests.support.waiting import wait_until
 
 CALLER = {
     "actions": [
@@ -35,5 +36,7 @@ def test_an_agent_call_takes_the_waiting_caller(
     caller.wait_execute("speak", data_contains="Queue bridged.", timeout=30)
     assert agent.result(timeout=30).returncode == 0
     finished(caller, callback_server, timeout=30)
+    # Both calls' call_ended (the agent's may come first).
+    assert wait_until(lambda: len(callback_server.of_type("call_ended")) == 2, 10)
     results = [e.get("queue_result") for e in callback_server.of_type("call_ended")]
     assert "bridged" in results, results

@@ -65,6 +65,12 @@ def test_transfer_through_the_trunk(
         assert 1 <= ended["transfer_duration"] <= 4 and child.hangup_cause == "NORMAL_CLEARING"
     else:
         assert ended["transfer_call_id"] == "" and ended["transfer_sip_code"] == sip_code
+    # The leg's own end, from its CHANNEL_HANGUP on the caller's socket.
+    with models.database.connection_context():
+        [leg] = list(models.Leg.select().where(models.Leg.call == child.id))
+    if status == "busy":
+        assert child.hangup_cause == "USER_BUSY" and leg.sip_code == 486, (child.hangup_cause, leg.sip_code)
+    assert (child.answer_time is not None) == (status == "completed")
 
 
 def test_a_transfer_before_any_media_leaves_the_answer_to_the_far_end(

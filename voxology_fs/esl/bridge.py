@@ -13,12 +13,13 @@ import uuid as uuidlib
 
 import gevent
 
-from ..capabilities import BridgeOutcome, Bridging
+from ..capabilities import BridgeOutcome, Bridging, LegEnd
 from ..channel import AudioFile, Prompt
 from . import args as fsargs
 from . import dial
 from .capability import EslCapability
 from .protocol import Event
+from .times import switch_time
 
 # FreeSWITCH's causes for a dial that failed, as our statuses.
 STATUS_BY_CAUSE = {
@@ -29,8 +30,11 @@ STATUS_BY_CAUSE = {
     "ALLOTTED_TIMEOUT": "no_answer",
     "PROGRESS_TIMEOUT": "no_answer",
     "ORIGINATOR_CANCEL": "canceled",
+    "LOSE_RACE": "canceled",
     "CALL_REJECTED": "rejected",
 }
+# How long a completed bridge waits for its legs' own hangups to arrive.
+LEG_ENDS_WAIT_S = 2.0
 # The SIP response a cause usually stands for, when the switch gives none.
 SIP_BY_CAUSE = {
     "USER_BUSY": 486,
@@ -45,11 +49,27 @@ SIP_BY_CAUSE = {
 }
 
 
-def sip_code_of(event: Event | None, cause: str) -> int | None:
-    proto = (event.variable("last_bridge_proto_specific_hangup_cause") or "") if event is not None else ""
+def sip_code_of(
+    event: Event | None, cause: str, variable: str = "last_bridge_proto_specific_hangup_cause"
+) -> int | None:
+    proto = (event.variable(variable) or "") if event is not None else ""
     if proto.startswith("sip:") and proto[4:].isdigit():
         return int(proto[4:])
     return SIP_BY_CAUSE.get(cause)
+
+
+def leg_end_of(event: Event) -> LegEnd:
+    """A dialled leg's CHANNEL_HANGUP: its own cause, SIP code and times."""
+    cause = event.get("Hangup-Cause") or "NORMAL_CLEARING"
+    answered_at = switch_time(event.get("Caller-Channel-Answered-Time"))
+    return LegEnd(
+        status="completed" if answered_at else STATUS_BY_CAUSE.get(cause, "failed"),
+        cause=cause,
+        sip_code=sip_code_of(event, cause, "proto_specific_hangup_cause"),
+        answered_at=answered_at,
+        # Caller-Channel-Hangup-Time is still 0 in CHANNEL_HANGUP (bridge_leg_ends.outbound.log).
+        ended_at=switch_time(event.get("Caller-Channel-Hangup-Time")) or switch_time(event.get("Event-Date-Timestamp")),
+    )
 
 
 class EslBridging(EslCapability[BridgeOutcome], Bridging):
@@ -63,6 +83,8 @@ class EslBridging(EslCapability[BridgeOutcome], Bridging):
         self.time_limit_ms: int | None = None
         self.joined = False  # join(): bridged to a call that waited for ours
         self.send_digits = ""
+        self.leg_ends: dict[str, LegEnd] = {}
+        self._legs_ended = gevent.event.Event()
 
     def start(
         self,
@@ -100,8 +122,10 @@ class EslBridging(EslCapability[BridgeOutcome], Bridging):
         if len(send_digits) > 32:
             raise ValueError(f"more than 32 DTMF digits: {send_digits!r}")
         self.send_digits = fsargs.dtmf_arg(send_digits)
-        self._begin()
+        # Each leg's own CHANNEL_HANGUP reaches our socket through a filter on its uuid.
+        self._begin(filters=[("Unique-ID", leg) for leg in self.leg_uuids])
         self._listen("CHANNEL_BRIDGE", self._on_bridge)
+        self._listen_to_legs("CHANNEL_HANGUP", self._on_leg_hangup)
         # Set (or cleared: an empty value unsets) for every bridge, so that
         # nothing of an earlier TRANSFER's applies to this one.
         settings = {
@@ -122,6 +146,7 @@ class EslBridging(EslCapability[BridgeOutcome], Bridging):
         """
         self.other_uuid = dial.check_uuid(other_uuid)
         self._begin()
+        self._legs_ended.set()  # nothing dialled
         self.joined = True
         reply = self._api(f"uuid_bridge {self.other_uuid} {self.uuid}")
         if reply.startswith("+OK"):
@@ -144,6 +169,19 @@ class EslBridging(EslCapability[BridgeOutcome], Bridging):
             "ringback": source if isinstance(ringback, AudioFile) else "",
         }
 
+    def _listen_to_legs(self, key: str, handler) -> None:
+        def theirs(event: Event) -> None:
+            if event.get("Unique-ID") in self.leg_uuids:
+                handler(event)
+
+        self.channel.session.register_handle(key, theirs)
+        self._handlers.append((key, theirs))
+
+    def _on_leg_hangup(self, event: Event) -> None:
+        self.leg_ends[event.get("Unique-ID", "")] = leg_end_of(event)
+        if len(self.leg_ends) == len(self.leg_uuids):
+            self._legs_ended.set()
+
     def target_for(self, destination: str) -> str:
         if destination.startswith("sip:"):
             return dial.sip_endpoint(self.channel.sip_dial_template, destination)
@@ -164,6 +202,8 @@ class EslBridging(EslCapability[BridgeOutcome], Bridging):
             self._api(f"uuid_kill {other} ALLOTTED_TIMEOUT")
 
     def _on_completed(self, event: Event | None) -> None:
+        # The legs' hangups come on the switch's other threads: give them a moment.
+        self._legs_ended.wait(timeout=LEG_ENDS_WAIT_S if self.channel.session.connected else 0)
         get = (lambda name: event.variable(name) or "") if event is not None else (lambda name: "")
         disposition = get("originate_disposition") or get("DIALSTATUS")
         talk = round(time.monotonic() - self.bridged_at, 3) if self.bridged_at else 0.0
@@ -176,11 +216,14 @@ class EslBridging(EslCapability[BridgeOutcome], Bridging):
                 other_uuid=self.other_uuid or get("last_bridge_to"),
                 talk_seconds=talk,
                 stopped=self.stop_reason,
+                legs=dict(self.leg_ends),
             )
         else:
             cause = get("originate_failed_cause") or disposition or "NORMAL_TEMPORARY_FAILURE"
             status = "canceled" if self.stop_reason else STATUS_BY_CAUSE.get(cause, "failed")
-            self.outcome = BridgeOutcome(status, cause, sip_code=sip_code_of(event, cause), stopped=self.stop_reason)
+            self.outcome = BridgeOutcome(
+                status, cause, sip_code=sip_code_of(event, cause), stopped=self.stop_reason, legs=dict(self.leg_ends)
+            )
         self._finish()
 
     def _outcome_without_end(self) -> BridgeOutcome:
@@ -188,7 +231,11 @@ class EslBridging(EslCapability[BridgeOutcome], Bridging):
             talk = round(time.monotonic() - self.bridged_at, 3)
             return BridgeOutcome("completed", self.channel.hangup_cause, 200, self.other_uuid, talk, self.stop_reason)
         return BridgeOutcome(
-            "canceled", self.channel.hangup_cause, other_uuid=self.other_uuid, stopped=self.stop_reason or "hangup"
+            "canceled",
+            self.channel.hangup_cause,
+            other_uuid=self.other_uuid,
+            stopped=self.stop_reason or "hangup",
+            legs=dict(self.leg_ends),
         )
 
     def stop(self, reason: str = "stopped") -> None:

@@ -64,9 +64,11 @@ class EslCapability(Generic[Outcome]):
         self.outcome: Outcome | None = None  # set once, when it ends
 
     # -- set-up ------------------------------------------------------------------
-    def _begin(self, filters: dict[str, str] | None = None) -> None:
-        self.channel.subscribe_more(self.EVENTS, filters)
-        self._filters = list((filters or {}).items())
+    def _begin(self, filters: dict[str, str] | list[tuple[str, str]] | None = None) -> None:
+        """Subscribe our events, and add ``filters`` (pairs: one header may be filtered on several values)."""
+        pairs = list(filters.items()) if isinstance(filters, dict) else list(filters or [])
+        self.channel.subscribe_more(self.EVENTS, pairs)
+        self._filters = pairs
         self.started_at = time.monotonic()
 
     def _listen(self, key: str, handler) -> None:

@@ -129,14 +129,15 @@ class EslChannel(Channel):
         if pending is not None:
             self.session.confirm_subscription(pending)
 
-    def subscribe_more(self, events, filters: dict[str, str] | None = None) -> None:
-        """Add the events (``NAME`` or ``CUSTOM sub::class``) and filters a capability needs."""
+    def subscribe_more(self, events, filters: dict[str, str] | list[tuple[str, str]] | None = None) -> None:
+        """Add the events (``NAME`` or ``CUSTOM sub::class``) and filters (a dict or pairs) a capability needs."""
         payloads = []
         for spec in events:
             if spec not in self._events:
                 payloads.append(f"event plain {spec}")
                 self._events.add(spec)
-        payloads += [f"filter {header} {value}" for header, value in (filters or {}).items()]
+        pairs = filters.items() if isinstance(filters, dict) else filters or []
+        payloads += [f"filter {header} {value}" for header, value in pairs]
         if not payloads:
             return
         try:

@@ -262,12 +262,17 @@ class Transfer(Action):
 
     @staticmethod
     def _child(child_id, number, caller_id, started, ended, outcome, result, job) -> dict:
-        """One dialled leg's record: the one that answered, or how it did not."""
-        answered = child_id == result["call_id"]
-        if answered:
-            status, cause, sip_code = "completed", outcome.cause, 200
+        """One dialled leg's record: its own end where the switch told it (cause, SIP code, times)."""
+        leg = outcome.legs.get(child_id)
+        won = child_id == result["call_id"]
+        if won:
+            status, cause, sip_code = "completed", (leg.cause if leg else outcome.cause), 200
         elif job is not None and job.answered and not job.accepted:
             status, cause, sip_code = "rejected", "CALL_REJECTED", None  # its whisper refused
+        elif leg is not None:
+            # Answered but not bridged: another leg won the race first.
+            status = "canceled" if leg.status == "completed" else TRANSFER_STATUS.get(leg.status, leg.status)
+            cause, sip_code = leg.cause, leg.sip_code
         elif result["call_id"]:
             status, cause, sip_code = "canceled", "LOSE_RACE", None  # another leg answered first
         else:
@@ -280,6 +285,7 @@ class Transfer(Action):
             "hangup_cause": cause or None,
             "sip_code": sip_code,
             "start_time": started,
-            "end_time": ended,
-            "talk_seconds": outcome.talk_seconds if answered else 0.0,
+            "answer_time": leg.answered_at if leg else None,
+            "end_time": (leg.ended_at if leg else None) or ended,
+            "talk_seconds": outcome.talk_seconds if won else 0.0,
         }
