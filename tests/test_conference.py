@@ -151,7 +151,8 @@ def test_params_reach_the_switch_and_a_full_room_lets_the_flow_go_on(rig, acme, 
     apps = dict(muted.executed)
     settings = (
         "multiset",
-        "conference_flags=wait-mod conference_max_members=2 conference_enter_sound= conference_exit_sound=",
+        "conference_flags=wait-mod conference_max_members=2 conference_enter_sound= conference_exit_sound= "
+        "conference_controls=",
     )
     assert settings in muted.executed
     assert apps["conference"] == f"{room}@default+flags{{moderator|mute}}"
@@ -224,3 +225,18 @@ def test_beep_must_be_one_of_its_choices():
     with pytest.raises(FlowValidationError) as raised:
         parse_response({"actions": [{"type": "CONFERENCE", "params": {"name": "x", "beep": "loud"}}]})
     assert [p for p, _m in raised.value.errors] == ["/actions/0/params/beep"]
+
+
+def test_the_leave_key_takes_the_caller_out_and_its_flow_goes_on(rig, acme, callback_server):
+    leaving = "+19495550002"
+    setup_number(acme, flows_by_caller(callback_server, {leaving: member_flow(leave_key="*")}, member_flow()))
+    room = room_of(acme)
+    staying, leaver = join(rig, ["+19495550001", leaving], room, 2)
+    assert ("multiset", "conference_controls=leave-star") in [
+        (app, arg.split(" ")[-1]) for app, arg in leaver.executed if app == "multiset"
+    ]
+    staying.press("*")  # not its key: it stays
+    leaver.press("*")
+    assert leaver.wait_closed(5) and leaver.spoken == ["left left"]
+    assert [m.call_id for m in members_inside(room)] == [staying.uuid]
+    staying.hangup()

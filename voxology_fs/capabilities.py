@@ -167,6 +167,7 @@ class Dialing(Capability):
 # -- conferencing: our caller as a member of a room ----------------------------------
 CONFERENCE_FLAGS = frozenset({"mute", "deaf", "moderator", "endconf", "mintwo", "nomoh", "ghost"})
 BEEPS = ("true", "false", "on_enter", "on_exit")
+LEAVE_KEYS = tuple("0123456789*#")
 
 
 @dataclass
@@ -189,13 +190,15 @@ class Conferencing(Capability):
         wait_for_moderator: bool = False,
         max_members: int = 0,
         beep: str = "true",
+        leave_key: str = "",
     ) -> None:
         """Join ``room`` (a name of ours, never a caller's text) with member
         flags.  A room created with ``wait_for_moderator`` keeps its members
         waiting (hold audio) until a ``moderator`` member joins; one created
         with ``max_members`` takes no more (0: no limit).  ``beep`` (one of
         BEEPS) says whether the room hears a tone as this member enters and
-        leaves."""
+        leaves; ``leave_key`` (one of LEAVE_KEYS), pressed, takes the member
+        out of the room (outcome ``left``)."""
 
     @abc.abstractmethod
     def wait_joined(self, timeout: float) -> str:

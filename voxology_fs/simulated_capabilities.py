@@ -132,7 +132,9 @@ class SimulatedBridging(SimulatedCapability, Bridging):
 
 
 class SimulatedConferencing(SimulatedCapability, Conferencing):
-    def start(self, room: str, *, flags=frozenset(), wait_for_moderator=False, max_members=0, beep="true") -> None:
+    def start(
+        self, room: str, *, flags=frozenset(), wait_for_moderator=False, max_members=0, beep="true", leave_key=""
+    ) -> None:
         self._begin()
         self.room = room
         shown = f" ({', '.join(sorted(flags))})" if flags else ""

@@ -15,6 +15,7 @@ from .registry import api_command, application, switch_state
 
 switch_state("conferences", dict)
 switch_state("conference_sounds", list)
+LEAVE_GROUPS = {f"leave-{name}": key for name, key in [(d, d) for d in "0123456789"] + [("star", "*"), ("pound", "#")]}
 # The default profile's tones (freeswitch/autoload_configs/conference.conf.xml).
 ENTER_SOUND = "tone_stream://%(200,0,500,600,700)"
 EXIT_SOUND = "tone_stream://%(500,0,300,200,100,50,25)"
@@ -106,8 +107,16 @@ def app_conference(call, arg):
     _play_member_sound(switch, conf, member, "enter")
     if conf.members == [member]:  # the first member takes the floor (conference_end.inbound.log)
         _conf_event(switch, conf, "floor-change", member, [("Old-ID", "none"), ("New-ID", member["id"])])
+    # conference_controls names a caller-controls group (freeswitch/autoload_configs/
+    # conference.conf.xml): ours are leave-KEY, whose key's "hangup" action ends the membership.
+    leave_key = LEAVE_GROUPS.get(call.get_var("conference_controls") or "")
     try:
-        call._wait_kicked()
+        if leave_key:
+            call._kicked = False
+            call._wait(None, dtmf=leave_key, breakable=False)
+            call._kicked = False
+        else:
+            call._wait_kicked()
     finally:
         if member in conf.members:
             if conf.members[0] is member:  # the floor holder leaves: nobody has the floor

@@ -163,3 +163,32 @@ def test_beeps_as_members_enter_and_rest_puts_one_on_hold(
     assert trunk_platform.post("/Conferences/beeps/End").status_code == 202
     for call in (first, quiet, beeping):
         assert call.result(timeout=30).returncode == 0
+
+
+def test_the_leave_key_takes_a_member_out_and_its_flow_goes_on(
+    trunk_platform,  # noqa: F811 (a fixture)
+    callback_server,
+    dial,  # noqa: F811
+    freeswitch,
+):
+    """Our caller-controls group leave-pound: the member's # ends its membership, not its call."""
+    flow = {
+        "actions": [
+            {"type": "CONFERENCE", "params": {"name": "keys", "leave_key": "#"}},
+            {"type": "SAY", "params": {"text": "You left, ${conference.end_reason}."}},
+            {"type": "HANGUP"},
+        ]
+    }
+    configure(trunk_platform, DID, callback_server.static("/keys", flow))
+    with models.database.connection_context():
+        room = conference_room(models.PhoneNumber.get_by_id(DID).account_id, "keys")
+    staying, leaving = dial(), dial()
+    assert wait_until(lambda: len(inside(room)) == 2, 20), freeswitch.esl(f"conference {room} list")
+    staying.press("1")  # not the leave key
+    leaving.press("#")
+    leaving.wait_execute("speak", data_contains="You left, left.", timeout=15)
+    assert [m.call_id for m in inside(room)] == [staying.uuid]
+    assert trunk_platform.post("/Conferences/keys/End").status_code == 202
+    staying.wait_execute("speak", data_contains="You left, ended_by_api.", timeout=15)
+    for call in (staying, leaving):
+        assert call.result(timeout=30).returncode == 0

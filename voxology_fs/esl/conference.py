@@ -2,7 +2,7 @@
 
 Why the member left comes from ``conference::maintenance`` events: our
 member's ``kick-member``, or the room's ``conference-destroy`` (the room
-ended); a member that left with neither left by the room's own leave key.
+ended); a member that left with neither left by its ``leave_key``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import gevent
 import gevent.event
 
-from ..capabilities import BEEPS, CONFERENCE_FLAGS, ConferenceOutcome, Conferencing
+from ..capabilities import BEEPS, CONFERENCE_FLAGS, LEAVE_KEYS, ConferenceOutcome, Conferencing
 from . import args as fsargs
 from .capability import EslCapability
 from .protocol import Event
@@ -18,6 +18,7 @@ from .protocol import Event
 CONFERENCE_EVENTS = "conference::maintenance"
 PROFILE = "default"
 NO_BEEP = "silence_stream://1"
+KEY_NAMES = {"*": "star", "#": "pound"}
 
 
 def safe_room(room: str) -> bool:
@@ -43,9 +44,12 @@ class EslConferencing(EslCapability[ConferenceOutcome], Conferencing):
         wait_for_moderator: bool = False,
         max_members: int = 0,
         beep: str = "true",
+        leave_key: str = "",
     ) -> None:
         if beep not in BEEPS:
             raise ValueError(f"unknown beep {beep!r}")
+        if leave_key and leave_key not in LEAVE_KEYS:
+            raise ValueError(f"not a leave key: {leave_key!r}")
         if not safe_room(room):
             raise ValueError(f"unsafe conference room {room!r}")
         unknown = set(flags) - CONFERENCE_FLAGS
@@ -64,6 +68,8 @@ class EslConferencing(EslCapability[ConferenceOutcome], Conferencing):
             # tones (conference_member.c): silence stands for no beep.
             "conference_enter_sound": "" if beep in ("true", "on_enter") else NO_BEEP,
             "conference_exit_sound": "" if beep in ("true", "on_exit") else NO_BEEP,
+            # A caller-controls group of our conference.conf.xml: the key's "hangup" action.
+            "conference_controls": f"leave-{KEY_NAMES.get(leave_key, leave_key)}" if leave_key else "",
         }
         self.channel._fire("multiset", fsargs.multiset_arg(room_settings))
         arg = f"{room}@{PROFILE}" + (f"+flags{{{'|'.join(sorted(flags))}}}" if flags else "")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 
-from ...capabilities import BEEPS
+from ...capabilities import BEEPS, LEAVE_KEYS
 from .base import Action, Param, register
 
 # Why the members of a room had to leave it, when not by their own doing
@@ -66,6 +66,13 @@ class Conference(Action):
             doc="whether the room hears a tone as the caller enters and leaves (on_enter, on_exit: only then)",
         ),
         Param(
+            "leave_key",
+            choices=LEAVE_KEYS,
+            template=False,
+            doc="a key (0-9, * or #) the caller presses to leave the room; the flow goes on "
+            "(conference_end_reason left)",
+        ),
+        Param(
             "max_participants",
             kind="integer",
             default=250,
@@ -93,6 +100,7 @@ class Conference(Action):
             wait_for_moderator=True,
             max_members=self.params["max_participants"],
             beep=self.params["beep"],
+            leave_key=self.params["leave_key"] or "",
         )
         member_id = member.wait_joined(timeout=10)
         if member_id:
