@@ -8,6 +8,7 @@ from tests.support.waiting import wait_until
 from voxology_fs import models, queues
 from voxology_fs.flow.errors import FlowValidationError
 from voxology_fs.flow.parser import parse_response
+from voxology_fs.timeutil import utcnow
 
 AGENT = "+19495550900"
 
@@ -126,6 +127,29 @@ def test_two_agents_taking_the_front_at_once_get_two_callers(db):
     assert sorted(t.value for t in taken) == [("c0", "chan0"), ("c1", "chan1")]
     assert book.size(account.id, "support") == 1
     assert book.size(account.id, "other") == 0  # queues are by name, and accounts
+
+
+def test_a_caller_whose_agent_went_away_waits_again_in_its_place(switch, callback_server):
+    """The agent's queue_take names a channel the switch no longer has: the
+    caller's uuid_bridge fails, so it is released and waits on, still first."""
+    from voxology_fs import control
+    from voxology_fs.esl.connection import InboundConnection
+
+    provision(callback_server.static("/q", caller_flow()))
+    caller = switch.incoming_call(destination=DID, caller="+19495550001")
+    assert wait_until(lambda: len(waiting()) == 1, 5)
+    [member] = waiting()
+    with models.database.connection_context():
+        models.QueueMember.update(taken_at=utcnow(), taken_by="agent").execute()  # the agent's claim
+    headers, body = control.encode(caller.uuid, control.queue_take("00000000-0000-4000-8000-000000000000"))
+    link = InboundConnection.open("127.0.0.1", switch.esl_port, "ClueCon")
+    try:
+        link.sendevent("CUSTOM", headers, body=body)
+    finally:
+        link.close()
+    assert wait_until(lambda: [m.id for m in waiting()] == [member.id], 5)
+    assert not caller.down and not caller.spoken  # still waiting, not gone on
+    caller.hangup()
 
 
 @pytest.mark.parametrize(

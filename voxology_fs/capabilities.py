@@ -230,6 +230,15 @@ class Holding(Capability):
         (``uuid_bridge`` from outside) or the hold is stopped."""
 
     @abc.abstractmethod
+    def bridge_to(self, other_uuid: str) -> bool:
+        """Bridge our held call to another channel (itself holding, an agent's);
+        the hold then ends as if that call had taken ours.  False if the switch refused."""
+
+    @abc.abstractmethod
+    def wait_taken(self, timeout: float) -> bool:
+        """Whether another call took ours (bridged) within ``timeout`` seconds."""
+
+    @abc.abstractmethod
     def wait(self, timeout: float | None = None) -> HoldOutcome: ...
 
 

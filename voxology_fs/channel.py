@@ -167,6 +167,10 @@ class Channel(abc.ABC):
     def send_dtmf(self, digits: str) -> None:
         """Play DTMF tones to the caller."""
 
+    def tell_call(self, call_id: str, request: dict) -> None:
+        """Send another call of ours a control request (an agent taking a queued caller)."""
+        raise NotImplementedError("this channel cannot reach other calls")
+
     # -- capabilities (see voxology_fs.capabilities): a new object per use ------
     def bridging(self) -> Bridging:
         raise NotImplementedError("this channel cannot dial other legs")

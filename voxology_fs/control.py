@@ -23,7 +23,9 @@ HANGUP = "hangup"
 REDIRECT = "redirect"
 ACTIONS = "actions"
 SESSION_DATA = "session_data"
-COMMANDS = frozenset({HANGUP, REDIRECT, ACTIONS, SESSION_DATA})
+# Sent by an agent's call, never by the API: "bridge yourself to my channel".
+QUEUE_TAKE = "queue_take"
+COMMANDS = frozenset({HANGUP, REDIRECT, ACTIONS, SESSION_DATA, QUEUE_TAKE})
 # Applied between two actions; what plays meanwhile goes on. The others
 # interrupt the media at once.
 NON_INTERRUPTING = frozenset({SESSION_DATA})
@@ -82,6 +84,11 @@ def actions(flow_actions) -> dict:
     if len(json.dumps(flow_actions)) > MAX_ACTIONS:
         raise ControlError("actions", "the actions are too large")
     return {"command": ACTIONS, "actions": flow_actions}
+
+
+def queue_take(agent_channel: str) -> dict:
+    """An agent took this waiting caller: it bridges itself to ``agent_channel``."""
+    return {"command": QUEUE_TAKE, "agent": agent_channel}
 
 
 def check_session_data(data: dict, field: str = "session_data") -> dict:

@@ -4,8 +4,8 @@ A queue is ours, not mod_fifo's (which would own the waiting caller's
 channel, so no wait flow could run and no flow could go on after the
 agent).  Nothing polls: a waiting caller holds on its own socket; an agent's
 TRANSFER to ``queue:NAME`` takes the first caller with a conditional update
-(the claim: two agents taking the front at once get two callers) and
-bridges to it.
+(the claim: two agents taking the front at once get two callers) and tells
+its call, which bridges itself to the agent.
 """
 
 from __future__ import annotations
@@ -30,6 +30,13 @@ class QueueBook:
     def leave(self, member_id: int, result: str) -> None:
         with db.unit_of_work():
             QueueMember.update(left_at=utcnow(), result=result).where(
+                QueueMember.id == member_id, QueueMember.left_at.is_null()
+            ).execute()
+
+    def release(self, member_id: int) -> None:
+        """A taken caller whose agent went away waits again, in its place."""
+        with db.unit_of_work():
+            QueueMember.update(taken_at=None, taken_by=None).where(
                 QueueMember.id == member_id, QueueMember.left_at.is_null()
             ).execute()
 

@@ -176,6 +176,14 @@ class SimulatedHolding(SimulatedCapability, Holding):
                 self.outcome = HoldOutcome("timeout", "", self._seconds())
         return self.outcome
 
+    def bridge_to(self, other_uuid: str) -> bool:
+        self.t.say(f"caller is bridged to {other_uuid}")
+        self.channel.hold_taker = other_uuid
+        return True
+
+    def wait_taken(self, timeout: float) -> bool:
+        return bool(getattr(self.channel, "hold_taker", None))
+
     def stop(self, reason: str = "stopped") -> None:
         if self.running:
             self.t.say("caller leaves the hold")

@@ -192,6 +192,15 @@ class EslChannel(Channel):
             self._interrupts.append(request)
             self._control_arrived.set()
 
+    def tell_call(self, call_id: str, request: dict) -> None:
+        """A control event for ``call_id``, sent on our own socket; it reaches that call's
+        socket on this switch as live control does."""
+        headers, body = control.encode(call_id, request)
+        try:
+            self.session.sendevent("CUSTOM", headers, body=body)
+        except (NotConnectedError, CommandTimeout, CommandError) as exc:
+            raise CallEnded(self.hangup_cause) from exc
+
     def poll_control(self) -> dict | None:
         if self._updates:
             return self._updates.popleft()

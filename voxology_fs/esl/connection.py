@@ -192,6 +192,11 @@ class EslConnection(ESLProtocol):
             raise CommandError(reply.reply_text)
         return reply.headers.get("Job-UUID") or reply.reply_text.split("Job-UUID: ", 1)[-1].strip()
 
+    def sendevent(self, name: str, headers: dict[str, str], body: str | None = None) -> None:
+        reply = self.send(f"sendevent {name}", headers=headers, body=body)
+        if reply.reply_text.startswith("-ERR"):
+            raise CommandError(reply.reply_text)
+
     def close(self) -> None:
         self.closed.set()
         self.connected = False
@@ -399,8 +404,3 @@ class InboundConnection(EslConnection):
     def api(self, command: str, timeout: float | None = None) -> str:
         """Run an API command and return its text (``-ERR ...`` included)."""
         return self.send(f"api {command}", timeout=timeout).text()
-
-    def sendevent(self, name: str, headers: dict[str, str], body: str | None = None) -> None:
-        reply = self.send(f"sendevent {name}", headers=headers, body=body)
-        if reply.reply_text.startswith("-ERR"):
-            raise CommandError(reply.reply_text)

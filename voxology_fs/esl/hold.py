@@ -25,6 +25,7 @@ import gevent.event
 from ..capabilities import Holding, HoldOutcome
 from ..channel import Prompt, Silence
 from . import args as fsargs
+from . import dial
 from .capability import EslCapability
 from .protocol import Event
 
@@ -55,6 +56,14 @@ class EslHolding(EslCapability[HoldOutcome], Holding):
         self.channel._ensure_tts(prompts)
         rounds: list[Prompt] = [*prompts, Silence(ROUND_PAUSE_MS)] if prompts else [Silence(SILENT_ROUND_MS)]
         self._loop_uuid = self.channel._fire_looped("playback", fsargs.prompt_list(rounds), self._on_round)
+
+    def bridge_to(self, other_uuid: str) -> bool:
+        # Our caller is the bridge's A side, as when the other call bridges from outside.
+        return self._api(f"uuid_bridge {self.uuid} {dial.check_uuid(other_uuid)}").startswith("+OK")
+
+    def wait_taken(self, timeout: float) -> bool:
+        gevent.wait([self.bridged, self.finished, self.channel.session.hungup], count=1, timeout=timeout)
+        return self.bridged.is_set()
 
     def _on_round(self, event: Event) -> None:
         # In a greenlet of its own: deciding may ask the switch.

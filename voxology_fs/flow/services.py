@@ -63,6 +63,8 @@ class Queues(Protocol):
 
     def take(self, account_id: str, name: str, agent_call_id: str) -> tuple[str, str] | None: ...
 
+    def release(self, member_id: int) -> None: ...
+
 
 class NoQueues:
     """A queue nobody else can take from (the simulator)."""
@@ -78,6 +80,9 @@ class NoQueues:
 
     def take(self, account_id, name, agent_call_id):
         return None
+
+    def release(self, member_id) -> None:
+        pass
 
 
 @dataclass

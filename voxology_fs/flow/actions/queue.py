@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 
+from ... import control
 from ...callbacks import CallbackError, CallbackTarget, decode_json
 from ...channel import HOLD_TONE, ControlInterrupt, Silence
 from ..errors import ActionFailed, FlowValidationError
@@ -20,6 +21,8 @@ from .base import Action, Param, check_url_param, http_url_problem, register
 # The hold capability's ends as queue_result says them.
 RESULTS = {"taken": "bridged", "hung_up": "hangup", "timeout": "timeout"}
 WAIT_ACTIONS = frozenset({"SAY", "PLAY", "PAUSE"})
+# How long an agent waits for the caller it took to bridge itself over.
+TAKE_WAIT_S = 10.0
 
 
 @register
@@ -63,7 +66,7 @@ class Queue(Action):
         result = "leave"  # live control took the caller out of the queue
         try:
             timeout = self.params["timeout"]
-            outcome = hold.wait(timeout / 1000.0 if timeout else None)
+            outcome = self._wait(ctx, hold, member, joined + timeout / 1000.0 if timeout else None)
             result = RESULTS.get(outcome.reason, "error")
         except ControlInterrupt:
             # What live control runs next (a REST take, a redirect) sees why the caller left.
@@ -72,6 +75,25 @@ class Queue(Action):
         finally:
             queues.leave(member, result)
         return self._done(ctx, name, result, outcome.waited_seconds, outcome.talk_seconds)
+
+    @staticmethod
+    def _wait(ctx, hold, member: int, deadline: float | None):
+        """Hold until taken, the deadline or the caller's hangup.  An agent's
+        call that took us asks (queue_take) and we bridge ourselves to it,
+        so nothing of ours is running on the channel when it is bridged."""
+        while True:
+            try:
+                return hold.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            except ControlInterrupt as interrupt:
+                request = interrupt.request
+                if request.get("command") != control.QUEUE_TAKE:
+                    raise
+            agent = str(request.get("agent") or "")
+            if hold.bridge_to(agent):
+                return hold.wait()  # the talk, until one of them hangs up
+            # The agent went away before we got to it: back to our place.
+            ctx.services.queues.release(member)
+            ctx.trace("queue_take_failed", {"agent": agent})
 
     def _done(self, ctx, name, result, waited, talked):
         ctx.state.queue = {"name": name, "result": result, "wait_seconds": int(waited), "talk_seconds": int(talked)}
@@ -101,28 +123,37 @@ class Queue(Action):
 
 def take_from_queue(ctx, name: str) -> None:
     """An agent's TRANSFER to ``queue:NAME``: take the first waiting caller and
-    talk (``$transfer`` as for any TRANSFER; failed when nobody waits)."""
+    talk (``$transfer`` as for any TRANSFER; failed when nobody waits).
+
+    The agent holds (``park_after_bridge``) and tells the caller's call,
+    which bridges itself to the agent (see :meth:`Queue._wait`)."""
     state = ctx.state
     taken = ctx.services.queues.take(state.account_id, name, state.call_id)
     if taken is None:
-        state.transfer = {"status": "failed", "duration": 0, "call_id": "", "sip_code": None, "to": f"queue:{name}"}
-        ctx.trace("transfer_ended", {**state.transfer, "cause": "queue empty"})
-        return
-    caller_call_id, caller_channel = taken
+        return _agent_done(ctx, name, "failed", "", 0.0, "queue empty")
+    caller_call_id, _caller_channel = taken
     ctx.trace("transfer", {"to": f"queue:{name}", "call_ids": [caller_call_id]})
     if not ctx.channel.answered:
         # FreeSWITCH bridges only answered channels: an unanswered agent
         # would end the caller's hold and hang it up (seen on 1.11.1).
         ctx.channel.answer()
-    bridge = ctx.channel.bridging()
-    ctx.running = bridge
-    bridge.join(caller_channel)  # the caller holds for exactly this: it goes on when we hang up
-    outcome = bridge.wait()
+    hold = ctx.start(ctx.channel.holding(), [])
+    ctx.channel.tell_call(caller_call_id, control.queue_take(ctx.channel.info.uuid))
+    if not hold.wait_taken(TAKE_WAIT_S):
+        hold.stop("not taken")
+        return _agent_done(ctx, name, "failed", caller_call_id, 0.0, "the caller did not come")
+    outcome = hold.wait()
+    status = "completed" if outcome.reason == "taken" else "failed"
+    return _agent_done(ctx, name, status, caller_call_id, outcome.talk_seconds, outcome.reason)
+
+
+def _agent_done(ctx, name: str, status: str, caller_call_id: str, talk_seconds: float, cause: str) -> None:
+    state = ctx.state
     state.transfer = {
-        "status": "completed" if outcome.status == "completed" else "failed",
-        "duration": int(outcome.talk_seconds),
+        "status": status,
+        "duration": int(talk_seconds),
         "call_id": caller_call_id,
         "sip_code": None,
         "to": f"queue:{name}",
     }
-    ctx.trace("transfer_ended", {**state.transfer, "cause": outcome.cause})
+    ctx.trace("transfer_ended", {**state.transfer, "cause": cause})
