@@ -69,6 +69,9 @@ def _dial(switch, dialstring, vars, wait_for=None):
     allvars.update(gvars)
     outcome = switch.originate_policy(dialstring, allvars) or ("answer", 0)
     kind = outcome[0]
+    if _parse_dialstring(dialstring)[1].startswith("error/") and kind != "answer":
+        # The error endpoint creates no channel: no leg, no leg events.
+        return None, "USER_BUSY" if kind == "busy" else str2cause(outcome[-1], "NORMAL_TEMPORARY_FAILURE")
     uuid = allvars.get("origination_uuid")
     leg = _new_leg(switch, dialstring, allvars, uuid=uuid)
     if kind == "answer":
@@ -295,7 +298,9 @@ def join_legs(a, b):
 
 
 def _bridge_legs(switch, a, b, program_b=True):
-    b.start([("echo", "")]) if program_b else None
+    # A bridged leg runs no application of its own (its events reach a caller
+    # that filters on it: bridge_leg_ends.outbound.log has none), it just lives.
+    b.start([(None, None)]) if program_b else None
     a.set_var("originate_disposition", "SUCCESS")
     a.set_var("DIALSTATUS", "SUCCESS")
     a.set_var("last_bridge_to", b.uuid)

@@ -369,6 +369,9 @@ class FakeCall(ChannelData, PrivateEventParsing):
                 app, arg = steps.pop(0)
                 if self.down:
                     break
+                if app is None:  # no application: the channel waits until it is hung up
+                    self._wait(None, breakable=False)
+                    continue
                 self.execute_application(app, arg)
                 if self._transfer is not None:
                     steps, self._transfer = self._transfer, None

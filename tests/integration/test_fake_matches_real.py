@@ -71,6 +71,10 @@ def shape(wire) -> tuple[list, list]:
                 elif event.name == "DTMF":
                     key += (event.get("DTMF-Digit"),)
                 elif event.name == "CUSTOM":
+                    if event.get("Action") == "play-file-done":
+                        # The room's own enter tone finishing: when depends on
+                        # the mixer's timing, not on what the member did.
+                        continue
                     key += (event.subclass, event.get("Action") or event.get("Beep-Status"))
                 out.append(key)
             elif kind == "text/disconnect-notice":
