@@ -16,7 +16,7 @@ from collections import deque
 
 from gevent.server import StreamServer
 
-from . import child_calls, conferences, numbers, queues, store
+from . import child_calls, conferences, numbers, queues, recordings, store
 from .audio import AudioCache
 from .callbacks import CallbackClient
 from .esl.channel import SIP_REJECT_CAUSES, EslChannel
@@ -87,6 +87,7 @@ class CallServer:
             channel_of=child_calls.channel_of,
             rooms=conferences.RoomBook(),
             queues=queues.QueueBook(),
+            recordings=recordings.RecordingBook.from_settings(settings),
             sip_transfer_domains=frozenset(d.lower() for d in settings.sip_transfer_domains),
             max_callbacks=settings.max_callbacks_per_call,
             max_steps=settings.max_flow_steps,

@@ -67,6 +67,8 @@ class Tone:
 
 # One cycle of North American ringing: 2 s of 440+480 Hz, 4 s of silence.
 RINGING = Tone("%(2000,4000,440,480)")
+# The beep before a RECORD: 250 ms of 1 kHz.
+RECORD_BEEP = Tone("%(250,0,1000)")
 # A soft beep for callers on hold with nothing else to hear (400 ms of 440 Hz).
 HOLD_TONE = Tone("%(400,0,440)")
 
@@ -88,6 +90,15 @@ class CollectResult:
     # The finish key that ended input, "" when num_digits or the timeout did.
     terminator: str = ""
     timed_out: bool = False
+
+
+@dataclass
+class RecordResult:
+    """How a RECORD of the caller ended: key, silence, max_length or hangup."""
+
+    ended_by: str
+    finish_key: str = ""
+    duration_ms: int | None = None  # the switch's count, where it gave one
 
 
 @dataclass
@@ -162,6 +173,13 @@ class Channel(abc.ABC):
 
     @abc.abstractmethod
     def pause(self, ms: int) -> None: ...
+
+    def record(
+        self, path: str, *, max_seconds: int, silence_seconds: int, silence_threshold: int, finish_keys: str, beep: bool
+    ) -> RecordResult:
+        """Record the caller into ``path`` (ours) until a finish key, silence, the
+        limit or the hangup; returns normally when the caller hangs up."""
+        raise NotImplementedError("this channel cannot record")
 
     @abc.abstractmethod
     def send_dtmf(self, digits: str) -> None:

@@ -267,3 +267,43 @@ class QueueMember(BaseModel):
 
 
 ALL_MODELS.append(QueueMember)
+
+
+class Recording(BaseModel):
+    """A sound file of a call: a RECORD of the caller, or the whole call.
+
+    The file lives in the recordings store under the record's id (never a
+    name the customer gave; ``name`` is only their label).  ``status`` is
+    in-progress, paused, completed or failed; ``ended_by`` says what ended
+    a RECORD (key, silence, max_length, hangup, stopped)."""
+
+    id = peewee.CharField(primary_key=True, max_length=36, default=new_id)
+    account = peewee.ForeignKeyField(Account, backref="recordings", on_delete="CASCADE")
+    account_id: str
+    call = peewee.ForeignKeyField(Call, null=True, backref="recording_files", on_delete="SET NULL", index=True)
+    call_id: str | None
+    name = peewee.CharField(max_length=200, default="")
+    source = peewee.CharField(max_length=8, default="record")  # record (the action) or call (whole call)
+    format = peewee.CharField(max_length=8, default="wav")
+    channels = peewee.IntegerField(default=1)
+    status = peewee.CharField(max_length=16, default="in-progress", index=True)
+    store_key = peewee.CharField(max_length=200)  # the file's name in the store
+    duration_ms = peewee.IntegerField(null=True)
+    size_bytes = peewee.IntegerField(null=True)
+    ended_by = peewee.CharField(max_length=16, null=True)
+    finish_key = peewee.CharField(max_length=1, null=True)
+    error = peewee.TextField(null=True)
+    status_url = peewee.TextField(null=True)
+    status_method = peewee.CharField(max_length=4, null=True)
+    created_at = peewee.DateTimeField(default=utcnow, index=True)
+    completed_at = peewee.DateTimeField(null=True)
+
+
+class Secret(BaseModel):
+    """A platform secret every process shares (the key that signs recording URLs)."""
+
+    name = peewee.CharField(primary_key=True, max_length=64)
+    value = peewee.CharField(max_length=128)
+
+
+ALL_MODELS += [Recording, Secret]

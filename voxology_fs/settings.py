@@ -122,7 +122,16 @@ class Settings:
     audio_cache_dir: str = "var/audio-cache"
     audio_max_bytes: int = 50 * 1024 * 1024
     audio_fetch_timeout: float = 10.0
+    # Recordings: the store folder (the switch writes into it: same host or a
+    # shared mount), the level under which a frame is silence (FreeSWITCH's
+    # energy scale), and signed audio URLs: the API's public base URL (empty:
+    # http://api_host:api_port), their lifetime (s) and key (empty: one kept
+    # in the database, shared by every process).
     recordings_dir: str = "var/recordings"
+    recording_silence_threshold: int = 200
+    public_base_url: str = ""
+    recording_url_ttl: int = 7 * 24 * 3600
+    recording_url_secret: str = ""
 
     def replace(self, **changes) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -14,7 +14,7 @@ import time
 import uuid
 
 from .callbacks import CallbackClient, CallbackTarget
-from .channel import AudioFile, CallEnded, CallInfo, Channel, CollectResult, Silence, Speech, Tone
+from .channel import AudioFile, CallEnded, CallInfo, Channel, CollectResult, RecordResult, Silence, Speech, Tone
 from .flow.runner import CallFlowRunner, Services
 from .flow.state import CallState
 from .simulated_capabilities import (
@@ -149,6 +149,22 @@ class SimulatedChannel(Channel):
     hold_taker: str | None = None
     conference_exit = "left"
     beep_after_ms: int | None = None
+
+    def record(self, path, *, max_seconds, silence_seconds, silence_threshold, finish_keys, beep):
+        self._check()
+        if beep:
+            self.t.say("caller hears: a beep")
+        self.t.say("recording the caller")
+        press = self.presses[0] if self.presses else ""
+        if press and (finish_keys == "any" or press[0] in finish_keys):
+            self.presses.pop(0)
+            self.t.say(f"caller presses {press[0]}: recording ends")
+            return RecordResult("key", press[0])
+        waited = silence_seconds or max_seconds
+        self.t.virtual_ms += waited * 1000
+        ending = "silence" if silence_seconds else "max_length"
+        self.t.say(f"recording ends ({ending} after {waited} s)")
+        return RecordResult(ending)
 
     def bridging(self):
         return SimulatedBridging(self)

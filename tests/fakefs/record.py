@@ -1,10 +1,15 @@
 """Recording applications of the fake FreeSWITCH: record, record_session, stop_record_session.
 
-The files they name are written as empty WAV files (a header, no samples).
+``record`` writes what the caller "said" for as long as it ran, in the
+switch's virtual time (a 440 Hz tone, 8 kHz 16-bit mono, at most a minute);
+``record_session`` writes an empty WAV file (a header, no samples).
 """
 
+import math
 import os
 import struct
+import time
+import wave
 
 from .expand import separate_string
 from .media import playback_terminators
@@ -31,6 +36,21 @@ def _write_wav(path):
         pass
 
 
+def _write_tone(path, ms):
+    samples = 8 * min(int(ms), 60000)
+    try:
+        with wave.open(path, "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(8000)
+            w.writeframes(
+                b"".join(struct.pack("<h", int(3000 * math.sin(2 * math.pi * 440 * i / 8000))) for i in range(samples))
+            )
+    except OSError:
+        return 0
+    return samples
+
+
 @application("record", media=True)
 def app_record(call, arg):
     argv = separate_string(arg, " ", 4)
@@ -39,22 +59,30 @@ def app_record(call, arg):
     path = argv[0]
     limit = int(argv[1]) if len(argv) > 1 and argv[1].isdigit() else 0
     hits = int(argv[3]) if len(argv) > 3 and argv[3].isdigit() else 0
+    if not os.path.isdir(os.path.dirname(path) or "."):
+        # The real switch fails to open the file and hangs the call up.
+        call._hangup("DESTINATION_OUT_OF_ORDER", from_app=True)
+        return
     _write_wav(path)
     call.fire("RECORD_START", post=[("Record-File-Path", path)])
     secs = [s for s in (limit, hits) if s > 0]
     timeout = call._scaled(min(secs) * 1000) if secs else None
     call.set_var("playback_terminator_used", None)
+    began = time.monotonic()
     reason, key = call._wait(timeout, dtmf=playback_terminators(call) or None)
     if reason == "dtmf":
         call.set_var("playback_terminator_used", key)
     call.set_var(
         "silence_hits_exhausted", "true" if (reason == "timeout" and hits and (not limit or hits <= limit)) else "false"
     )
-    call.set_var("record_record_file_size", 44)
-    call.set_var("record_file_size", 44)
-    call.set_var("record_seconds", 0)
-    call.set_var("record_ms", 0)
-    call.set_var("record_samples", 0)
+    virtual_ms = (time.monotonic() - began) / call.switch.time_scale * 1000
+    samples = _write_tone(path, virtual_ms)
+    size = os.path.getsize(path) if os.path.exists(path) else 44
+    call.set_var("record_record_file_size", size)
+    call.set_var("record_file_size", size)
+    call.set_var("record_seconds", samples // 8000)
+    call.set_var("record_ms", samples // 8)
+    call.set_var("record_samples", samples)
     call.fire("RECORD_STOP", post=[("Record-File-Path", path)])
 
 

@@ -27,12 +27,14 @@ log = logging.getLogger(__name__)
 
 # Endpoints anyone may read without a key.
 PUBLIC_ENDPOINTS = {"docs.openapi", "docs.reference", "docs.root"}
+# Endpoints that check a key, or a signed URL, themselves.
+SELF_AUTHENTICATED = {"recordings.get_audio"}
 SETTINGS_ENV = "VOXOLOGY_SETTINGS_JSON"
 
 
 def create_app(settings: Settings, switches=None, start_switches: bool = True) -> Flask:
     """The WSGI app.  ``switches`` defaults to one link per switch of the settings."""
-    from . import caller_ids, calls, conferences, configs, docs, phone_numbers, queues
+    from . import caller_ids, calls, conferences, configs, docs, phone_numbers, queues, recordings
 
     app = Flask(__name__)
     assert isinstance(app.json, DefaultJSONProvider)  # Flask's own, which can keep key order
@@ -50,7 +52,7 @@ def create_app(settings: Settings, switches=None, start_switches: bool = True) -
         switches = Switches(settings).start()
     app.config["VOX_SWITCHES"] = switches
 
-    for module in (phone_numbers, configs, calls, caller_ids, conferences, queues, docs):
+    for module in (phone_numbers, configs, calls, caller_ids, conferences, queues, recordings, docs):
         app.register_blueprint(module.bp, url_prefix="/v1")
     errors.register(app)
 
@@ -63,7 +65,7 @@ def create_app(settings: Settings, switches=None, start_switches: bool = True) -
             or "%00" in request.query_string.decode("latin-1")
         ):
             raise errors.ApiError(400, "bad_request", "the URL contains a NUL character")
-        if request.routing_exception is not None or request.endpoint in PUBLIC_ENDPOINTS:
+        if request.routing_exception is not None or request.endpoint in PUBLIC_ENDPOINTS | SELF_AUTHENTICATED:
             return None
         authenticate()
         return None

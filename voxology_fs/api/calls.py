@@ -7,7 +7,6 @@ switch, and the request goes to that switch as the event
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Literal, overload
 
 from flask import Blueprint, g, request
@@ -16,7 +15,7 @@ from .. import child_calls, control, db
 from ..call_status import LIVE_STATUSES, PENDING_STATUSES, STATUSES
 from ..models import Call, CallerId, CallEvent, CallFlowConfig, Leg, PhoneNumber
 from ..originate import place_call
-from ..timeutil import iso, parse_iso
+from ..timeutil import iso
 from .common import (
     account_id,
     call_json,
@@ -31,6 +30,7 @@ from .common import (
     string,
     switch_errors,
     switches,
+    time_param,
     url_field,
 )
 from .errors import ApiError, bad_field, conflict, not_found
@@ -110,16 +110,6 @@ def make_call():
 
 
 # -- records ------------------------------------------------------------------------------
-def _time_param(name: str) -> dt.datetime | None:
-    raw = request.args.get(name)
-    if not raw:
-        return None
-    try:
-        return parse_iso(raw)
-    except ValueError:
-        raise bad_field(name, f"{name} must be an ISO 8601 time, e.g. 2030-09-20T21:32:28Z") from None
-
-
 @bp.get("/Calls")
 def list_calls():
     query = Call.select().where(Call.account == account_id())
@@ -139,7 +129,7 @@ def list_calls():
     if number:
         no = phone_number(number, "number")
         query = query.where((Call.caller_no == no) | (Call.api_no == no) | (Call.to_no == no))
-    since, until = _time_param("start_time_from"), _time_param("start_time_to")
+    since, until = time_param("start_time_from"), time_param("start_time_to")
     if since:
         query = query.where(Call.start_time >= since)
     if until:

@@ -3,6 +3,7 @@ switches, and the JSON shapes of resources."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from contextlib import contextmanager
@@ -13,7 +14,7 @@ from flask import current_app, g, request
 from .. import db, numbers
 from ..flow.actions.base import http_url_problem
 from ..switch_errors import SwitchUnavailable
-from ..timeutil import iso
+from ..timeutil import iso, parse_iso
 from .errors import ApiError, bad_field, not_found
 
 MAX_BODY = 1024 * 1024
@@ -148,6 +149,16 @@ def query_int(name: str, default: int, minimum: int, maximum: int) -> int:
     if not minimum <= value <= maximum:
         raise bad_field(name, f"{name} must be between {minimum} and {maximum}")
     return value
+
+
+def time_param(name: str) -> dt.datetime | None:
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        return parse_iso(raw)
+    except ValueError:
+        raise bad_field(name, f"{name} must be an ISO 8601 time, e.g. 2030-09-20T21:32:28Z") from None
 
 
 def pagination() -> tuple[int, int]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..call_status import STATUSES
-from . import openapi_conferences, openapi_queues
+from . import openapi_conferences, openapi_queues, openapi_recordings
 from .openapi_schemas import SCHEMAS
 from .openapi_schemas import ref as _ref
 
@@ -16,8 +16,10 @@ def _errors(*statuses: int) -> dict:
     text = {
         400: "Malformed JSON or an invalid field (named in error.field)",
         401: "Missing or unknown API key",
+        403: "A signed URL that is not valid or has expired",
         404: "Not found (or not this account's)",
         409: "Conflict with the current state",
+        410: "The file is no longer in the store",
         415: "The body is not application/json",
         429: "Too many requests (see Retry-After), or, placing a call, too many calls placed and not yet ended",
         503: "No FreeSWITCH server is connected",
@@ -382,9 +384,15 @@ def build(server_url: str = "/v1") -> dict:
             **paths,
             **openapi_conferences.paths(_op, _json, _ref),
             **openapi_queues.paths(_op, _json, _ref),
+            **openapi_recordings.paths(_op, _json, _ref, _page, PAGE),
         },
         "components": {
             "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}},
-            "schemas": {**SCHEMAS, **openapi_conferences.SCHEMAS, **openapi_queues.SCHEMAS},
+            "schemas": {
+                **SCHEMAS,
+                **openapi_conferences.SCHEMAS,
+                **openapi_queues.SCHEMAS,
+                **openapi_recordings.SCHEMAS,
+            },
         },
     }

@@ -27,7 +27,7 @@ from .detect import EslDetecting
 from .dialing import EslDialing
 from .hold import EslHolding
 from .protocol import Event
-from .recording import EslRecording
+from .recording import EslRecording, record_message
 from .times import switch_time
 
 log = logging.getLogger(__name__)
@@ -385,3 +385,14 @@ class EslChannel(Channel):
 
     def close(self) -> None:
         self.session.exit()
+
+    def record(self, path, *, max_seconds, silence_seconds, silence_threshold, finish_keys, beep):
+        return record_message(
+            self,
+            path,
+            max_seconds=max_seconds,
+            silence_seconds=silence_seconds,
+            silence_threshold=silence_threshold,
+            finish_keys=finish_keys,
+            beep=beep,
+        )

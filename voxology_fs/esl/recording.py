@@ -1,4 +1,4 @@
-"""Recording on FreeSWITCH: ``record_session`` in the background of our call.
+"""Recording on FreeSWITCH: ``record_session`` in the background of our call, and RECORD.
 
 ``record_session`` returns at once and records while the flow goes on; the
 recording ends with ``stop_record_session`` or the call (``RECORD_STOP``).
@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import time
 
+import gevent
+
 from ..capabilities import Recording, RecordingOutcome
-from ..channel import CallEnded
+from ..channel import RECORD_BEEP, CallEnded, RecordResult
 from . import args as fsargs
 from .capability import EslCapability
 from .protocol import Event
@@ -26,8 +28,7 @@ class EslRecording(EslCapability[RecordingOutcome], Recording):
         self.paused_total = 0.0
 
     def start(self, path: str) -> None:
-        if not fsargs.safe_token(path) or not path.startswith("/") or ".." in path:
-            raise ValueError(f"not a recording path of ours: {path!r}")
+        _check_path(path)
         self.path = path
         self._begin()
         self._listen("RECORD_STOP", self._on_record_stop)
@@ -74,3 +75,75 @@ class EslRecording(EslCapability[RecordingOutcome], Recording):
                 pass
         self._await_stopped()
         self._conclude(reason)
+
+
+# After a hangup the switch still closes the file and completes ``record``.
+CLOSE_WAIT_S = 3.0
+
+
+def record_message(
+    channel, path: str, *, max_seconds: int, silence_seconds: int, silence_threshold: int, finish_keys: str, beep: bool
+) -> RecordResult:
+    """RECORD: the ``record`` application in the foreground of the call.
+
+    Its limit and silence count in whole seconds (the switch's units); its
+    finish keys are ``playback_terminators`` for its time only (our calls
+    keep ``none`` so that keys never cut a PLAY).
+    """
+    _check_path(path)
+    arg = f"{path} {int(max_seconds)}"
+    if silence_seconds > 0:
+        arg += f" {int(silence_threshold)} {int(silence_seconds)}"
+    try:
+        # Keys pressed before the RECORD are not meant for it.
+        channel._fire("flush_dtmf")
+        channel._fire("set", _terminators_arg(finish_keys))
+        if beep:
+            channel._fire("playback", fsargs.prompt_list([RECORD_BEEP]))
+        done = channel._fire("record", arg)
+    except CallEnded:
+        return RecordResult("hangup")
+    gevent.wait([done, channel.session.hungup, channel._control_arrived], count=1, timeout=max_seconds + 60)
+    if not done.ready() and channel.is_up and channel._control_arrived.is_set():
+        channel._break_media()  # live control: the file is kept, the request runs next
+        done.wait(timeout=5)
+    if not done.ready():
+        done.wait(timeout=CLOSE_WAIT_S)
+    if channel.is_up:
+        try:
+            channel._fire("set", _terminators_arg(""))
+        except CallEnded:
+            pass
+    if not done.ready() or not done.successful():
+        return RecordResult("hangup")
+    event = done.value
+    key = event.variable("playback_terminator_used") or ""
+    try:
+        measured = int(event.variable("record_ms") or "")
+    except ValueError:
+        measured = None
+    if not channel.is_up:
+        ended_by = "hangup"
+    elif key:
+        ended_by = "key"
+    elif event.variable("silence_hits_exhausted") == "true":
+        ended_by = "silence"
+    elif channel._control_arrived.is_set():
+        ended_by = "stopped"
+    else:
+        ended_by = "max_length"
+    return RecordResult(ended_by, key, measured)
+
+
+def _terminators_arg(keys: str) -> str:
+    # Keys only (set_arg's plain names have no # or *): nothing here can expand.
+    if keys not in ("", "any") and not all(k in fsargs.DTMF_KEYS for k in keys):
+        raise ValueError(f"not finish keys: {keys!r}")
+    return f"playback_terminators={keys or 'none'}"
+
+
+def _check_path(path: str) -> None:
+    # Ours (the store's): absolute, one word of plain characters, nothing to expand.
+    plain = all(c.isascii() and (c.isalnum() or c in "_-./") for c in path)
+    if not plain or not path.startswith("/") or ".." in path or len(path) > 1024:
+        raise ValueError(f"not a recording path of ours: {path!r}")

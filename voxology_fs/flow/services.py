@@ -7,6 +7,7 @@ defaults do nothing, so a flow can run where nothing is stored.
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -85,6 +86,69 @@ class NoQueues:
         pass
 
 
+@dataclass(frozen=True)
+class StartedRecording:
+    id: str
+    path: str  # where the switch writes it
+
+
+class Recordings(Protocol):
+    """Where recordings are kept: their records and files (recordings.RecordingBook)."""
+
+    silence_threshold: int
+
+    def begin(
+        self,
+        *,
+        account_id: str,
+        call_id: str,
+        name: str = "",
+        fmt: str = "wav",
+        source: str = "record",
+        channels: int = 1,
+        status_url: str | None = None,
+        status_method: str | None = None,
+    ) -> StartedRecording: ...
+
+    def finish(
+        self, recording_id: str, *, ended_by: str, finish_key: str = "", duration_ms: int | None = None, trim=False
+    ) -> dict: ...
+
+    def fail(self, recording_id: str, error: str) -> dict: ...
+
+
+class NoRecordings:
+    """Recordings kept nowhere (the simulator): each is listed, with no file or URL."""
+
+    silence_threshold = 200
+
+    def __init__(self):
+        self._names: dict[str, str] = {}
+
+    def begin(self, *, account_id, call_id, name="", **_) -> StartedRecording:
+        recording_id = str(uuid.uuid4())
+        self._names[recording_id] = name
+        return StartedRecording(recording_id, f"/dev/null/{recording_id}")
+
+    def finish(self, recording_id, *, ended_by, finish_key="", duration_ms=None, trim=False) -> dict:
+        return self._entry(recording_id, "completed", duration_ms, ended_by, finish_key or None)
+
+    def fail(self, recording_id, error) -> dict:
+        return self._entry(recording_id, "failed", None, None, None)
+
+    def _entry(self, recording_id, status, duration, ended_by, key) -> dict:
+        name = self._names.get(recording_id, "")
+        return {
+            "name": name,
+            "id": recording_id,
+            "status": status,
+            "duration": duration,
+            "url": None,
+            "ended_by": ended_by,
+            "finish_key": key,
+        }
+
+
 @dataclass
 class Services:
     """What flows use besides the channel; one set per call-server process."""
@@ -105,6 +169,7 @@ class Services:
     outbound_limit: Callable[[str, int], str | None] = lambda account_id, adding: None
     rooms: Rooms = dataclasses.field(default_factory=NoRooms)
     queues: Queues = dataclasses.field(default_factory=NoQueues)
+    recordings: Recordings = dataclasses.field(default_factory=NoRecordings)
     # TRANSFER's screenings this process dialled, by leg id (a leg dials back to this process).
     whispers: dict[str, WhisperJob] = dataclasses.field(default_factory=dict)
     # Hosts a TRANSFER may dial by sip: URI.

@@ -1,0 +1,226 @@
+"""Recordings: where their files live, their records, and the signed URLs that fetch them.
+
+FreeSWITCH writes a recording straight into the store folder, under a name
+made of the account and the record's id (``ACCOUNT/ID.wav``): never a name
+a caller or customer chose.  The switch, the call servers and the REST API
+must see that folder at the same path: one host, or one shared mount
+(``recordings_dir``).  A record is created before the switch starts writing
+and completed when it stops, so a file always has a record, and a record
+that stays in-progress names a call that ended mid-recording (the watcher
+closes it; see :meth:`RecordingBook.close_orphans`).
+
+A recording's URL carries an expiry and an HMAC of the id and expiry with a
+key every process shares (``recording_url_secret``, or one the first
+process stores in the database), so a browser's ``<audio>`` element, which
+sends no API key, can fetch it until it expires.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import re
+import secrets
+import time
+
+from . import db, wavfile
+from .flow.services import StartedRecording
+from .models import Recording, Secret, new_id
+from .timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+FORMATS = {"wav": "audio/wav", "mp3": "audio/mpeg"}
+STATUSES = ("in-progress", "paused", "completed", "failed")
+# What ended a RECORD; whole-call recordings end "stopped" or "hangup".
+ENDINGS = ("key", "silence", "max_length", "hangup", "stopped")
+_KEY = re.compile(r"^[A-Za-z0-9-]{1,64}/[A-Za-z0-9-]{1,64}\.(wav|mp3)$")
+SECRET_NAME = "recording_urls"
+
+
+class RecordingStore:
+    """A local folder of recording files, by key."""
+
+    def __init__(self, root: str):
+        self.root = os.path.abspath(root)
+
+    @staticmethod
+    def key_for(account_id: str, recording_id: str, fmt: str) -> str:
+        key = f"{account_id}/{recording_id}.{fmt}"
+        if not _KEY.match(key):
+            raise ValueError(f"not a recording key: {key!r}")
+        return key
+
+    def path(self, key: str) -> str:
+        if not _KEY.match(key):
+            raise ValueError(f"not a recording key: {key!r}")
+        return os.path.join(self.root, key)
+
+    def prepare(self, key: str) -> str:
+        """The file's path, its folder made (the switch writes the file, not the folder)."""
+        path = self.path(key)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        return path
+
+    def size(self, key: str) -> int | None:
+        try:
+            return os.path.getsize(self.path(key))
+        except OSError:
+            return None
+
+    def delete(self, key: str) -> None:
+        try:
+            os.remove(self.path(key))
+        except FileNotFoundError:
+            pass
+
+
+class UrlSigner:
+    """Signed, expiring audio URLs under the API's public base URL."""
+
+    def __init__(self, base_url: str, ttl: int, secret: str = ""):
+        self.base_url = base_url.rstrip("/")
+        self.ttl = ttl
+        self._secret = secret.encode() if secret else None
+
+    def key(self) -> bytes:
+        if self._secret is None:
+            self._secret = shared_secret().encode()
+        return self._secret
+
+    def signature(self, recording_id: str, expires: int) -> str:
+        return hmac.new(self.key(), f"{recording_id}:{expires}".encode(), hashlib.sha256).hexdigest()
+
+    def url(self, recording_id: str, now: float | None = None) -> str:
+        expires = int((now or time.time()) + self.ttl)
+        signature = self.signature(recording_id, expires)
+        return f"{self.base_url}/v1/Recordings/{recording_id}/Audio?expires={expires}&signature={signature}"
+
+    def valid(self, recording_id: str, expires: str, signature: str, now: float | None = None) -> bool:
+        if not expires.isdigit() or int(expires) < (now or time.time()):
+            return False
+        return hmac.compare_digest(self.signature(recording_id, int(expires)), signature)
+
+
+def shared_secret() -> str:
+    """The signing key all processes share: the first to ask stores one."""
+    with db.unit_of_work():
+        Secret.insert(name=SECRET_NAME, value=secrets.token_hex(32)).on_conflict_ignore().execute()
+        return Secret.get_by_id(SECRET_NAME).value
+
+
+class RecordingBook:
+    """What calls tell the database and the store about their recordings (Services.recordings)."""
+
+    def __init__(self, store: RecordingStore, signer: UrlSigner, silence_threshold: int = 200):
+        self.store = store
+        self.signer = signer
+        self.silence_threshold = silence_threshold
+
+    @classmethod
+    def from_settings(cls, settings) -> RecordingBook:
+        base = settings.public_base_url or f"http://{settings.api_host}:{settings.api_port}"
+        signer = UrlSigner(base, settings.recording_url_ttl, settings.recording_url_secret)
+        return cls(RecordingStore(settings.recordings_dir), signer, settings.recording_silence_threshold)
+
+    def begin(
+        self,
+        *,
+        account_id: str,
+        call_id: str,
+        name: str = "",
+        fmt: str = "wav",
+        source: str = "record",
+        channels: int = 1,
+        status_url: str | None = None,
+        status_method: str | None = None,
+    ) -> StartedRecording:
+        recording_id = new_id()
+        key = self.store.key_for(account_id, recording_id, fmt)
+        path = self.store.prepare(key)
+        with db.unit_of_work():
+            Recording.create(
+                id=recording_id,
+                account=account_id,
+                call=call_id,
+                name=name,
+                source=source,
+                format=fmt,
+                channels=channels,
+                store_key=key,
+                status_url=status_url,
+                status_method=status_method,
+            )
+        return StartedRecording(recording_id, path)
+
+    def set_status(self, recording_id: str, status: str) -> None:
+        with db.unit_of_work():
+            Recording.update(status=status).where(
+                Recording.id == recording_id, Recording.status.in_(("in-progress", "paused"))
+            ).execute()
+
+    def finish(
+        self,
+        recording_id: str,
+        *,
+        ended_by: str,
+        finish_key: str = "",
+        duration_ms: int | None = None,
+        trim: bool = False,
+    ) -> dict:
+        """Complete the record from the finished file; returns the callback entry."""
+        with db.database.connection_context():
+            record = Recording.get_by_id(recording_id)
+        path = self.store.path(record.store_key)
+        if not os.path.exists(path):
+            return self.fail(recording_id, "the switch wrote no file")
+        if record.format == "wav":
+            measured = wavfile.trim_silence(path, self.silence_threshold) if trim else wavfile.duration_ms(path)
+            duration_ms = measured if measured is not None else duration_ms
+        with db.unit_of_work():
+            Recording.update(
+                status="completed",
+                ended_by=ended_by,
+                finish_key=finish_key or None,
+                duration_ms=duration_ms,
+                size_bytes=self.store.size(record.store_key),
+                completed_at=utcnow(),
+            ).where(Recording.id == recording_id).execute()
+            record = Recording.get_by_id(recording_id)
+        return self.entry(record)
+
+    def fail(self, recording_id: str, error: str) -> dict:
+        log.warning("recording %s failed: %s", recording_id, error)
+        with db.unit_of_work():
+            Recording.update(status="failed", error=error, completed_at=utcnow()).where(
+                Recording.id == recording_id
+            ).execute()
+            record = Recording.get_by_id(recording_id)
+        return self.entry(record)
+
+    def entry(self, record: Recording) -> dict:
+        """A recording as callbacks and ``$recordings`` show it (the seed's name and id, and more)."""
+        return {
+            "name": record.name,
+            "id": record.id,
+            "status": record.status,
+            "duration": record.duration_ms,
+            "url": self.signer.url(record.id) if record.status == "completed" else None,
+            "ended_by": record.ended_by,
+            "finish_key": record.finish_key,
+        }
+
+    def close_orphans(self, call_id: str) -> int:
+        """Complete what an ended call left in progress (its call server died mid-recording)."""
+        with db.database.connection_context():
+            open_ids = [
+                r.id
+                for r in Recording.select(Recording.id).where(
+                    Recording.call == call_id, Recording.status.in_(("in-progress", "paused"))
+                )
+            ]
+        for recording_id in open_ids:
+            self.finish(recording_id, ended_by="hangup")
+        return len(open_ids)
