@@ -1,0 +1,143 @@
+"""RECORD on a real FreeSWITCH: sipp speaks a known tone; the file, fetched by
+REST, holds it; a finish key or the silence after it ends the recording."""
+
+import io
+import itertools
+import subprocess
+import time
+import wave
+from urllib.parse import urlsplit
+
+from tests.integration.test_callflows import dial, esl_watch, finished, voxology  # noqa: F401  (fixtures)
+from tests.support.provision import provision
+from voxology_fs import models, operator
+from voxology_fs.api import create_app
+
+VOICE_HZ = 600
+
+
+def caller_voice(folder, seconds, then_silence=4.0):
+    """The caller's "voice": a 600 Hz tone, then silence (RTP of silence, as
+    phones send it), PCMU, where sipp streams it from."""
+    subprocess.run(
+        [
+            *("sox", "-n", "-r", "8000", "-c", "1", "-e", "u-law", str(folder / "caller_voice.wav")),
+            *("synth", str(seconds), "sine", str(VOICE_HZ), "vol", "0.5", "pad", "0", str(then_silence)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+
+def loud_part(wav_bytes):
+    """(seconds of loud 20 ms frames, their frequency by zero crossings, the file's seconds)."""
+    with wave.open(io.BytesIO(wav_bytes)) as w:
+        assert (w.getsampwidth(), w.getnchannels(), w.getframerate()) == (2, 1, 8000)
+        raw = w.readframes(w.getnframes())
+        total = w.getnframes() / 8000
+    samples = [int.from_bytes(raw[i : i + 2], "little", signed=True) for i in range(0, len(raw), 2)]
+    loud = []
+    for i in range(0, len(samples), 160):
+        frame = samples[i : i + 160]
+        if frame and sum(abs(s) for s in frame) / len(frame) > 1000:
+            loud.extend(frame)
+    crossings = sum(1 for a, b in itertools.pairwise(loud) if (a < 0) != (b < 0))
+    return len(loud) / 8000, (crossings / 2 / (len(loud) / 8000) if loud else 0.0), total
+
+
+def record_flow(**params):
+    return {
+        "actions": [
+            {"type": "RECORD", "params": {"name": "voicemail", **params}},
+            {"type": "SAY", "params": {"text": "Ended by ${recordings[0].ended_by}."}},
+            {"type": "HANGUP"},
+        ]
+    }
+
+
+def rest_client(settings, recording_id):
+    with models.database.connection_context():
+        account_id = models.Recording.get_by_id(recording_id).account_id
+    _app, key = operator.create_application(account_id, "rest")
+    return create_app(settings, start_switches=False).test_client(), key
+
+
+def test_a_finish_key_ends_the_recording_and_rest_serves_what_the_caller_said(
+    voxology,  # noqa: F811 (a fixture)
+    callback_server,
+    dial,  # noqa: F811
+    sipp,
+    settings,
+):
+    caller_voice(sipp.workdir, 2.0)
+    provision(callback_server.static("/r", record_flow(finish_on_key="#", timeout=0)))
+    call = dial("uac_media_speak.xml")
+    started = call.wait_execute("record", timeout=20)
+    time.sleep(3.0)  # the 2 s tone, then a second of silence
+    call.press("#")
+    call.wait_execute("speak", data_contains="Ended by key.", timeout=10)
+    finished(call, callback_server)
+    assert started.get("Application-Data").endswith(" 3600")  # an hour's limit, no silence end
+
+    [entry] = callback_server.of_type("call_ended")[0]["recordings"]
+    assert entry["ended_by"] == "key" and entry["finish_key"] == "#" and entry["status"] == "completed"
+    client, key = rest_client(settings, entry["id"])
+    audio = client.get(f"/v1/Recordings/{entry['id']}/Audio", headers={"x-api-key": key})
+    assert audio.status_code == 200 and audio.mimetype == "audio/wav"
+    loud_s, hz, total_s = loud_part(audio.data)
+    assert abs(hz - VOICE_HZ) < 30, hz
+    assert 1.4 < loud_s <= 2.05, loud_s  # the tone from the moment recording began
+    assert total_s < loud_s + 0.35, (total_s, loud_s)  # the second of silence after it trimmed
+    assert entry["duration"] == int(total_s * 1000)
+    # The signed URL in the callback serves the same file without a key.
+    url = urlsplit(entry["url"])
+    signed = client.get(f"{url.path}?{url.query}")
+    assert signed.status_code == 200 and signed.data == audio.data
+    part = client.get(f"{url.path}?{url.query}", headers={"Range": "bytes=0-43"})
+    assert part.status_code == 206 and part.data == audio.data[:44]
+
+
+def test_silence_after_the_caller_speaks_ends_the_recording(
+    voxology,  # noqa: F811 (a fixture)
+    callback_server,
+    dial,  # noqa: F811
+    sipp,
+    settings,
+):
+    caller_voice(sipp.workdir, 2.0)
+    provision(callback_server.static("/r", record_flow(timeout=2000, play_beep=False, trim=False)))
+    call = dial("uac_media_speak.xml")
+    started = call.wait_execute("record", timeout=20)
+    call.wait_execute("speak", data_contains="Ended by silence.", timeout=15)
+    finished(call, callback_server)
+    assert started.get("Application-Data").endswith(" 3600 200 2")
+
+    [entry] = callback_server.of_type("call_ended")[0]["recordings"]
+    assert entry["ended_by"] == "silence"
+    client, key = rest_client(settings, entry["id"])
+    audio = client.get(f"/v1/Recordings/{entry['id']}/Audio", headers={"x-api-key": key})
+    loud_s, hz, total_s = loud_part(audio.data)
+    assert abs(hz - VOICE_HZ) < 30 and loud_s > 1.4, (hz, loud_s)
+    # Untrimmed: the tone, then the two seconds of silence that ended it.
+    assert 1.8 < total_s - loud_s < 2.6, (total_s, loud_s)
+
+
+def test_a_caller_who_hangs_up_mid_recording_leaves_the_whole_message(
+    voxology,  # noqa: F811 (a fixture)
+    callback_server,
+    dial,  # noqa: F811
+    sipp,
+    settings,
+):
+    caller_voice(sipp.workdir, 1.5, then_silence=0.0)
+    provision(callback_server.static("/r", record_flow(timeout=0, play_beep=False)))
+    call = dial("uac_media_speak_hangup.xml", duration_ms=2500)
+    call.wait_execute("record", timeout=20)
+    assert call.result(timeout=30).returncode == 0
+    assert callback_server.wait_for(lambda: callback_server.of_type("call_ended"), timeout=10)
+    [entry] = callback_server.of_type("call_ended")[0]["recordings"]
+    assert entry["ended_by"] == "hangup" and entry["status"] == "completed"
+    client, key = rest_client(settings, entry["id"])
+    audio = client.get(f"/v1/Recordings/{entry['id']}/Audio", headers={"x-api-key": key})
+    loud_s, hz, _total = loud_part(audio.data)
+    assert abs(hz - VOICE_HZ) < 30 and loud_s > 1.2, (hz, loud_s)
