@@ -141,3 +141,28 @@ def test_a_caller_who_hangs_up_mid_recording_leaves_the_whole_message(
     audio = client.get(f"/v1/Recordings/{entry['id']}/Audio", headers={"x-api-key": key})
     loud_s, hz, _total = loud_part(audio.data)
     assert abs(hz - VOICE_HZ) < 30 and loud_s > 1.2, (hz, loud_s)
+
+
+def test_an_mp3_recording_is_written_by_the_switch_and_served_as_audio_mpeg(
+    voxology,  # noqa: F811 (a fixture)
+    callback_server,
+    dial,  # noqa: F811
+    sipp,
+    settings,
+):
+    caller_voice(sipp.workdir, 2.0)
+    provision(callback_server.static("/r", record_flow(format="mp3", finish_on_key="#", timeout=0)))
+    call = dial("uac_media_speak.xml")
+    started = call.wait_execute("record", timeout=20)
+    assert started.get("Application-Data").split(" ")[0].endswith(".mp3")
+    time.sleep(2.0)
+    call.press("#")
+    finished(call, callback_server)
+    [entry] = callback_server.of_type("call_ended")[0]["recordings"]
+    assert entry["ended_by"] == "key" and entry["status"] == "completed"
+    assert 1500 < entry["duration"] < 3000  # the switch's count (no trimming of mp3)
+    client, key = rest_client(settings, entry["id"])
+    audio = client.get(f"/v1/Recordings/{entry['id']}/Audio", headers={"x-api-key": key})
+    assert audio.status_code == 200 and audio.mimetype == "audio/mpeg"
+    assert audio.data[:3] == b"ID3" or (audio.data[0] == 0xFF and audio.data[1] & 0xE0 == 0xE0)
+    assert len(audio.data) > 4000
