@@ -17,6 +17,7 @@ from gevent import monkey
 
 monkey.patch_all()
 
+import os  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -280,6 +281,31 @@ def record_mask(rig):
     finish(s)
 
 
+def uuid_record(rig):
+    """Whole-call recording from outside the call: uuid_record start (mono, then
+    stereo), pause, resume, stop, a stop of nothing, and one that the hangup ends."""
+    rig.originate()
+    s = rig.record(rig.session())
+    start_call(s)
+    run(s, "answer")
+    mono = str(rig.run_dir / "recordings" / "uuid_record_mono.wav")
+    stereo = str(rig.run_dir / "recordings" / "uuid_record_stereo.wav")
+    uuid_ = s.uuid
+    os.makedirs(os.path.dirname(mono), exist_ok=True)
+    rig.esl.api(f"uuid_record {uuid_} start {mono}")
+    rig.esl.api(f"uuid_record {uuid_} start {stereo} 0 {{RECORD_STEREO=true}}")
+    run(s, "playback", "tone_stream://%(500,0,600)")
+    rig.esl.api(f"uuid_record {uuid_} pause {mono}")
+    run(s, "sleep", "300")
+    rig.esl.api(f"uuid_record {uuid_} resume {mono}")
+    run(s, "sleep", "300")
+    rig.esl.api(f"uuid_record {uuid_} stop {mono}")
+    rig.esl.api(f"uuid_record {uuid_} stop {mono}")
+    rig.esl.api(f"uuid_record nosuch-{uuid_} start {mono}")
+    run(s, "sleep", "200")
+    finish(s)
+
+
 def _member_joins(rig, room):
     """Another member (a loopback A leg) joins ``room``; returns its uuid."""
     member = rig.originate(f"conference({room})")
@@ -526,6 +552,7 @@ SCENARIOS = {
         hold,
         hold_stop,
         record_mask,
+        uuid_record,
         conference_end,
         bridge_outcomes,
         bridge_simultaneous,

@@ -87,7 +87,7 @@ class CallServer:
             channel_of=child_calls.channel_of,
             rooms=conferences.RoomBook(),
             queues=queues.QueueBook(),
-            recordings=recordings.RecordingBook.from_settings(settings),
+            recordings=recordings.RecordingBook.from_settings(settings, self.callbacks),
             sip_transfer_domains=frozenset(d.lower() for d in settings.sip_transfer_domains),
             max_callbacks=settings.max_callbacks_per_call,
             max_steps=settings.max_flow_steps,

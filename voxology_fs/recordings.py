@@ -26,6 +26,7 @@ import secrets
 import time
 
 from . import db, wavfile
+from .callbacks import CallbackTarget
 from .flow.services import StartedRecording
 from .models import Recording, Secret, new_id
 from .timeutil import utcnow
@@ -114,16 +115,18 @@ def shared_secret() -> str:
 class RecordingBook:
     """What calls tell the database and the store about their recordings (Services.recordings)."""
 
-    def __init__(self, store: RecordingStore, signer: UrlSigner, silence_threshold: int = 200):
+    def __init__(self, store: RecordingStore, signer: UrlSigner, silence_threshold: int = 200, callbacks=None):
         self.store = store
         self.signer = signer
         self.silence_threshold = silence_threshold
+        # Where recording_status_url requests go (a CallbackSender); None: nowhere.
+        self.callbacks = callbacks
 
     @classmethod
-    def from_settings(cls, settings) -> RecordingBook:
+    def from_settings(cls, settings, callbacks=None) -> RecordingBook:
         base = settings.public_base_url or f"http://{settings.api_host}:{settings.api_port}"
         signer = UrlSigner(base, settings.recording_url_ttl, settings.recording_url_secret)
-        return cls(RecordingStore(settings.recordings_dir), signer, settings.recording_silence_threshold)
+        return cls(RecordingStore(settings.recordings_dir), signer, settings.recording_silence_threshold, callbacks)
 
     def begin(
         self,
@@ -170,26 +173,34 @@ class RecordingBook:
         duration_ms: int | None = None,
         trim: bool = False,
     ) -> dict:
-        """Complete the record from the finished file; returns the callback entry."""
-        with db.database.connection_context():
+        """Complete the record from the finished file; returns the callback entry.
+
+        Once: the first process to finish it (the call's server, the REST
+        worker that stopped it, a watcher after a crash) does the work; the
+        others get the entry as that one left it.
+        """
+        with db.unit_of_work():
+            won = (
+                Recording.update(status="completed", ended_by=ended_by, finish_key=finish_key or None)
+                .where(Recording.id == recording_id, Recording.status.in_(("in-progress", "paused")))
+                .execute()
+            )
             record = Recording.get_by_id(recording_id)
+        if not won:
+            return self.entry(record)
         path = self.store.path(record.store_key)
         if not os.path.exists(path):
             return self.fail(recording_id, "the switch wrote no file")
         if record.format == "wav":
+            # Trimming rewrites the file aside and renames it: a reader never sees half of it.
             measured = wavfile.trim_silence(path, self.silence_threshold) if trim else wavfile.duration_ms(path)
             duration_ms = measured if measured is not None else duration_ms
         with db.unit_of_work():
             Recording.update(
-                status="completed",
-                ended_by=ended_by,
-                finish_key=finish_key or None,
-                duration_ms=duration_ms,
-                size_bytes=self.store.size(record.store_key),
-                completed_at=utcnow(),
+                duration_ms=duration_ms, size_bytes=self.store.size(record.store_key), completed_at=utcnow()
             ).where(Recording.id == recording_id).execute()
             record = Recording.get_by_id(recording_id)
-        return self.entry(record)
+        return self._told(record)
 
     def fail(self, recording_id: str, error: str) -> dict:
         log.warning("recording %s failed: %s", recording_id, error)
@@ -198,7 +209,16 @@ class RecordingBook:
                 Recording.id == recording_id
             ).execute()
             record = Recording.get_by_id(recording_id)
-        return self.entry(record)
+        return self._told(record)
+
+    def _told(self, record: Recording) -> dict:
+        """The entry, after telling the recording's status URL (if any) that it is done."""
+        entry = self.entry(record)
+        if record.status_url and self.callbacks is not None:
+            target = CallbackTarget(url=record.status_url, method=record.status_method or "POST")
+            fields = {"type": "recording_status", "call_id": record.call_id, "recording": entry}
+            self.callbacks.fire_and_forget(target, fields)
+        return entry
 
     def entry(self, record: Recording) -> dict:
         """A recording as callbacks and ``$recordings`` show it (the seed's name and id, and more)."""
@@ -212,13 +232,16 @@ class RecordingBook:
             "finish_key": record.finish_key,
         }
 
-    def close_orphans(self, call_id: str) -> int:
-        """Complete what an ended call left in progress (its call server died mid-recording)."""
+    def close_left_open(self, call_id: str, sources=("record", "call")) -> int:
+        """Complete what an ended call left in progress: its whole-call recordings
+        (nobody else ends them), or a RECORD whose call server died."""
         with db.database.connection_context():
             open_ids = [
                 r.id
                 for r in Recording.select(Recording.id).where(
-                    Recording.call == call_id, Recording.status.in_(("in-progress", "paused"))
+                    Recording.call == call_id,
+                    Recording.status.in_(("in-progress", "paused")),
+                    Recording.source.in_(list(sources)),
                 )
             ]
         for recording_id in open_ids:

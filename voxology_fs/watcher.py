@@ -32,6 +32,7 @@ from .esl.protocol import Event
 from .esl.times import switch_time
 from .models import Call, Leg
 from .originate import finish_orphaned, finish_unconnected
+from .recordings import RecordingBook
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,7 @@ class SwitchWatcher:
         # on (tests, an operator's view).
         self.seen = 0
         self.claimed = 0
+        self.recordings = RecordingBook.from_settings(settings, callbacks)
 
     def on_event(self, link, event: Event) -> None:
         # Runs in the link's reader greenlet: anything that touches the
@@ -177,6 +179,8 @@ class SwitchWatcher:
         except Exception:
             log.exception("call %s: hangup not recorded", call_id)
             return
+        # Whole-call recordings end with the call, and no call server ends them.
+        gevent.spawn(self.close_recordings, call_id, ("call",))
         answered = end.answered_at is not None or event.get("Answer-State") == "answered"
         # The call server finishes the calls it took; a moment's grace lets
         # it mark a freshly answered one live first.
@@ -199,3 +203,11 @@ class SwitchWatcher:
             settle_call_times(call_id)
         except Exception:
             log.exception("call %s: could not finish it", call_id)
+        # A RECORD its dead call server left open: the file is the caller's message.
+        self.close_recordings(call_id, ("record", "call"))
+
+    def close_recordings(self, call_id: str, sources) -> None:
+        try:
+            self.recordings.close_left_open(call_id, sources)
+        except Exception:
+            log.exception("call %s: its recordings were not closed", call_id)

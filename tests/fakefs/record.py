@@ -2,7 +2,9 @@
 
 ``record`` writes what the caller "said" for as long as it ran, in the
 switch's virtual time (a 440 Hz tone, 8 kHz 16-bit mono, at most a minute);
-``record_session`` writes an empty WAV file (a header, no samples).
+``record_session`` and ``uuid_record start`` write an empty WAV file (a
+header, no samples); ``uuid_record`` replies as recorded in
+tests/data/esl-transcripts/uuid_record.*.log.
 """
 
 import math
@@ -13,7 +15,7 @@ import wave
 
 from .expand import separate_string
 from .media import playback_terminators
-from .registry import application
+from .registry import api_command, application
 
 WAV_HEADER = (
     b"RIFF"
@@ -115,3 +117,39 @@ def app_record_session_mask(call, arg):
 @application("record_session_unmask")
 def app_record_session_unmask(call, arg):
     call.masked_records = getattr(call, "masked_records", set()) - {arg.strip()}
+
+
+@api_command("uuid_record")
+def api_uuid_record(switch, arg, session):
+    argv = separate_string(arg or "", " ", 5)
+    if len(argv) < 3:
+        return "-USAGE: <uuid> [start|stop|mask|unmask|pause|resume] <path> [<limit>] [<recording_vars>]\n"
+    call = switch._call(argv[0])
+    if call is None:
+        return "-ERR Cannot locate session!\n"
+    action, path = argv[1].lower(), argv[2]
+    if action == "start":
+        if call.down or not os.path.isdir(os.path.dirname(path) or "."):
+            return "-ERR Cannot record session!\n"
+        _write_wav(path)
+        call._records.append(path)
+        call.stereo_records = getattr(call, "stereo_records", set()) | (
+            {path} if len(argv) > 4 and "RECORD_STEREO=true" in argv[4] else set()
+        )
+        call.fire(
+            "RECORD_START", post=[("Record-File-Path", path)], calling=("switch_ivr_async.c", "record_callback", 1482)
+        )
+        return "+OK Success\n"
+    if path not in call._records:
+        return {
+            "stop": "-ERR Cannot stop record session!\n",
+            "pause": "-ERR Cannot pause recording session!\n",
+            "resume": "-ERR Cannot resume recording session!\n",
+        }.get(action, "-ERR Cannot mask recording session!\n")
+    if action == "stop":
+        call._stop_record(path)
+    elif action in ("pause", "resume"):
+        call.paused_records = getattr(call, "paused_records", set()) - {path}
+        if action == "pause":
+            call.paused_records.add(path)
+    return "+OK Success\n"

@@ -210,7 +210,7 @@ def _unended_call(call_id: str) -> Call:
     return call
 
 
-def _live_call(call_id: str) -> Call:
+def live_call(call_id: str) -> Call:
     """The account's call, answered and not ended: one that live control reaches."""
     call = _unended_call(call_id)
     if call.status in PENDING_STATUSES:
@@ -239,14 +239,14 @@ def redirect(call_id):
     method = method_field(body, "method", "POST")
     content_type = string(body, "content_type", "content_type", max_length=64)
     request = checked_control(control.redirect, url, method, content_type)
-    return send_control(_live_call(call_id), request), 202
+    return send_control(live_call(call_id), request), 202
 
 
 @bp.post("/Calls/<call_id>/Actions")
 def run_actions(call_id):
     body = json_body()
     request = checked_control(control.actions, body.get("actions"))
-    return send_control(_live_call(call_id), request), 202
+    return send_control(live_call(call_id), request), 202
 
 
 @bp.post("/Calls/<call_id>/SessionData")

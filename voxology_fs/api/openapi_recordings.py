@@ -6,7 +6,7 @@ TAG = "Recordings"
 
 RECORDING_ID = {"name": "recording_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
 
-SCHEMAS = {
+SCHEMAS: dict[str, dict] = {
     "Recording": {
         "type": "object",
         "properties": {
@@ -40,6 +40,29 @@ SCHEMAS = {
 }
 
 
+CALL_ID = {"name": "call_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+
+SCHEMAS["CallRecordingStart"] = {
+    "type": "object",
+    "properties": {
+        "channels": {
+            "type": "string",
+            "enum": ["mono", "dual"],
+            "default": "mono",
+            "description": "dual: one party per channel",
+        },
+        "recording_status_url": {"type": "string", "format": "uri", "description": "requested when it is ready"},
+        "recording_status_method": {"type": "string", "enum": ["GET", "POST"], "default": "POST"},
+    },
+    "additionalProperties": False,
+}
+SCHEMAS["CallRecordingChange"] = {
+    "type": "object",
+    "required": ["status"],
+    "properties": {"status": {"type": "string", "enum": ["paused", "in-progress", "stopped"]}},
+}
+
+
 def paths(op, json, ref, page, page_params) -> dict:
     """The paths, built with openapi's own helpers."""
     audio = {
@@ -51,6 +74,40 @@ def paths(op, json, ref, page, page_params) -> dict:
         {"name": "signature", "in": "query", "schema": {"type": "string"}, "description": "from a signed URL"},
     ]
     return {
+        "/Calls/{call_id}/Recordings": {
+            "post": op(
+                "Record the live call from now (both parties), until stopped or the call ends",
+                TAG,
+                {"201": json(ref("Recording"))},
+                params=[CALL_ID],
+                body=ref("CallRecordingStart"),
+                errors=(400, 401, 404, 409, 415, 429, 503),
+                op_id="startCallRecording",
+            ),
+            "get": op(
+                "The call's recordings, newest first",
+                TAG,
+                {
+                    "200": json(
+                        {"type": "object", "properties": {"recordings": {"type": "array", "items": ref("Recording")}}}
+                    )
+                },
+                params=[CALL_ID],
+                errors=(401, 404, 429),
+                op_id="listCallRecordings",
+            ),
+        },
+        "/Calls/{call_id}/Recordings/{recording_id}": {
+            "post": op(
+                "Pause, resume or stop a whole-call recording",
+                TAG,
+                {"200": json(ref("Recording"))},
+                params=[CALL_ID, RECORDING_ID],
+                body=ref("CallRecordingChange"),
+                errors=(400, 401, 404, 409, 415, 429, 503),
+                op_id="changeCallRecording",
+            )
+        },
         "/Recordings": {
             "get": op(
                 "The account's recordings, newest first",

@@ -13,6 +13,7 @@ import os
 from flask import Blueprint, current_app, g, request, send_file
 
 from .. import db
+from ..callbacks import CallbackClient
 from ..models import Recording
 from ..recordings import FORMATS, STATUSES, RecordingBook
 from ..timeutil import iso
@@ -26,7 +27,9 @@ bp = Blueprint("recordings", __name__)
 def book() -> RecordingBook:
     found = current_app.config.get("VOX_RECORDINGS")
     if found is None:
-        found = current_app.config["VOX_RECORDINGS"] = RecordingBook.from_settings(current_app.config["VOX_SETTINGS"])
+        settings = current_app.config["VOX_SETTINGS"]
+        callbacks = CallbackClient.from_settings(settings)
+        found = current_app.config["VOX_RECORDINGS"] = RecordingBook.from_settings(settings, callbacks)
     return found
 
 

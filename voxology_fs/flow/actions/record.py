@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 
-from ...callbacks import CallbackTarget
 from ...channel import ControlInterrupt
 from ..errors import ActionFailed
 from .base import Action, Param, check_url_param, http_url_problem, register
@@ -99,10 +98,10 @@ class Record(Action):
                 beep=self.params["play_beep"],
             )
         except ControlInterrupt:
-            self._keep(ctx, book.finish(started.id, ended_by="stopped", trim=self.params["trim"]), status_url)
+            self._keep(ctx, book.finish(started.id, ended_by="stopped", trim=self.params["trim"]))
             raise
         except Exception as exc:
-            self._keep(ctx, book.fail(started.id, f"{type(exc).__name__}: {exc}"), status_url)
+            self._keep(ctx, book.fail(started.id, f"{type(exc).__name__}: {exc}"))
             raise
         entry = book.finish(
             started.id,
@@ -111,14 +110,10 @@ class Record(Action):
             duration_ms=result.duration_ms,
             trim=self.params["trim"],
         )
-        self._keep(ctx, entry, status_url)
+        self._keep(ctx, entry)
 
-    def _keep(self, ctx, entry: dict, status_url: str | None) -> None:
+    @staticmethod
+    def _keep(ctx, entry: dict) -> None:
         ctx.state.recordings.insert(0, entry)
         ctx.trace("recorded", {k: entry[k] for k in ("id", "status", "duration", "ended_by", "finish_key")})
         ctx.save_progress()
-        if status_url:
-            fields = ctx.state.callback_fields("recording_status")
-            fields["recording"] = entry
-            target = CallbackTarget(url=status_url, method=self.params["recording_status_method"])
-            ctx.callbacks.fire_and_forget(target, fields)
