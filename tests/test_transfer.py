@@ -369,3 +369,34 @@ def test_transfer_options_are_checked_before_anything_runs(params, path):
     with pytest.raises(FlowValidationError) as raised:
         parse_response({"actions": [{"type": "TRANSFER", "params": params}]})
     assert path in [p for p, _ in raised.value.errors], raised.value.errors
+
+
+@pytest.mark.parametrize(
+    "choice,options", [(True, "{RECORD_BRIDGE_REQ=true}"), ("dual", "{RECORD_STEREO=true,RECORD_BRIDGE_REQ=true}")]
+)
+def test_record_keeps_the_conversation_and_the_flow_sees_it(switch, callback_server, choice, options):
+    call, ended = run(
+        switch,
+        callback_server,
+        transfer_flow(record=choice),
+        lambda dialstring, vars: ("answer", 0),
+        on_bridge=hang_up_the_other_party_after(0.3),
+    )
+    [started] = [arg for app, arg in call.executed if app == "record_session"]
+    path, given = started.split(" ")
+    assert given == options
+    apps = [app for app, _ in call.executed]
+    assert apps.index("record_session") < apps.index("bridge") < apps.index("stop_record_session")
+    [entry] = ended["recordings"]
+    with models.database.connection_context():
+        record = models.Recording.get_by_id(entry["id"])
+    assert path.endswith(record.store_key) and record.source == "call" and record.status == "completed"
+    assert record.channels == (2 if choice == "dual" else 1) and entry["ended_by"] == "hangup"
+
+
+def test_record_of_a_transfer_no_one_answers_keeps_no_recording(switch, callback_server):
+    _call, ended = run(switch, callback_server, transfer_flow(record=True, timeout=1), lambda d, v: ("noanswer",))
+    assert ended["recordings"] == []
+    with models.database.connection_context():
+        [record] = list(models.Recording.select())
+    assert record.status == "failed" and "no one answered" in record.error

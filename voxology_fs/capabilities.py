@@ -255,8 +255,10 @@ class Recording(Capability):
     kind = "record"
 
     @abc.abstractmethod
-    def start(self, path: str) -> None:
-        """Record the call to ``path`` (a path the call server chose)."""
+    def start(self, path: str, *, stereo: bool = False, bridged_only: bool = False) -> None:
+        """Record the call to ``path`` (a path the call server chose): both
+        parties mixed, or one per channel (``stereo``); ``bridged_only``: only
+        while the call is bridged to another leg."""
 
     @abc.abstractmethod
     def pause(self) -> None: ...

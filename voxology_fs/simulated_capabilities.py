@@ -191,7 +191,7 @@ class SimulatedHolding(SimulatedCapability, Holding):
 
 
 class SimulatedRecording(SimulatedCapability, Recording):
-    def start(self, path: str) -> None:
+    def start(self, path: str, *, stereo: bool = False, bridged_only: bool = False) -> None:
         self._begin()
         self.path, self.paused = path, False
         self.t.say(f"recording starts ({path})")

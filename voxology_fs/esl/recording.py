@@ -27,12 +27,15 @@ class EslRecording(EslCapability[RecordingOutcome], Recording):
         self.paused_at: float | None = None
         self.paused_total = 0.0
 
-    def start(self, path: str) -> None:
+    def start(self, path: str, *, stereo: bool = False, bridged_only: bool = False) -> None:
         _check_path(path)
         self.path = path
         self._begin()
         self._listen("RECORD_STOP", self._on_record_stop)
-        self.channel._fire("record_session", path)
+        # record_session's own variables, for this recording only (not the channel's).
+        options = [name for name, wanted in (("RECORD_STEREO", stereo), ("RECORD_BRIDGE_REQ", bridged_only)) if wanted]
+        arg = path + (" {" + ",".join(f"{name}=true" for name in options) + "}" if options else "")
+        self.channel._fire("record_session", arg)
 
     def _on_record_stop(self, event: Event) -> None:
         if event.get("Record-File-Path") == self.path:

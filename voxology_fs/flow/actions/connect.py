@@ -93,6 +93,14 @@ class Transfer(Action):
             doc="the caller pressing * ends the talk, and the flow goes on",
         ),
         Param(
+            "record",
+            kind="choice",
+            default="false",
+            choices=("true", "false", "dual"),
+            doc="record the conversation from the answer (one file, both parties; dual: one per channel); "
+            "it comes first in recordings",
+        ),
+        Param(
             "whisper",
             doc="an http(s) URL of a flow run on the called party once it answers, before the bridge "
             f"(requested with type whisper; it has {WHISPER_SECONDS} s): running out of actions accepts, "
@@ -163,12 +171,15 @@ class Transfer(Action):
             if whisper
         }
         ctx.services.whispers.update(jobs)
+        recording = self._start_recording(ctx)
         try:
             outcome = self._bridge(ctx, numbers, child_ids, caller_id, ringback, screened=bool(jobs))
         finally:
             for child_id in jobs:
                 ctx.services.whispers.pop(child_id, None)
         ended = utcnow()
+        if recording is not None:
+            self._end_recording(ctx, recording, talked=outcome.other_uuid in child_ids)
         status = TRANSFER_STATUS.get(outcome.status, outcome.status)
         winner = outcome.other_uuid if outcome.other_uuid in child_ids else ""
         refused = not winner and not outcome.stopped and any(job.answered for job in jobs.values())
@@ -206,6 +217,34 @@ class Transfer(Action):
             screen_s=WHISPER_SECONDS if screened else 0,
         )
         return bridge.wait()
+
+    def _start_recording(self, ctx):
+        """The conversation's recording (record_session while bridged only), or None."""
+        choice = self.params["record"]
+        if choice == "false":
+            return None
+        state = ctx.state
+        started = ctx.services.recordings.begin(
+            account_id=state.account_id,
+            call_id=state.call_id,
+            name="transfer",
+            source="call",
+            channels=2 if choice == "dual" else 1,
+        )
+        capability = ctx.channel.recording()
+        capability.start(started.path, stereo=choice == "dual", bridged_only=True)
+        return started, capability
+
+    @staticmethod
+    def _end_recording(ctx, recording, talked: bool) -> None:
+        started, capability = recording
+        capability.stop()
+        book = ctx.services.recordings
+        if not talked:
+            book.fail(started.id, "no one answered: nothing was recorded")
+            return
+        ctx.state.recordings.insert(0, book.finish(started.id, ended_by="hangup"))
+        ctx.save_progress()
 
     def _whisper_url(self, ctx) -> str:
         url = self.render(ctx, "whisper") or ""
