@@ -98,3 +98,31 @@ def test_another_account_cannot_record_or_touch_the_call(rig, acme, live):
     )
     assert acme.post(f"/Calls/{live.uuid}/Recordings/nosuch", {"status": "stopped"}).status_code == 404
     assert len(uuid_records(rig)) == 1
+
+
+@pytest.mark.parametrize("record,stereo", [(True, False), ("dual", True)])
+def test_make_call_with_record_records_it_from_the_answer(rig, acme, callback_server, record, stereo):
+    hello = {"actions": [{"type": "SAY", "params": {"text": "Hello."}}, {"type": "HANGUP"}]}
+    setup_number(acme, callback_server.static("/hello", hello))
+    r = acme.post("/Dials/Connect", {"call": {"no": "+13125550100", "caller_id_no": DID}, "record": record})
+    assert r.status_code == 201, r.get_json()
+    call_id = r.get_json()["call_id"]
+    assert wait_until(
+        lambda: [x for x in callback_server.requests if (x["json"] or {}).get("type") == "call_ended"], 10
+    )
+    originate = next(c for c in rig.fake.api_log if c.startswith("originate"))
+    assert f"vox_record={'dual' if stereo else 'mono'}" in originate
+    call = rig.fake.calls[call_id]
+    [started] = [arg for app, arg in call.executed if app == "record_session"]
+    assert started.endswith(" {RECORD_STEREO=true}") == stereo
+    apps = [app for app, _ in call.executed]
+    assert apps.index("record_session") < apps.index("speak")  # from the start, before the flow's first words
+    [ended] = [x["json"] for x in callback_server.requests if (x["json"] or {}).get("type") == "call_ended"]
+    [entry] = ended["recordings"]
+    assert entry["status"] == "completed" and entry["ended_by"] == "hangup" and entry["name"] == "call"
+    assert acme.get(f"/Recordings/{entry['id']}").get_json()["channels"] == (2 if stereo else 1)
+
+
+def test_make_call_record_must_be_true_false_or_dual(acme):
+    r = acme.post("/Dials/Connect", {"call": {"no": "+13125550100", "caller_id_no": DID}, "record": "yes"})
+    assert r.status_code == 400 and r.get_json()["error"]["field"] == "record"

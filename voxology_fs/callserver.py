@@ -194,6 +194,9 @@ class CallServer:
         state, route, max_call_time_ms = found
         if max_call_time_ms:
             self._limit_call_time(session, info.uuid, max_call_time_ms)
+        if info.variables.get("vox_make_call") == "true":
+            # Make Call's record option travels as a channel variable of ours.
+            state.record_call = info.variables.get("vox_record") or None
         CallFlowRunner(channel, state, self.services, route.target, route.fallback).run()
 
     def _run_whisper(self, channel: EslChannel, leg_id: str) -> None:

@@ -38,11 +38,17 @@ def socket_address(settings: Settings, switch: Switch) -> str:
 
 
 def originate_command(
-    settings: Settings, switch: Switch, call_id: str, to_no: str, caller_id_no: str, timeout_s: int
+    settings: Settings,
+    switch: Switch,
+    call_id: str,
+    to_no: str,
+    caller_id_no: str,
+    timeout_s: int,
+    record: str | None = None,
 ) -> str:
     """The ``originate`` arguments for one call; every value in it is checked by the builder."""
     return dial.call_originate(
-        switch.dial_string, socket_address(settings, switch), call_id, to_no, caller_id_no, timeout_s
+        switch.dial_string, socket_address(settings, switch), call_id, to_no, caller_id_no, timeout_s, record
     )
 
 
@@ -56,8 +62,10 @@ def place_call(
     session_data: dict | None,
     timeout_s: int,
     max_call_time_ms: int | None,
+    record: str | None = None,
 ) -> Call:
-    """Write the call's record, then originate it; raises SwitchUnavailable."""
+    """Write the call's record, then originate it (recorded from the answer when
+    ``record`` is mono or dual); raises SwitchUnavailable."""
     link = switches.pick()
     call = write_placed_call(
         switch_name=link.name,
@@ -70,7 +78,7 @@ def place_call(
         max_call_time_ms=max_call_time_ms,
     )
     call_id = call.id
-    command = originate_command(switches.settings, link.switch, call_id, to_no, caller_id_no, timeout_s)
+    command = originate_command(switches.settings, link.switch, call_id, to_no, caller_id_no, timeout_s, record)
     try:
         link.bgapi(command, job_uuid=call_id)
     except Exception as exc:

@@ -25,6 +25,8 @@ import re
 import secrets
 import time
 
+import gevent
+
 from . import db, wavfile
 from .callbacks import CallbackTarget
 from .flow.services import StartedRecording
@@ -39,6 +41,8 @@ STATUSES = ("in-progress", "paused", "completed", "failed")
 ENDINGS = ("key", "silence", "max_length", "hangup", "stopped")
 _KEY = re.compile(r"^[A-Za-z0-9-]{1,64}/[A-Za-z0-9-]{1,64}\.(wav|mp3)$")
 SECRET_NAME = "recording_urls"
+# How long a finished recording's file may take to be closed by the switch.
+CLOSE_WAIT_S = 3.0
 
 
 class RecordingStore:
@@ -192,6 +196,7 @@ class RecordingBook:
         if not os.path.exists(path):
             return self.fail(recording_id, "the switch wrote no file")
         if record.format == "wav":
+            self._wait_closed(path)
             # Trimming rewrites the file aside and renames it: a reader never sees half of it.
             measured = wavfile.trim_silence(path, self.silence_threshold) if trim else wavfile.duration_ms(path)
             duration_ms = measured if measured is not None else duration_ms
@@ -201,6 +206,12 @@ class RecordingBook:
             ).where(Recording.id == recording_id).execute()
             record = Recording.get_by_id(recording_id)
         return self._told(record)
+
+    @staticmethod
+    def _wait_closed(path: str, timeout: float = CLOSE_WAIT_S) -> None:
+        deadline = time.monotonic() + timeout
+        while not wavfile.is_finished(path) and time.monotonic() < deadline:
+            gevent.sleep(0.05)
 
     def fail(self, recording_id: str, error: str) -> dict:
         log.warning("recording %s failed: %s", recording_id, error)

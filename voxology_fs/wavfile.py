@@ -16,6 +16,23 @@ FRAME_MS = 20
 PAD_MS = 100
 
 
+def is_finished(path: str) -> bool:
+    """Whether the writer has closed the file: its RIFF header counts every byte.
+
+    The switch writes the header's sizes when it closes a WAV file, which
+    may be a moment after the call's hangup is announced.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+            size = os.fstat(fh.fileno()).st_size
+    except OSError:
+        return False
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return True  # not a WAV: nothing to wait for
+    return int.from_bytes(head[4:8], "little") + 8 == size
+
+
 def duration_ms(path: str) -> int | None:
     """The file's length in ms, or None when it is not a WAV we can read."""
     try:

@@ -8,6 +8,7 @@ first media action), so the whole path is real without a SIP trunk.
 import gevent
 import pytest
 
+from tests.support.audio import wav_tones
 from tests.support.provision import FAR, INVENTORY, tenant  # FAR: also ours, so the switch routes it back to us
 from tests.support.rest import Client, enc
 from voxology_fs import operator, store
@@ -171,3 +172,39 @@ def test_make_call_through_the_trunk(trunk_platform, callback_server, sipp, scen
         assert wait_until(lambda: store.load_call(call_id).end_time == leg().ended_at, 10)
         assert leg().answered_at is not None and store.load_call(call_id).answer_time == leg().answered_at
     answerer.wait(timeout=40)
+
+
+def test_make_call_with_record_keeps_the_whole_call(platform, callback_server):
+    hello = callback_server.static(
+        "/hello",
+        {
+            "actions": [
+                {"type": "SAY", "params": {"text": "Hello, this call is recorded from the start. Goodbye."}},
+                {"type": "HANGUP"},
+            ]
+        },
+    )
+    far = callback_server.static("/far", {"actions": [{"type": "PAUSE", "params": {"length": 10000}}]})
+    configure(platform, CALLER_ID, hello)
+    configure(platform, FAR, far)
+    r = platform.post("/Dials/Connect", {"call": {"no": FAR, "caller_id_no": CALLER_ID}, "record": "dual"})
+    assert r.status_code == 201, r.get_json()
+    call_id = r.get_json()["call_id"]
+
+    def ended():
+        return [
+            r["json"]
+            for r in callback_server.requests
+            if r["path"] == "/hello" and r["json"] and r["json"]["type"] == "call_ended"
+        ]
+
+    assert wait_until(ended, 30), callback_server.requests
+    [entry] = ended()[0]["recordings"]
+    assert entry["status"] == "completed" and entry["name"] == "call" and entry["ended_by"] == "hangup"
+    audio = platform.get(f"/Recordings/{entry['id']}/Audio")
+    assert audio.status_code == 200
+    (heard, said), _ = wav_tones(audio.data)
+    # What the far end heard (the flow's speech) on one channel; the far end,
+    # silent in its PAUSE, on the other.
+    assert said[0] > 1.0 and heard[0] < 0.2, (heard, said)
+    assert platform.get(f"/Calls/{call_id}/Recordings").get_json()["recordings"][0]["id"] == entry["id"]

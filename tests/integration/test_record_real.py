@@ -1,15 +1,13 @@
 """RECORD on a real FreeSWITCH: sipp speaks a known tone; the file, fetched by
 REST, holds it; a finish key or the silence after it ends the recording."""
 
-import io
-import itertools
 import subprocess
 import time
-import wave
 from urllib.parse import urlsplit
 
 from tests.integration.test_callflows import dial, esl_watch, finished, voxology  # noqa: F401  (fixtures)
 from tests.integration.test_make_call import configure, platform, wait_until  # noqa: F401
+from tests.support.audio import wav_tones
 from tests.support.provision import DID, provision
 from voxology_fs import models, operator
 from voxology_fs.api import create_app
@@ -35,19 +33,9 @@ def caller_voice(folder, seconds, then_silence=4.0):
 
 
 def loud_part(wav_bytes):
-    """(seconds of loud 20 ms frames, their frequency by zero crossings, the file's seconds)."""
-    with wave.open(io.BytesIO(wav_bytes)) as w:
-        assert (w.getsampwidth(), w.getnchannels(), w.getframerate()) == (2, 1, 8000)
-        raw = w.readframes(w.getnframes())
-        total = w.getnframes() / 8000
-    samples = [int.from_bytes(raw[i : i + 2], "little", signed=True) for i in range(0, len(raw), 2)]
-    loud = []
-    for i in range(0, len(samples), 160):
-        frame = samples[i : i + 160]
-        if frame and sum(abs(s) for s in frame) / len(frame) > 1000:
-            loud.extend(frame)
-    crossings = sum(1 for a, b in itertools.pairwise(loud) if (a < 0) != (b < 0))
-    return len(loud) / 8000, (crossings / 2 / (len(loud) / 8000) if loud else 0.0), total
+    """(seconds of loud 20 ms frames, their frequency, the file's seconds) of a mono 8 kHz WAV."""
+    [(loud_s, hz)], total = wav_tones(wav_bytes)
+    return loud_s, hz, total
 
 
 def record_flow(**params):
@@ -179,8 +167,6 @@ def test_a_live_call_recorded_by_rest_and_one_the_hangup_ends(
     dial,  # noqa: F811
     sipp,
 ):
-    from tests.integration.test_transfer_real import channel_tones
-
     caller_voice(sipp.workdir, 8.0)
     configure(
         platform, DID, callback_server.static("/p", {"actions": [{"type": "PAUSE", "params": {"length": 30000}}]})
@@ -195,7 +181,7 @@ def test_a_live_call_recorded_by_rest_and_one_the_hangup_ends(
     stopped = platform.post(f"/Calls/{call_id}/Recordings/{first}", {"status": "stopped"}).get_json()
     assert stopped["status"] == "completed" and stopped["ended_by"] == "stopped" and stopped["channels"] == 2
     audio = platform.get(f"/Recordings/{first}/Audio")
-    (caller_s, caller_hz), _ = channel_tones(audio.data)
+    [(caller_s, caller_hz), _], _ = wav_tones(audio.data)
     # Of the 2 s between start and stop. Measured on 1.11.1: while the call
     # plays nothing (a PAUSE), about half a second of them is not in the
     # file (record_session mixes both directions); the cause is not known.

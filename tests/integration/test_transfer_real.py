@@ -1,15 +1,13 @@
 """TRANSFER on a real FreeSWITCH: a SIP caller connected through the trunk gateway to a sipp answerer."""
 
-import io
 import itertools
-import wave
 
 import pytest
 
 from tests.integration.test_callflows import LOUD, dial, esl_watch, finished, voxology  # noqa: F401  (fixtures)
 from tests.integration.test_make_call import configure, platform, wait_until  # noqa: F401
 from tests.integration.test_record_real import rest_client, tone_file
-from tests.support.audio import ulaw_decode
+from tests.support.audio import ulaw_decode, wav_tones
 from tests.support.provision import DID, provision
 from voxology_fs import models
 
@@ -248,27 +246,7 @@ def test_a_dual_recording_of_the_transfer_holds_each_party_on_its_channel(
     assert entry["status"] == "completed" and entry["name"] == "transfer"
     client, key = rest_client(settings, entry["id"])
     audio = client.get(f"/v1/Recordings/{entry['id']}/Audio", headers={"x-api-key": key})
-    left, right = channel_tones(audio.data)
+    (left, right), _ = wav_tones(audio.data)
     # The caller on the left, the answerer on the right, for the 3 s they talked.
     assert abs(left[1] - 600) < 30 and abs(right[1] - 900) < 40, (left, right)
     assert left[0] > 2.0 and right[0] > 2.0, (left, right)
-
-
-def channel_tones(wav_bytes):
-    """Per channel of a stereo 16-bit WAV: (seconds of loud 20 ms frames, their frequency)."""
-    with wave.open(io.BytesIO(wav_bytes)) as w:
-        assert (w.getnchannels(), w.getsampwidth()) == (2, 2)
-        rate = w.getframerate()
-        raw = w.readframes(w.getnframes())
-    values = [int.from_bytes(raw[i : i + 2], "little", signed=True) for i in range(0, len(raw), 2)]
-    found = []
-    for samples in (values[0::2], values[1::2]):
-        step = rate // 50
-        loud = []
-        for i in range(0, len(samples), step):
-            frame = samples[i : i + step]
-            if frame and sum(abs(s) for s in frame) / len(frame) > 1000:
-                loud.extend(frame)
-        crossings = sum(1 for a, b in itertools.pairwise(loud) if (a < 0) != (b < 0))
-        found.append((len(loud) / rate, crossings / 2 / (len(loud) / rate) if loud else 0.0))
-    return found

@@ -1,8 +1,11 @@
-"""G.711 u-law decoding and loudness, for the tests' RTP receiver and the SIP benchmark."""
+"""G.711 u-law decoding and loudness, for the tests' RTP receiver and the SIP benchmark; tones in WAV files."""
 
 from __future__ import annotations
 
+import io
+import itertools
 import math
+import wave
 
 
 def _ulaw_sample(byte: int) -> int:
@@ -39,3 +42,26 @@ def pcmu_rms(payload: bytes) -> float:
         return 0.0
     squares = ULAW_SQUARES
     return math.sqrt(sum(squares[b] for b in payload) / len(payload))
+
+
+def wav_tones(wav_bytes: bytes, loud: int = 1000) -> tuple[list[tuple[float, float]], float]:
+    """Per channel of a 16-bit WAV: (seconds of loud 20 ms frames, their frequency
+    by zero crossings); and the file's length in seconds."""
+    with wave.open(io.BytesIO(wav_bytes)) as w:
+        assert w.getsampwidth() == 2
+        rate, channels = w.getframerate(), w.getnchannels()
+        raw = w.readframes(w.getnframes())
+        total = w.getnframes() / rate
+    values = [int.from_bytes(raw[i : i + 2], "little", signed=True) for i in range(0, len(raw), 2)]
+    found = []
+    for channel in range(channels):
+        samples = values[channel::channels]
+        step = rate // 50
+        kept: list[int] = []
+        for i in range(0, len(samples), step):
+            frame = samples[i : i + step]
+            if frame and sum(abs(s) for s in frame) / len(frame) > loud:
+                kept.extend(frame)
+        crossings = sum(1 for a, b in itertools.pairwise(kept) if (a < 0) != (b < 0))
+        found.append((len(kept) / rate, crossings / 2 / (len(kept) / rate) if kept else 0.0))
+    return found, total

@@ -69,6 +69,7 @@ def make_call():
     session_data = _session_data(body)
     timeout = integer(body, "timeout", "timeout", 1, 600, default=60)
     max_call_time = integer(body, "max_call_time", "max_call_time", 1000, 24 * 3600 * 1000)
+    record = _record_choice(body)
 
     with db.database.connection_context():
         phone = PhoneNumber.get_or_none(PhoneNumber.number == caller_id_no, PhoneNumber.account == account_id())
@@ -96,7 +97,7 @@ def make_call():
     if over:
         raise ApiError(429, "too_many_calls", over)
     with switch_errors():
-        record = place_call(
+        placed = place_call(
             switches(),
             account_id=account_id(),
             application_id=g.application_id,
@@ -105,8 +106,21 @@ def make_call():
             session_data=session_data,
             timeout_s=timeout,
             max_call_time_ms=max_call_time,
+            record=record,
         )
-    return call_json(record), 201
+    return call_json(placed), 201
+
+
+def _record_choice(body: dict) -> str | None:
+    """Make Call's ``record``: false (default), true (both parties, one channel) or "dual"."""
+    value = body.get("record", False)
+    if value is False or value is None:
+        return None
+    if value is True:
+        return "mono"
+    if value == "dual":
+        return "dual"
+    raise bad_field("record", 'record must be true, false or "dual"')
 
 
 # -- records ------------------------------------------------------------------------------

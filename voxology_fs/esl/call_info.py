@@ -14,6 +14,7 @@ CALL_VARIABLES = frozenset(
         "vox_call_id",
         "vox_make_call",
         "vox_whisper",
+        "vox_record",
         "direction",
         "app_disable_expand_variables",
         "playback_delimiter",

@@ -133,10 +133,19 @@ def originate_command(dial: str, app: str) -> str:
 
 
 def call_originate(
-    dial_template: str, socket_address: str, call_id: str, to_no: str, caller_id_no: str, timeout_s: int
+    dial_template: str,
+    socket_address: str,
+    call_id: str,
+    to_no: str,
+    caller_id_no: str,
+    timeout_s: int,
+    record: str | None = None,
 ) -> str:
     """The ``originate`` of a call we place (Make Call, DIAL): answered, it
-    comes to our socket as the call ``call_id`` and runs that call's flow."""
+    comes to our socket as the call ``call_id`` and runs that call's flow
+    (recorded from the start when ``record`` is mono or dual)."""
+    if record not in (None, "mono", "dual"):
+        raise ValueError(f"bad record choice {record!r}")
     variables = {
         "origination_uuid": check_uuid(call_id),
         "vox_call_id": call_id,
@@ -150,4 +159,6 @@ def call_originate(
         "origination_caller_id_number": check_number(caller_id_no),
         "originate_timeout": int(timeout_s),
     }
+    if record:
+        variables["vox_record"] = record
     return originate_command(dial_string(dial_template, to_no, variables), socket_app(socket_address))

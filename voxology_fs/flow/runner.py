@@ -17,6 +17,7 @@ from ..callbacks import CallbackError, CallbackTarget, decode_json
 from ..capabilities import Capability
 from ..channel import CallEnded, Channel, ControlInterrupt, Speech
 from ..timeutil import utcnow
+from . import whole_call
 from .errors import ActionFailed, FlowError, FlowValidationError, ParamRenderFailed, RunawayFlow
 from .expressions import truthy
 from .parser import compile_actions, nesting_problem_in_text, parse_response
@@ -131,6 +132,7 @@ class CallFlowRunner:
         self.fallback = fallback
         self.ctx = FlowContext(channel, state, services)
         self.callback_count = 0
+        self.whole_call = None  # a recording of the whole call, when it asked for one
 
     # -- callbacks ----------------------------------------------------------------
     def _request(self, kind: str, target: CallbackTarget) -> list:
@@ -188,6 +190,7 @@ class CallFlowRunner:
     # -- the loop -------------------------------------------------------------------
     def run(self) -> None:
         try:
+            self.whole_call = whole_call.start(self.ctx, self.state.record_call)
             self.channel.ring()
             program = self.fetch("init_call")
             while program is not None and program is not DONE:
@@ -315,6 +318,7 @@ class CallFlowRunner:
         # the same later), so call_ended and the record agree.
         state.end_time = self.channel.ended_at or utcnow()
         state.hangup_cause = getattr(self.channel, "hangup_cause", None) or "NORMAL_CLEARING"
+        whole_call.finish(self.ctx, self.whole_call)
         if state.status not in ("rejected", "busy"):
             if self.channel.answered:
                 state.status = "completed"

@@ -51,6 +51,8 @@ class CallState:
     # its caller when its own actions run out (connect).
     parent_call_id: str | None = None
     connect_to: str | None = None
+    # A recording of the whole call from its start: "mono" or "dual" (Make Call's record).
+    record_call: str | None = None
     # FOREACH item and index variables in scope, innermost last.
     locals: dict = field(default_factory=dict)
 
