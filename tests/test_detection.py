@@ -55,6 +55,11 @@ def hiss(ms: int) -> list[float]:
     return noise(ms, 20.0, seed=9)
 
 
+def line_noise(ms: int) -> list[float]:
+    """A noisy line: above the level a signal needs (about -44 dBFS)."""
+    return noise(ms, 200.0, seed=11)
+
+
 # -- the parts ---------------------------------------------------------------------------------
 
 
@@ -126,14 +131,20 @@ def test_silence_and_steady_sound_are_unknown_at_the_silence_timeout():
 
 def test_a_steady_noise_burst_is_not_a_greeting():
     # much louder than the floor, longer than speech_threshold, but the same level throughout
-    result = detect(pcm(hiss(500) + noise(3500, 5000.0) + hiss(2000)))
-    assert result.detection == "unknown"
-    assert (
-        detect(
-            pcm(hiss(500) + noise(3500, 5000.0) + hiss(2000)), settings=DetectorSettings(speech_flux_db=0.0)
-        ).detection
-        == "machine"
-    )
+    for line in (hiss, line_noise):
+        result = detect(pcm(line(500) + noise(3500, 5000.0) + line(2000)))
+        assert result.detection == "unknown"
+    # Level change is what tells it from speech: without it, the burst over a noisy line is a greeting.
+    sound = pcm(line_noise(500) + noise(3500, 5000.0) + line_noise(2000))
+    assert detect(sound, settings=DetectorSettings(speech_flux_db=0.0)).detection == "machine"
+
+
+def test_the_floor_starts_at_the_first_signal_not_at_digital_silence():
+    # PCMU's idle code decodes to 0: a second of it, then a short answer over a noisy line.
+    voice = silence(300) + babble(800) + silence(2500)
+    answer = [v + n for v, n in zip(voice, line_noise(len(voice) * 1000 // RATE), strict=True)]
+    assert detect(pcm(answer)).detection == "live_person"
+    assert detect(pcm(silence(1000) + answer)).detection == "live_person"
 
 
 def test_a_beep_after_speech_is_a_machine_and_a_tone_alone_is_not():

@@ -197,6 +197,7 @@ class CallServer:
         if info.variables.get("vox_make_call") == "true":
             # Make Call's record option travels as a channel variable of ours.
             state.record_call = info.variables.get("vox_record") or None
+            state.detect_mode = info.variables.get("vox_detect") or None
         CallFlowRunner(channel, state, self.services, route.target, route.fallback).run()
 
     def _run_whisper(self, channel: EslChannel, leg_id: str) -> None:

@@ -181,6 +181,12 @@ class Channel(abc.ABC):
         limit or the hangup; returns normally when the caller hangs up."""
         raise NotImplementedError("this channel cannot record")
 
+    def listen(self, path: str, max_seconds: int, consumer) -> None:
+        """Hear the caller: their audio (8 kHz 16-bit mono PCM) goes to
+        ``consumer(pcm)`` as it comes, until it returns True, ``max_seconds``
+        pass or the call ends; ``path`` (ours) is where the switch spools it."""
+        raise NotImplementedError("this channel cannot listen")
+
     @abc.abstractmethod
     def send_dtmf(self, digits: str) -> None:
         """Play DTMF tones to the caller."""

@@ -45,10 +45,11 @@ def originate_command(
     caller_id_no: str,
     timeout_s: int,
     record: str | None = None,
+    detect: str | None = None,
 ) -> str:
     """The ``originate`` arguments for one call; every value in it is checked by the builder."""
     return dial.call_originate(
-        switch.dial_string, socket_address(settings, switch), call_id, to_no, caller_id_no, timeout_s, record
+        switch.dial_string, socket_address(settings, switch), call_id, to_no, caller_id_no, timeout_s, record, detect
     )
 
 
@@ -63,9 +64,11 @@ def place_call(
     timeout_s: int,
     max_call_time_ms: int | None,
     record: str | None = None,
+    detect: str | None = None,
 ) -> Call:
     """Write the call's record, then originate it (recorded from the answer when
-    ``record`` is mono or dual); raises SwitchUnavailable."""
+    ``record`` is mono or dual; after answering-machine detection when ``detect``
+    names its mode); raises SwitchUnavailable."""
     link = switches.pick()
     call = write_placed_call(
         switch_name=link.name,
@@ -78,7 +81,7 @@ def place_call(
         max_call_time_ms=max_call_time_ms,
     )
     call_id = call.id
-    command = originate_command(switches.settings, link.switch, call_id, to_no, caller_id_no, timeout_s, record)
+    command = originate_command(switches.settings, link.switch, call_id, to_no, caller_id_no, timeout_s, record, detect)
     try:
         link.bgapi(command, job_uuid=call_id)
     except Exception as exc:

@@ -162,6 +162,12 @@ class RecordingBook:
             )
         return StartedRecording(recording_id, path)
 
+    def listening_path(self, call_id: str) -> str:
+        """A spool file for what DETECT hears: ours, in the store's folder, removed after."""
+        folder = os.path.join(self.store.root, "listening")
+        os.makedirs(folder, exist_ok=True)
+        return os.path.join(folder, f"{new_id()}.wav")
+
     def set_status(self, recording_id: str, status: str) -> None:
         with db.unit_of_work():
             Recording.update(status=status).where(

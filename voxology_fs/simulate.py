@@ -166,6 +166,15 @@ class SimulatedChannel(Channel):
         self.t.say(f"recording ends ({ending} after {waited} s)")
         return RecordResult(ending)
 
+    def listen(self, path, max_seconds, consumer):
+        self._check()
+        self.t.say("listening to who answered (the simulator hears silence)")
+        frame = bytes(320)  # 20 ms of silence
+        for _ in range(max_seconds * 50):
+            self.t.virtual_ms += 20
+            if consumer(frame):
+                return
+
     def bridging(self):
         return SimulatedBridging(self)
 

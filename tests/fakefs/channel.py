@@ -131,6 +131,8 @@ class FakeCall(ChannelData, PrivateEventParsing):
         self._transfer = None  # applications that replace the rest of the dialplan (uuid_bridge)
         self._closed = GEvent()
         self._records = []
+        # What the caller "says" (8 kHz 16-bit mono PCM), streamed into what record writes.
+        self.caller_audio = None
         self.session_events = []
         self._kicked = False
         self._greenlet = None

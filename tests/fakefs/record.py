@@ -13,6 +13,8 @@ import struct
 import time
 import wave
 
+import gevent
+
 from .expand import separate_string
 from .media import playback_terminators
 from .registry import api_command, application
@@ -71,7 +73,17 @@ def app_record(call, arg):
     timeout = call._scaled(min(secs) * 1000) if secs else None
     call.set_var("playback_terminator_used", None)
     began = time.monotonic()
+    if call.caller_audio is None:
+        call.caller_audio = getattr(call.switch, "caller_audio", None)  # every call's, by default
+    streaming = gevent.spawn(_stream_caller_audio, call, path, began) if call.caller_audio else None
     reason, key = call._wait(timeout, dtmf=playback_terminators(call) or None)
+    if streaming is not None:
+        streaming.kill()
+        _finish_streamed(path)
+        call.set_var("record_ms", (os.path.getsize(path) - 44) // 16)
+        call.set_var("playback_terminator_used", key if reason == "dtmf" else None)
+        call.fire("RECORD_STOP", post=[("Record-File-Path", path)])
+        return
     if reason == "dtmf":
         call.set_var("playback_terminator_used", key)
     call.set_var(
@@ -86,6 +98,33 @@ def app_record(call, arg):
     call.set_var("record_ms", samples // 8)
     call.set_var("record_samples", samples)
     call.fire("RECORD_STOP", post=[("Record-File-Path", path)])
+
+
+def _stream_caller_audio(call, path, began):
+    """Append the caller's audio to the open file as the switch's virtual time passes
+    (a header with zero sizes first, as a WAV file being written has)."""
+    audio = call.caller_audio
+    written = 0
+    with open(path, "wb") as f:
+        f.write(WAV_HEADER)
+        while written < len(audio):
+            virtual_s = (time.monotonic() - began) / call.switch.time_scale
+            upto = min(len(audio), int(virtual_s * 8000) * 2)
+            if upto > written:
+                f.write(audio[written:upto])
+                f.flush()
+                written = upto
+            gevent.sleep(0.002)
+
+
+def _finish_streamed(path):
+    """The header's sizes, written at close."""
+    size = os.path.getsize(path)
+    with open(path, "r+b") as f:
+        f.seek(4)
+        f.write(struct.pack("<I", size - 8))
+        f.seek(40)
+        f.write(struct.pack("<I", size - 44))
 
 
 @application("record_session", media=True)

@@ -70,6 +70,9 @@ def make_call():
     timeout = integer(body, "timeout", "timeout", 1, 600, default=60)
     max_call_time = integer(body, "max_call_time", "max_call_time", 1000, 24 * 3600 * 1000)
     record = _record_choice(body)
+    detection = string(body, "detection", "detection", max_length=24)
+    if detection not in (None, "detect", "detect_message_end"):
+        raise bad_field("detection", "detection must be detect or detect_message_end")
 
     with db.database.connection_context():
         phone = PhoneNumber.get_or_none(PhoneNumber.number == caller_id_no, PhoneNumber.account == account_id())
@@ -107,6 +110,7 @@ def make_call():
             timeout_s=timeout,
             max_call_time_ms=max_call_time,
             record=record,
+            detect=detection,
         )
     return call_json(placed), 201
 

@@ -125,6 +125,17 @@ SCHEMAS = {
                 "maximum": 86400000,
                 "description": "Milliseconds; the call is hung up (ALLOTTED_TIMEOUT) when it runs out",
             },
+            "record": {
+                "oneOf": [{"type": "boolean"}, {"type": "string", "enum": ["dual"]}],
+                "default": False,
+                "description": "Record the call from the answer: true (both parties, one channel) or "
+                "dual (one party per channel); call_ended carries it in recordings",
+            },
+            "detection": {
+                "type": "string",
+                "enum": ["detect", "detect_message_end"],
+                "description": "Answering-machine detection on answer; init_call carries the verdict",
+            },
         },
     },
     "Call": {

@@ -129,7 +129,11 @@ class AnsweringMachineDetector:
         samples = signal.samples_of(frame)
         level = signal.level_dbfs(samples)
         floor = self.floor.level if self.floor.level is not None else level
-        self.floor.update(level)
+        # The floor starts at the first frame with a signal: the digital silence
+        # before an answer (PCMU's idle code, a switch's filler) is no line's
+        # noise, and a floor that low would take a minute to rise to it.
+        if self.floor.level is not None or level > s.min_level_dbfs:
+            self.floor.update(level)
         active = level > floor + s.activity_db and level > s.min_level_dbfs
         tonal = False
         if active:

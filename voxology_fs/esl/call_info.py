@@ -15,6 +15,7 @@ CALL_VARIABLES = frozenset(
         "vox_make_call",
         "vox_whisper",
         "vox_record",
+        "vox_detect",
         "direction",
         "app_disable_expand_variables",
         "playback_delimiter",

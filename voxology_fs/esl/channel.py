@@ -23,7 +23,7 @@ from .call_info import call_info_from
 from .capability import SocketCommands
 from .conference import EslConferencing
 from .connection import CommandError, CommandTimeout, NotConnectedError, OutboundSession, PendingSubscription
-from .detect import EslDetecting
+from .detect import EslDetecting, listen_to_caller
 from .dialing import EslDialing
 from .hold import EslHolding
 from .protocol import Event
@@ -396,3 +396,6 @@ class EslChannel(Channel):
             finish_keys=finish_keys,
             beep=beep,
         )
+
+    def listen(self, path, max_seconds, consumer):
+        listen_to_caller(self, path, max_seconds, consumer)

@@ -140,12 +140,16 @@ def call_originate(
     caller_id_no: str,
     timeout_s: int,
     record: str | None = None,
+    detect: str | None = None,
 ) -> str:
     """The ``originate`` of a call we place (Make Call, DIAL): answered, it
     comes to our socket as the call ``call_id`` and runs that call's flow
-    (recorded from the start when ``record`` is mono or dual)."""
+    (recorded from the start when ``record`` is mono or dual; after the
+    answering-machine ``detect`` mode decides, when given)."""
     if record not in (None, "mono", "dual"):
         raise ValueError(f"bad record choice {record!r}")
+    if detect not in (None, "detect", "detect_message_end"):
+        raise ValueError(f"bad detection mode {detect!r}")
     variables = {
         "origination_uuid": check_uuid(call_id),
         "vox_call_id": call_id,
@@ -161,4 +165,6 @@ def call_originate(
     }
     if record:
         variables["vox_record"] = record
+    if detect:
+        variables["vox_detect"] = detect
     return originate_command(dial_string(dial_template, to_no, variables), socket_app(socket_address))

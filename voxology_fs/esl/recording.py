@@ -28,7 +28,7 @@ class EslRecording(EslCapability[RecordingOutcome], Recording):
         self.paused_total = 0.0
 
     def start(self, path: str, *, stereo: bool = False, bridged_only: bool = False) -> None:
-        _check_path(path)
+        check_path(path)
         self.path = path
         self._begin()
         self._listen("RECORD_STOP", self._on_record_stop)
@@ -93,7 +93,7 @@ def record_message(
     finish keys are ``playback_terminators`` for its time only (our calls
     keep ``none`` so that keys never cut a PLAY).
     """
-    _check_path(path)
+    check_path(path)
     arg = f"{path} {int(max_seconds)}"
     if silence_seconds > 0:
         arg += f" {int(silence_threshold)} {int(silence_seconds)}"
@@ -145,7 +145,7 @@ def _terminators_arg(keys: str) -> str:
     return f"playback_terminators={keys or 'none'}"
 
 
-def _check_path(path: str) -> None:
+def check_path(path: str) -> None:
     # Ours (the store's): absolute, one word of plain characters, nothing to expand.
     plain = all(c.isascii() and (c.isalnum() or c in "_-./") for c in path)
     if not plain or not path.startswith("/") or ".." in path or len(path) > 1024:

@@ -16,8 +16,10 @@ from .. import control
 from ..callbacks import CallbackError, CallbackTarget, decode_json
 from ..capabilities import Capability
 from ..channel import CallEnded, Channel, ControlInterrupt, Speech
+from ..detection import DetectionParams
 from ..timeutil import utcnow
 from . import whole_call
+from .actions.detect import detect_answer
 from .errors import ActionFailed, FlowError, FlowValidationError, ParamRenderFailed, RunawayFlow
 from .expressions import truthy
 from .parser import compile_actions, nesting_problem_in_text, parse_response
@@ -191,6 +193,9 @@ class CallFlowRunner:
     def run(self) -> None:
         try:
             self.whole_call = whole_call.start(self.ctx, self.state.record_call)
+            if self.state.detect_mode:
+                # Make Call's detection: decided before init_call, which carries it.
+                detect_answer(self.ctx, DetectionParams(mode=self.state.detect_mode))
             self.channel.ring()
             program = self.fetch("init_call")
             while program is not None and program is not DONE:

@@ -116,6 +116,8 @@ class Recordings(Protocol):
 
     def fail(self, recording_id: str, error: str) -> dict: ...
 
+    def listening_path(self, call_id: str) -> str: ...
+
 
 class NoRecordings:
     """Recordings kept nowhere (the simulator): each is listed, with no file or URL."""
@@ -135,6 +137,9 @@ class NoRecordings:
 
     def fail(self, recording_id, error) -> dict:
         return self._entry(recording_id, "failed", None, None, None)
+
+    def listening_path(self, call_id) -> str:
+        return f"/dev/null/{uuid.uuid4()}"
 
     def _entry(self, recording_id, status, duration, ended_by, key) -> dict:
         name = self._names.get(recording_id, "")

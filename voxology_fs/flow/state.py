@@ -27,6 +27,8 @@ class CallState:
     account_id: str = ""
     status: str = "live-in-progress"
     detection: str | None = None
+    # How a machine's greeting ended, for DETECT's detect_message_end.
+    detection_detail: str | None = None
     start_time: dt.datetime = field(default_factory=utcnow)
     answer_time: dt.datetime | None = None
     end_time: dt.datetime | None = None
@@ -53,6 +55,8 @@ class CallState:
     connect_to: str | None = None
     # A recording of the whole call from its start: "mono" or "dual" (Make Call's record).
     record_call: str | None = None
+    # Answering-machine detection before init_call: a DETECT mode (Make Call's detection).
+    detect_mode: str | None = None
     # FOREACH item and index variables in scope, innermost last.
     locals: dict = field(default_factory=dict)
 
@@ -117,6 +121,8 @@ class CallState:
             body["queue_result"] = self.queue.get("result")
         if self.dial is not None:
             body.update({f"dial_{k}": self.dial.get(k) for k in ("call_id", "status", "sip_code", "duration")})
+        if self.detection_detail is not None:
+            body["detection_detail"] = self.detection_detail
         if self.parent_call_id:
             body["parent_call_id"] = self.parent_call_id
         if kind == "call_ended":
@@ -150,6 +156,7 @@ _NATIVE = {
     "direction": lambda s: s.direction,
     "status": lambda s: s.status,
     "detection": lambda s: s.detection,
+    "detectionDetail": lambda s: s.detection_detail,
     "callerNo": lambda s: s.caller_no,
     "callerNoCity": _geo("city", "caller_no"),
     "callerNoRegion": _geo("region", "caller_no"),
@@ -190,6 +197,7 @@ for _camel, _snake in [
     ("sipDomain", "sip_domain"),
     ("dialCallId", "dial_call_id"),
     ("parentCallId", "parent_call_id"),
+    ("detectionDetail", "detection_detail"),
 ]:
     _NATIVE[_snake] = _NATIVE[_camel]
 
