@@ -19,11 +19,16 @@ def test_every_action_and_param_is_documented_and_every_duration_has_its_unit():
         assert cls.__doc__, kind
         for param in cls.params_spec:
             assert param.doc, f"{kind} {param.name}"
-            looks_like_a_duration = "timeout" in param.name or param.name in (
-                "length",
-                "time_limit",
-                "max_call_time",
-                "max_length",
+            looks_like_a_duration = (
+                "timeout" in param.name
+                or param.name
+                in (
+                    "length",
+                    "time_limit",
+                    "max_call_time",
+                    "max_length",
+                )
+                or param.name.endswith("_threshold")
             )
             wanted = ("s" if (kind, param.name) in RING_TIMEOUTS else "ms") if looks_like_a_duration else ""
             assert param.unit == wanted, f"{kind} {param.name}"
