@@ -306,6 +306,24 @@ def uuid_record(rig):
     finish(s)
 
 
+def listen(rig):
+    """DETECT's ear: record to a spool file written as heard (no write
+    buffering, RTP gaps filled), broken off by uuid_break from the socket."""
+    rig.originate("playback(tone_stream://%(3000,0,600))")
+    s = rig.record(rig.session())
+    start_call(s)
+    run(s, "answer")
+    path = str(rig.run_dir / "recordings" / "listen.wav")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    run(s, "multiset", "enable_file_write_buffering=false record_fill_cng=1400")
+    done = s.execute_async("record", f"{path} 12")
+    gevent.sleep(1.0)
+    s.send(f"api uuid_break {s.uuid} all")
+    done.get(timeout=10)
+    run(s, "multiset", "enable_file_write_buffering= record_fill_cng=")
+    finish(s)
+
+
 def _member_joins(rig, room):
     """Another member (a loopback A leg) joins ``room``; returns its uuid."""
     member = rig.originate(f"conference({room})")
@@ -553,6 +571,7 @@ SCENARIOS = {
         hold_stop,
         record_mask,
         uuid_record,
+        listen,
         conference_end,
         bridge_outcomes,
         bridge_simultaneous,
