@@ -386,16 +386,6 @@ class EslChannel(Channel):
     def close(self) -> None:
         self.session.exit()
 
-    def record(self, path, *, max_seconds, silence_seconds, silence_threshold, finish_keys, beep):
-        return record_message(
-            self,
-            path,
-            max_seconds=max_seconds,
-            silence_seconds=silence_seconds,
-            silence_threshold=silence_threshold,
-            finish_keys=finish_keys,
-            beep=beep,
-        )
-
-    def listen(self, path, max_seconds, consumer):
-        listen_to_caller(self, path, max_seconds, consumer)
+    # RECORD and DETECT's ear: functions of their own modules, taking this channel.
+    record = record_message
+    listen = listen_to_caller
