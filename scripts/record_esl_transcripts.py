@@ -324,6 +324,63 @@ def listen(rig):
     finish(s)
 
 
+def sms(rig):
+    """SMS over SIP MESSAGE: an SMS::SEND_MESSAGE event sent on a call's socket
+    and one on the inbound link (the text is the body), each to a sipp that
+    answers 202, with their SMS::DELIVERY_REPORT; then a MESSAGE from sipp,
+    which reaches the inbound link as RECV_MESSAGE."""
+    answerer = sipp_answerer(rig, "uas_message.xml", calls=2)
+    rig.originate()
+    s = rig.record(rig.session())
+    start_call(s)
+    s.send("event plain CUSTOM SMS::DELIVERY_REPORT")
+    to = f"sip:+13125550100@127.0.0.1:{rig.state['trunk_port']}"
+    for link, mid in ((s, "msg-from-socket"), (rig.esl, "msg-from-inbound")):
+        headers = {
+            "Event-Subclass": "SMS::SEND_MESSAGE",
+            "proto": "sip",
+            "dest_proto": "sip",
+            "from": "+17145551212@127.0.0.1",
+            "from_full": "sip:+17145551212@127.0.0.1",
+            "to": to,
+            "sip_profile": "voxology",
+            "type": "text/plain",
+            "blocking": "true",
+            "vox_message_id": mid,
+        }
+        link.sendevent("CUSTOM", headers, body="Hello | world ${system echo hi}")
+        gevent.sleep(1.0)
+    answerer.wait(timeout=20)
+    caller = subprocess.run(
+        [
+            "sipp",
+            "-sf",
+            str(Path(__file__).resolve().parent.parent / "tests" / "integration" / "sipp" / "uac_message.xml"),
+            "-m",
+            "1",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(runfs.free_port(udp=True)),
+            "-key",
+            "caller",
+            "+13125550100",
+            "-s",
+            "+17145551212",
+            "-nostdin",
+            "-timeout",
+            "15s",
+            f"127.0.0.1:{rig.state['sip_port']}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=30,
+    )
+    print("sipp MESSAGE sender:", caller.returncode)
+    gevent.sleep(1.0)
+    finish(s)
+
+
 def _member_joins(rig, room):
     """Another member (a loopback A leg) joins ``room``; returns its uuid."""
     member = rig.originate(f"conference({room})")
@@ -572,6 +629,7 @@ SCENARIOS = {
         record_mask,
         uuid_record,
         listen,
+        sms,
         conference_end,
         bridge_outcomes,
         bridge_simultaneous,

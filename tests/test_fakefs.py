@@ -42,7 +42,8 @@ def parse_transcript(path):
         head = data[i:end].decode()
         i = end + 2
         hdrs = [tuple(line.split(": ", 1)) if ": " in line else (line, "") for line in head.split("\n")]
-        n = int(dict(hdrs).get("Content-Length", 0))
+        # sendevent's body length is written as content-length (lower case).
+        n = int(next((v for k, v in hdrs if k.lower() == "content-length"), 0))
         body = data[i : i + n]
         i += n
         out.append((d, hdrs, body, data[start:i]))

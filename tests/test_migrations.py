@@ -263,13 +263,22 @@ def test_0005_and_0006_add_rooms_and_queues_and_go_back_down(old_database):
 
     assert _runner(database).up("0007_conference_hold") == ["0007_conference_hold"]
     assert database.execute_sql('SELECT "held" FROM "conference_member"').fetchall() in ([(False,)], [(0,)])
-    assert _runner(database).up() == ["0008_recordings"]
+    assert _runner(database).up("0008_recordings") == ["0008_recordings"]
     database.execute_sql(
         f'INSERT INTO "recording" ("id", "account_id", "call_id", "name", "source", "format", "channels", "status", '
         f'"store_key", "created_at") VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})',
         ["rec-1", "acct-1", "in", "vm", "record", "wav", 1, "in-progress", "acct-1/rec-1.wav", T0],
     )
     assert database.execute_sql('SELECT "status", "format" FROM "recording"').fetchall() == [("in-progress", "wav")]
+    assert _runner(database).up() == ["0009_messages"]
+    database.execute_sql(
+        f'INSERT INTO "message" ("id", "account_id", "direction", "from_no", "to_no", "text", "status", '
+        f'"switch", "created_at", "updated_at") VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})',
+        ["msg-1", "acct-1", "inbound", "+13125550100", "+17145551212", "hi", "received", "fs1", T0, T0],
+    )
+    assert database.execute_sql('SELECT "text" FROM "message"').fetchall() == [("hi",)]
+    assert _runner(database).down() == ["0009_messages"]
+    assert "message" not in database.get_tables()
     assert _runner(database).down() == ["0008_recordings"]
     assert {"recording", "secret"}.isdisjoint(database.get_tables())
     assert _runner(database).down() == ["0007_conference_hold"]

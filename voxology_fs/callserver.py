@@ -16,7 +16,7 @@ from collections import deque
 
 from gevent.server import StreamServer
 
-from . import child_calls, conferences, numbers, queues, recordings, store
+from . import child_calls, conferences, messages, numbers, queues, recordings, store
 from .audio import AudioCache
 from .callbacks import CallbackClient
 from .esl.channel import SIP_REJECT_CAUSES, EslChannel
@@ -88,6 +88,7 @@ class CallServer:
             rooms=conferences.RoomBook(),
             queues=queues.QueueBook(),
             recordings=recordings.RecordingBook.from_settings(settings, self.callbacks),
+            messages=messages.MessageBook.from_settings(settings, self.callbacks),
             sip_transfer_domains=frozenset(d.lower() for d in settings.sip_transfer_domains),
             max_callbacks=settings.max_callbacks_per_call,
             max_steps=settings.max_flow_steps,
@@ -148,6 +149,7 @@ class CallServer:
             switch = self._switch(channel.info.switch_name)
             channel.dial_template = switch.dial_string
             channel.sip_dial_template = switch.sip_dial_string
+            channel.sms_template = switch.sms_uri
             # Calls this one places come back to this process (the port it got, when told 0).
             channel.socket_address = switch.socket_address or f"{self.settings.outbound_host}:{self.port}"
             del channel_data

@@ -191,6 +191,10 @@ class Channel(abc.ABC):
     def send_dtmf(self, digits: str) -> None:
         """Play DTMF tones to the caller."""
 
+    def send_text(self, message_id: str, from_no: str, to_no: str, text: str) -> None:
+        """Send a text message (ours, stored as ``message_id``) through this call's switch."""
+        raise NotImplementedError("this channel cannot send texts")
+
     def tell_call(self, call_id: str, request: dict) -> None:
         """Send another call of ours a control request (an agent taking a queued caller)."""
         raise NotImplementedError("this channel cannot reach other calls")

@@ -307,3 +307,30 @@ class Secret(BaseModel):
 
 
 ALL_MODELS += [Recording, Secret]
+
+
+class Message(BaseModel):
+    """A text message of an account's number: sent (SMS action, REST) or received.
+
+    ``status``: queued, sent (the next hop took it), delivered (a delivery
+    receipt said so), failed, or received."""
+
+    id = peewee.CharField(primary_key=True, max_length=36, default=new_id)
+    account = peewee.ForeignKeyField(Account, backref="messages", on_delete="CASCADE")
+    account_id: str
+    direction = peewee.CharField(max_length=8)  # inbound or outbound
+    from_no = peewee.CharField(max_length=32)
+    to_no = peewee.CharField(max_length=32)
+    text = peewee.TextField()
+    status = peewee.CharField(max_length=16, index=True)
+    error = peewee.TextField(null=True)
+    sip_code = peewee.IntegerField(null=True)
+    call = peewee.ForeignKeyField(Call, null=True, backref="messages", on_delete="SET NULL")
+    call_id: str | None
+    status_url = peewee.TextField(null=True)
+    switch = peewee.CharField(max_length=64, default="")
+    created_at = peewee.DateTimeField(default=utcnow, index=True)
+    updated_at = peewee.DateTimeField(default=utcnow)
+
+
+ALL_MODELS.append(Message)

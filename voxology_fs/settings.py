@@ -43,6 +43,8 @@ class Switch:
     dial_string: str = "sofia/gateway/trunk/{number}"
     # ``{uri}`` is replaced with a ``sip:`` URI a TRANSFER dials (our SIP profile).
     sip_dial_string: str = "sofia/voxology/{uri}"
+    # Where this switch sends a text message (SIP MESSAGE) for a number: the trunk.
+    sms_uri: str = "sip:{number}@127.0.0.1:5080"
     # Where this switch reaches the call server's socket (``host:port``) for
     # calls placed by Make Call; empty: ``outbound_host:outbound_port``.
     socket_address: str = ""
@@ -111,6 +113,11 @@ class Settings:
     max_dial_depth: int = 3
     # Hosts a TRANSFER may dial by sip: URI (none: numbers only).
     sip_transfer_domains: tuple[str, ...] = ()
+
+    # SMS: the only source addresses a SIP MESSAGE is taken from (the trunk's;
+    # sofia applies no ACL to MESSAGE), and the longest text sent.
+    sms_trunk_addresses: tuple[str, ...] = ("127.0.0.1",)
+    max_sms_length: int = 1600
 
     # Numbers written without a country code are read in this region.
     default_region: str = "US"

@@ -166,6 +166,9 @@ class SimulatedChannel(Channel):
         self.t.say(f"recording ends ({ending} after {waited} s)")
         return RecordResult(ending)
 
+    def send_text(self, message_id, from_no, to_no, text):
+        self.t.say(f"text to {to_no} from {from_no}: {text!r}")
+
     def listen(self, path, max_seconds, consumer):
         self._check()
         self.t.say("listening to who answered (the simulator hears silence)")

@@ -29,7 +29,9 @@ import gevent
 
 from . import claims, db
 from .esl.protocol import Event
+from .esl.sms import REPORT_SUBCLASS, send_message_event
 from .esl.times import switch_time
+from .messages import MessageBook
 from .models import Call, Leg
 from .originate import finish_orphaned, finish_unconnected
 from .recordings import RecordingBook
@@ -39,8 +41,14 @@ log = logging.getLogger(__name__)
 
 # The events a link subscribes to, and the filters that keep it to our calls
 # (every channel of ours carries ``vox_call_id``) and background jobs.
-WATCH_EVENTS = ["BACKGROUND_JOB", "CHANNEL_HANGUP_COMPLETE"]
-WATCH_FILTERS = [("variable_vox_call_id", "/./"), ("Event-Name", "BACKGROUND_JOB")]
+# Text messages too: those that arrive, and the outcome of those we send.
+WATCH_EVENTS = ["BACKGROUND_JOB", "CHANNEL_HANGUP_COMPLETE", "RECV_MESSAGE", "CUSTOM", REPORT_SUBCLASS]
+WATCH_FILTERS = [
+    ("variable_vox_call_id", "/./"),
+    ("Event-Name", "BACKGROUND_JOB"),
+    ("Event-Name", "RECV_MESSAGE"),
+    ("Event-Subclass", REPORT_SUBCLASS),
+]
 
 
 @dataclass(frozen=True)
@@ -134,6 +142,7 @@ class SwitchWatcher:
         self.seen = 0
         self.claimed = 0
         self.recordings = RecordingBook.from_settings(settings, callbacks)
+        self.messages = MessageBook.from_settings(settings, callbacks)
 
     def on_event(self, link, event: Event) -> None:
         # Runs in the link's reader greenlet: anything that touches the
@@ -147,6 +156,12 @@ class SwitchWatcher:
                 cause = (body[4:].strip() if body.startswith("-ERR") else "") or "NORMAL_TEMPORARY_FAILURE"
                 self.seen += 1
                 gevent.spawn(self._originate_failed, event, event.get("Job-UUID", ""), cause)
+        elif name == "RECV_MESSAGE":
+            self.seen += 1
+            gevent.spawn(self._message_received, link, event)
+        elif name == "CUSTOM" and event.get("Event-Subclass") == REPORT_SUBCLASS and event.get("vox_message_id"):
+            self.seen += 1
+            gevent.spawn(self._delivery_report, event)
         elif name == "CHANNEL_HANGUP_COMPLETE":
             call_id = event.variable("vox_call_id") or ""
             if call_id:
@@ -162,6 +177,26 @@ class SwitchWatcher:
             return False
         self.claimed += 1
         return True
+
+    def _message_received(self, link, event: Event) -> None:
+        def send_reply(message_id: str, from_no: str, to_no: str, text: str) -> None:
+            sw = link.switch
+            link.sendevent(
+                "CUSTOM", send_message_event(sw.sms_uri, sw.sip_dial_string, message_id, from_no, to_no), text
+            )
+
+        try:
+            if self._claim(event):
+                self.messages.received(event, event.body or "", send_reply)
+        except Exception:
+            log.exception("a text message was not taken in")
+
+    def _delivery_report(self, event: Event) -> None:
+        try:
+            if self._claim(event):
+                self.messages.delivery_report(event)
+        except Exception:
+            log.exception("message %s: its delivery report was not recorded", event.get("vox_message_id"))
 
     def _originate_failed(self, event: Event, call_id: str, cause: str) -> None:
         try:

@@ -18,14 +18,14 @@ from xml.etree import ElementTree
 import gevent
 from gevent.server import StreamServer
 
-from . import api, avmd, bridge, conference, control, fifo, media, record, socket_app, wire
+from . import api, avmd, bridge, conference, control, fifo, media, record, sms, socket_app, wire
 from .channel import FakeCall
 from .expand import switch_true
 from .listener import EslConnection
 from .registry import API_COMMANDS, SWITCH_STATE
 
 # Each family registers its applications, API commands and state on import.
-FAMILIES = (api, avmd, bridge, conference, control, fifo, media, record, socket_app)
+FAMILIES = (api, avmd, bridge, conference, control, fifo, media, record, sms, socket_app)
 
 DIALPLAN = os.path.join(os.path.dirname(__file__), "..", "..", "freeswitch", "dialplan", "voxology.xml")
 
@@ -205,7 +205,13 @@ class FakeSwitch:
             self.calls[target].session_events.append(ev)
         else:
             self.fire(ev)
+        if subclass == "SMS::SEND_MESSAGE":
+            gevent.spawn(sms.send, self, ev)
         return "+OK %s" % ev_uuid
+
+    def receive_message(self, from_no, to_no, text, from_ip="127.0.0.1"):
+        """A SIP MESSAGE reaches the profile (sofia's RECV_MESSAGE)."""
+        sms.receive(self, from_no, to_no, text, from_ip)
 
     # ------------------------------------------------------------------ api
     def bgapi(self, cmd, arg, job_uuid, owner=None):

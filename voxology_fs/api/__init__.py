@@ -34,7 +34,18 @@ SETTINGS_ENV = "VOXOLOGY_SETTINGS_JSON"
 
 def create_app(settings: Settings, switches=None, start_switches: bool = True) -> Flask:
     """The WSGI app.  ``switches`` defaults to one link per switch of the settings."""
-    from . import call_recordings, caller_ids, calls, conferences, configs, docs, phone_numbers, queues, recordings
+    from . import (
+        call_recordings,
+        caller_ids,
+        calls,
+        conferences,
+        configs,
+        docs,
+        messages,
+        phone_numbers,
+        queues,
+        recordings,
+    )
 
     app = Flask(__name__)
     assert isinstance(app.json, DefaultJSONProvider)  # Flask's own, which can keep key order
@@ -52,7 +63,18 @@ def create_app(settings: Settings, switches=None, start_switches: bool = True) -
         switches = Switches(settings).start()
     app.config["VOX_SWITCHES"] = switches
 
-    for module in (phone_numbers, configs, calls, call_recordings, caller_ids, conferences, queues, recordings, docs):
+    for module in (
+        phone_numbers,
+        configs,
+        calls,
+        call_recordings,
+        caller_ids,
+        conferences,
+        queues,
+        recordings,
+        messages,
+        docs,
+    ):
         app.register_blueprint(module.bp, url_prefix="/v1")
     errors.register(app)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..call_status import STATUSES
-from . import openapi_conferences, openapi_queues, openapi_recordings
+from . import openapi_conferences, openapi_messages, openapi_queues, openapi_recordings
 from .openapi_schemas import SCHEMAS
 from .openapi_schemas import ref as _ref
 
@@ -385,6 +385,7 @@ def build(server_url: str = "/v1") -> dict:
             **openapi_conferences.paths(_op, _json, _ref),
             **openapi_queues.paths(_op, _json, _ref),
             **openapi_recordings.paths(_op, _json, _ref, _page, PAGE),
+            **openapi_messages.paths(_op, _json, _ref, _page, PAGE),
         },
         "components": {
             "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}},
@@ -393,6 +394,7 @@ def build(server_url: str = "/v1") -> dict:
                 **openapi_conferences.SCHEMAS,
                 **openapi_queues.SCHEMAS,
                 **openapi_recordings.SCHEMAS,
+                **openapi_messages.SCHEMAS,
             },
         },
     }

@@ -28,6 +28,7 @@ from .dialing import EslDialing
 from .hold import EslHolding
 from .protocol import Event
 from .recording import EslRecording, record_message
+from .sms import send_text_on
 from .times import switch_time
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ class EslChannel(Channel):
         self.dial_template = dial_template
         # The switch's dial string for a sip: URI (its SIP profile).
         self.sip_dial_template = sip_dial_template
+        self.sms_template = "sip:{number}@127.0.0.1:5080"  # where the switch sends a text (its trunk)
         # Where the calls this one places (DIAL) come back to: a call server's socket.
         self.socket_address = socket_address
         self.info = call_info_from(channel_data)
@@ -386,6 +388,7 @@ class EslChannel(Channel):
     def close(self) -> None:
         self.session.exit()
 
-    # RECORD and DETECT's ear: functions of their own modules, taking this channel.
+    # RECORD, DETECT's ear and SMS: functions of their own modules, taking this channel.
     record = record_message
     listen = listen_to_caller
+    send_text = send_text_on

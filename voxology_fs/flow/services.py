@@ -154,6 +154,24 @@ class NoRecordings:
         }
 
 
+class Messages(Protocol):
+    """Where text messages are kept (messages.MessageBook)."""
+
+    def refusal(self, account_id: str, from_no: str, to_no: str, text: str) -> tuple[str, str] | None: ...
+
+    def queue(self, *, account_id, from_no, to_no, text, call_id=None, status_url=None, switch="") -> str: ...
+
+
+class NoMessages:
+    """Messages kept nowhere (the simulator): each is allowed and gets an id."""
+
+    def refusal(self, account_id, from_no, to_no, text):
+        return None
+
+    def queue(self, **_) -> str:
+        return str(uuid.uuid4())
+
+
 @dataclass
 class Services:
     """What flows use besides the channel; one set per call-server process."""
@@ -175,6 +193,7 @@ class Services:
     rooms: Rooms = dataclasses.field(default_factory=NoRooms)
     queues: Queues = dataclasses.field(default_factory=NoQueues)
     recordings: Recordings = dataclasses.field(default_factory=NoRecordings)
+    messages: Messages = dataclasses.field(default_factory=NoMessages)
     # TRANSFER's screenings this process dialled, by leg id (a leg dials back to this process).
     whispers: dict[str, WhisperJob] = dataclasses.field(default_factory=dict)
     # Hosts a TRANSFER may dial by sip: URI.
