@@ -16,25 +16,35 @@ log = logging.getLogger(__name__)
 CHOICES = ("mono", "dual")
 
 
-def start(ctx, channels: str | None):
-    """Start recording the call (``mono`` or ``dual``); returns what :func:`finish` needs, or None."""
-    if channels not in CHOICES:
-        return None
+def begin(ctx, name: str, channels: str, bridged_only: bool = False):
+    """Record the call (``mono`` or ``dual``) in the background: (the started
+    recording, its capability), or None when the call ended first."""
     state = ctx.state
     started = ctx.services.recordings.begin(
         account_id=state.account_id,
         call_id=state.call_id,
-        name="call",
+        name=name,
         source="call",
         channels=2 if channels == "dual" else 1,
     )
+    capability = ctx.channel.recording()
     try:
-        ctx.channel.recording().start(started.path, stereo=channels == "dual")
+        capability.start(started.path, stereo=channels == "dual", bridged_only=bridged_only)
     except CallEnded:
         ctx.services.recordings.fail(started.id, "the call ended before it was recorded")
         return None
-    ctx.trace("record_call", {"id": started.id, "channels": channels})
-    return started
+    return started, capability
+
+
+def start(ctx, channels: str | None):
+    """Start recording the call from its start; returns what :func:`finish` needs, or None."""
+    if channels not in CHOICES:
+        return None
+    begun = begin(ctx, "call", channels)
+    if begun is None:
+        return None
+    ctx.trace("record_call", {"id": begun[0].id, "channels": channels})
+    return begun[0]
 
 
 def finish(ctx, started) -> None:

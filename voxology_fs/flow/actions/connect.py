@@ -12,7 +12,7 @@ import uuid
 
 from ...channel import RINGING, AudioFile
 from ...timeutil import utcnow
-from .. import templates
+from .. import templates, whole_call
 from ..errors import ActionFailed
 from ..expressions import ExpressionError
 from ..state import CallState
@@ -219,21 +219,11 @@ class Transfer(Action):
         return bridge.wait()
 
     def _start_recording(self, ctx):
-        """The conversation's recording (record_session while bridged only), or None."""
+        """The conversation's recording (while bridged only), or None."""
         choice = self.params["record"]
         if choice == "false":
             return None
-        state = ctx.state
-        started = ctx.services.recordings.begin(
-            account_id=state.account_id,
-            call_id=state.call_id,
-            name="transfer",
-            source="call",
-            channels=2 if choice == "dual" else 1,
-        )
-        capability = ctx.channel.recording()
-        capability.start(started.path, stereo=choice == "dual", bridged_only=True)
-        return started, capability
+        return whole_call.begin(ctx, "transfer", "dual" if choice == "dual" else "mono", bridged_only=True)
 
     @staticmethod
     def _end_recording(ctx, recording, talked: bool) -> None:
