@@ -114,3 +114,20 @@ def test_a_recording_in_progress_has_no_audio_yet_and_is_not_deleted(rig, acme, 
     assert acme.delete(f"/Recordings/{item['id']}").status_code == 409
     call.hangup()
     assert wait_until(lambda: acme.get(f"/Recordings/{item['id']}").get_json()["status"] == "completed", 5)
+
+
+def test_live_control_during_a_record_keeps_the_recording_and_runs_next(rig, acme, callback_server):
+    flow = {"actions": [{"type": "RECORD", "params": {"name": "vm", "timeout": 0}}, {"type": "HANGUP"}]}
+    setup_number(acme, callback_server.static("/rec", flow))
+    after = callback_server.static(
+        "/after",
+        {"actions": [{"type": "SAY", "params": {"text": "kept ${recordings[0].ended_by}"}}, {"type": "HANGUP"}]},
+    )
+    call = rig.fake.incoming_call(destination=DID)
+    assert wait_until(lambda: any(app == "record" for app, _ in call.executed), 5)
+    assert wait_until(lambda: acme.get(f"/Calls/{call.uuid}").get_json()["status"] == "live-in-progress", 5)
+    assert acme.post(f"/Calls/{call.uuid}/Redirect", {"url": after}).status_code == 202
+    assert call.wait_closed(5)
+    assert call.spoken == ["kept stopped"]
+    [item] = acme.get("/Recordings").get_json()["recordings"]
+    assert item["status"] == "completed" and item["ended_by"] == "stopped" and item["duration"] > 0
