@@ -22,6 +22,7 @@ What it watches, for the calls that carry our ``vox_call_id``:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -29,7 +30,7 @@ import gevent
 
 from . import claims, db
 from .esl.protocol import Event
-from .esl.sms import REPORT_SUBCLASS, send_message_event
+from .esl.sms import REPORT_SUBCLASS, send_text_on_link
 from .esl.times import switch_time
 from .messages import MessageBook
 from .models import Call, Leg
@@ -179,12 +180,8 @@ class SwitchWatcher:
         return True
 
     def _message_received(self, link, event: Event) -> None:
-        def send_reply(message_id: str, from_no: str, to_no: str, text: str) -> None:
-            sw = link.switch
-            link.sendevent(
-                "CUSTOM", send_message_event(sw.sms_uri, sw.sip_dial_string, message_id, from_no, to_no), text
-            )
-
+        # Replies go out on the link the message came in on.
+        send_reply = functools.partial(send_text_on_link, link)
         try:
             if self._claim(event):
                 self.messages.received(event, event.body or "", send_reply)

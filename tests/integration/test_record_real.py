@@ -48,11 +48,13 @@ def record_flow(**params):
     }
 
 
-def rest_client(settings, recording_id):
+def fetch_audio(settings, recording_id):
+    """A REST client with a key of the recording's account, and the audio it fetched."""
     with models.database.connection_context():
         account_id = models.Recording.get_by_id(recording_id).account_id
     _app, key = operator.create_application(account_id, "rest")
-    return create_app(settings, start_switches=False).test_client(), key
+    client = create_app(settings, start_switches=False).test_client()
+    return client, client.get(f"/v1/Recordings/{recording_id}/Audio", headers={"x-api-key": key})
 
 
 def test_a_finish_key_ends_the_recording_and_rest_serves_what_the_caller_said(
@@ -74,8 +76,7 @@ def test_a_finish_key_ends_the_recording_and_rest_serves_what_the_caller_said(
 
     [entry] = callback_server.of_type("call_ended")[0]["recordings"]
     assert entry["ended_by"] == "key" and entry["finish_key"] == "#" and entry["status"] == "completed"
-    client, key = rest_client(settings, entry["id"])
-    audio = client.get(f"/v1/Recordings/{entry['id']}/Audio", headers={"x-api-key": key})
+    client, audio = fetch_audio(settings, entry["id"])
     assert audio.status_code == 200 and audio.mimetype == "audio/wav"
     loud_s, hz, total_s = loud_part(audio.data)
     assert abs(hz - VOICE_HZ) < 30, hz
@@ -107,8 +108,7 @@ def test_silence_after_the_caller_speaks_ends_the_recording(
 
     [entry] = callback_server.of_type("call_ended")[0]["recordings"]
     assert entry["ended_by"] == "silence"
-    client, key = rest_client(settings, entry["id"])
-    audio = client.get(f"/v1/Recordings/{entry['id']}/Audio", headers={"x-api-key": key})
+    _client, audio = fetch_audio(settings, entry["id"])
     loud_s, hz, total_s = loud_part(audio.data)
     assert abs(hz - VOICE_HZ) < 30 and loud_s > 1.4, (hz, loud_s)
     # Untrimmed: the tone, then the two seconds of silence that ended it.
@@ -130,8 +130,7 @@ def test_a_caller_who_hangs_up_mid_recording_leaves_the_whole_message(
     assert callback_server.wait_for(lambda: callback_server.of_type("call_ended"), timeout=10)
     [entry] = callback_server.of_type("call_ended")[0]["recordings"]
     assert entry["ended_by"] == "hangup" and entry["status"] == "completed"
-    client, key = rest_client(settings, entry["id"])
-    audio = client.get(f"/v1/Recordings/{entry['id']}/Audio", headers={"x-api-key": key})
+    _client, audio = fetch_audio(settings, entry["id"])
     loud_s, hz, _total = loud_part(audio.data)
     assert abs(hz - VOICE_HZ) < 30 and loud_s > 1.2, (hz, loud_s)
 
@@ -154,8 +153,7 @@ def test_an_mp3_recording_is_written_by_the_switch_and_served_as_audio_mpeg(
     [entry] = callback_server.of_type("call_ended")[0]["recordings"]
     assert entry["ended_by"] == "key" and entry["status"] == "completed"
     assert 1500 < entry["duration"] < 3000  # the switch's count (no trimming of mp3)
-    client, key = rest_client(settings, entry["id"])
-    audio = client.get(f"/v1/Recordings/{entry['id']}/Audio", headers={"x-api-key": key})
+    _client, audio = fetch_audio(settings, entry["id"])
     assert audio.status_code == 200 and audio.mimetype == "audio/mpeg"
     assert audio.data[:3] == b"ID3" or (audio.data[0] == 0xFF and audio.data[1] & 0xE0 == 0xE0)
     assert len(audio.data) > 4000

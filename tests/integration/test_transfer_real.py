@@ -6,7 +6,7 @@ import pytest
 
 from tests.integration.test_callflows import LOUD, dial, esl_watch, finished, voxology  # noqa: F401  (fixtures)
 from tests.integration.test_make_call import configure, platform, wait_until  # noqa: F401
-from tests.integration.test_record_real import rest_client, tone_file
+from tests.integration.test_record_real import fetch_audio, tone_file
 from tests.support.audio import ulaw_decode, wav_tones
 from tests.support.provision import DID, provision
 from voxology_fs import models
@@ -244,8 +244,7 @@ def test_a_dual_recording_of_the_transfer_holds_each_party_on_its_channel(
     assert ended["transfer_status"] == "completed"
     [entry] = ended["recordings"]
     assert entry["status"] == "completed" and entry["name"] == "transfer"
-    client, key = rest_client(settings, entry["id"])
-    audio = client.get(f"/v1/Recordings/{entry['id']}/Audio", headers={"x-api-key": key})
+    _client, audio = fetch_audio(settings, entry["id"])
     (left, right), _ = wav_tones(audio.data)
     # The caller on the left, the answerer on the right, for the 3 s they talked.
     assert abs(left[1] - 600) < 30 and abs(right[1] - 900) < 40, (left, right)

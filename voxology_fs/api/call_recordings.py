@@ -38,8 +38,8 @@ def start_recording(call_id):
     channels = string(body, "channels", "channels", max_length=8) or "mono"
     if channels not in CHANNELS:
         raise bad_field("channels", "channels must be mono or dual")
-    status_url = url_field({"url": body.get("recording_status_url")}, "recording_status_url", required=False)
-    status_method = method_field({"method": body.get("recording_status_method")}, "recording_status_method", "POST")
+    status_url = url_field(body, "recording_status_url", required=False, key="recording_status_url")
+    status_method = method_field(body, "recording_status_method", "POST", key="recording_status_method")
     call = live_call(call_id)
     started = book().begin(
         account_id=account_id(),

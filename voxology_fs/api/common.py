@@ -90,9 +90,9 @@ def string(parent: dict, key: str, path: str, required: bool = False, max_length
     return value
 
 
-def method_field(doc: dict, path: str, default: str) -> str:
-    """An HTTP method for a callback: GET or POST."""
-    value = string(doc, "method", path, max_length=8)
+def method_field(doc: dict, path: str, default: str, key: str = "method") -> str:
+    """An HTTP method for a callback (``doc[key]``): GET or POST."""
+    value = string(doc, key, path, max_length=8)
     if value is None:
         return default
     if value.upper() not in METHODS:
@@ -100,9 +100,9 @@ def method_field(doc: dict, path: str, default: str) -> str:
     return value.upper()
 
 
-def url_field(doc: dict, path: str, required: bool) -> str | None:
-    """An http(s) URL for a callback."""
-    value = string(doc, "url", path, required=required, max_length=2048)
+def url_field(doc: dict, path: str, required: bool, key: str = "url") -> str | None:
+    """An http(s) URL for a callback (``doc[key]``)."""
+    value = string(doc, key, path, required=required, max_length=2048)
     if value is None:
         return None
     value = value.strip()

@@ -32,8 +32,8 @@ def put_config(no):
         fallback_url = url_field(fallback, "fallback.url", required=True)
         fallback_method = method_field(fallback, "fallback.method", method)
     elif callback.get("fallback_url") is not None:
-        fallback_url = url_field({"url": callback.get("fallback_url")}, "callback.fallback_url", required=True)
-        fallback_method = method_field({"method": callback.get("fallback_method")}, "callback.fallback_method", method)
+        fallback_url = url_field(callback, "callback.fallback_url", required=True, key="fallback_url")
+        fallback_method = method_field(callback, "callback.fallback_method", method, key="fallback_method")
     values = dict(
         method=method,
         url=url,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from .. import db
-from ..esl.sms import send_message_event
+from ..esl.sms import send_text_on_link
 from ..messages import STATUSES, MessageBook, message_json
 from ..models import Message
 from .common import account_id, json_body, obj, owned, paged, phone_number, settings, string, switch_errors, switches
@@ -38,12 +38,9 @@ def send_sms():
     message_id = book.queue(
         account_id=account_id(), from_no=from_no, to_no=to_no, text=text, status_url=status_url, switch=link.name
     )
-    sw = link.switch
     try:
         with switch_errors():
-            link.sendevent(
-                "CUSTOM", send_message_event(sw.sms_uri, sw.sip_dial_string, message_id, from_no, to_no), text
-            )
+            send_text_on_link(link, message_id, from_no, to_no, text)
     except ApiError:
         book.fail(message_id, "the switch could not be reached")
         raise

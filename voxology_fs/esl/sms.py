@@ -50,3 +50,9 @@ def send_text_on(channel, message_id: str, from_no: str, to_no: str, text: str) 
         channel.session.sendevent("CUSTOM", headers, body=text)
     except (NotConnectedError, CommandTimeout, CommandError) as exc:
         raise CallEnded(channel.hangup_cause) from exc
+
+
+def send_text_on_link(link, message_id: str, from_no: str, to_no: str, text: str) -> None:
+    """A message sent on a switch link of ours (a REST worker's, a watcher's reply)."""
+    sw = link.switch
+    link.sendevent("CUSTOM", send_message_event(sw.sms_uri, sw.sip_dial_string, message_id, from_no, to_no), text)
