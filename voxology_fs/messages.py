@@ -4,7 +4,9 @@ Sending: the record is written ``queued``, then an ``SMS::SEND_MESSAGE``
 event goes to a switch (the call's socket, or a REST worker's link); the
 switch's ``SMS::DELIVERY_REPORT`` reaches every watcher, and the one that
 claims it marks the message ``sent`` (the next hop answered 2xx) or
-``failed``.  Receiving: a SIP MESSAGE from a trunk address reaches every
+``failed``.  With an HTTP provider (``sms_provider_url``) the provider's
+answer says ``sent`` or ``failed`` instead, and its delivery receipt, to a
+signed URL of ours, says ``delivered`` or ``failed``.  Receiving: a SIP MESSAGE from a trunk address reaches every
 watcher as ``RECV_MESSAGE``; the one that claims it stores the message and
 sends the number's configuration one ``sms`` request, whose answer may be
 SMS actions (a reply).  A MESSAGE from anywhere else is logged and dropped.
@@ -16,28 +18,58 @@ import logging
 import re
 from types import SimpleNamespace
 
+import gevent
+
 from . import db, numbers
 from .callbacks import CallbackError, CallbackTarget
 from .models import CallFlowConfig, Message, PhoneNumber
+from .recordings import UrlSigner
+from .sms_provider import SmsProvider
 from .timeutil import iso, utcnow
 
 log = logging.getLogger(__name__)
 
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 STATUSES = ("queued", "sent", "delivered", "failed", "received")
+# What a provider's receipt may say, as ours; any other status changes nothing.
+RECEIPT_STATUSES = {
+    "delivered": "delivered",
+    "failed": "failed",
+    "undelivered": "failed",
+    "rejected": "failed",
+    "expired": "failed",
+}
+# Providers retry receipts for days.
+RECEIPT_URL_TTL_S = 7 * 24 * 3600
 
 
 class MessageBook:
     """The messages of every account (Services.messages, the watcher, the REST API)."""
 
-    def __init__(self, callbacks=None, max_length: int = 1600, trunk_addresses=("127.0.0.1",)):
+    def __init__(
+        self,
+        callbacks=None,
+        max_length: int = 1600,
+        trunk_addresses=("127.0.0.1",),
+        provider: SmsProvider | None = None,
+        signer: UrlSigner | None = None,
+    ):
         self.callbacks = callbacks
         self.max_length = max_length
         self.trunk_addresses = frozenset(trunk_addresses)
+        # None: texts go through the switch.
+        self.provider = provider
+        self.signer = signer
 
     @classmethod
     def from_settings(cls, settings, callbacks=None) -> MessageBook:
-        return cls(callbacks, settings.max_sms_length, settings.sms_trunk_addresses)
+        return cls(
+            callbacks,
+            settings.max_sms_length,
+            settings.sms_trunk_addresses,
+            SmsProvider.from_settings(settings),
+            UrlSigner.from_settings(settings),
+        )
 
     # -- sending -------------------------------------------------------------------
     def refusal(self, account_id: str, from_no: str, to_no: str, text: str) -> tuple[str, str] | None:
@@ -73,6 +105,40 @@ class MessageBook:
             )
         return message.id
 
+    def send(self, message_id: str, from_no: str, to_no: str, text: str, via_switch, wait: bool = True) -> None:
+        """Send a queued message: through the HTTP provider when there is one
+        (``wait``: before returning), else ``via_switch(message_id, from, to,
+        text)``, whose outcome comes later as the switch's delivery report."""
+        if self.provider is None:
+            via_switch(message_id, from_no, to_no, text)
+        elif wait:
+            self._through_provider(message_id, from_no, to_no, text)
+        else:
+            gevent.spawn(self._through_provider, message_id, from_no, to_no, text)
+
+    def _through_provider(self, message_id: str, from_no: str, to_no: str, text: str) -> None:
+        assert self.provider is not None and self.signer is not None
+        receipt_url = self.signer.signed(
+            f"/v1/Messages/{message_id}/Receipt", receipt_subject(message_id), ttl=RECEIPT_URL_TTL_S
+        )
+        answer = self.provider.send(
+            message_id=message_id, from_no=from_no, to_no=to_no, text=text, receipt_url=receipt_url
+        )
+        if answer.ok:
+            self._set(message_id, "sent")
+        else:
+            log.warning("message %s: %s", message_id, answer.error)
+            self.fail(message_id, answer.error)
+
+    def receipt(self, message_id: str, provider_status: str) -> str | None:
+        """A provider's delivery receipt; returns the status it set, or None."""
+        status = RECEIPT_STATUSES.get(provider_status.strip().lower())
+        if status is None:
+            return None
+        error = None if status == "delivered" else f"the provider reported it {provider_status.strip().lower()}"
+        # A receipt can overtake the provider's own answer: queued moves too.
+        return status if self._set(message_id, status, error=error, was=("queued", "sent")) else None
+
     def fail(self, message_id: str, error: str) -> None:
         self._set(message_id, "failed", error=error)
 
@@ -88,17 +154,19 @@ class MessageBook:
         else:
             self._set(message_id, "failed", sip_code=code, error=f"the next hop refused it (SIP {code})")
 
-    def _set(self, message_id: str, status: str, sip_code=None, error=None) -> None:
+    def _set(self, message_id: str, status: str, sip_code=None, error=None, was=("queued",)) -> bool:
+        # Only forward: a late answer never undoes a receipt.
         with db.unit_of_work():
             changed = (
                 Message.update(status=status, sip_code=sip_code, error=error, updated_at=utcnow())
-                .where(Message.id == message_id, Message.status == "queued")
+                .where(Message.id == message_id, Message.status.in_(list(was)))
                 .execute()
             )
             message = Message.get_or_none(Message.id == message_id)
         if changed and message is not None and message.status_url and self.callbacks is not None:
             target = CallbackTarget(url=message.status_url)
             self.callbacks.fire_and_forget(target, {"type": "sms_status", **message_json(message)})
+        return bool(changed)
 
     # -- receiving -----------------------------------------------------------------
     def received(self, headers, text: str, send_reply) -> str | None:
@@ -144,7 +212,7 @@ class MessageBook:
                 continue
             reply_id = self.queue(account_id=number.account_id, from_no=reply_from, to_no=reply_to, text=reply_text)
             try:
-                send_reply(reply_id, reply_from, reply_to, reply_text)
+                self.send(reply_id, reply_from, reply_to, reply_text, send_reply)
             except Exception as exc:
                 self.fail(reply_id, f"the switch could not be told: {exc}")
         return message.id
@@ -177,6 +245,11 @@ class MessageBook:
                 )
             )
         return out
+
+
+def receipt_subject(message_id: str) -> str:
+    """What a receipt URL is signed for: never a recording's id alone."""
+    return f"sms-receipt:{message_id}"
 
 
 def _sms_fields(message: Message, app_id) -> dict:

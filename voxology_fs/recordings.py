@@ -83,12 +83,18 @@ class RecordingStore:
 
 
 class UrlSigner:
-    """Signed, expiring audio URLs under the API's public base URL."""
+    """Signed, expiring URLs under the API's public base URL: recordings' audio,
+    SMS delivery receipts (each signed for what it opens, so one never opens another)."""
 
     def __init__(self, base_url: str, ttl: int, secret: str = ""):
         self.base_url = base_url.rstrip("/")
         self.ttl = ttl
         self._secret = secret.encode() if secret else None
+
+    @classmethod
+    def from_settings(cls, settings) -> UrlSigner:
+        base = settings.public_base_url or f"http://{settings.api_host}:{settings.api_port}"
+        return cls(base, settings.recording_url_ttl, settings.recording_url_secret)
 
     def key(self) -> bytes:
         if self._secret is None:
@@ -99,9 +105,12 @@ class UrlSigner:
         return hmac.new(self.key(), f"{recording_id}:{expires}".encode(), hashlib.sha256).hexdigest()
 
     def url(self, recording_id: str, now: float | None = None) -> str:
-        expires = int((now or time.time()) + self.ttl)
-        signature = self.signature(recording_id, expires)
-        return f"{self.base_url}/v1/Recordings/{recording_id}/Audio?expires={expires}&signature={signature}"
+        return self.signed(f"/v1/Recordings/{recording_id}/Audio", recording_id, now)
+
+    def signed(self, path: str, subject: str, now: float | None = None, ttl: int | None = None) -> str:
+        """``path`` under the base URL, signed for ``subject`` (what the URL opens)."""
+        expires = int((now or time.time()) + (self.ttl if ttl is None else ttl))
+        return f"{self.base_url}{path}?expires={expires}&signature={self.signature(subject, expires)}"
 
     def valid(self, recording_id: str, expires: str, signature: str, now: float | None = None) -> bool:
         if not expires.isdigit() or int(expires) < (now or time.time()):
@@ -128,8 +137,7 @@ class RecordingBook:
 
     @classmethod
     def from_settings(cls, settings, callbacks=None) -> RecordingBook:
-        base = settings.public_base_url or f"http://{settings.api_host}:{settings.api_port}"
-        signer = UrlSigner(base, settings.recording_url_ttl, settings.recording_url_secret)
+        signer = UrlSigner.from_settings(settings)
         return cls(RecordingStore(settings.recordings_dir), signer, settings.recording_silence_threshold, callbacks)
 
     def begin(

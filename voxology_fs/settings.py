@@ -118,6 +118,26 @@ class Settings:
     # sofia applies no ACL to MESSAGE), and the longest text sent.
     sms_trunk_addresses: tuple[str, ...] = ("127.0.0.1",)
     max_sms_length: int = 1600
+    # An HTTP SMS provider instead of the switch (empty: SIP MESSAGE through
+    # the switch). Each text is one request: the URL and ``name=template``
+    # fields with {to} {from} {text} {message_id} {receipt_url}, sent as JSON
+    # or a form, with basic-auth credentials or a bearer token.  The provider's
+    # delivery receipts go to {receipt_url} (signed; ``sms_receipt_status_field``
+    # names its status field).
+    sms_provider_url: str = ""
+    sms_provider_method: str = "POST"
+    sms_provider_format: str = "json"
+    sms_provider_fields: tuple[str, ...] = (
+        "to={to}",
+        "from={from}",
+        "text={text}",
+        "status_callback={receipt_url}",
+    )
+    sms_provider_user: str = ""
+    sms_provider_password: str = ""
+    sms_provider_token: str = ""
+    sms_provider_timeout: float = 10.0
+    sms_receipt_status_field: str = "status"
 
     # Numbers written without a country code are read in this region.
     default_region: str = "US"

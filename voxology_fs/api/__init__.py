@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 # Endpoints anyone may read without a key.
 PUBLIC_ENDPOINTS = {"docs.openapi", "docs.reference", "docs.root"}
 # Endpoints that check a key, or a signed URL, themselves.
-SELF_AUTHENTICATED = {"recordings.get_audio"}
+SELF_AUTHENTICATED = {"recordings.get_audio", "messages.delivery_receipt"}
 SETTINGS_ENV = "VOXOLOGY_SETTINGS_JSON"
 
 

@@ -3,16 +3,28 @@ do), and the account's messages, sent and received."""
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from collections.abc import Mapping
+
+from flask import Blueprint, current_app, request
 
 from .. import db
+from ..callbacks import CallbackClient
 from ..esl.sms import send_text_on_link
-from ..messages import STATUSES, MessageBook, message_json
+from ..messages import STATUSES, MessageBook, message_json, receipt_subject
 from ..models import Message
 from .common import account_id, json_body, obj, owned, paged, phone_number, settings, string, switch_errors, switches
-from .errors import ApiError, bad_field
+from .errors import ApiError, bad_field, not_found
 
 bp = Blueprint("messages", __name__)
+
+
+def message_book() -> MessageBook:
+    """This worker's book, which tells status URLs (sent, failed, delivered) itself."""
+    found = current_app.config.get("VOX_MESSAGES")
+    if found is None:
+        callbacks = CallbackClient.from_settings(settings())
+        found = current_app.config["VOX_MESSAGES"] = MessageBook.from_settings(settings(), callbacks)
+    return found
 
 
 @bp.post("/Dials/SMS")
@@ -27,25 +39,52 @@ def send_sms():
     from_no = phone_number(call.get("caller_id_no"), "call.caller_id_no")
     text = string(body, "message", "message", required=True, max_length=100000)
     status_url = string(body, "status_url", "status_url", max_length=2048)
-    book = MessageBook.from_settings(settings())
+    book = message_book()
     refused = book.refusal(account_id(), from_no, to_no, text)
     if refused is not None:
         field, message = refused
         raise bad_field({"text": "message", "to": "call.no", "from": "call.caller_id_no"}[field], message)
-    links = switches()
-    with switch_errors():
-        link = links.pick()
-    message_id = book.queue(
-        account_id=account_id(), from_no=from_no, to_no=to_no, text=text, status_url=status_url, switch=link.name
-    )
-    try:
+    if book.provider is not None:
+        # The provider's answer is in the response: sent, or failed with its reason.
+        message_id = book.queue(account_id=account_id(), from_no=from_no, to_no=to_no, text=text, status_url=status_url)
+        book.send(message_id, from_no, to_no, text, via_switch=None)
+    else:
+        links = switches()
         with switch_errors():
-            send_text_on_link(link, message_id, from_no, to_no, text)
-    except ApiError:
-        book.fail(message_id, "the switch could not be reached")
-        raise
+            link = links.pick()
+        message_id = book.queue(
+            account_id=account_id(), from_no=from_no, to_no=to_no, text=text, status_url=status_url, switch=link.name
+        )
+        try:
+            with switch_errors():
+                send_text_on_link(link, message_id, from_no, to_no, text)
+        except ApiError:
+            book.fail(message_id, "the switch could not be reached")
+            raise
     with db.database.connection_context():
         return message_json(Message.get_by_id(message_id)), 201
+
+
+@bp.post("/Messages/<message_id>/Receipt")
+def delivery_receipt(message_id):
+    """A provider's delivery receipt: no API key (the provider has none of
+    ours) but the URL we signed for this message; JSON or a form."""
+    message_id = message_id[:64]
+    book = message_book()
+    expires, signature = request.args.get("expires") or "", request.args.get("signature") or ""
+    if book.signer is None or not book.signer.valid(receipt_subject(message_id), expires, signature):
+        raise ApiError(403, "forbidden", "the signed URL is not valid or has expired", "signature")
+    field = settings().sms_receipt_status_field
+    fields = request.get_json(silent=True) if request.is_json else request.form
+    status = (fields or {}).get(field) if isinstance(fields, Mapping) else None
+    if not isinstance(status, str) or not status.strip():
+        raise bad_field(field, f"{field} is required: the message's delivery status")
+    with db.database.connection_context():
+        if Message.get_or_none(Message.id == message_id, Message.direction == "outbound") is None:
+            raise not_found("no such message", "message_id")
+    book.receipt(message_id, status)
+    with db.database.connection_context():
+        return {"id": message_id, "status": Message.get_by_id(message_id).status}
 
 
 @bp.get("/Messages")

@@ -22,6 +22,18 @@ SCHEMAS: dict[str, dict] = {
             "updated_at": {"type": "string", "format": "date-time"},
         },
     },
+    "Receipt": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {"status": {"type": "string", "example": "delivered"}},
+    },
+    "ReceiptAnswer": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "status": {"type": "string", "enum": ["queued", "sent", "delivered", "failed"]},
+        },
+    },
     "SendSms": {
         "type": "object",
         "required": ["call", "message"],
@@ -76,5 +88,26 @@ def paths(op, json, ref, page, page_params) -> dict:
                 errors=(401, 404, 429),
                 op_id="getMessage",
             )
+        },
+        "/Messages/{message_id}/Receipt": {
+            "post": {
+                **op(
+                    "An HTTP SMS provider's delivery receipt, to the signed URL it was given with the text",
+                    TAG,
+                    {"200": json(ref("ReceiptAnswer"))},
+                    params=[
+                        message_id,
+                        {"name": "expires", "in": "query", "required": True, "schema": {"type": "integer"}},
+                        {"name": "signature", "in": "query", "required": True, "schema": {"type": "string"}},
+                    ],
+                    body=ref("Receipt"),
+                    errors=(400, 403, 404),
+                    description="No API key: the signature opens this message's receipt only, until it expires. "
+                    "The body may also be a form; its status field is named by the sms_receipt_status_field "
+                    "setting (delivered, or failed, undelivered, rejected, expired; others change nothing).",
+                    op_id="smsReceipt",
+                ),
+                "security": [],
+            }
         },
     }

@@ -1,8 +1,9 @@
 """SMS: send a text message from one of the account's numbers.
 
 The message is stored (``GET /v1/Messages``) and sent through the call's
-switch as a SIP MESSAGE; the flow goes on at once: ``status_url`` hears
-whether the next hop took it (sent) or refused it (failed).
+switch as a SIP MESSAGE (or the operator's HTTP SMS provider); the flow goes
+on at once: ``status_url`` hears whether the next hop took it (sent) or
+refused it (failed), and a provider's receipt (delivered).
 """
 
 from __future__ import annotations
@@ -46,5 +47,6 @@ class Sms(Action):
             call_id=state.call_id,
             status_url=status_url,
         )
-        ctx.channel.send_text(message_id, from_no, to_no, text)
+        # Through the switch, or an HTTP provider that the flow does not wait for.
+        ctx.services.messages.send(message_id, from_no, to_no, text, ctx.channel.send_text, wait=False)
         ctx.trace("sms", {"message_id": message_id, "to": to_no, "from": from_no})
