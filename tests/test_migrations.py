@@ -270,13 +270,18 @@ def test_0005_and_0006_add_rooms_and_queues_and_go_back_down(old_database):
         ["rec-1", "acct-1", "in", "vm", "record", "wav", 1, "in-progress", "acct-1/rec-1.wav", T0],
     )
     assert database.execute_sql('SELECT "status", "format" FROM "recording"').fetchall() == [("in-progress", "wav")]
-    assert _runner(database).up() == ["0009_messages"]
+    assert _runner(database).up("0009_messages") == ["0009_messages"]
     database.execute_sql(
         f'INSERT INTO "message" ("id", "account_id", "direction", "from_no", "to_no", "text", "status", '
         f'"switch", "created_at", "updated_at") VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})',
         ["msg-1", "acct-1", "inbound", "+13125550100", "+17145551212", "hi", "received", "fs1", T0, T0],
     )
     assert database.execute_sql('SELECT "text" FROM "message"').fetchall() == [("hi",)]
+    # A recording from before the bucket existed is in the folder.
+    assert _runner(database).up() == ["0010_recordings_s3"]
+    assert database.execute_sql('SELECT "stored_in" FROM "recording"').fetchall() == [("local",)]
+    assert _runner(database).down() == ["0010_recordings_s3"]
+    assert "stored_in" not in {c.name for c in database.get_columns("recording")}
     assert _runner(database).down() == ["0009_messages"]
     assert "message" not in database.get_tables()
     assert _runner(database).down() == ["0008_recordings"]

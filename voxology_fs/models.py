@@ -288,6 +288,7 @@ class Recording(BaseModel):
     channels = peewee.IntegerField(default=1)
     status = peewee.CharField(max_length=16, default="in-progress", index=True)
     store_key = peewee.CharField(max_length=200)  # the file's name in the store
+    stored_in = peewee.CharField(max_length=8, default="local")  # local (the folder) or s3 (the bucket)
     duration_ms = peewee.IntegerField(null=True)
     size_bytes = peewee.IntegerField(null=True)
     ended_by = peewee.CharField(max_length=16, null=True)

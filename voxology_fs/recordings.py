@@ -7,7 +7,8 @@ must see that folder at the same path: one host, or one shared mount
 (``recordings_dir``).  A record is created before the switch starts writing
 and completed when it stops, so a file always has a record, and a record
 that stays in-progress names a call that ended mid-recording (the watcher
-closes it; see :meth:`RecordingBook.close_orphans`).
+closes it; see :meth:`RecordingBook.close_left_open`).  With a bucket
+configured, the completed file moves there (:mod:`voxology_fs.s3store`).
 
 A recording's URL carries an expiry and an HMAC of the id and expiry with a
 key every process shares (``recording_url_secret``, or one the first
@@ -31,6 +32,7 @@ from . import db, wavfile
 from .callbacks import CallbackTarget
 from .flow.services import StartedRecording
 from .models import Recording, Secret, new_id
+from .s3store import ArchiveError, S3Archive
 from .timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -128,17 +130,28 @@ def shared_secret() -> str:
 class RecordingBook:
     """What calls tell the database and the store about their recordings (Services.recordings)."""
 
-    def __init__(self, store: RecordingStore, signer: UrlSigner, silence_threshold: int = 200, callbacks=None):
+    def __init__(
+        self,
+        store: RecordingStore,
+        signer: UrlSigner,
+        silence_threshold: int = 200,
+        callbacks=None,
+        archive: S3Archive | None = None,
+    ):
         self.store = store
         self.signer = signer
         self.silence_threshold = silence_threshold
         # Where recording_status_url requests go (a CallbackSender); None: nowhere.
         self.callbacks = callbacks
+        # Where completed files move to; None: they stay in the store folder.
+        self.archive = archive
 
     @classmethod
     def from_settings(cls, settings, callbacks=None) -> RecordingBook:
         signer = UrlSigner.from_settings(settings)
-        return cls(RecordingStore(settings.recordings_dir), signer, settings.recording_silence_threshold, callbacks)
+        store = RecordingStore(settings.recordings_dir)
+        archive = S3Archive.from_settings(settings)
+        return cls(store, signer, settings.recording_silence_threshold, callbacks, archive)
 
     def begin(
         self,
@@ -214,12 +227,29 @@ class RecordingBook:
             # Trimming rewrites the file aside and renames it: a reader never sees half of it.
             measured = wavfile.trim_silence(path, self.silence_threshold) if trim else wavfile.duration_ms(path)
             duration_ms = measured if measured is not None else duration_ms
+        size = self.store.size(record.store_key)
+        stored_in, error = self._archived(record, path)
         with db.unit_of_work():
             Recording.update(
-                duration_ms=duration_ms, size_bytes=self.store.size(record.store_key), completed_at=utcnow()
+                duration_ms=duration_ms, size_bytes=size, completed_at=utcnow(), stored_in=stored_in, error=error
             ).where(Recording.id == recording_id).execute()
             record = Recording.get_by_id(recording_id)
+        if stored_in == "s3":
+            # Only once the record says where the file is: a reader never finds neither.
+            self.store.delete(record.store_key)
         return self._told(record)
+
+    def _archived(self, record: Recording, path: str) -> tuple[str, str | None]:
+        """Where the completed file stays: the bucket, or (without one, or when
+        the upload failed) the store folder, the reason kept in ``error``."""
+        if self.archive is None:
+            return "local", None
+        try:
+            self.archive.put(record.store_key, path, FORMATS.get(record.format, "application/octet-stream"))
+        except ArchiveError as exc:
+            log.warning("recording %s stays in the store folder: %s", record.id, exc)
+            return "local", f"kept in the store folder: {exc}"
+        return "s3", None
 
     @staticmethod
     def _wait_closed(path: str, timeout: float = CLOSE_WAIT_S) -> None:

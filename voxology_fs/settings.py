@@ -159,6 +159,14 @@ class Settings:
     public_base_url: str = ""
     recording_url_ttl: int = 7 * 24 * 3600
     recording_url_secret: str = ""
+    # An S3-compatible bucket that completed recordings move to (empty: they
+    # stay in recordings_dir). Empty keys: boto3's own credential chain.
+    recordings_s3_bucket: str = ""
+    recordings_s3_endpoint_url: str = ""
+    recordings_s3_region: str = "us-east-1"
+    recordings_s3_access_key: str = ""
+    recordings_s3_secret_key: str = ""
+    recordings_s3_prefix: str = ""
 
     def replace(self, **changes) -> Settings:
         return dataclasses.replace(self, **changes)

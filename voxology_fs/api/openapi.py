@@ -21,8 +21,9 @@ def _errors(*statuses: int) -> dict:
         409: "Conflict with the current state",
         410: "The file is no longer in the store",
         415: "The body is not application/json",
+        416: "The range is outside the file",
         429: "Too many requests (see Retry-After), or, placing a call, too many calls placed and not yet ended",
-        503: "No FreeSWITCH server is connected",
+        503: "No FreeSWITCH server is connected, or the recordings' object store cannot be reached",
     }
     return {
         str(s): {"description": text[s], "content": {"application/json": {"schema": _ref("Error")}}} for s in statuses

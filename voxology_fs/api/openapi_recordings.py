@@ -20,6 +20,11 @@ SCHEMAS: dict[str, dict] = {
             "channels": {"type": "integer"},
             "duration": {"type": "integer", "nullable": True, "description": "ms"},
             "size": {"type": "integer", "nullable": True, "description": "bytes"},
+            "stored_in": {
+                "type": "string",
+                "enum": ["local", "s3"],
+                "description": "the store folder, or the S3-compatible bucket once uploaded",
+            },
             "ended_by": {
                 "type": "string",
                 "nullable": True,
@@ -151,7 +156,7 @@ def paths(op, json, ref, page, page_params) -> dict:
                 TAG,
                 {"200": audio, "206": audio},
                 params=[RECORDING_ID, *signed],
-                errors=(401, 403, 404, 409, 410, 429),
+                errors=(401, 403, 404, 409, 410, 416, 429, 503),
                 op_id="getRecordingAudio",
             )
         },

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 
-from flask import Blueprint, current_app, g, request, send_file
+from flask import Blueprint, Response, current_app, g, request, send_file
 
 from .. import db
 from ..callbacks import CallbackClient
 from ..models import Recording
 from ..recordings import FORMATS, STATUSES, RecordingBook
+from ..s3store import ArchiveError, MissingObject, RangeNotSatisfiable
 from ..timeutil import iso
 from .auth import authenticate
 from .common import account_id, owned, paged, time_param
@@ -45,6 +46,7 @@ def recording_json(record: Recording) -> dict:
         "channels": record.channels,
         "duration": record.duration_ms,
         "size": record.size_bytes,
+        "stored_in": record.stored_in,
         "ended_by": record.ended_by,
         "finish_key": record.finish_key,
         "error": record.error,
@@ -102,13 +104,36 @@ def get_audio(recording_id):
         g.account_id = record.account_id
     if record.status != "completed":
         raise conflict(f"the recording is {record.status}; its audio is ready once completed", "recording_id")
-    path = book().store.path(record.store_key)
-    if not os.path.exists(path):
-        raise ApiError(410, "gone", "the recording's file is no longer in the store", "recording_id")
-    response = send_file(
-        path, mimetype=FORMATS.get(record.format, "application/octet-stream"), conditional=True, max_age=0
-    )
+    mimetype = FORMATS.get(record.format, "application/octet-stream")
+    if record.stored_in == "s3":
+        response = archived_audio(record, mimetype)
+    else:
+        path = book().store.path(record.store_key)
+        if not os.path.exists(path):
+            raise ApiError(410, "gone", "the recording's file is no longer in the store", "recording_id")
+        response = send_file(path, mimetype=mimetype, conditional=True, max_age=0)
     response.headers["Cache-Control"] = "private, max-age=0"
+    return response
+
+
+def archived_audio(record: Recording, mimetype: str) -> Response:
+    """The file from the bucket, streamed; the bucket answers the range itself."""
+    archive = book().archive
+    if archive is None:
+        raise ApiError(503, "store_unavailable", "the recording is in the S3 store, which is not configured")
+    try:
+        audio = archive.get(record.store_key, request.headers.get("Range"))
+    except RangeNotSatisfiable:
+        raise ApiError(416, "range_not_satisfiable", "the range is outside the recording", "Range") from None
+    except MissingObject:
+        raise ApiError(410, "gone", "the recording's file is no longer in the store", "recording_id") from None
+    except ArchiveError as exc:
+        raise ApiError(503, "store_unavailable", str(exc)) from None
+    response = Response(audio.body, status=audio.status, mimetype=mimetype, direct_passthrough=True)
+    response.headers["Content-Length"] = str(audio.length)
+    response.headers["Accept-Ranges"] = "bytes"
+    if audio.content_range:
+        response.headers["Content-Range"] = audio.content_range
     return response
 
 
@@ -117,7 +142,18 @@ def delete_recording(recording_id):
     record = owned_recording(recording_id)
     if record.status in ("in-progress", "paused"):
         raise conflict("the recording is still in progress; stop it first", "recording_id")
-    book().store.delete(record.store_key)
+    archive = book().archive
+    if record.stored_in == "s3":
+        if archive is None:
+            raise ApiError(503, "store_unavailable", "the recording is in the S3 store, which is not configured")
+        try:
+            archive.delete(record.store_key)
+        except MissingObject:
+            pass
+        except ArchiveError as exc:
+            raise ApiError(503, "store_unavailable", str(exc)) from None
+    else:
+        book().store.delete(record.store_key)
     with db.unit_of_work():
         Recording.delete().where(Recording.id == record.id, Recording.account == account_id()).execute()
     return "", 204
