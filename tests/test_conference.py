@@ -240,3 +240,73 @@ def test_the_leave_key_takes_the_caller_out_and_its_flow_goes_on(rig, acme, call
     assert leaver.wait_closed(5) and leaver.spoken == ["left left"]
     assert [m.call_id for m in members_inside(room)] == [staying.uuid]
     staying.hangup()
+
+
+def test_a_recorded_room_is_recorded_once_and_completed_when_its_last_member_leaves(rig, acme, callback_server):
+    ready = callback_server.static("/rec-ready", {})
+    recorded = member_flow(record=True, recording_status_url=ready)
+    recorded["actions"][1]["params"]["text"] = "left ${conference.end_reason} ${conference.recording_id}"
+    setup_number(acme, flows_by_caller(callback_server, {"+19495550003": member_flow()}, recorded))
+    room = room_of(acme)
+    # Two members ask for a recording, one does not: the room has one.
+    first, second, third = join(rig, ["+19495550001", "+19495550002", "+19495550003"], room, 3)
+    assert wait_until(lambda: len(rig.fake.conferences[room].recordings) == 1, 5)
+    with models.database.connection_context():
+        [recording] = list(models.Recording.select())
+    assert recording.source == "conference" and recording.room == room and recording.status == "in-progress"
+    assert recording.call_id in (first.uuid, second.uuid) and recording.name == "sales"
+
+    # A member leaving does not end it; the last one does.
+    assert acme.delete(f"/Conferences/sales/Participants/{first.uuid}").status_code == 204
+    assert first.wait_closed(5) and first.spoken == [f"left kicked {recording.id}"]
+    with models.database.connection_context():
+        assert models.Recording.get_by_id(recording.id).status == "in-progress"
+    assert acme.post("/Conferences/sales/End").status_code == 202
+    for call in (second, third):
+        assert call.wait_closed(5)
+    assert second.spoken == [f"left ended_by_api {recording.id}"] and third.spoken == ["left ended_by_api"]
+    doc = acme.get(f"/Recordings/{recording.id}").get_json()
+    assert doc["status"] == "completed" and doc["ended_by"] == "ended" and doc["source"] == "conference"
+    assert doc["duration"] > 0 and acme.get(f"/Recordings/{recording.id}/Audio").data[:4] == b"RIFF"
+    told = lambda: of_type(callback_server, "recording_status")  # noqa: E731
+    assert wait_until(told, 5) and told()[0]["recording"]["id"] == recording.id
+    assert len(told()) == 1
+    ended = {e["call_id"]: e for e in of_type(callback_server, "call_ended")}
+    assert ended[first.uuid]["conference_recording_id"] == recording.id
+    assert "conference_recording_id" not in ended[third.uuid]
+    # Another account cannot see it.
+    assert rig.client("globex").get(f"/Recordings/{recording.id}").status_code == 404
+
+
+def test_a_room_that_refuses_to_record_fails_the_recording_and_the_member_stays(
+    rig, acme, callback_server, monkeypatch
+):
+    from tests.fakefs.registry import API_COMMANDS
+
+    real = API_COMMANDS["conference"]
+
+    def refusing(switch, arg, session):
+        if " recording start " in f" {arg} ":
+            return "-ERR Conference recording failed\n"
+        return real(switch, arg, session)
+
+    monkeypatch.setitem(API_COMMANDS, "conference", refusing)
+    setup_number(acme, flows_by_caller(callback_server, {}, member_flow(record=True)))
+    room = room_of(acme)
+    [call] = join(rig, ["+19495550001"], room, 1)
+    with models.database.connection_context():
+        assert wait_until(lambda: models.Recording.select().where(models.Recording.status == "failed").exists(), 5)
+        [recording] = list(models.Recording.select())
+    assert "did not record" in recording.error
+    assert members_inside(room) and call.spoken == []
+    assert acme.delete(f"/Conferences/sales/Participants/{call.uuid}").status_code == 204
+    assert call.wait_closed(5) and call.spoken == ["left kicked"]
+
+
+def test_a_recording_status_url_that_is_not_http_is_a_flow_error(rig, acme, callback_server):
+    setup_number(acme, callback_server.static("/c", member_flow(record=True, recording_status_url="file:///etc")))
+    call = rig.fake.incoming_call(destination=DID)
+    assert call.wait_closed(5)
+    with models.database.connection_context():
+        errors = models.Call.get_by_id(call.uuid).errors
+    assert any(e["path"] == "/actions/0/params/recording_status_url" for e in errors), errors

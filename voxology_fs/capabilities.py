@@ -209,6 +209,14 @@ class Conferencing(Capability):
         """Make every member still in the room leave it (their calls go on)."""
 
     @abc.abstractmethod
+    def record_room(self, path: str) -> bool:
+        """Record the room's mix into ``path`` (ours) until the room ends;
+        False if the switch refused. ``room_uuid`` names this room instance."""
+
+    # The switch's id of the room instance the member joined ("" until known).
+    room_uuid: str = ""
+
+    @abc.abstractmethod
     def wait(self, timeout: float | None = None) -> ConferenceOutcome: ...
 
 

@@ -48,3 +48,12 @@ class RoomBook:
         """The room's members are about to be made to leave, for ``reason``."""
         with db.unit_of_work():
             Conference.update(end_reason=reason).where(Conference.room == room).execute()
+
+    def has_members(self, room: str) -> bool:
+        """Whether any member is still in the room (by the database)."""
+        with db.database.connection_context():
+            return (
+                ConferenceMember.select()
+                .where(ConferenceMember.conference == room, ConferenceMember.left_at.is_null())
+                .exists()
+            )

@@ -283,12 +283,14 @@ class Recording(BaseModel):
     call = peewee.ForeignKeyField(Call, null=True, backref="recording_files", on_delete="SET NULL", index=True)
     call_id: str | None
     name = peewee.CharField(max_length=200, default="")
-    source = peewee.CharField(max_length=8, default="record")  # record (the action) or call (whole call)
+    # record (the action), call (the whole call) or conference (a room's mix)
+    source = peewee.CharField(max_length=16, default="record")
     format = peewee.CharField(max_length=8, default="wav")
     channels = peewee.IntegerField(default=1)
     status = peewee.CharField(max_length=16, default="in-progress", index=True)
     store_key = peewee.CharField(max_length=200)  # the file's name in the store
     stored_in = peewee.CharField(max_length=8, default="local")  # local (the folder) or s3 (the bucket)
+    room = peewee.CharField(max_length=96, null=True, index=True)  # a conference recording's room (ours)
     duration_ms = peewee.IntegerField(null=True)
     size_bytes = peewee.IntegerField(null=True)
     ended_by = peewee.CharField(max_length=16, null=True)

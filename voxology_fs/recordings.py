@@ -28,7 +28,7 @@ import time
 
 import gevent
 
-from . import db, wavfile
+from . import claims, db, wavfile
 from .callbacks import CallbackTarget
 from .flow.services import StartedRecording
 from .models import Recording, Secret, new_id
@@ -39,8 +39,9 @@ log = logging.getLogger(__name__)
 
 FORMATS = {"wav": "audio/wav", "mp3": "audio/mpeg"}
 STATUSES = ("in-progress", "paused", "completed", "failed")
-# What ended a RECORD; whole-call recordings end "stopped" or "hangup".
-ENDINGS = ("key", "silence", "max_length", "hangup", "stopped")
+# What ended a RECORD; whole-call recordings end "stopped" or "hangup", a
+# conference's "ended" (its last member left).
+ENDINGS = ("key", "silence", "max_length", "hangup", "stopped", "ended")
 _KEY = re.compile(r"^[A-Za-z0-9-]{1,64}/[A-Za-z0-9-]{1,64}\.(wav|mp3)$")
 SECRET_NAME = "recording_urls"
 # How long a finished recording's file may take to be closed by the switch.
@@ -164,6 +165,7 @@ class RecordingBook:
         channels: int = 1,
         status_url: str | None = None,
         status_method: str | None = None,
+        room: str | None = None,
     ) -> StartedRecording:
         recording_id = new_id()
         key = self.store.key_for(account_id, recording_id, fmt)
@@ -180,8 +182,47 @@ class RecordingBook:
                 store_key=key,
                 status_url=status_url,
                 status_method=status_method,
+                room=room,
             )
         return StartedRecording(recording_id, path)
+
+    def begin_room(
+        self, *, account_id: str, call_id: str, room: str, room_uuid: str, name: str, status_url: str | None = None
+    ) -> StartedRecording | None:
+        """A recording of the room's mix, or None when another member already
+        started one: once per room instance (FreeSWITCH's Conference-Unique-ID)."""
+        if not room_uuid or not claims.claim(f"conference-recording:{room_uuid}"):
+            return None
+        return self.begin(
+            account_id=account_id, call_id=call_id, name=name, source="conference", status_url=status_url, room=room
+        )
+
+    def room_recording(self, room: str) -> str | None:
+        """The id of the room's recording in progress, if any."""
+        with db.database.connection_context():
+            return (
+                Recording.select(Recording.id)
+                .where(Recording.room == room, Recording.status.in_(("in-progress", "paused")))
+                .scalar()
+            )
+
+    def close_room(self, room: str) -> int:
+        """Complete the recordings of a room that ended: each once the switch
+        has closed its file (it does when the last member leaves)."""
+        with db.database.connection_context():
+            open_ones = list(
+                Recording.select(Recording.id, Recording.store_key).where(
+                    Recording.room == room, Recording.status.in_(("in-progress", "paused"))
+                )
+            )
+        done = 0
+        for record in open_ones:
+            if self._wait_closed(self.store.path(record.store_key)):
+                self.finish(record.id, ended_by="ended")
+                done += 1
+            else:
+                log.warning("recording %s: the room %s ended but its file is still open", record.id, room)
+        return done
 
     def listening_path(self, call_id: str) -> str:
         """A spool file for what DETECT hears: ours, in the store's folder, removed after."""
@@ -252,10 +293,13 @@ class RecordingBook:
         return "s3", None
 
     @staticmethod
-    def _wait_closed(path: str, timeout: float = CLOSE_WAIT_S) -> None:
+    def _wait_closed(path: str, timeout: float = CLOSE_WAIT_S) -> bool:
         deadline = time.monotonic() + timeout
-        while not wavfile.is_finished(path) and time.monotonic() < deadline:
+        while not wavfile.is_finished(path):
+            if time.monotonic() >= deadline:
+                return False
             gevent.sleep(0.05)
+        return True
 
     def fail(self, recording_id: str, error: str) -> dict:
         log.warning("recording %s failed: %s", recording_id, error)

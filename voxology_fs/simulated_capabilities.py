@@ -137,6 +137,7 @@ class SimulatedConferencing(SimulatedCapability, Conferencing):
     ) -> None:
         self._begin()
         self.room = room
+        self.room_uuid = f"simulated-{room}"
         shown = f" ({', '.join(sorted(flags))})" if flags else ""
         self.t.say(f"caller joins conference {room}{shown}")
 
@@ -145,6 +146,10 @@ class SimulatedConferencing(SimulatedCapability, Conferencing):
 
     def end_room(self) -> None:
         self.t.say(f"every other member leaves conference {self.room}")
+
+    def record_room(self, path: str) -> bool:
+        self.t.say(f"conference {self.room} is recorded")
+        return True
 
     def wait(self, timeout=None) -> ConferenceOutcome:
         if self.outcome is None:

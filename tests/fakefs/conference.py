@@ -3,14 +3,18 @@
 Rooms live in ``switch.conferences`` (name -> Conference); members wait in
 the room until they hang up or are kicked, with conference::maintenance events.
 ``switch.conference_sounds`` lists what rooms played as members entered and
-left: (room, "enter" | "exit", the member's channel uuid, file).
+left: (room, "enter" | "exit", the member's channel uuid, file).  A room's
+recorder (``recording start``) writes a tone for as long as the room lasted,
+closing the file when the last member has left.
 """
 
+import time
 import uuid as _uuid
 
 import gevent
 
 from . import wire
+from .record import _write_tone, _write_wav
 from .registry import api_command, application, switch_state
 
 switch_state("conferences", dict)
@@ -37,6 +41,7 @@ class Conference:
         self.members = []  # dicts: id, call, muted
         self.max_members = 0
         self.next_id = 1
+        self.recordings = []  # (path, began): the room's recorders, closed when it ends
 
 
 def _conf_event(switch, conf, action, member=None, extra=()):
@@ -49,6 +54,8 @@ def _conf_event(switch, conf, action, member=None, extra=()):
         "conference-create": ("mod_conference.c", "conference_new", 3848),
         "conference-destroy": ("mod_conference.c", "conference_thread_run", 863),
         "floor-change": ("conference_member.c", "conference_member_set_floor_holder", 1158),
+        "start-recording": ("conference_record.c", "conference_record_thread_run", 282),
+        "stop-recording": ("conference_record.c", "conference_record_thread_run", 429),
     }
     ev = wire.Event("CUSTOM", subclass="conference::maintenance", calling=names.get(action))
     ev.add("Conference-Name", conf.name)
@@ -129,8 +136,16 @@ def app_conference(call, arg):
             if switch.conferences.get(name) is conf:
                 del switch.conferences[name]
             # The room's thread destroys it after the last member's application
-            # has completed (conference_end.inbound.log).
-            gevent.spawn(_conf_event, switch, conf, "conference-destroy")
+            # has completed (conference_end.inbound.log); its recorders stop first.
+            gevent.spawn(_room_ends, switch, conf)
+
+
+def _room_ends(switch, conf):
+    for path, began in conf.recordings:
+        # The room "said" a tone for as long as it was recorded, in virtual time.
+        _write_tone(path, (time.monotonic() - began) / switch.time_scale * 1000)
+        _conf_event(switch, conf, "stop-recording", extra=[("Path", path)])
+    _conf_event(switch, conf, "conference-destroy")
 
 
 @api_command("conference")
@@ -182,6 +197,17 @@ def api_conference(switch, arg, session):
             m["hold_file"] = " ".join(argv[3:]) if sub == "hold" else ""
             out.append("+OK %s %d\n" % (sub, m["id"]))
         return "".join(out) or "-ERR Non-Existant ID %s\n" % (argv[2] if len(argv) > 2 else "")
+    if sub == "recording" and len(argv) >= 4 and argv[2] == "start":
+        path = argv[3]
+        if any(p == path for p, _ in conf.recordings):
+            return "-ERR file [%s] is already being used for recording.\n" % path
+        # The recorder writes from now on; the file's sizes are written when the room ends.
+        _write_wav(path)
+        with open(path, "ab") as f:
+            f.write(bytes(320))  # a first frame: an open file's header does not count it yet
+        conf.recordings.append((path, time.monotonic()))
+        _conf_event(switch, conf, "start-recording", extra=[("Path", path)])
+        return "+OK Record file %s\n" % path
     if sub == "count":
         return "%d\n" % len(conf.members)
     return "-ERR Unknown conference command %s\n" % sub

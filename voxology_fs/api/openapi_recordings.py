@@ -13,7 +13,7 @@ SCHEMAS: dict[str, dict] = {
             "id": {"type": "string", "format": "uuid"},
             "name": {"type": "string", "description": "the RECORD action's name"},
             "call_id": {"type": "string", "format": "uuid", "nullable": True},
-            "source": {"type": "string", "enum": ["record", "call"]},
+            "source": {"type": "string", "enum": ["record", "call", "conference"]},
             "status": {"type": "string", "enum": ["in-progress", "paused", "completed", "failed"]},
             "format": {"type": "string", "enum": ["wav", "mp3"]},
             "content_type": {"type": "string"},
@@ -28,7 +28,7 @@ SCHEMAS: dict[str, dict] = {
             "ended_by": {
                 "type": "string",
                 "nullable": True,
-                "enum": ["key", "silence", "max_length", "hangup", "stopped", None],
+                "enum": ["key", "silence", "max_length", "hangup", "stopped", "ended", None],
             },
             "finish_key": {"type": "string", "nullable": True},
             "error": {"type": "string", "nullable": True},

@@ -14,6 +14,7 @@ from ..capabilities import BEEPS, CONFERENCE_FLAGS, LEAVE_KEYS, ConferenceOutcom
 from . import args as fsargs
 from .capability import EslCapability
 from .protocol import Event
+from .recording import check_path
 
 CONFERENCE_EVENTS = "conference::maintenance"
 PROFILE = "default"
@@ -84,6 +85,7 @@ class EslConferencing(EslCapability[ConferenceOutcome], Conferencing):
         elif event.get("Unique-ID") == self.uuid:
             if action == "add-member":
                 self.member_id = event.get("Member-ID", "")
+                self.room_uuid = event.get("Conference-Unique-ID", "")
                 self.member_known.set()
             elif action == "kick-member":
                 self.kicked = True
@@ -94,6 +96,11 @@ class EslConferencing(EslCapability[ConferenceOutcome], Conferencing):
 
     def end_room(self) -> None:
         self._api(f"conference {self.room} kick all")
+
+    def record_room(self, path: str) -> bool:
+        check_path(path)
+        # The room's own recorder: it stops, and closes the file, when the last member leaves.
+        return self._api(f"conference {self.room} recording start {path}").startswith("+OK")
 
     def _on_completed(self, event: Event | None) -> None:
         joined = bool(self.member_id)

@@ -36,6 +36,8 @@ class Rooms(Protocol):
 
     def ending(self, room: str, reason: str) -> None: ...
 
+    def has_members(self, room: str) -> bool: ...
+
 
 class NoRooms:
     """Rooms nobody else sees (the simulator)."""
@@ -51,6 +53,9 @@ class NoRooms:
 
     def ending(self, room, reason) -> None:
         pass
+
+    def has_members(self, room) -> bool:
+        return False
 
 
 class Queues(Protocol):
@@ -116,6 +121,14 @@ class Recordings(Protocol):
 
     def fail(self, recording_id: str, error: str) -> dict: ...
 
+    def begin_room(
+        self, *, account_id: str, call_id: str, room: str, room_uuid: str, name: str, status_url: str | None = None
+    ) -> StartedRecording | None: ...
+
+    def close_room(self, room: str) -> int: ...
+
+    def room_recording(self, room: str) -> str | None: ...
+
     def listening_path(self, call_id: str) -> str: ...
 
 
@@ -140,6 +153,15 @@ class NoRecordings:
 
     def listening_path(self, call_id) -> str:
         return f"/dev/null/{uuid.uuid4()}"
+
+    def begin_room(self, *, account_id, call_id, room, room_uuid, name, status_url=None) -> StartedRecording | None:
+        return self.begin(account_id=account_id, call_id=call_id, name=name)
+
+    def close_room(self, room) -> int:
+        return 0
+
+    def room_recording(self, room) -> str | None:
+        return None
 
     def _entry(self, recording_id, status, duration, ended_by, key) -> dict:
         name = self._names.get(recording_id, "")

@@ -117,6 +117,8 @@ class CallState:
             body.update({f"transfer_{k}": self.transfer.get(k) for k in ("status", "duration", "call_id", "sip_code")})
         if self.conference is not None:
             body["conference_end_reason"] = self.conference.get("end_reason")
+            if self.conference.get("recording_id"):
+                body["conference_recording_id"] = self.conference["recording_id"]
         if self.queue is not None:
             body["queue_result"] = self.queue.get("result")
         if self.dial is not None:

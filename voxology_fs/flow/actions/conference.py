@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 
 from ...capabilities import BEEPS, LEAVE_KEYS
-from .base import Action, Param, register
+from ..errors import ActionFailed
+from .base import Action, Param, check_url_param, http_url_problem, register
 
 # Why the members of a room had to leave it, when not by their own doing
 # (kept on the room, read by each member's flow).
@@ -73,6 +74,17 @@ class Conference(Action):
             "(conference_end_reason left)",
         ),
         Param(
+            "record",
+            kind="boolean",
+            default=False,
+            doc="record the room (all members, mixed) from when the caller joins until its last member "
+            "leaves; once per room however many members ask. Its id is in $conference.recording_id",
+        ),
+        Param(
+            "recording_status_url",
+            doc="requested when the room's recording is ready (the room ended), as RECORD's is",
+        ),
+        Param(
             "max_participants",
             kind="integer",
             default=250,
@@ -83,12 +95,18 @@ class Conference(Action):
         ),
     )
 
+    def check(self, problems, parser):
+        check_url_param(self, problems, "recording_status_url")
+
     def run(self, ctx):
         name = self.render(ctx, "name")
         account, call_id = ctx.state.account_id, ctx.state.call_id
         room = conference_room(account, name)
         muted = bool(self.params["muted"])
         flags = {"mute"} if muted else set()
+        status_url = self.render(ctx, "recording_status_url") if self.params["record"] else None
+        if status_url and (error := http_url_problem(status_url)):
+            raise ActionFailed(f"{error}, got {status_url!r}", f"{self.path}/params/recording_status_url")
         if self.params["start_on_enter"]:
             flags.add("moderator")
         ctx.trace("conference", {"name": name, "room": room})
@@ -103,8 +121,11 @@ class Conference(Action):
             leave_key=self.params["leave_key"] or "",
         )
         member_id = member.wait_joined(timeout=10)
+        recording_id = None
         if member_id:
             rooms.joined(account, name, room, call_id, member_id, muted)
+            if self.params["record"]:
+                recording_id = self._record_room(ctx, member, name, room, status_url)
         reason = "stopped"
         try:
             outcome = member.wait()
@@ -112,6 +133,9 @@ class Conference(Action):
         finally:
             if member_id:
                 rooms.left(room, call_id, reason)
+                # The last member out completes the room's recording (the switch closed its file).
+                if not rooms.has_members(room):
+                    ctx.services.recordings.close_room(room)
         if reason == "kicked":
             # Kicked with everyone else: the room was ended, by the API or an end_on_exit member.
             reason = rooms.end_reason(room) or "kicked"
@@ -119,5 +143,29 @@ class Conference(Action):
             rooms.ending(room, END_ON_EXIT)
             member.end_room()
         end_reason = END_REASONS.get(reason, reason)
-        ctx.state.conference = {"name": name, "end_reason": end_reason, "seconds": int(outcome.seconds)}
+        ctx.state.conference = {
+            "name": name,
+            "end_reason": end_reason,
+            "seconds": int(outcome.seconds),
+            "recording_id": recording_id,
+        }
         ctx.trace("conference_left", {"room": room, "reason": end_reason, "seconds": outcome.seconds})
+
+    def _record_room(self, ctx, member, name: str, room: str, status_url: str | None) -> str | None:
+        """Start the room's recording unless a member already did; its id either way."""
+        recordings = ctx.services.recordings
+        started = recordings.begin_room(
+            account_id=ctx.state.account_id,
+            call_id=ctx.state.call_id,
+            room=room,
+            room_uuid=member.room_uuid,
+            name=name,
+            status_url=status_url,
+        )
+        if started is None:
+            return recordings.room_recording(room)
+        if not member.record_room(started.path):
+            recordings.fail(started.id, "the switch did not record the room")
+            return None
+        ctx.trace("record_conference", {"id": started.id, "room": room})
+        return started.id
