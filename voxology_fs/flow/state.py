@@ -115,6 +115,8 @@ class CallState:
         }
         if self.transfer is not None:
             body.update({f"transfer_{k}": self.transfer.get(k) for k in ("status", "duration", "call_id", "sip_code")})
+            if "detection" in self.transfer:
+                body["transfer_detection"] = self.transfer["detection"]
         if self.conference is not None:
             body["conference_end_reason"] = self.conference.get("end_reason")
             if self.conference.get("recording_id"):

@@ -9,6 +9,11 @@ is the one that dialled (the leg dials back to its port), so what the
 flow needs (its URL, the caller's fields) stays in this process and never
 reaches the switch.
 
+With TRANSFER's ``detection``, the answering-machine detector listens to
+the leg first (the same ear as DETECT); its verdict is ``$detection`` in
+the whisper flow, and ``on_machine: "hangup"`` refuses a machine.  A
+detection without a whisper URL accepts whatever else it heard.
+
 The whisper flow accepts by running out of actions; its HANGUP or REJECT
 (or a callback that fails) refuses.  It is not a call of its own: no
 record, no ``call_ended``; its trace goes to the caller's call.  The flow
@@ -34,3 +39,9 @@ class WhisperJob:
     caller_call_id: str  # whose trace the whisper's goes to
     answered: bool = False
     accepted: bool = False
+    # TRANSFER's detection on this leg: the DETECT mode (None: none), whether
+    # a machine is refused ("hangup") or connected, and the verdict.
+    detect_mode: str | None = None
+    on_machine: str = "connect"
+    detection: str | None = None
+    detection_detail: str | None = None

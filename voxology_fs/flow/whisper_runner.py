@@ -6,7 +6,9 @@ import logging
 
 from ..callbacks import CallbackTarget
 from ..channel import CallEnded, Channel
+from ..detection import DetectionParams
 from ..timeutil import utcnow
+from .actions.detect import detect_answer
 from .errors import FlowValidationError
 from .runner import DONE, CallFlowRunner, FlowContext
 from .services import Services
@@ -57,6 +59,11 @@ class WhisperRunner(CallFlowRunner):
         self.job.answered = True
         self.state.answer_time = utcnow()
         try:
+            if self.job.detect_mode and not self._detected():
+                return
+            if not self.job.url:
+                self._out_of_actions()
+                return
             program = self.fetch("whisper")
             while program is not None and program is not DONE:
                 if not len(program):
@@ -70,6 +77,15 @@ class WhisperRunner(CallFlowRunner):
             self.ctx.stop_running("error")
         finally:
             self.finish()
+
+    def _detected(self) -> bool:
+        """Listen to the leg for the detector's verdict; False when it refuses the leg."""
+        detect_answer(self.ctx, DetectionParams(mode=self.job.detect_mode or "detect"))
+        self.job.detection, self.job.detection_detail = self.state.detection, self.state.detection_detail
+        if self.state.detection == "machine" and self.job.on_machine == "hangup":
+            self.ctx.trace("refused", {"detection": "machine"})
+            return False
+        return True
 
     def _ran_to_the_end(self):
         """No continue_call: a whisper flow that ran to its end accepts (a REDIRECT still goes on)."""

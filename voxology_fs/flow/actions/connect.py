@@ -107,6 +107,20 @@ class Transfer(Action):
             "its HANGUP or REJECT refuses (transfer_status rejected); with several numbers, the first "
             "to accept wins",
         ),
+        Param(
+            "detection",
+            choices=("detect", "detect_message_end"),
+            template=False,
+            doc="run DETECT on the party that answers, before the bridge (and before its whisper, "
+            "which sees $detection): the verdict is $transfer.detection and transfer_detection",
+        ),
+        Param(
+            "on_machine",
+            default="connect",
+            choices=("connect", "hangup"),
+            template=False,
+            doc="with detection: connect a machine all the same, or hang it up (transfer_status rejected)",
+        ),
     )
 
     def check(self, problems, parser):
@@ -168,8 +182,10 @@ class Transfer(Action):
         jobs = {
             leg_id: self._whisper_job(ctx, whisper, leg_id, number, caller_id)
             for leg_id, number in zip(child_ids, numbers, strict=True)
-            if whisper
+            if whisper or self.params["detection"]
         }
+        for job in jobs.values():
+            job.detect_mode, job.on_machine = self.params["detection"], self.params["on_machine"]
         ctx.services.whispers.update(jobs)
         recording = self._start_recording(ctx)
         try:
@@ -193,6 +209,12 @@ class Transfer(Action):
             "sip_code": None if refused else outcome.sip_code,
             "to": numbers[child_ids.index(winner)] if winner else "",
         }
+        if self.params["detection"]:
+            # The verdict on the leg that won, or else on the last one heard.
+            heard = [job for job in jobs.values() if job.detection]
+            judged = jobs.get(winner) if winner in jobs else (heard[-1] if heard else None)
+            result["detection"] = judged.detection if judged else None
+            result["detection_detail"] = judged.detection_detail if judged else None
         ctx.state.transfer = result
         children = [
             self._child(child_id, number, caller_id, started, ended, outcome, result, jobs.get(child_id))
