@@ -433,6 +433,35 @@ def conference_end(rig):
     finish(s)
 
 
+def conference_record(rig):
+    """A room recorded by mod_conference's own recorder (``recording start``),
+    as CONFERENCE's ``record`` does: the reply, start-recording, and the
+    stop-recording that the last member's leaving brings before the room's end."""
+    rig.originate()
+    s = rig.record(rig.session())
+    start_call(s)
+    run(s, "answer")
+    # As CONFERENCE subscribes: the room's events carry no Unique-ID of ours.
+    s.send("filter Unique-ID " + s.uuid)
+    s.send("filter Conference-Name labrec")
+    s.send("event plain CUSTOM conference::maintenance")
+    path = str(rig.run_dir / "recordings" / "conference_record.wav")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    done = s.execute_async("conference", "labrec@default")
+    wait_until(lambda: _count(rig, "labrec") == 1)
+    rig.esl.api(f"conference labrec recording start {path}")
+    other = _member_joins(rig, "labrec@default")
+    wait_until(lambda: _count(rig, "labrec") == 2)
+    gevent.sleep(1.0)
+    rig.esl.api(f"uuid_kill {other}")
+    wait_until(lambda: _count(rig, "labrec") == 1)
+    ours = rig.esl.api("conference labrec list").split(";", 1)[0]
+    rig.esl.api(f"conference labrec kick {ours}")
+    done.get(timeout=10)
+    gevent.sleep(1.0)
+    finish(s)
+
+
 def bridge_outcomes(rig):
     """bridge to a busy target (FreeSWITCH's error/user_busy) and to a loopback
     leg that rings and never answers (leg_timeout); the answered case is in
@@ -631,6 +660,7 @@ SCENARIOS = {
         listen,
         sms,
         conference_end,
+        conference_record,
         bridge_outcomes,
         bridge_simultaneous,
         dial,

@@ -1000,6 +1000,7 @@ def test_event_header_names_are_a_subset_of_real_ones(env, tmp_path):
         c.execute("conference", "labconf@default")
         c.until(is_ev("CHANNEL_EXECUTE", "conference"))
         ib.api("conference labconf mute all")
+        assert ib.api("conference labconf recording start %s" % (tmp_path / "room.wav")).body.startswith(b"+OK Record")
         ib.api("conference labconf kick all")
         c.until(is_ev("CHANNEL_EXECUTE_COMPLETE", "conference"))
         rec = str(tmp_path / "session.wav")
@@ -1059,7 +1060,7 @@ def test_event_header_names_are_a_subset_of_real_ones(env, tmp_path):
         "CHANNEL_UNBRIDGE",
     } <= set(emitted)
     actions = {dict(ev.headers).get("Action") for ev in sw.events if ev.subclass == "conference::maintenance"}
-    assert "conference-destroy" in actions
+    assert {"conference-destroy", "start-recording", "stop-recording"} <= actions
     real_other_leg = {n for names in real.values() for n in names if n.startswith("Other-")}
     real_caller_profile = {n for names in real.values() for n in names if n.startswith("Caller-")}
     ours_allowed = {"variable_app_disable_expand_variables"}  # our dialplan sets it (not in the recordings)

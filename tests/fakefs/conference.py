@@ -54,8 +54,8 @@ def _conf_event(switch, conf, action, member=None, extra=()):
         "conference-create": ("mod_conference.c", "conference_new", 3848),
         "conference-destroy": ("mod_conference.c", "conference_thread_run", 863),
         "floor-change": ("conference_member.c", "conference_member_set_floor_holder", 1158),
-        "start-recording": ("conference_record.c", "conference_record_thread_run", 282),
-        "stop-recording": ("conference_record.c", "conference_record_thread_run", 429),
+        "start-recording": ("conference_record.c", "conference_record_thread_run", 319),
+        "stop-recording": ("conference_record.c", "conference_record_thread_run", 427),
     }
     ev = wire.Event("CUSTOM", subclass="conference::maintenance", calling=names.get(action))
     ev.add("Conference-Name", conf.name)
@@ -141,10 +141,18 @@ def app_conference(call, arg):
 
 
 def _room_ends(switch, conf):
-    for path, began in conf.recordings:
+    for i, (path, began) in enumerate(conf.recordings):
         # The room "said" a tone for as long as it was recorded, in virtual time.
-        _write_tone(path, (time.monotonic() - began) / switch.time_scale * 1000)
-        _conf_event(switch, conf, "stop-recording", extra=[("Path", path)])
+        samples = _write_tone(path, (time.monotonic() - began) / switch.time_scale * 1000)
+        extra = [
+            ("Path", path),
+            ("Other-Recordings", "true" if i + 1 < len(conf.recordings) else "false"),
+            ("Samples-Out", samples),
+            ("Samplerate", 8000),
+            ("Milliseconds-Elapsed", samples // 8),
+            ("Record-File-Size", 44 + 2 * samples),
+        ]
+        _conf_event(switch, conf, "stop-recording", extra=extra)  # conference_record.inbound.log
     _conf_event(switch, conf, "conference-destroy")
 
 

@@ -192,3 +192,53 @@ def test_the_leave_key_takes_a_member_out_and_its_flow_goes_on(
     staying.wait_execute("speak", data_contains="You left, ended_by_api.", timeout=15)
     for call in (staying, leaving):
         assert call.result(timeout=30).returncode == 0
+
+
+def test_a_recorded_room_holds_what_its_members_said_once_the_last_leaves(
+    trunk_platform,  # noqa: F811 (a fixture)
+    callback_server,
+    dial,  # noqa: F811
+    sipp,
+    settings,
+):
+    from tests.integration.test_record_real import VOICE_HZ, caller_voice, fetch_audio
+    from tests.support.audio import wav_tones
+
+    caller_voice(sipp.workdir, 2.0, then_silence=6.0)
+    ready = callback_server.static("/ready", {})
+    flow = {
+        "actions": [
+            {
+                "type": "CONFERENCE",
+                "params": {"name": "taped", "record": True, "beep": False, "recording_status_url": ready},
+            },
+            {"type": "SAY", "params": {"text": "Recorded as ${conference.recording_id}."}},
+            {"type": "HANGUP"},
+        ]
+    }
+    configure(trunk_platform, DID, callback_server.static("/taped", flow))
+    with models.database.connection_context():
+        room = conference_room(models.PhoneNumber.get_by_id(DID).account_id, "taped")
+    listener = dial()  # silent
+    assert wait_until(lambda: len(inside(room)) == 1, 20)
+    speaker = dial("uac_media_speak.xml")  # 2 s of 600 Hz once it is in
+    assert wait_until(lambda: len(inside(room)) == 2, 20)
+    time.sleep(4.0)
+    with models.database.connection_context():
+        [recording] = list(models.Recording.select().where(models.Recording.room == room))
+    assert recording.status == "in-progress" and recording.source == "conference"
+    assert trunk_platform.post("/Conferences/taped/End").status_code == 202
+    for call in (listener, speaker):
+        call.wait_execute("speak", data_contains=f"Recorded as {recording.id}.", timeout=15)
+        assert call.result(timeout=30).returncode == 0
+    told = lambda: callback_server.of_type("recording_status")  # noqa: E731
+    assert wait_until(told, 15), "the room's recording was never completed"
+    [status] = told()
+    assert status["recording"]["id"] == recording.id and status["recording"]["ended_by"] == "ended"
+    _client, audio = fetch_audio(settings, recording.id)
+    assert audio.status_code == 200
+    [(loud_s, hz)], total_s = wav_tones(audio.data)
+    # The speaker's 2 s tone, in the room's mix, in a file as long as the room was recorded.
+    assert abs(hz - VOICE_HZ) < 30, hz
+    assert 1.5 < loud_s <= 2.1, loud_s
+    assert total_s >= 4.0, total_s

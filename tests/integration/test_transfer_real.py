@@ -249,3 +249,44 @@ def test_a_dual_recording_of_the_transfer_holds_each_party_on_its_channel(
     # The caller on the left, the answerer on the right, for the 3 s they talked.
     assert abs(left[1] - 600) < 30 and abs(right[1] - 900) < 40, (left, right)
     assert left[0] > 2.0 and right[0] > 2.0, (left, right)
+
+
+@pytest.mark.parametrize(
+    ("cls", "on_machine", "status"),
+    [("human", "hangup", "completed"), ("machine", "hangup", "rejected")],
+)
+def test_detection_on_the_dialled_leg_hears_who_answered(
+    voxology,  # noqa: F811 (a fixture)
+    callback_server,
+    dial,  # noqa: F811
+    sipp,
+    cls,
+    on_machine,
+    status,
+):
+    """The far end plays a greeting of the labelled set: the detector hears it on
+    the answered leg before the bridge; a machine is hung up, a person connected."""
+    import subprocess
+
+    from tests.support.amd_set import AMD_DIR, greetings
+
+    greeting = next(g for g in greetings("test") if g.cls == cls and not g.hard)
+    # A breath of silence first: sipp streams from its ACK, before the leg's socket listens.
+    subprocess.run(
+        ["sox", f"{AMD_DIR}/{greeting.file}", str(sipp.workdir / "answerer_voice.wav"), "pad", "1", "0"],
+        check=True,
+        capture_output=True,
+    )
+    flow = transfer_flow(detection="detect", on_machine=on_machine, timeout=10)
+    flow["actions"][2]["params"]["text"] = "The transfer ended ${transfer.status}, ${transfer.detection}."
+    provision(callback_server.static("/t", flow))
+    answerer = sipp.start("uas_answer_speak_bye.xml", uas=True, timeout="40s", duration_ms=12000)
+    call = dial()
+    finished(call, callback_server, timeout=60)
+    answerer.wait(timeout=30)
+
+    [ended] = callback_server.of_type("call_ended")
+    assert ended["transfer_status"] == status and ended["transfer_detection"] == greeting.expected, ended
+    [child] = children(ended["call_id"])
+    assert child.status == ("completed" if status == "completed" else "rejected")
+    assert call.spoken() == ["Connecting you.", f"The transfer ended {status}, {greeting.expected}."]
