@@ -95,23 +95,6 @@ def test_a_caller_waits_until_the_timeout_and_a_full_queue_takes_no_more(switch,
     assert first.wait_closed(10) and first.spoken == ["queue timeout"]
 
 
-def test_the_wait_flow_is_what_a_waiting_caller_hears(switch, callback_server):
-    wait = callback_server.static(
-        "/wait",
-        {
-            "actions": [
-                {"type": "SAY", "params": {"text": "You are caller ${callerNo}."}},
-                {"type": "PAUSE", "params": {"length": 700}},
-            ]
-        },
-    )
-    provision(by_caller(callback_server, {}, caller_flow(wait_url=wait, timeout=1000)))
-    call = switch.incoming_call(destination=DID, caller="+19495550001")
-    assert call.wait_closed(10) and call.spoken[-1] == "queue timeout"
-    hold = next(arg for app, arg in call.executed if app == "playback")
-    assert hold == "say:You are caller +19495550001.!silence_stream://700!silence_stream://500"
-
-
 def test_two_agents_taking_the_front_at_once_get_two_callers(db):
     from tests.support.provision import provision as provision_number
 

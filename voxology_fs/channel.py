@@ -227,5 +227,13 @@ class Channel(abc.ABC):
         """A pending live-control request, if any, without waiting."""
         return None
 
+    def interrupt(self, request: dict) -> None:
+        """Deliver a request of our own as an interrupting live-control one: what
+        plays stops and the flow sees it (a QUEUE's wait flow reaching its timeout)."""
+        raise NotImplementedError("this channel cannot be interrupted")
+
+    def withdraw(self, request: dict) -> None:  # noqa: B027 - optional, as interrupt is
+        """Take back a request given to :meth:`interrupt` if it is still pending."""
+
     def close(self) -> None:  # noqa: B027 - optional: most channels hold nothing to release
         """Release the channel once the flow is over."""

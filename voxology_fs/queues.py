@@ -56,6 +56,15 @@ class QueueBook:
                 return head.call_id, head.channel_uuid
         return None
 
+    def standing(self, account_id: str, name: str, member_id: int) -> tuple[int, int, int]:
+        """(the member's position from 1, callers waiting, their average wait in s), as it is now."""
+        with db.database.connection_context():
+            waiting = list(self._waiting(account_id, name).select(QueueMember.id, QueueMember.joined_at))
+        now = utcnow()
+        position = sum(1 for m in waiting if m.id <= member_id)
+        average = sum((now - m.joined_at).total_seconds() for m in waiting) / len(waiting) if waiting else 0.0
+        return position, len(waiting), int(average)
+
     @staticmethod
     def _waiting(account_id: str, name: str):
         return QueueMember.select().where(

@@ -71,13 +71,14 @@ class EslCapability(Generic[Outcome]):
         self._filters = pairs
         self.started_at = time.monotonic()
 
-    def _listen(self, key: str, handler) -> None:
-        """Run ``handler(event)`` for this call's events of ``key`` (name or CUSTOM subclass)."""
+    def _listen(self, key: str, handler, naming: tuple[str, ...] = ("Unique-ID",)) -> None:
+        """Run ``handler(event)`` for this call's events of ``key`` (name or CUSTOM
+        subclass): those whose ``naming`` headers (one of them) are our channel."""
 
         def ours(event: Event) -> None:
             # Custom events of a room reach every member's socket; the
             # handler sees them all, channel events only for our call.
-            if event.name == "CUSTOM" or event.get("Unique-ID") == self.uuid:
+            if event.name == "CUSTOM" or any(event.get(h) == self.uuid for h in naming):
                 handler(event)
 
         self.channel.session.register_handle(key, ours)

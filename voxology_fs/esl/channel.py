@@ -191,8 +191,17 @@ class EslChannel(Channel):
             # Applied between actions; what plays now goes on.
             self._updates.append(request)
         else:
-            self._interrupts.append(request)
-            self._control_arrived.set()
+            self.interrupt(request)
+
+    def interrupt(self, request: dict) -> None:
+        self._interrupts.append(request)
+        self._control_arrived.set()
+
+    def withdraw(self, request: dict) -> None:
+        if request in self._interrupts:
+            self._interrupts.remove(request)
+        if not self._interrupts:
+            self._control_arrived.clear()
 
     def tell_call(self, call_id: str, request: dict) -> None:
         """A control event for ``call_id``, sent on our own socket; it reaches that call's

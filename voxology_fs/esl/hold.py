@@ -49,9 +49,12 @@ class EslHolding(EslCapability[HoldOutcome], Holding):
         self._loop_uuid = ""
 
     def start(self, prompts: list[Prompt]) -> None:
-        self._begin()
-        self._listen("CHANNEL_BRIDGE", self._on_bridge)
-        self._listen("CHANNEL_UNBRIDGE", self._on_unbridge)
+        # A uuid_bridge fires (UN)BRIDGE for its A side only: an agent taken
+        # as the B side learns of it by Bridge-B-Unique-ID (hold.inbound.log).
+        self._begin(filters=[("Bridge-B-Unique-ID", self.uuid)])
+        sides = ("Unique-ID", "Bridge-B-Unique-ID")
+        self._listen("CHANNEL_BRIDGE", self._on_bridge, sides)
+        self._listen("CHANNEL_UNBRIDGE", self._on_unbridge, sides)
         self.channel._fire("multiset", "park_after_bridge=true hangup_after_bridge=false")
         self.channel._ensure_tts(prompts)
         rounds: list[Prompt] = [*prompts, Silence(ROUND_PAUSE_MS)] if prompts else [Silence(SILENT_ROUND_MS)]

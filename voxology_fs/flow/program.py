@@ -31,6 +31,11 @@ class Hangup(Signal):
 
 
 @dataclass
+class Leave(Signal):
+    """LEAVE, in a QUEUE's wait flow: the caller leaves the queue and the flow goes on."""
+
+
+@dataclass
 class Redirect(Signal):
     """Fetch a new flow from ``url`` and run it instead of what remains."""
 

@@ -71,6 +71,8 @@ class Queues(Protocol):
 
     def release(self, member_id: int) -> None: ...
 
+    def standing(self, account_id: str, name: str, member_id: int) -> tuple[int, int, int]: ...
+
 
 class NoQueues:
     """A queue nobody else can take from (the simulator)."""
@@ -89,6 +91,9 @@ class NoQueues:
 
     def release(self, member_id) -> None:
         pass
+
+    def standing(self, account_id, name, member_id) -> tuple[int, int, int]:
+        return 1, 1, 0
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,8 @@ class CallState:
     conference: dict | None = None
     # The last QUEUE's outcome: name, result, wait_seconds, talk_seconds.
     queue: dict | None = None
+    # While a QUEUE's wait flow runs: position, size, time and average_wait (s).
+    queue_wait: dict | None = None
     # The last DIAL's outcome: call_id, status, sip_code, duration (talk seconds when connected).
     dial: dict | None = None
     # A call placed by another's DIAL: that call, and whether this one joins
@@ -123,6 +125,8 @@ class CallState:
                 body["conference_recording_id"] = self.conference["recording_id"]
         if self.queue is not None:
             body["queue_result"] = self.queue.get("result")
+        if self.queue_wait is not None:
+            body.update({f"queue_{k}": v for k, v in self.queue_wait.items()})
         if self.dial is not None:
             body.update({f"dial_{k}": self.dial.get(k) for k in ("call_id", "status", "sip_code", "duration")})
         if self.detection_detail is not None:
@@ -185,6 +189,10 @@ _NATIVE = {
     "dial": lambda s: dict(s.dial) if s.dial is not None else {},
     "conference": lambda s: dict(s.conference) if s.conference is not None else {},
     "queue": lambda s: dict(s.queue) if s.queue is not None else {},
+    "queuePosition": lambda s: (s.queue_wait or {}).get("position"),
+    "queueSize": lambda s: (s.queue_wait or {}).get("size"),
+    "queueTime": lambda s: (s.queue_wait or {}).get("time"),
+    "queueAverageWait": lambda s: (s.queue_wait or {}).get("average_wait"),
     "dialCallId": lambda s: s.dial["call_id"] if s.dial is not None else "",
     "parentCallId": lambda s: s.parent_call_id or "",
 }

@@ -1,7 +1,7 @@
 """Queues: QUEUE puts the caller in one of the account's queues until an agent takes it.
 
-The caller holds, hearing the wait flow's SAY/PLAY/PAUSE over and over (a
-soft tone when there is none), until an agent's ``TRANSFER`` to
+The caller holds, hearing the wait flow (see :mod:`..queue_wait`; a soft
+tone when there is none), until an agent's ``TRANSFER`` to
 ``queue:NAME`` takes it, the ``timeout`` passes or the caller hangs up.
 After the agent conversation, or without one, the flow goes on with
 ``$queue`` and ``queue_result`` (bridged, hangup, timeout, queue_full,
@@ -10,17 +10,18 @@ leave, error).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from ... import control
-from ...callbacks import CallbackError, CallbackTarget, decode_json
-from ...channel import HOLD_TONE, ControlInterrupt, Silence
-from ..errors import ActionFailed, FlowValidationError
+from ...channel import HOLD_TONE, CallEnded, ControlInterrupt, Silence
+from ..errors import ActionFailed
+from ..program import Leave as LeaveSignal
+from ..queue_wait import WaitFlow
 from .base import Action, Param, check_url_param, http_url_problem, register
 
 # The hold capability's ends as queue_result says them.
-RESULTS = {"taken": "bridged", "hung_up": "hangup", "timeout": "timeout"}
-WAIT_ACTIONS = frozenset({"SAY", "PLAY", "PAUSE"})
+RESULTS = {"taken": "bridged", "hung_up": "hangup", "timeout": "timeout", "leave": "leave"}
 # How long an agent waits for the caller it took to bridge itself over.
 TAKE_WAIT_S = 10.0
 
@@ -36,8 +37,10 @@ class Queue(Action):
         Param("name", required=True, doc="the queue's name, per account"),
         Param(
             "wait_url",
-            doc="a flow of SAY, PLAY and PAUSE the caller hears over and over while waiting "
-            "(requested once, with the call's fields; default: a soft tone)",
+            doc="a flow the caller hears while waiting, requested again each time it ends (type "
+            "queue_wait, with queue_position, queue_size, queue_time and queue_average_wait): SAY, "
+            "PLAY, PAUSE, COLLECT, IF, GOTO, LABEL and LEAVE (leave the queue; the flow goes on). "
+            "Default: a soft tone",
         ),
         Param("timeout", kind="integer", minimum=1000, maximum=24 * 3600 * 1000, unit="ms", doc="the longest wait"),
         Param(
@@ -58,23 +61,50 @@ class Queue(Action):
         queues, state = ctx.services.queues, ctx.state
         if queues.size(state.account_id, name) >= self.params["max_size"]:
             return self._done(ctx, name, "queue_full", 0.0, 0.0)
-        prompts = self._wait_prompts(ctx)
+        url = self.render(ctx, "wait_url")
+        if url and (problem := http_url_problem(url)):
+            raise ActionFailed(problem, self._where)
         member = queues.join(state.account_id, name, state.call_id, ctx.channel.info.uuid)
         ctx.trace("queue", {"name": name})
-        hold = ctx.start(ctx.channel.holding(), prompts)
         joined = time.monotonic()
+        timeout = self.params["timeout"]
+        deadline = joined + timeout / 1000.0 if timeout else None
         result = "leave"  # live control took the caller out of the queue
         try:
-            timeout = self.params["timeout"]
-            outcome = self._wait(ctx, hold, member, joined + timeout / 1000.0 if timeout else None)
+            outcome = None
+            if url:
+                take = lambda agent: self._take(ctx, member, agent, joined)  # noqa: E731
+                outcome = WaitFlow(ctx, url, name, member, self._where).run(deadline, take)
+            if outcome is None:  # no wait flow, or one that could not be used: the soft tone
+                hold = ctx.start(ctx.channel.holding(), [HOLD_TONE, Silence(2600)])
+                outcome = self._wait(ctx, hold, member, deadline)
             result = RESULTS.get(outcome.reason, "error")
         except ControlInterrupt:
             # What live control runs next (a REST take, a redirect) sees why the caller left.
             self._done(ctx, name, result, time.monotonic() - joined, 0.0)
             raise
+        except CallEnded:
+            result = "hangup"
+            raise
         finally:
             queues.leave(member, result)
         return self._done(ctx, name, result, outcome.waited_seconds, outcome.talk_seconds)
+
+    @property
+    def _where(self) -> str:
+        return f"{self.path}/params/wait_url"
+
+    @staticmethod
+    def _take(ctx, member: int, agent: str, joined: float):
+        """The agent that took us, from a wait flow: bridge to it and talk; None when it went away."""
+        taken_at = time.monotonic()
+        hold = ctx.start(ctx.channel.holding(), [])
+        if hold.bridge_to(agent):
+            return dataclasses.replace(hold.wait(), waited_seconds=round(taken_at - joined, 3))
+        ctx.stop_running("not taken")
+        ctx.services.queues.release(member)
+        ctx.trace("queue_take_failed", {"agent": agent})
+        return None
 
     @staticmethod
     def _wait(ctx, hold, member: int, deadline: float | None):
@@ -98,27 +128,6 @@ class Queue(Action):
     def _done(self, ctx, name, result, waited, talked):
         ctx.state.queue = {"name": name, "result": result, "wait_seconds": int(waited), "talk_seconds": int(talked)}
         ctx.trace("queue_left", dict(ctx.state.queue))
-
-    def _wait_prompts(self, ctx) -> list:
-        url = self.render(ctx, "wait_url")
-        if not url:
-            return [HOLD_TONE, Silence(2600)]
-        where = f"{self.path}/params/wait_url"
-        if problem := http_url_problem(url):
-            raise ActionFailed(problem, where)
-        from ..parser import parse_response  # the parser imports the actions: import it when it runs
-
-        try:
-            body, _ = ctx.callbacks.send(CallbackTarget(url, "POST"), ctx.state.callback_fields("queue_wait"))
-            actions = parse_response(decode_json(body, url) or [])
-        except (CallbackError, FlowValidationError) as exc:
-            raise ActionFailed(f"the wait flow at {url} could not be used: {exc}", where) from None
-        prompts: list = []
-        for action in actions:
-            if action.type not in WAIT_ACTIONS:
-                raise ActionFailed(f"a wait flow may hold only SAY, PLAY and PAUSE, not {action.type}", where)
-            prompts += [Silence(action.params["length"])] if action.type == "PAUSE" else action.prompts(ctx)
-        return prompts or [HOLD_TONE, Silence(2600)]
 
 
 def take_from_queue(ctx, name: str) -> None:
@@ -157,3 +166,17 @@ def _agent_done(ctx, name: str, status: str, caller_call_id: str, talk_seconds: 
         "to": f"queue:{name}",
     }
     ctx.trace("transfer_ended", {**state.transfer, "cause": cause})
+
+
+@register
+class Leave(Action):
+    """In a QUEUE's wait flow: take the caller out of the queue; the flow goes on after the QUEUE."""
+
+    type = "LEAVE"
+    params_spec = ()
+
+    def run(self, ctx):
+        if ctx.state.queue_wait is None:
+            raise ActionFailed("LEAVE works only in a QUEUE's wait flow", self.path)
+        ctx.trace("queue_leave", {})
+        return LeaveSignal()
