@@ -9,6 +9,7 @@ import pytest
 
 from tests.fakefs import FakeSwitch
 from tests.support.provision import CALLER, DID, provision
+from tests.support.waiting import wait_until
 from voxology_fs import models
 from voxology_fs.callserver import CallServer
 from voxology_fs.flow.errors import FlowValidationError
@@ -400,3 +401,53 @@ def test_record_of_a_transfer_no_one_answers_keeps_no_recording(switch, callback
     with models.database.connection_context():
         [record] = list(models.Recording.select())
     assert record.status == "failed" and "no one answered" in record.error
+
+
+def test_the_dialled_leg_is_a_child_call_while_it_rings_and_talks(rig, callback_server):
+    from tests.support.provision import setup_number
+
+    acme = rig.client()
+    setup_number(acme, callback_server.static("/t", transfer_flow()))
+    rig.fake.originate_policy = lambda dialstring, vars: ("answer", 50000)  # rings 0.5 s
+    call = rig.fake.incoming_call(destination=DID, caller=CALLER)
+    call.on_execute("bridge", hang_up_the_other_party_after(0.3))
+    parent = lambda: acme.get(f"/Calls/{call.uuid}").get_json()  # noqa: E731
+    assert wait_until(lambda: parent().get("child_calls"), 5)
+    [child_id] = parent()["child_calls"]
+    ringing = acme.get(f"/Calls/{child_id}").get_json()
+    assert ringing["status"] == "ringing" and ringing["parent_call_id"] == call.uuid
+    assert [leg["role"] for leg in ringing["legs"]] == ["caller"]
+    assert wait_until(lambda: acme.get(f"/Calls/{child_id}").get_json()["status"] == "live-in-progress", 5)
+    assert call.wait_closed(10)
+    assert wait_until(lambda: acme.get(f"/Calls/{child_id}").get_json()["status"] == "completed", 5)
+    done = acme.get(f"/Calls/{child_id}").get_json()
+    assert done["answer_time"] and done["end_time"]
+    # Another account does not see it.
+    assert rig.client("globex").get(f"/Calls/{child_id}").status_code == 404
+    # Exactly one call_ended: the caller's (a leg has no callbacks of its own).
+    assert wait_until(lambda: callback_server.of_type("call_ended"), 5)
+    assert [e["call_id"] for e in callback_server.of_type("call_ended")] == [call.uuid]
+
+
+def test_legs_left_open_by_a_dead_call_server_end_with_their_parent(db):
+    import datetime as dt
+
+    from tests.support.provision import provision as provision_number
+    from voxology_fs import child_calls
+    from voxology_fs.flow.state import CallState
+    from voxology_fs.timeutil import utcnow
+
+    account, _ = provision_number("http://127.0.0.1:9/unused")
+    with models.database.connection_context():
+        models.Call.create(id="p", account=account, direction="inbound", status="live-in-progress")
+    parent = CallState(call_id="p", direction="inbound", caller_no=CALLER, api_no=DID, account_id=account.id)
+    now = utcnow()
+    child_calls.open_child_calls(
+        parent,
+        [{"id": leg, "to_no": OTHER, "from_no": DID, "start_time": now} for leg in ("talking", "ringing")],
+    )
+    child_calls.child_answered("talking", now + dt.timedelta(seconds=1))
+    assert child_calls.close_transfer_legs("p", now + dt.timedelta(seconds=5)) == 2
+    with models.database.connection_context():
+        got = {c.id: c.status for c in models.Call.select().where(models.Call.parent_call == "p")}
+    assert got == {"talking": "completed", "ringing": "canceled"}

@@ -76,6 +76,8 @@ class CallServer:
             trace=self.trace_writer.add,
             caller_id_allowed=child_calls.caller_id_allowed,
             record_child_calls=child_calls.record_child_calls,
+            open_child_calls=child_calls.open_child_calls,
+            child_answered=child_calls.child_answered,
             prepare_dial=functools.partial(
                 child_calls.prepare_dial,
                 max_outbound=settings.max_outbound_calls_per_account,

@@ -24,6 +24,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -82,6 +83,8 @@ class BridgeOutcome:
 
 class Bridging(Capability):
     kind = "bridge"
+    # Told the uuid of the leg bridged to our caller, once it is (set before start).
+    on_bridged: Callable[[str], None] | None = None
 
     @abc.abstractmethod
     def start(

@@ -6,11 +6,12 @@ they do (the watcher ends it if it never answers, a call server runs its
 flow).  Limits hold for both kinds: how many calls an account has placed
 and not yet ended, and how deep a chain of DIALs goes.
 
-A child call is written once its leg has ended, whole: it never sits in a
-pending status, so the watcher and the sweeps (which finish pending calls
-and send their callbacks) leave it alone, and it has no callbacks of its
-own.  Its answer and end times are the switch's where the leg's own
-hangup reached the caller's socket, else the call server's.
+A TRANSFER's leg is written as it starts ringing (``ringing``, then
+``live-in-progress`` once bridged), marked ``transfer_leg``: the TRANSFER's
+call server writes its end, so the watcher and the sweeps (which finish
+pending calls and send their callbacks) leave it alone, and it has no
+callbacks of its own.  Its answer and end times are the switch's where the
+leg's own hangup reached the caller's socket, else the call server's.
 """
 
 from __future__ import annotations
@@ -38,35 +39,28 @@ def caller_id_allowed(account_id: str, number: str) -> bool:
         return verified is not None
 
 
-def record_child_calls(parent: CallState, children: list[dict]) -> None:
-    """Write each dialled leg as an outbound call whose parent is ``parent``."""
+def open_child_calls(parent: CallState, children: list[dict]) -> None:
+    """Write each leg a TRANSFER is about to dial as a ringing child call of ``parent``
+    (``id``, ``to_no``, ``from_no``, ``start_time``), so it is seen while it rings."""
     with db.unit_of_work():
         switch = Call.select(Call.switch).where(Call.id == parent.call_id).scalar() or ""
         for child in children:
-            started: dt.datetime = child["start_time"]
-            ended: dt.datetime = child["end_time"]
-            talk = dt.timedelta(seconds=child["talk_seconds"])
-            # The switch's answer time when its events gave one; else the talk counted back from the end.
-            answered = child.get("answer_time") or (ended - talk if child["status"] == "completed" else None)
             Call.create(
                 id=child["id"],
                 account=parent.account_id or None,
                 switch=switch,
                 channel_uuid=child["id"],
                 direction="outbound",
-                status=child["status"],
+                status="ringing",
                 caller_no=child["to_no"],
                 api_no=child["from_no"],
                 to_no=child["to_no"],
-                start_time=started,
-                answer_time=answered,
-                end_time=ended,
-                duration_ms=max(0, int((ended - started).total_seconds() * 1000)),
-                hangup_cause=child["hangup_cause"],
+                start_time=child["start_time"],
                 key_presses=[],
                 recordings=[],
                 errors=[],
                 parent_call=parent.call_id,
+                transfer_leg=True,
             )
             Leg.create(
                 call=child["id"],
@@ -76,12 +70,65 @@ def record_child_calls(parent: CallState, children: list[dict]) -> None:
                 to_no=child["to_no"],
                 switch=switch,
                 channel_uuid=child["id"],
-                created_at=started,
-                answered_at=answered,
-                ended_at=ended,
-                hangup_cause=child["hangup_cause"],
-                sip_code=child["sip_code"],
+                created_at=child["start_time"],
             )
+
+
+def child_answered(child_id: str, at: dt.datetime) -> None:
+    """The leg that won was bridged to the caller: it is in progress."""
+    with db.unit_of_work():
+        Call.update(status="live-in-progress", answer_time=at).where(
+            Call.id == child_id,
+            Call.end_time.is_null(),
+            Call.transfer_leg == True,  # noqa: E712
+        ).execute()
+
+
+def record_child_calls(parent: CallState, children: list[dict]) -> None:
+    """Write each dialled leg's end, as the TRANSFER saw it (over what :func:`open_child_calls` wrote)."""
+    with db.unit_of_work():
+        for child in children:
+            started: dt.datetime = child["start_time"]
+            ended: dt.datetime = child["end_time"]
+            talk = dt.timedelta(seconds=child["talk_seconds"])
+            # The switch's answer time when its events gave one; else the talk counted back from the end.
+            answered = child.get("answer_time") or (ended - talk if child["status"] == "completed" else None)
+            Call.update(
+                status=child["status"],
+                answer_time=answered,
+                end_time=ended,
+                duration_ms=max(0, int((ended - started).total_seconds() * 1000)),
+                hangup_cause=child["hangup_cause"],
+            ).where(Call.id == child["id"], Call.parent_call == parent.call_id).execute()
+            # What the watcher already put on the leg from the switch's own hangup stays.
+            for column, value in (
+                (Leg.answered_at, answered),
+                (Leg.ended_at, ended),
+                (Leg.hangup_cause, child["hangup_cause"]),
+                (Leg.sip_code, child["sip_code"]),
+            ):
+                Leg.update({column: value}).where(
+                    Leg.call == child["id"], Leg.role == "caller", column.is_null()
+                ).execute()
+
+
+def close_transfer_legs(parent_call_id: str, at: dt.datetime) -> int:
+    """A parent that ended without its call server (which died): its TRANSFER's
+    legs still open end too, as they were (answered: completed; else canceled)."""
+    with db.unit_of_work():
+        done = 0
+        for status, final in (("live-in-progress", "completed"), ("ringing", "canceled")):
+            done += (
+                Call.update(status=final, end_time=at)
+                .where(
+                    Call.parent_call == parent_call_id,
+                    Call.transfer_leg == True,  # noqa: E712
+                    Call.status == status,
+                    Call.end_time.is_null(),
+                )
+                .execute()
+            )
+        return done
 
 
 def outbound_limit_problem(account_id: str, adding: int, limit: int) -> str | None:

@@ -132,6 +132,9 @@ class Call(BaseModel):
     flow_url = peewee.TextField(null=True)
     flow_method = peewee.CharField(max_length=4, null=True)
     connect_to = peewee.CharField(max_length=36, null=True)
+    # A TRANSFER's dialled leg: written as it rings, finished by its parent's
+    # call server (no flow, no callbacks; the watcher and sweeps leave it).
+    transfer_leg = peewee.BooleanField(default=False)
 
 
 class Leg(BaseModel):

@@ -167,8 +167,8 @@ def finish_unconnected(
     Only the process whose conditional update wins sends ``call_ended``.
     """
     call = store.load_call(call_id)
-    if call is None or call.end_time is not None or call.status not in PENDING_STATUSES:
-        return False
+    if call is None or call.end_time is not None or call.status not in PENDING_STATUSES or call.transfer_leg:
+        return False  # (a TRANSFER's leg is its parent's to finish)
     return _finish_from_record(call, status_for_cause(cause, answered), cause, callbacks, error)
 
 
@@ -179,7 +179,7 @@ def finish_orphaned(call_id: str, cause: str, callbacks: CallbackClient) -> bool
     so it ends ``completed``, with the loss on its record.
     """
     call = store.load_call(call_id)
-    if call is None or call.end_time is not None or call.status != "live-in-progress":
+    if call is None or call.end_time is not None or call.status != "live-in-progress" or call.transfer_leg:
         return False
     error = {
         "code": "call_server_lost",

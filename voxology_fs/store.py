@@ -63,6 +63,7 @@ _CALL_INSERT_FIELDS = (
     Call.sip_domain,
     Call.sip_forwarded_for,
     Call.call_server,
+    Call.transfer_leg,
 )
 
 _CALL_FINISH_FIELDS = (
@@ -236,6 +237,7 @@ def create_call(
                 state.sip_domain,
                 state.sip_forwarded_for,
                 call_server,
+                False,
             ),
         ),
         (

@@ -76,6 +76,7 @@ class Sweeper:
                 .where(
                     Call.switch == link.name,
                     Call.status.in_(["queued", "live-in-progress"]),
+                    Call.transfer_leg == False,  # noqa: E712 (its parent's call server finishes it)
                     Call.end_time.is_null(),
                     Call.start_time < now - min(grace, orphan_grace),
                 )

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import gevent
 
-from . import claims, db
+from . import child_calls, claims, db
 from .esl.protocol import Event
 from .esl.sms import REPORT_SUBCLASS, send_text_on_link
 from .esl.times import switch_time
@@ -37,6 +37,7 @@ from .models import Call, Leg
 from .originate import finish_orphaned, finish_unconnected
 from .recordings import RecordingBook
 from .settings import Settings
+from .timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +232,9 @@ class SwitchWatcher:
     def finish_orphan(self, call_id: str, cause: str) -> None:
         """End the call if its call server died while it was live."""
         try:
-            finish_orphaned(call_id, cause, self.callbacks)
+            if finish_orphaned(call_id, cause, self.callbacks):
+                # Its call server would have written its TRANSFER's legs' ends.
+                child_calls.close_transfer_legs(call_id, utcnow())
             settle_call_times(call_id)
         except Exception:
             log.exception("call %s: could not finish it", call_id)

@@ -191,6 +191,8 @@ class EslBridging(EslCapability[BridgeOutcome], Bridging):
         other = event.get("Other-Leg-Unique-ID") or event.get("Bridge-B-Unique-ID") or ""
         self.other_uuid = other if other != self.uuid else event.get("Bridge-A-Unique-ID", "")
         self.bridged_at = time.monotonic()
+        if self.on_bridged is not None:
+            gevent.spawn(self.on_bridged, self.other_uuid)
         if self.send_digits:
             # Spawned: this runs in the socket's reader, which must stay free for the reply.
             gevent.spawn(self._api, f"uuid_send_dtmf {self.other_uuid} {self.send_digits}")

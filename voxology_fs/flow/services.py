@@ -7,6 +7,7 @@ defaults do nothing, so a flow can run where nothing is stored.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -218,6 +219,9 @@ class Services:
     caller_id_allowed: Callable[[str, str], bool] = lambda account_id, number: True
     # The records of a TRANSFER's dialled legs, child calls of this one.
     record_child_calls: Callable[[CallState, list[dict]], None] = lambda state, children: None
+    # ... written as they start ringing, and the one bridged to the caller.
+    open_child_calls: Callable[[CallState, list[dict]], None] = lambda state, children: None
+    child_answered: Callable[[str, dt.datetime], None] = lambda child_id, at: None
     # DIAL: write a new call's record (raises CallRefused); returns its id.
     prepare_dial: Callable[..., str] | None = None
     # Why an account may not place this many more calls now, or None.

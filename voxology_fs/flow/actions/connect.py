@@ -187,6 +187,13 @@ class Transfer(Action):
         for job in jobs.values():
             job.detect_mode, job.on_machine = self.params["detection"], self.params["on_machine"]
         ctx.services.whispers.update(jobs)
+        ctx.services.open_child_calls(
+            ctx.state,
+            [
+                {"id": child_id, "to_no": number, "from_no": caller_id, "start_time": started}
+                for child_id, number in zip(child_ids, numbers, strict=True)
+            ],
+        )
         recording = self._start_recording(ctx)
         try:
             outcome = self._bridge(ctx, numbers, child_ids, caller_id, ringback, screened=bool(jobs))
@@ -225,6 +232,7 @@ class Transfer(Action):
 
     def _bridge(self, ctx, numbers, child_ids, caller_id, ringback, screened: bool):
         bridge = ctx.channel.bridging()
+        bridge.on_bridged = lambda leg: ctx.services.child_answered(leg, utcnow()) if leg in child_ids else None
         ctx.start(
             bridge,
             [bridge.target_for(number) for number in numbers],
