@@ -14,7 +14,10 @@ the moment all N are up, then hangs up with a BYE. The calls are held:
   (``endless_playback``);
 * bridge: ours TRANSFERs the caller through the trunk gateway to a sipp
   answerer; native ``bridge``s to the same gateway. Each held call is two
-  channels here.
+  channels here;
+* detect: the caller speaks a machine greeting; ours runs DETECT, then a
+  PAUSE; native ``record``s it as the switch does for DETECT, then
+  ``sleep``s (more in scripts/bench_held_detect.py).
 
 The harness is scripts/bench_sip.py's (the same FreeSWITCH configuration,
 ``voxology-fs serve`` as shipped, callbacks over HTTP on loopback, SQLite
@@ -51,6 +54,7 @@ from typing import ClassVar  # noqa: E402
 import gevent  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_held_detect as detect  # noqa: E402
 import bench_sip as base  # noqa: E402
 
 SCENARIO = base.REPO / "tests" / "integration" / "sipp" / "bench_uac_hold.xml"
@@ -60,6 +64,7 @@ HOLDS = {
     "conference": ("+17145551302", "17145551302", "19995550302"),
     "queue": ("+17145551303", "17145551303", "19995550303"),
     "bridge": ("+17145551304", "17145551304", "19995550304"),
+    "detect": ("+17145551305", "17145551305", "19995550305"),
 }
 FAR_END = "+13125550100"  # where a bridged call goes: the trunk's sipp answerer
 ANSWERER = base.REPO / "tests" / "integration" / "sipp" / "uas_answer.xml"
@@ -70,12 +75,13 @@ LONGEST_HOLD_MS = 3600 * 1000  # longer than any run: the caller's BYE ends ever
 
 def flow(hold):
     held = {
-        "pause": {"type": "PAUSE", "params": {"length": LONGEST_HOLD_MS}},
-        "conference": {"type": "CONFERENCE", "params": {"name": "held"}},
-        "queue": {"type": "QUEUE", "params": {"name": "held"}},
-        "bridge": {"type": "TRANSFER", "params": {"to": FAR_END, "timeout": 60}},
+        "pause": [{"type": "PAUSE", "params": {"length": LONGEST_HOLD_MS}}],
+        "conference": [{"type": "CONFERENCE", "params": {"name": "held"}}],
+        "queue": [{"type": "QUEUE", "params": {"name": "held"}}],
+        "bridge": [{"type": "TRANSFER", "params": {"to": FAR_END, "timeout": 60}}],
+        "detect": detect.flow_actions(LONGEST_HOLD_MS),
     }[hold]
-    return json.dumps({"actions": [held, {"type": "HANGUP"}]}).encode()
+    return json.dumps({"actions": [*held, {"type": "HANGUP"}]}).encode()
 
 
 FLOWS = {f"/{hold}": flow(hold) for hold in HOLDS}
@@ -108,7 +114,7 @@ NATIVE_DIALPLAN = f"""<!-- bench_held.py: held calls as native extensions (this 
         <action application="bridge" data="sofia/gateway/trunk/{FAR_END}"/>
       </condition>
     </extension>
-  </context>
+{detect.native_extension("bench_held_detect", HOLDS["detect"][2], LONGEST_HOLD_MS)}  </context>
 </include>
 """
 
@@ -125,6 +131,11 @@ class HeldBench(base.Bench):
     with_trunk = True  # the bridge hold's far ends
     callback_app = staticmethod(callback_app)
     numbers: ClassVar[dict[str, str]] = {number: f"/{hold}" for hold, (number, _, _) in HOLDS.items()}
+
+    def start_callserver(self):
+        # DETECT's spool files in the run's folder, as native's are, not in the repository's var/.
+        os.environ["VOXOLOGY_RECORDINGS_DIR"] = str(self.workdir / "recordings")
+        super().start_callserver()
 
     def channels(self):
         m = re.search(r"(\d+) total", self.esl("show channels count"))
@@ -146,6 +157,9 @@ class HeldResult:
     cs_rss_growth_kb: int = None
     machine_busy: float = 0.0
     load: tuple = ()
+    run_fs_cpu: float = None  # from the first INVITE to the plateau's end
+    run_cs_cpu: float = None
+    verdicts: detect.Verdicts = None  # the detect hold, ours
     reasons: list = field(default_factory=list)
 
     @property
@@ -177,7 +191,7 @@ def run_held(bench, hold, mode, count, args):
     cmd = [
         "sipp",
         "-sf",
-        str(SCENARIO),
+        str(detect.SCENARIO if hold == "detect" else SCENARIO),
         "-s",
         dialled,
         "-key",
@@ -194,7 +208,8 @@ def run_held(bench, hold, mode, count, args):
         base.LOOPBACK,
         "-mp",
         str(bench.media_port),
-        "-rtp_echo",
+        # The detect hold's callers stream a greeting instead: with the echo on too, the switch heard it garbled.
+        *(() if hold == "detect" else ("-rtp_echo",)),
         "-r",
         format(args.rate, "g"),
         "-rp",
@@ -223,9 +238,12 @@ def run_held(bench, hold, mode, count, args):
     ]
     answerer = start_answerer(bench, count, hold_ms, args, tag) if hold == "bridge" else None
     channels_per_call = 2 if hold == "bridge" else 1
+    since = detect.utcnow()
+    run_fs0, run_cs0 = base.cpu_seconds(fs_pid), base.cpu_seconds(cs_pid) if mode == "ours" else None
     began = time.monotonic()
     with open(files["out"], "w") as out:  # the child keeps its own descriptor
-        sipp = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        # In the run's folder: the detect hold's caller_voice.wav is there.
+        sipp = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=bench.workdir)
     bench.children.append(sipp)
     try:
         # All N up (or the ramp plus the settling time gone), then the plateau.
@@ -239,8 +257,10 @@ def run_held(bench, hold, mode, count, args):
         gevent.sleep(args.plateau)
         result.plateau = time.monotonic() - t0
         result.fs_cpu = base.cpu_seconds(fs_pid) - fs0
+        result.run_fs_cpu = base.cpu_seconds(fs_pid) - run_fs0
         if mode == "ours":
             result.cs_cpu = base.cpu_seconds(cs_pid) - cs0
+            result.run_cs_cpu = base.cpu_seconds(cs_pid) - run_cs0
             result.cs_rss_growth_kb = base.rss_kb(cs_pid) - rss_idle
         busy1, total1 = base.machine_jiffies()
         result.machine_busy = (busy1 - busy0) / max(1, total1 - total0)
@@ -258,6 +278,8 @@ def run_held(bench, hold, mode, count, args):
             if child in bench.children:
                 bench.children.remove(child)
     result.sipp_ok, result.sipp_failed = bench.sipp_counts(files["stat"])
+    if hold == "detect" and mode == "ours":
+        result.verdicts = detect.verdicts(HOLDS[hold][0], since)
     if result.up_at_plateau < count:
         result.reasons.append(f"only {result.up_at_plateau} of {count} up at the plateau")
     if result.sipp_ok != count:
@@ -309,6 +331,8 @@ def print_result(r):
         f"load {r.load[0]:.2f}" + ("" if r.passed else " -> FAILED: " + "; ".join(r.reasons)),
         flush=True,
     )
+    if r.hold == "detect":
+        print(detect.describe(r), flush=True)
 
 
 def report(results, modes):
@@ -338,9 +362,7 @@ def report(results, modes):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--counts", default="100,300,1000", help="calls held at once (default %(default)s)")
-    parser.add_argument(
-        "--holds", default="pause,conference,queue,bridge", help="any of pause, conference, queue, bridge"
-    )
+    parser.add_argument("--holds", default=",".join(HOLDS), help="any of %(default)s (default all)")
     parser.add_argument("--modes", default="ours,native", help="which of ours,native to run (default both)")
     parser.add_argument("--rate", type=float, default=40, help="calls/s while building up (default %(default)s)")
     parser.add_argument("--plateau", type=float, default=10, help="seconds measured with all N up")
@@ -355,7 +377,7 @@ def main(argv=None):
     holds = [h.strip() for h in args.holds.split(",") if h.strip()]
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     if any(h not in HOLDS for h in holds) or any(m not in base.MODES for m in modes):
-        parser.error("--holds takes pause,conference,queue,bridge; --modes takes ours,native")
+        parser.error(f"--holds takes {','.join(HOLDS)}; --modes takes ours,native")
     if not shutil.which("sipp"):
         sys.exit("bench_held: sipp is not installed")
     if not base.runfs.find_freeswitch():
@@ -376,6 +398,8 @@ def main(argv=None):
             flush=True,
         )
         bench.start()
+        if "detect" in holds:
+            print(f"detect: the callers speak {detect.write_caller_voice(bench.workdir)}", flush=True)
         for i, hold in enumerate(holds):
             if i:
                 bench.stop_callserver()
