@@ -1,62 +1,29 @@
 """Completed recordings moved to an S3-compatible bucket (moto's S3 server, run here on loopback)."""
 
 import os
-import socket
-import subprocess
-import sys
 import time
-import uuid
 
-import boto3
 import pytest
 
 from tests.support.provision import DID, setup_number
 from tests.support.rig import Rig
+from tests.support.s3 import KEYS, free_port, new_bucket, s3_server
 from tests.support.waiting import wait_until
 from voxology_fs import models, operator
 from voxology_fs.s3store import ArchiveError, S3Archive
 
 INVENTORY = "number,capabilities,country\n+17145551212,voice;sms,US\n"
-KEYS = {"recordings_s3_access_key": "test", "recordings_s3_secret_key": "test"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def s3_endpoint():
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.kill()
-                raise RuntimeError("the S3 server did not start") from None
-            time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    server.terminate()
-    server.wait(10)
+    with s3_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture
 def bucket(s3_endpoint):
-    name = f"rec-{uuid.uuid4().hex[:12]}"
-    client = boto3.client(
-        "s3", endpoint_url=s3_endpoint, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test"
-    )
-    client.create_bucket(Bucket=name)
-    return client, name
+    return new_bucket(s3_endpoint)
 
 
 @pytest.fixture
