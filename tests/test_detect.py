@@ -104,3 +104,36 @@ def test_make_call_with_detection_decides_before_init_call(rig, callback_server)
     assert acme.get(f"/Calls/{call_id}").get_json()["detection"] == "machine"
     bad = acme.post("/Dials/Connect", {"call": {"no": "+13125550100", "caller_id_no": DID}, "detection": "yes"})
     assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "detection"
+
+
+def test_the_operator_s_detector_thresholds_reach_the_detector(db, settings):
+    from voxology_fs.callserver import CallServer
+
+    server = CallServer(settings.replace(detector_thresholds=("activity_db=7.5", "beep_min_ms=200")))
+    assert server.services.detector_settings.activity_db == 7.5
+    assert server.services.detector_settings.beep_min_ms == 200
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("nonsense=1", "not name=value"), ("activity_db", "not name=value"), ("beep_min_ms=soon", "must be a number")],
+)
+def test_bad_detector_thresholds_stop_the_settings_and_name_it(value, message):
+    from voxology_fs.settings import SettingsError, load
+
+    with pytest.raises(SettingsError, match=message) as raised:
+        load(env={"VOXOLOGY_DETECTOR_THRESHOLDS": value})
+    assert "detector_thresholds" in str(raised.value)
+
+
+def test_a_detector_that_hears_nothing_as_speech_says_unknown():
+    from voxology_fs.detection import AnsweringMachineDetector, DetectionParams
+    from voxology_fs.detection.settings import detector_settings_from
+
+    pcm = first("human").pcm()
+    deaf = AnsweringMachineDetector(DetectionParams(), detector_settings_from(["min_level_dbfs=-0.5"]))
+    heard = AnsweringMachineDetector(DetectionParams())
+    for detector in (deaf, heard):
+        detector.feed(pcm)
+    assert (deaf.result or deaf.finish()).detection == "unknown"
+    assert (heard.result or heard.finish()).detection == "live_person"

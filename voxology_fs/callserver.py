@@ -19,6 +19,7 @@ from gevent.server import StreamServer
 from . import child_calls, conferences, messages, numbers, queues, recordings, store
 from .audio import AudioCache
 from .callbacks import CallbackClient
+from .detection.settings import detector_settings_from
 from .esl.channel import SIP_REJECT_CAUSES, EslChannel
 from .esl.connection import CommandError, CommandTimeout, NotConnectedError, OutboundSession
 from .flow.runner import CallFlowRunner, Services
@@ -92,6 +93,7 @@ class CallServer:
             recordings=recordings.RecordingBook.from_settings(settings, self.callbacks),
             messages=messages.MessageBook.from_settings(settings, self.callbacks),
             sip_transfer_domains=frozenset(d.lower() for d in settings.sip_transfer_domains),
+            detector_settings=detector_settings_from(settings.detector_thresholds),
             max_callbacks=settings.max_callbacks_per_call,
             max_steps=settings.max_flow_steps,
             apology_text=settings.apology_text,

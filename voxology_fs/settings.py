@@ -168,6 +168,10 @@ class Settings:
     recordings_s3_secret_key: str = ""
     recordings_s3_prefix: str = ""
 
+    # The answering-machine detector's finer thresholds, as name=value pairs
+    # over voxology_fs.detection.DetectorSettings (e.g. "activity_db=8").
+    detector_thresholds: tuple[str, ...] = ()
+
     def replace(self, **changes) -> Settings:
         return dataclasses.replace(self, **changes)
 
@@ -244,6 +248,12 @@ def load(path: str | None = None, env: Mapping[str, str] | None = None) -> Setti
         values["switches"] = (_switch_from(base, "VOXOLOGY_ESL_*"),)
 
     settings = Settings(**values)
+    from .detection.settings import detector_settings_from
+
+    try:
+        detector_settings_from(settings.detector_thresholds)
+    except ValueError as exc:
+        raise SettingsError(f"setting {exc}") from None
     if not settings.switches:
         raise SettingsError("at least one [[switch]] is needed")
     names = [s.name for s in settings.switches]

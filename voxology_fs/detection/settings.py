@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 MODES = ("detect", "detect_message_end")
 
@@ -48,3 +50,21 @@ class DetectorSettings:
     beep_min_hz: float = 350.0
     beep_max_hz: float = 2100.0
     beep_freq_tolerance: float = 0.04  # the frequency of a beep stays within this share
+
+
+def detector_settings_from(pairs: tuple[str, ...] | list[str]) -> DetectorSettings:
+    """DetectorSettings with the operator's ``name=value`` overrides (the
+    ``detector_thresholds`` setting); raises ValueError naming a bad one."""
+    known = {f.name: f for f in dataclasses.fields(DetectorSettings)}
+    changes: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        name = name.strip()
+        if not sep or name not in known:
+            raise ValueError(f"detector_thresholds: {pair!r} is not name=value with one of {', '.join(known)}")
+        kind = int if known[name].type in (int, "int") else float
+        try:
+            changes[name] = kind(raw.strip())
+        except ValueError:
+            raise ValueError(f"detector_thresholds: {name} must be a number, got {raw.strip()!r}") from None
+    return dataclasses.replace(DetectorSettings(), **changes)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from ..callbacks import CallbackSender
+from ..detection.settings import DetectorSettings
 from .state import CallState
 
 if TYPE_CHECKING:
@@ -234,6 +235,8 @@ class Services:
     whispers: dict[str, WhisperJob] = dataclasses.field(default_factory=dict)
     # Hosts a TRANSFER may dial by sip: URI.
     sip_transfer_domains: frozenset[str] = frozenset()
+    # The detector's thresholds below DETECT's params (the operator's settings).
+    detector_settings: DetectorSettings = dataclasses.field(default_factory=DetectorSettings)
     # The channel uuid of a live call (the one a DIAL's call joins), or None.
     channel_of: Callable[[str], str | None] = lambda call_id: None
     max_callbacks: int = 100

@@ -80,7 +80,7 @@ class Detect(Action):
 def detect_answer(ctx, params: DetectionParams) -> None:
     """Listen to the answered call until the detector decides; the verdict goes on the call's state."""
     ctx.channel.ensure_answered()
-    detector = AnsweringMachineDetector(params)
+    detector = AnsweringMachineDetector(params, ctx.services.detector_settings)
     path = ctx.services.recordings.listening_path(ctx.state.call_id)
     ctx.channel.listen(path, math.ceil(params.timeout / 1000) + MARGIN_S, lambda pcm: detector.feed(pcm) is not None)
     result = detector.result or detector.finish()
