@@ -7,6 +7,8 @@ from tests.support.rig import of_type
 from tests.support.waiting import wait_until
 from voxology_fs import models
 from voxology_fs.flow.actions.conference import conference_room
+from voxology_fs.flow.errors import FlowValidationError
+from voxology_fs.flow.parser import parse_response
 
 
 def member_flow(**params):
@@ -310,3 +312,50 @@ def test_a_recording_status_url_that_is_not_http_is_a_flow_error(rig, acme, call
     with models.database.connection_context():
         errors = models.Call.get_by_id(call.uuid).errors
     assert any(e["path"] == "/actions/0/params/recording_status_url" for e in errors), errors
+
+
+def test_the_room_s_status_url_hears_start_join_speaker_mute_hold_leave_and_end(rig, acme, callback_server):
+    events_url = callback_server.static("/events", {})
+    # The first member's status_url is the room's; the second gives none.
+    flows = {"+19495550001": member_flow(status_url=events_url)}
+    setup_number(acme, flows_by_caller(callback_server, flows, member_flow()))
+    room = room_of(acme)
+
+    def events():
+        return [r["json"] for r in callback_server.requests if r["path"] == "/events"]
+
+    def seen(event, call_id):
+        # Each is sent on its own, without waiting: wait for it, in any order.
+        found = lambda: [e for e in events() if e["event"] == event and e["call_id"] == call_id]  # noqa: E731
+        assert wait_until(found, 5), (event, events())
+        return found()
+
+    [first] = join(rig, ["+19495550001"], room, 1)
+    assert seen("start", first.uuid) and seen("join", first.uuid)
+    [second] = join(rig, ["+19495550002"], room, 2)
+    assert seen("join", second.uuid)
+    assert rig.fake.member_talks(second, True)
+    talks, *more = seen("speaker", second.uuid)
+    assert not more, events()
+    assert talks["talking"] is True
+    assert rig.fake.member_talks(second, False)
+    assert wait_until(lambda: len([e for e in events() if e["event"] == "speaker"]) == 2, 5)
+    assert acme.post(f"/Conferences/sales/Participants/{second.uuid}", {"muted": True}).status_code == 200
+    [mute] = seen("mute", second.uuid)
+    assert mute["muted"] is True and mute["member_count"] == 2
+    assert acme.post(f"/Conferences/sales/Participants/{second.uuid}", {"hold": True}).status_code == 200
+    assert seen("hold", second.uuid)[0]["hold"] is True
+    assert acme.post("/Conferences/sales/End").status_code == 202
+    for call in (first, second):
+        assert call.wait_closed(5)
+    assert seen("leave", first.uuid) and seen("leave", second.uuid)
+    [end] = seen("end", None)
+    assert end["reason"] == "ended_by_api" and end["member_count"] == 0
+    assert len([e for e in events() if e["event"] == "start"]) == 1
+    assert all(e["type"] == "conference_status" and e["conference_name"] == "sales" for e in events())
+
+
+def test_a_status_url_that_is_not_http_is_refused_before_the_call_runs():
+    with pytest.raises(FlowValidationError) as raised:
+        parse_response({"actions": [{"type": "CONFERENCE", "params": {"name": "x", "status_url": "ftp://x"}}]})
+    assert "/actions/0/params/status_url" in [p for p, _ in raised.value.errors]

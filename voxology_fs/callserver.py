@@ -88,7 +88,7 @@ class CallServer:
                 child_calls.outbound_limit_problem, limit=settings.max_outbound_calls_per_account
             ),
             channel_of=child_calls.channel_of,
-            rooms=conferences.RoomBook(),
+            rooms=conferences.RoomBook(self.callbacks),
             queues=queues.QueueBook(),
             recordings=recordings.RecordingBook.from_settings(settings, self.callbacks),
             messages=messages.MessageBook.from_settings(settings, self.callbacks),

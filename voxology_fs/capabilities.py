@@ -218,6 +218,8 @@ class Conferencing(Capability):
 
     # The switch's id of the room instance the member joined ("" until known).
     room_uuid: str = ""
+    # Told True or False as the member starts or stops talking (set before start).
+    on_talking: Callable[[bool], None] | None = None
 
     @abc.abstractmethod
     def wait(self, timeout: float | None = None) -> ConferenceOutcome: ...

@@ -9,15 +9,29 @@ never the customer's text.
 
 from __future__ import annotations
 
-from . import db
+from . import claims, db
+from .conference_events import ConferenceEvents
 from .models import Call, Conference, ConferenceMember
 from .timeutil import utcnow
 
 
 class RoomBook:
-    """What flows tell the database about rooms (Services.rooms)."""
+    """What flows tell the database about rooms (Services.rooms), and the
+    rooms' status events (:mod:`.conference_events`)."""
 
-    def joined(self, account_id: str, name: str, room: str, call_id: str, member_id: str, muted: bool) -> None:
+    def __init__(self, callbacks=None):
+        self.events = ConferenceEvents(callbacks)
+
+    def joined(
+        self,
+        account_id: str,
+        name: str,
+        room: str,
+        call_id: str,
+        member_id: str,
+        muted: bool,
+        status_url: str | None = None,
+    ) -> None:
         with db.unit_of_work():
             switch = Call.select(Call.switch).where(Call.id == call_id).scalar() or ""
             # Members joining at once each try to create the room: one insert wins.
@@ -27,10 +41,20 @@ class RoomBook:
             live = ConferenceMember.select().where(
                 ConferenceMember.conference == room, ConferenceMember.left_at.is_null()
             )
-            if not live.exists():
+            starting = not live.exists()
+            if starting:
                 # The first member in (again): a fresh start, on the switch it is on now.
-                Conference.update(end_reason=None, switch=switch).where(Conference.room == room).execute()
+                Conference.update(end_reason=None, switch=switch, status_url=status_url).where(
+                    Conference.room == room
+                ).execute()
+            elif status_url:
+                Conference.update(status_url=status_url).where(
+                    Conference.room == room, Conference.status_url.is_null()
+                ).execute()
             ConferenceMember.create(conference=room, call=call_id, member_id=member_id, muted=muted)
+        if starting:
+            self.events.tell(room, "start", call_id)
+        self.events.tell(room, "join", call_id, muted=muted)
 
     def left(self, room: str, call_id: str, reason: str) -> None:
         with db.unit_of_work():
@@ -39,6 +63,18 @@ class RoomBook:
                 ConferenceMember.call == call_id,
                 ConferenceMember.left_at.is_null(),
             ).execute()
+        self.events.tell(room, "leave", call_id, reason=reason)
+
+    def ended(self, room: str, room_uuid: str) -> None:
+        """The last member left: the room is over (until someone joins again).
+        Members leaving together may each see it empty: the end is told once
+        per room instance (FreeSWITCH's Conference-Unique-ID)."""
+        if room_uuid and not claims.claim(f"conference-end:{room_uuid}"):
+            return
+        self.events.tell(room, "end", None, reason=self.end_reason(room) or "last_member_left")
+
+    def talking(self, room: str, call_id: str, talking: bool) -> None:
+        self.events.tell(room, "speaker", call_id, talking=talking)
 
     def end_reason(self, room: str) -> str | None:
         with db.database.connection_context():

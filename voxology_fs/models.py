@@ -229,6 +229,8 @@ class Conference(BaseModel):
     switch = peewee.CharField(max_length=64, default="")
     created_at = peewee.DateTimeField(default=utcnow)
     end_reason = peewee.CharField(max_length=24, null=True)
+    # Where the room's status events go: the first member's status_url that gave one.
+    status_url = peewee.TextField(null=True)
 
 
 class ConferenceMember(BaseModel):

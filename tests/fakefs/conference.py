@@ -54,6 +54,8 @@ def _conf_event(switch, conf, action, member=None, extra=()):
         "conference-create": ("mod_conference.c", "conference_new", 3848),
         "conference-destroy": ("mod_conference.c", "conference_thread_run", 863),
         "floor-change": ("conference_member.c", "conference_member_set_floor_holder", 1158),
+        "start-talking": ("conference_loop.c", "conference_loop_input", 1154),
+        "stop-talking": ("conference_loop.c", "stop_talking_handler", 783),
         "start-recording": ("conference_record.c", "conference_record_thread_run", 319),
         "stop-recording": ("conference_record.c", "conference_record_thread_run", 427),
     }
@@ -72,14 +74,14 @@ def _conf_event(switch, conf, action, member=None, extra=()):
             ("Hear", "true"),
             ("See", "true"),
             ("Speak", "false" if member["muted"] else "true"),
-            ("Talking", "false"),
+            ("Talking", "true" if member.get("talking") else "false"),
             ("Mute-Detect", "false"),
             ("Hold", "false"),
             ("Member-ID", member["id"]),
             ("Member-Type", "member"),
             ("Member-Ghost", "false"),
             ("Energy-Level", 100),
-            ("Current-Energy", 0),
+            ("Current-Energy", 3109 if member.get("talking") else 0),
         ):
             ev.add(k, v)
     for k, v in extra:
@@ -219,6 +221,17 @@ def api_conference(switch, arg, session):
     if sub == "count":
         return "%d\n" % len(conf.members)
     return "-ERR Unknown conference command %s\n" % sub
+
+
+def member_talks(switch, call, talking):
+    """The member on ``call`` starts or stops talking, as mod_conference hears it."""
+    for conf in switch.conferences.values():
+        for member in conf.members:
+            if member["call"] is call:
+                member["talking"] = talking
+                _conf_event(switch, conf, "start-talking" if talking else "stop-talking", member)
+                return True
+    return False
 
 
 def end_conference(switch, name):

@@ -236,6 +236,10 @@ class FakeSwitch:
         self.fire(ev)
         return out
 
+    def member_talks(self, call, talking=True):
+        """The conference member on ``call`` starts (or stops) talking."""
+        return conference.member_talks(self, call, talking)
+
     def end_conference(self, name):
         """End room ``name`` as its end-conference member leaving would."""
         return conference.end_conference(self, name)

@@ -242,3 +242,40 @@ def test_a_recorded_room_holds_what_its_members_said_once_the_last_leaves(
     assert abs(hz - VOICE_HZ) < 30, hz
     assert 1.5 < loud_s <= 2.1, loud_s
     assert total_s >= 4.0, total_s
+
+
+def test_the_room_s_status_url_hears_its_events_and_who_speaks(
+    trunk_platform,  # noqa: F811 (a fixture)
+    callback_server,
+    dial,  # noqa: F811
+    sipp,
+):
+    from tests.integration.test_record_real import caller_voice
+
+    caller_voice(sipp.workdir, 2.0, then_silence=4.0)
+    events_url = callback_server.static("/events", {})
+    flow = {
+        "actions": [{"type": "CONFERENCE", "params": {"name": "heard", "status_url": events_url}}, {"type": "HANGUP"}]
+    }
+    configure(trunk_platform, DID, callback_server.static("/heard", flow))
+    with models.database.connection_context():
+        room = conference_room(models.PhoneNumber.get_by_id(DID).account_id, "heard")
+    listener = dial()
+    assert wait_until(lambda: len(inside(room)) == 1, 20)
+    speaker = dial("uac_media_speak.xml")
+    assert wait_until(lambda: len(inside(room)) == 2, 20)
+
+    def events():
+        return [r["json"] for r in callback_server.requests if r["path"] == "/events"]
+
+    spoke = lambda: [e for e in events() if e["event"] == "speaker" and e["call_id"] == speaker.uuid]  # noqa: E731
+    assert wait_until(spoke, 15), events()
+    assert spoke()[0]["talking"] is True
+    assert trunk_platform.post(f"/Conferences/heard/Participants/{listener.uuid}", {"muted": True}).status_code == 200
+    assert trunk_platform.post("/Conferences/heard/End").status_code == 202
+    for call in (listener, speaker):
+        assert call.result(timeout=30).returncode == 0
+    assert wait_until(lambda: any(e["event"] == "end" for e in events()), 15), events()
+    kinds = {(e["event"], e["call_id"]) for e in events()}
+    assert {("start", listener.uuid), ("join", listener.uuid), ("join", speaker.uuid)} <= kinds
+    assert {("mute", listener.uuid), ("leave", listener.uuid), ("leave", speaker.uuid), ("end", None)} <= kinds

@@ -11,10 +11,12 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from .. import conferences, db
+from ..callbacks import CallbackClient
+from ..conference_events import ConferenceEvents
 from ..flow.actions.conference import ENDED_BY_API, conference_room
 from ..models import Conference, ConferenceMember
 from ..timeutil import iso
-from .common import account_id, json_body, switch_errors, switches
+from .common import account_id, json_body, settings, switch_errors, switches
 from .errors import bad_field, not_found
 
 bp = Blueprint("conferences", __name__)
@@ -104,6 +106,10 @@ def update_participant(name, call_id):
         member.held = body["hold"]
     with db.unit_of_work():
         ConferenceMember.update(muted=member.muted, held=member.held).where(ConferenceMember.id == member.id).execute()
+    events = ConferenceEvents(CallbackClient.from_settings(settings()))
+    for field, event in (("muted", "mute"), ("hold", "hold")):
+        if field in body:
+            events.tell(conference.room, event, member.call_id, **{field: body[field]})
     return _member_json(member)
 
 

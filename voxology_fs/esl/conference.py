@@ -89,6 +89,9 @@ class EslConferencing(EslCapability[ConferenceOutcome], Conferencing):
                 self.member_known.set()
             elif action == "kick-member":
                 self.kicked = True
+            elif action in ("start-talking", "stop-talking") and self.on_talking is not None:
+                # Spawned: this runs in the socket's reader.
+                gevent.spawn(self.on_talking, action == "start-talking")
 
     def wait_joined(self, timeout: float) -> str:
         gevent.wait([self.member_known, self.finished, self.channel.session.hungup], count=1, timeout=timeout)

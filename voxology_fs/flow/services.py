@@ -30,7 +30,16 @@ class AudioSource(Protocol):
 class Rooms(Protocol):
     """Where a flow records its caller's time in conference rooms (conferences.RoomBook)."""
 
-    def joined(self, account_id: str, name: str, room: str, call_id: str, member_id: str, muted: bool) -> None: ...
+    def joined(
+        self,
+        account_id: str,
+        name: str,
+        room: str,
+        call_id: str,
+        member_id: str,
+        muted: bool,
+        status_url: str | None = None,
+    ) -> None: ...
 
     def left(self, room: str, call_id: str, reason: str) -> None: ...
 
@@ -40,11 +49,15 @@ class Rooms(Protocol):
 
     def has_members(self, room: str) -> bool: ...
 
+    def ended(self, room: str, room_uuid: str) -> None: ...
+
+    def talking(self, room: str, call_id: str, talking: bool) -> None: ...
+
 
 class NoRooms:
     """Rooms nobody else sees (the simulator)."""
 
-    def joined(self, account_id, name, room, call_id, member_id, muted) -> None:
+    def joined(self, account_id, name, room, call_id, member_id, muted, status_url=None) -> None:
         pass
 
     def left(self, room, call_id, reason) -> None:
@@ -58,6 +71,12 @@ class NoRooms:
 
     def has_members(self, room) -> bool:
         return False
+
+    def ended(self, room, room_uuid) -> None:
+        pass
+
+    def talking(self, room, call_id, talking) -> None:
+        pass
 
 
 class Queues(Protocol):

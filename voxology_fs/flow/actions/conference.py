@@ -74,6 +74,11 @@ class Conference(Action):
             "(conference_end_reason left)",
         ),
         Param(
+            "status_url",
+            doc="the room's status events (start, end, join, leave, mute, hold, speaker) go here as "
+            "conference_status requests; the first joining member's status_url is the room's",
+        ),
+        Param(
             "record",
             kind="boolean",
             default=False,
@@ -97,6 +102,7 @@ class Conference(Action):
 
     def check(self, problems, parser):
         check_url_param(self, problems, "recording_status_url")
+        check_url_param(self, problems, "status_url")
 
     def run(self, ctx):
         name = self.render(ctx, "name")
@@ -107,12 +113,17 @@ class Conference(Action):
         status_url = self.render(ctx, "recording_status_url") if self.params["record"] else None
         if status_url and (error := http_url_problem(status_url)):
             raise ActionFailed(f"{error}, got {status_url!r}", f"{self.path}/params/recording_status_url")
+        events_url = self.render(ctx, "status_url")
+        if events_url and (error := http_url_problem(events_url)):
+            raise ActionFailed(f"{error}, got {events_url!r}", f"{self.path}/params/status_url")
         if self.params["start_on_enter"]:
             flags.add("moderator")
         ctx.trace("conference", {"name": name, "room": room})
         rooms = ctx.services.rooms
+        conferencing = ctx.channel.conferencing()
+        conferencing.on_talking = lambda talking: rooms.talking(room, call_id, talking)
         member = ctx.start(
-            ctx.channel.conferencing(),
+            conferencing,
             room,
             flags=frozenset(flags),
             wait_for_moderator=True,
@@ -123,7 +134,7 @@ class Conference(Action):
         member_id = member.wait_joined(timeout=10)
         recording_id = None
         if member_id:
-            rooms.joined(account, name, room, call_id, member_id, muted)
+            rooms.joined(account, name, room, call_id, member_id, muted, events_url)
             if self.params["record"]:
                 recording_id = self._record_room(ctx, member, name, room, status_url)
         reason = "stopped"
@@ -133,8 +144,10 @@ class Conference(Action):
         finally:
             if member_id:
                 rooms.left(room, call_id, reason)
-                # The last member out completes the room's recording (the switch closed its file).
+                # The last member out ends the room: its status event, and its
+                # recording completed (the switch closed the file).
                 if not rooms.has_members(room):
+                    rooms.ended(room, member.room_uuid)
                     ctx.services.recordings.close_room(room)
         if reason == "kicked":
             # Kicked with everyone else: the room was ended, by the API or an end_on_exit member.
