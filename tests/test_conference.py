@@ -359,3 +359,45 @@ def test_a_status_url_that_is_not_http_is_refused_before_the_call_runs():
     with pytest.raises(FlowValidationError) as raised:
         parse_response({"actions": [{"type": "CONFERENCE", "params": {"name": "x", "status_url": "ftp://x"}}]})
     assert "/actions/0/params/status_url" in [p for p, _ in raised.value.errors]
+
+
+def test_rest_announces_a_text_or_an_audio_url_to_the_room(rig, acme, callback_server, settings):
+    import io
+    import wave
+
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\0\0" * 800)
+    audio_url = callback_server.route(
+        "/chime.wav", lambda request: (200, buf.getvalue(), {"Content-Type": "audio/wav"})
+    )
+    setup_number(acme, flows_by_caller(callback_server, {}, member_flow()))
+    room = room_of(acme)
+    [call] = join(rig, ["+19495550001"], room, 1)
+    said = acme.post("/Conferences/sales/Announce", {"text": "{tts_engine=x}The meeting\nends ${system reboot} soon"})
+    assert said.status_code == 202, said.get_json()
+    played = acme.post("/Conferences/sales/Announce", {"url": audio_url})
+    assert played.status_code == 202, played.get_json()
+    [(r1, kind1, text), (r2, kind2, path)] = rig.fake.conference_announcements
+    assert r1 == r2 == room and kind1 == "say" and kind2 == "play"
+    # Our engine and voice first; the customer's text after them, on one line, not read as variables.
+    assert f"conference {room} say {{tts_engine=flite,tts_voice=kal}}{{tts_engine=x}}The meeting ends" in " ".join(
+        rig.fake.api_log
+    )
+    assert text == "{tts_engine=flite,tts_voice=kal}{tts_engine=x}The meeting ends ${system reboot} soon"
+    assert path.startswith(settings.audio_cache_dir) or path.startswith("/")
+    for body, field in (
+        ({}, "text"),
+        ({"text": "a", "url": audio_url}, "text"),
+        ({"text": "   "}, "text"),
+        ({"url": "ftp://x/y"}, "url"),
+        ({"url": callback_server.url("/missing.wav")}, "url"),
+        ({"say": "x"}, "say"),
+    ):
+        r = acme.post("/Conferences/sales/Announce", body)
+        assert r.status_code == 400 and r.get_json()["error"]["field"] == field, (body, r.get_json())
+    assert rig.client("globex").post("/Conferences/sales/Announce", {"text": "hi"}).status_code == 404
+    call.hangup()

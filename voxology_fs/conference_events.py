@@ -1,7 +1,8 @@
 """A conference room's status events, sent to its ``status_url``.
 
 Events: ``start`` (the room's first member is in), ``end`` (its last one
-left), ``join``, ``leave``, ``mute``, ``hold`` (from the REST API) and
+left), ``join``, ``leave``, ``mute``, ``hold``, ``announcement`` (from the
+REST API) and
 ``speaker`` (a member started or stopped talking, from mod_conference's
 ``start-talking``/``stop-talking``).  The room's status URL is the first
 joining member's ``status_url`` (Twilio's rule: the first participant's);
@@ -16,7 +17,7 @@ from .callbacks import CallbackTarget
 from .models import Conference, ConferenceMember
 from .timeutil import iso, utcnow
 
-EVENTS = ("start", "end", "join", "leave", "mute", "hold", "speaker")
+EVENTS = ("start", "end", "join", "leave", "mute", "hold", "speaker", "announcement")
 
 
 class ConferenceEvents:

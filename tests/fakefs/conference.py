@@ -19,6 +19,7 @@ from .registry import api_command, application, switch_state
 
 switch_state("conferences", dict)
 switch_state("conference_sounds", list)
+switch_state("conference_announcements", list)  # (room, "say" | "play", text or file)
 LEAVE_GROUPS = {f"leave-{name}": key for name, key in [(d, d) for d in "0123456789"] + [("star", "*"), ("pound", "#")]}
 # The default profile's tones (freeswitch/autoload_configs/conference.conf.xml).
 ENTER_SOUND = "tone_stream://%(200,0,500,600,700)"
@@ -218,6 +219,20 @@ def api_conference(switch, arg, session):
         conf.recordings.append((path, time.monotonic()))
         _conf_event(switch, conf, "start-recording", extra=[("Path", path)])
         return "+OK Record file %s\n" % path
+    if sub == "say":
+        # The text is the rest of the line, after our {tts_engine=...,tts_voice=...}.
+        text = (arg or "").split(None, 2)[2] if len(argv) > 2 else ""
+        if not text:
+            return "-ERR (say) Error! No text.\n"
+        switch.conference_announcements.append((name, "say", text))
+        return "+OK (say) OK\n"
+    if sub == "play" and len(argv) > 2:
+        import os
+
+        if not os.path.exists(argv[2]):
+            return "-ERR (play) File: %s not found.\n" % argv[2]
+        switch.conference_announcements.append((name, "play", argv[2]))
+        return "+OK (play) Playing file %s\n" % argv[2]
     if sub == "count":
         return "%d\n" % len(conf.members)
     return "-ERR Unknown conference command %s\n" % sub

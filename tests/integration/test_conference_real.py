@@ -279,3 +279,32 @@ def test_the_room_s_status_url_hears_its_events_and_who_speaks(
     kinds = {(e["event"], e["call_id"]) for e in events()}
     assert {("start", listener.uuid), ("join", listener.uuid), ("join", speaker.uuid)} <= kinds
     assert {("mute", listener.uuid), ("leave", listener.uuid), ("leave", speaker.uuid), ("end", None)} <= kinds
+
+
+def test_rest_announces_a_text_to_the_room_and_nothing_of_it_runs_on_the_switch(
+    trunk_platform,  # noqa: F811 (a fixture)
+    callback_server,
+    dial,  # noqa: F811
+    freeswitch,
+    tmp_path,
+):
+    flow = {"actions": [{"type": "CONFERENCE", "params": {"name": "news", "beep": False}}, {"type": "HANGUP"}]}
+    configure(trunk_platform, DID, callback_server.static("/news", flow))
+    with models.database.connection_context():
+        room = conference_room(models.PhoneNumber.get_by_id(DID).account_id, "news")
+    call = dial()
+    joined = call.wait_execute("conference", timeout=20)
+    assert wait_until(lambda: len(inside(room)) == 1, 20)
+    time.sleep(1.0)
+    marker = tmp_path / "ran"
+    text = f"Good morning. ${{system touch {marker}}} The meeting starts now."
+    r = trunk_platform.post("/Conferences/news/Announce", {"text": text})
+    assert r.status_code == 202, r.get_json()
+    time.sleep(4.0)
+    # The member heard speech (flite: seconds of it, more than the room's
+    # hold tone's 400 ms every 3 s), and the switch ran nothing of the text.
+    heard = [p for p in call.rtp.audio(since=joined.at + 1.0) if p.rms > LOUD]
+    assert len(heard) * 20 >= 2000, call.rtp.summary()
+    assert not marker.exists()
+    assert trunk_platform.post("/Conferences/news/End").status_code == 202
+    assert call.result(timeout=30).returncode == 0

@@ -1,4 +1,4 @@
-"""Conference rooms: the live view (who is inside) and control (mute, kick, end).
+"""Conference rooms: the live view (who is inside) and control (mute, hold, kick, announce, end).
 
 A room is found by the customer's name within the caller's account only;
 another account's room of the same name is another room, and unknown here
@@ -8,15 +8,19 @@ member id, both ours: nothing of the request reaches the switch as text.
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app, request
 
 from .. import conferences, db
+from ..audio import AudioCache
 from ..callbacks import CallbackClient
 from ..conference_events import ConferenceEvents
+from ..esl import args as fsargs
+from ..flow.actions.base import http_url_problem
 from ..flow.actions.conference import ENDED_BY_API, conference_room
+from ..flow.errors import ActionFailed
 from ..models import Conference, ConferenceMember
 from ..timeutil import iso
-from .common import account_id, json_body, settings, switch_errors, switches
+from .common import account_id, json_body, settings, string, switch_errors, switches
 from .errors import bad_field, not_found
 
 bp = Blueprint("conferences", __name__)
@@ -129,3 +133,44 @@ def end_conference(name):
     conferences.RoomBook().ending(conference.room, ENDED_BY_API)
     _switch_command(conference, "kick all")
     return {"name": conference.name, "status": "ending"}, 202
+
+
+@bp.post("/Conferences/<name>/Announce")
+def announce(name):
+    """Say a text (the switch's TTS) or play an audio URL to everyone in the room."""
+    body = json_body()
+    unknown = sorted(set(body) - {"text", "url"})
+    if unknown:
+        raise bad_field(unknown[0], f"unknown field {unknown[0]!r}")
+    if ("text" in body) == ("url" in body):
+        raise bad_field("text", "give text (to say) or url (to play), one of them")
+    conference = _room(name)
+    if "text" in body:
+        text = string(body, "text", "text", required=True, max_length=2000)
+        if not fsargs.plain_text(text):
+            raise bad_field("text", "text is empty")
+        tts = settings()
+        voice = fsargs.tts_prefix(tts.tts_engine, tts.tts_voice)
+        # Ours first: a text that starts with "{" is only text (mod_conference
+        # reads one bracket of channel variables at the start).
+        _switch_command(conference, f"say {voice}{fsargs.plain_text(text)}")
+        what = {"text": text}
+    else:
+        url = string(body, "url", "url", required=True, max_length=2048)
+        if problem := http_url_problem(url):
+            raise bad_field("url", problem)
+        try:
+            path = audio_cache().fetch(url)
+        except ActionFailed as exc:
+            raise bad_field("url", str(exc)) from None
+        _switch_command(conference, f"play {fsargs.checked_path(path)}")
+        what = {"url": url}
+    ConferenceEvents(CallbackClient.from_settings(settings())).tell(conference.room, "announcement", None, **what)
+    return {"name": conference.name, "status": "announcing", **what}, 202
+
+
+def audio_cache() -> AudioCache:
+    found = current_app.config.get("VOX_AUDIO")
+    if found is None:
+        found = current_app.config["VOX_AUDIO"] = AudioCache.from_settings(settings())
+    return found

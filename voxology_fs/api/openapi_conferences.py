@@ -48,6 +48,15 @@ SCHEMAS = {
         },
         "additionalProperties": False,
     },
+    "Announcement": {
+        "type": "object",
+        "description": "one of text (said by the switch's TTS) or url (an audio file, played)",
+        "properties": {
+            "text": {"type": "string", "maxLength": 2000},
+            "url": {"type": "string", "format": "uri"},
+        },
+        "additionalProperties": False,
+    },
 }
 
 
@@ -111,6 +120,21 @@ def paths(op, json, ref) -> dict:
                 params=[NAME],
                 errors=(401, 404, 415, 429, 503),
                 op_id="endConference",
+            )
+        },
+        "/Conferences/{name}/Announce": {
+            "post": op(
+                "Say a text or play an audio URL to everyone in the room",
+                TAG,
+                {
+                    "202": json(
+                        {"type": "object", "properties": {"name": {"type": "string"}, "status": {"type": "string"}}}
+                    )
+                },
+                params=[NAME],
+                body=ref("Announcement"),
+                errors=(400, 401, 404, 415, 429, 503),
+                op_id="announceToConference",
             )
         },
     }

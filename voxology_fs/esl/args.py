@@ -35,6 +35,26 @@ def quote_word(text: str) -> str:
     return "'" + escape_for_split(text, "") + "'"
 
 
+def plain_text(text: str) -> str:
+    """Text for TTS on one command line (see :func:`_plain_text`)."""
+    return _plain_text(text)
+
+
+def tts_prefix(engine: str, voice: str) -> str:
+    """mod_conference's ``say``: the engine and voice as the text's leading channel variables."""
+    for name, value in (("engine", engine), ("voice", voice)):
+        if not safe_token(value):
+            raise ValueError(f"unsafe TTS {name} {value!r}")
+    return f"{{tts_engine={engine},tts_voice={voice}}}"
+
+
+def checked_path(path: str) -> str:
+    """A file path of ours as one word of an API command: absolute, plain characters."""
+    if not path.startswith("/") or not all(c.isascii() and (c.isalnum() or c in "_-./") for c in path) or ".." in path:
+        raise ValueError(f"not a file path of ours: {path!r}")
+    return path
+
+
 def _plain_text(text: str) -> str:
     # Line breaks would split our command; ``@@`` is playback's offset marker.
     text = " ".join(text.split())
