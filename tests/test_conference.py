@@ -401,3 +401,63 @@ def test_rest_announces_a_text_or_an_audio_url_to_the_room(rig, acme, callback_s
         assert r.status_code == 400 and r.get_json()["error"]["field"] == field, (body, r.get_json())
     assert rig.client("globex").post("/Conferences/sales/Announce", {"text": "hi"}).status_code == 404
     call.hangup()
+
+
+def test_a_coach_is_heard_by_the_call_it_coaches_alone_and_rest_moves_it(rig, acme, callback_server):
+    setup_number(acme, flows_by_caller(callback_server, {}, member_flow()))
+    room = room_of(acme)
+    agent, customer = join(rig, ["+19495550001", "+19495550002"], room, 2)
+    # The supervisor coaches the agent: it joins with coach set to the agent's call.
+    coach_flow = member_flow(coach=agent.uuid)
+    callback_server.routes["/conf"] = lambda request: (
+        coach_flow if (request["json"] or {}).get("caller_no") == "+19495550003" else member_flow()
+    )
+    [supervisor] = join(rig, ["+19495550003"], room, 3)
+    ids = {m["call"].uuid: m["id"] for m in rig.fake.conferences[room].members}
+    assert rig.fake.conferences[room].unheard == {(ids[supervisor.uuid], ids[customer.uuid])}
+    # A later member does not hear the coach either.
+    [late] = join(rig, ["+19495550004"], room, 4)
+    ids = {m["call"].uuid: m["id"] for m in rig.fake.conferences[room].members}
+    assert rig.fake.conferences[room].unheard == {
+        (ids[supervisor.uuid], ids[customer.uuid]),
+        (ids[supervisor.uuid], ids[late.uuid]),
+    }
+    doc = {m["call_id"]: m for m in acme.get("/Conferences/sales").get_json()["members"]}
+    assert doc[supervisor.uuid]["coaching"] == agent.uuid and doc[agent.uuid]["coaching"] is None
+    # REST: coach the customer instead, then no one.
+    r = acme.post(f"/Conferences/sales/Participants/{supervisor.uuid}", {"coach": customer.uuid})
+    assert r.status_code == 200 and r.get_json()["coaching"] == customer.uuid
+    assert rig.fake.conferences[room].unheard == {
+        (ids[supervisor.uuid], ids[agent.uuid]),
+        (ids[supervisor.uuid], ids[late.uuid]),
+    }
+    assert acme.post(f"/Conferences/sales/Participants/{supervisor.uuid}", {"coach": None}).status_code == 200
+    assert rig.fake.conferences[room].unheard == set()
+    for body in ({"coach": supervisor.uuid}, {"coach": "00000000-0000-4000-8000-000000000000"}, {"coach": 5}):
+        r = acme.post(f"/Conferences/sales/Participants/{supervisor.uuid}", body)
+        assert r.status_code == 400 and r.get_json()["error"]["field"] == "coach", r.get_json()
+    acme.post("/Conferences/sales/End")
+    for call in (agent, customer, supervisor, late):
+        assert call.wait_closed(5)
+
+
+def test_a_coach_of_another_account_s_call_is_refused_and_the_flow_goes_on(rig, acme, callback_server):
+    rig.client("globex")  # the account
+    with models.database.connection_context():
+        globex = models.Account.get(models.Account.name == "globex")
+        models.Call.create(
+            id="00000000-0000-4000-8000-000000000000", account=globex, direction="inbound", status="live-in-progress"
+        )
+    flow = {
+        "actions": [
+            {"type": "CONFERENCE", "params": {"name": "sales", "coach": "00000000-0000-4000-8000-000000000000"}},
+            {"type": "SAY", "params": {"text": "after"}},
+            {"type": "HANGUP"},
+        ]
+    }
+    setup_number(acme, callback_server.static("/c", flow))
+    call = rig.fake.incoming_call(destination=DID, caller="+19495550001")
+    assert call.wait_closed(5) and call.spoken == ["after"]
+    with models.database.connection_context():
+        errors = models.Call.get_by_id(call.uuid).errors
+    assert [e["path"] for e in errors] == ["/actions/0/params/coach"]

@@ -283,10 +283,11 @@ def test_0005_and_0006_add_rooms_and_queues_and_go_back_down(old_database):
         ("local", None, "record")
     ]
     assert database.execute_sql('SELECT "transfer_leg" FROM "call"').fetchall() in ([(False,)], [(0,)])
-    assert _runner(database).up() == ["0011_conference_status_url"]
+    assert _runner(database).up() == ["0011_conference_status_and_coach"]
     assert database.execute_sql('SELECT "status_url" FROM "conference"').fetchall() == [(None,)]
-    assert _runner(database).down() == ["0011_conference_status_url"]
+    assert _runner(database).down() == ["0011_conference_status_and_coach"]
     assert "status_url" not in {c.name for c in database.get_columns("conference")}
+    assert "coaching" not in {c.name for c in database.get_columns("conference_member")}
     assert _runner(database).down() == ["0010_recording_store_and_transfer_legs"]
     assert {"stored_in", "room"}.isdisjoint({c.name for c in database.get_columns("recording")})
     assert "transfer_leg" not in {c.name for c in database.get_columns("call")}

@@ -78,6 +78,7 @@ class CallServer:
             caller_id_allowed=child_calls.caller_id_allowed,
             record_child_calls=child_calls.record_child_calls,
             open_child_calls=child_calls.open_child_calls,
+            call_of_account=child_calls.call_of_account,
             child_answered=child_calls.child_answered,
             prepare_dial=functools.partial(
                 child_calls.prepare_dial,

@@ -211,6 +211,10 @@ class Conferencing(Capability):
     def end_room(self) -> None:
         """Make every member still in the room leave it (their calls go on)."""
 
+    def relate(self, pairs) -> None:
+        """(speaker, listener) member-id pairs of the room: the listener does not hear the speaker."""
+        raise NotImplementedError("this room cannot relate members")
+
     @abc.abstractmethod
     def record_room(self, path: str) -> bool:
         """Record the room's mix into ``path`` (ours) until the room ends;

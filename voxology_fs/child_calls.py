@@ -39,6 +39,14 @@ def caller_id_allowed(account_id: str, number: str) -> bool:
         return verified is not None
 
 
+def call_of_account(account_id: str, call_id: str) -> bool:
+    """Whether ``call_id`` is a call of the account (a CONFERENCE's coach names one)."""
+    if not call_id or len(call_id) > 36:
+        return False
+    with db.database.connection_context():
+        return Call.select().where(Call.id == call_id, Call.account == account_id).exists()
+
+
 def open_child_calls(parent: CallState, children: list[dict]) -> None:
     """Write each leg a TRANSFER is about to dial as a ringing child call of ``parent``
     (``id``, ``to_no``, ``from_no``, ``start_time``), so it is seen while it rings."""

@@ -31,6 +31,7 @@ class RoomBook:
         member_id: str,
         muted: bool,
         status_url: str | None = None,
+        coaching: str | None = None,
     ) -> None:
         with db.unit_of_work():
             switch = Call.select(Call.switch).where(Call.id == call_id).scalar() or ""
@@ -51,7 +52,7 @@ class RoomBook:
                 Conference.update(status_url=status_url).where(
                     Conference.room == room, Conference.status_url.is_null()
                 ).execute()
-            ConferenceMember.create(conference=room, call=call_id, member_id=member_id, muted=muted)
+            ConferenceMember.create(conference=room, call=call_id, member_id=member_id, muted=muted, coaching=coaching)
         if starting:
             self.events.tell(room, "start", call_id)
         self.events.tell(room, "join", call_id, muted=muted)
@@ -93,3 +94,42 @@ class RoomBook:
                 .where(ConferenceMember.conference == room, ConferenceMember.left_at.is_null())
                 .exists()
             )
+
+    def unheard(self, room: str, call_id: str) -> list[tuple[str, str]]:
+        """The (speaker, listener) member-id pairs a member's arrival adds: a
+        coach is heard by the call it coaches alone, so a coach arriving is
+        not heard by the others, and a member arriving does not hear the
+        coaches of others."""
+        with db.database.connection_context():
+            live = list(
+                ConferenceMember.select().where(ConferenceMember.conference == room, ConferenceMember.left_at.is_null())
+            )
+        me = next((m for m in live if m.call_id == call_id), None)
+        if me is None:
+            return []
+        pairs = []
+        for other in live:
+            if other is me:
+                continue
+            if me.coaching and other.call_id != me.coaching:
+                pairs.append((me.member_id, other.member_id))
+            if other.coaching and other.coaching != me.call_id:
+                pairs.append((other.member_id, me.member_id))
+        return pairs
+
+    def coach(self, room: str, call_id: str, coaching: str | None) -> tuple[str, list[str], list[str]]:
+        """Make a member coach ``coaching`` (or no one: None): (its member id,
+        the others' member ids, those of them that must not hear it now)."""
+        with db.unit_of_work():
+            ConferenceMember.update(coaching=coaching).where(
+                ConferenceMember.conference == room,
+                ConferenceMember.call == call_id,
+                ConferenceMember.left_at.is_null(),
+            ).execute()
+            live = list(
+                ConferenceMember.select().where(ConferenceMember.conference == room, ConferenceMember.left_at.is_null())
+            )
+        me = next(m for m in live if m.call_id == call_id)
+        others = [m for m in live if m is not me]
+        unhearing = [m.member_id for m in others if coaching is not None and m.call_id != coaching]
+        return me.member_id, [m.member_id for m in others], unhearing

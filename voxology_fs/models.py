@@ -247,6 +247,8 @@ class ConferenceMember(BaseModel):
     joined_at = peewee.DateTimeField(default=utcnow)
     left_at = peewee.DateTimeField(null=True, index=True)
     left_reason = peewee.CharField(max_length=24, null=True)
+    # A coach: the call it speaks to alone (it hears everyone; the others do not hear it).
+    coaching = peewee.CharField(max_length=36, null=True)
 
 
 ALL_MODELS += [Conference, ConferenceMember]

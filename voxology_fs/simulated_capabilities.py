@@ -147,6 +147,10 @@ class SimulatedConferencing(SimulatedCapability, Conferencing):
     def end_room(self) -> None:
         self.t.say(f"every other member leaves conference {self.room}")
 
+    def relate(self, pairs) -> None:
+        if pairs:
+            self.t.say(f"{len(pairs)} members of conference {self.room} do not hear each other")
+
     def record_room(self, path: str) -> bool:
         self.t.say(f"conference {self.room} is recorded")
         return True

@@ -43,6 +43,7 @@ class Conference:
         self.max_members = 0
         self.next_id = 1
         self.recordings = []  # (path, began): the room's recorders, closed when it ends
+        self.unheard = set()  # (speaker id, listener id): relate ... nospeak
 
 
 def _conf_event(switch, conf, action, member=None, extra=()):
@@ -219,6 +220,23 @@ def api_conference(switch, arg, session):
         conf.recordings.append((path, time.monotonic()))
         _conf_event(switch, conf, "start-recording", extra=[("Path", path)])
         return "+OK Record file %s\n" % path
+    if sub == "relate" and len(argv) > 4:
+        out = []
+        for speaker in argv[2].split(","):
+            for listener in argv[3].split(","):
+                pair = (int(speaker), int(listener))
+                if argv[4] == "clear":
+                    found = pair in conf.unheard
+                    conf.unheard.discard(pair)
+                    out.append(
+                        "+OK relationship %d->%d cleared.\n" % pair
+                        if found
+                        else "-ERR relationship %d->%d not found.\n" % pair
+                    )
+                else:
+                    conf.unheard.add(pair)
+                    out.append("+OK %d->%d %s set\n" % (*pair, argv[4]))
+        return "".join(out)
     if sub == "say":
         # The text is the rest of the line, after our {tts_engine=...,tts_voice=...}.
         text = (arg or "").split(None, 2)[2] if len(argv) > 2 else ""

@@ -308,3 +308,49 @@ def test_rest_announces_a_text_to_the_room_and_nothing_of_it_runs_on_the_switch(
     assert not marker.exists()
     assert trunk_platform.post("/Conferences/news/End").status_code == 202
     assert call.result(timeout=30).returncode == 0
+
+
+def test_a_coach_is_heard_by_the_agent_alone(
+    trunk_platform,  # noqa: F811 (a fixture)
+    callback_server,
+    dial,  # noqa: F811
+    sipp,
+):
+    from tests.integration.test_record_real import caller_voice
+
+    caller_voice(sipp.workdir, 3.0, then_silence=6.0)
+    plain = {"actions": [{"type": "CONFERENCE", "params": {"name": "desk", "beep": False}}, {"type": "HANGUP"}]}
+    first = []
+
+    def answer(request):
+        body = request["json"] or {}
+        if not first:
+            first.append(body["call_id"])  # the agent
+        if len(first) == 1 and body["call_id"] != first[0] and body.get("type") == "init_call":
+            first.append(body["call_id"])  # the customer
+        elif len(first) == 2 and body["call_id"] not in first and body.get("type") == "init_call":
+            coach = {"type": "CONFERENCE", "params": {"name": "desk", "beep": False, "coach": first[0]}}
+            return {"actions": [coach, {"type": "HANGUP"}]}
+        return plain
+
+    configure(trunk_platform, DID, callback_server.route("/desk", answer))
+    with models.database.connection_context():
+        room = conference_room(models.PhoneNumber.get_by_id(DID).account_id, "desk")
+    agent = dial()
+    assert wait_until(lambda: len(inside(room)) == 1, 20)
+    customer = dial()
+    assert wait_until(lambda: len(inside(room)) == 2, 20)
+    supervisor = dial("uac_media_speak.xml")  # 3 s of 600 Hz once in
+    joined = supervisor.wait_execute("conference", timeout=20)
+    assert wait_until(lambda: len(inside(room)) == 3, 20)
+    time.sleep(4.5)
+    until = joined.at + 5.0
+
+    def loud_ms(call):
+        return 20 * len([p for p in call.rtp.audio(since=joined.at, until=until) if p.rms > LOUD])
+
+    assert loud_ms(agent) >= 1500, agent.rtp.summary()
+    assert loud_ms(customer) <= 200, customer.rtp.summary()
+    assert trunk_platform.post("/Conferences/desk/End").status_code == 202
+    for call in (agent, customer, supervisor):
+        assert call.result(timeout=30).returncode == 0

@@ -15,6 +15,7 @@ from ..audio import AudioCache
 from ..callbacks import CallbackClient
 from ..conference_events import ConferenceEvents
 from ..esl import args as fsargs
+from ..esl.conference import relate_commands
 from ..flow.actions.base import http_url_problem
 from ..flow.actions.conference import ENDED_BY_API, conference_room
 from ..flow.errors import ActionFailed
@@ -55,7 +56,30 @@ def _member(conference: Conference, call_id: str) -> ConferenceMember:
 
 
 def _member_json(member: ConferenceMember) -> dict:
-    return {"call_id": member.call_id, "muted": member.muted, "hold": member.held, "joined_at": iso(member.joined_at)}
+    return {
+        "call_id": member.call_id,
+        "muted": member.muted,
+        "hold": member.held,
+        "coaching": member.coaching,
+        "joined_at": iso(member.joined_at),
+    }
+
+
+def _coach(conference: Conference, member: ConferenceMember, coach: str | None) -> None:
+    """The member speaks to ``coach`` alone (None: to everyone again)."""
+    if coach is not None:
+        with db.database.connection_context():
+            if not _live_members(conference.room).where(ConferenceMember.call == coach).exists():
+                raise bad_field("coach", f"call {coach} is not in conference {conference.name!r}")
+    me, others, unhearing = conferences.RoomBook().coach(conference.room, member.call_id, coach)
+    link = switches().link(conference.switch)
+    with switch_errors():
+        # A relationship not set answers -ERR: nothing to clear is fine.
+        for command in relate_commands(conference.room, [(me, o) for o in others], "clear"):
+            link.api(command)
+        for command in relate_commands(conference.room, [(me, o) for o in unhearing], "nospeak"):
+            link.api(command)
+    member.coaching = coach
 
 
 def _switch_command(conference: Conference, command: str) -> str:
@@ -89,18 +113,24 @@ def get_conference(name):
 
 @bp.post("/Conferences/<name>/Participants/<call_id>")
 def update_participant(name, call_id):
-    """Mute or unmute a member, put it on hold (it hears hold audio and is not heard) or take it off."""
+    """Mute or unmute a member, put it on hold (it hears hold audio and is not heard) or take it
+    off, or make it coach another member (heard by that one alone) or no one."""
     body = json_body()
-    unknown = sorted(set(body) - {"muted", "hold"})
+    unknown = sorted(set(body) - {"muted", "hold", "coach"})
     if unknown:
         raise bad_field(unknown[0], f"unknown field {unknown[0]!r}")
     if not body:
-        raise bad_field("muted", "give muted or hold (true or false)")
+        raise bad_field("muted", "give muted or hold (true or false), or coach (a call id or null)")
     for field in ("muted", "hold"):
         if field in body and not isinstance(body[field], bool):
             raise bad_field(field, f"{field} must be true or false")
+    coach = body.get("coach")
+    if coach is not None and (not isinstance(coach, str) or coach == call_id):
+        raise bad_field("coach", "coach must be the call id of another member, or null")
     conference = _room(name)
     member = _member(conference, call_id)
+    if "coach" in body:
+        _coach(conference, member, coach)
     member_id = int(member.member_id)
     if "muted" in body:
         _switch_command(conference, f"{'mute' if body['muted'] else 'unmute'} {member_id}")

@@ -28,6 +28,7 @@ SCHEMAS = {
             "call_id": {"type": "string", "format": "uuid"},
             "muted": {"type": "boolean"},
             "hold": {"type": "boolean", "description": "on hold: hears hold audio, is not heard"},
+            "coaching": {"type": "string", "nullable": True, "description": "the call it coaches (speaks to alone)"},
             "joined_at": {"type": "string", "format": "date-time"},
         },
     },
@@ -45,6 +46,12 @@ SCHEMAS = {
         "properties": {
             "muted": {"type": "boolean", "description": "mute (true) or unmute (false) the member"},
             "hold": {"type": "boolean", "description": "put the member on hold (hold audio, not heard) or take it off"},
+            "coach": {
+                "type": "string",
+                "nullable": True,
+                "description": "the call id of another member that alone hears this one (it hears everyone); "
+                "null: everyone hears it again",
+            },
         },
         "additionalProperties": False,
     },
@@ -91,7 +98,7 @@ def paths(op, json, ref) -> dict:
         },
         "/Conferences/{name}/Participants/{call_id}": {
             "post": op(
-                "Mute or unmute a member, or put it on hold and take it off",
+                "Mute or unmute a member, put it on hold and take it off, or make it coach another member",
                 TAG,
                 {"200": json(ref("ConferenceMember"))},
                 params=[NAME, CALL_ID],

@@ -22,6 +22,19 @@ NO_BEEP = "silence_stream://1"
 KEY_NAMES = {"*": "star", "#": "pound"}
 
 
+def relate_commands(room: str, pairs, how: str) -> list[str]:
+    """``conference ROOM relate SPEAKER LISTENER,... nospeak|clear`` commands for
+    (speaker, listener) member-id pairs: one per speaker."""
+    if how not in ("nospeak", "clear") or not safe_room(room):
+        raise ValueError(f"relate {how!r} in {room!r}")
+    listeners: dict[str, list[str]] = {}
+    for speaker, listener in pairs:
+        if not (str(speaker).isdigit() and str(listener).isdigit()):
+            raise ValueError(f"not member ids: {speaker!r}, {listener!r}")
+        listeners.setdefault(str(speaker), []).append(str(listener))
+    return [f"conference {room} relate {s} {','.join(ls)} {how}" for s, ls in listeners.items()]
+
+
 def safe_room(room: str) -> bool:
     return 0 < len(room) <= 96 and all(c.isascii() and (c.isalnum() or c in "-_.") for c in room)
 
@@ -99,6 +112,10 @@ class EslConferencing(EslCapability[ConferenceOutcome], Conferencing):
 
     def end_room(self) -> None:
         self._api(f"conference {self.room} kick all")
+
+    def relate(self, pairs) -> None:
+        for command in relate_commands(self.room, pairs, "nospeak"):
+            self._api(command)
 
     def record_room(self, path: str) -> bool:
         check_path(path)

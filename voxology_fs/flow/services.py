@@ -39,7 +39,10 @@ class Rooms(Protocol):
         member_id: str,
         muted: bool,
         status_url: str | None = None,
+        coaching: str | None = None,
     ) -> None: ...
+
+    def unheard(self, room: str, call_id: str) -> list[tuple[str, str]]: ...
 
     def left(self, room: str, call_id: str, reason: str) -> None: ...
 
@@ -57,8 +60,11 @@ class Rooms(Protocol):
 class NoRooms:
     """Rooms nobody else sees (the simulator)."""
 
-    def joined(self, account_id, name, room, call_id, member_id, muted, status_url=None) -> None:
+    def joined(self, account_id, name, room, call_id, member_id, muted, status_url=None, coaching=None) -> None:
         pass
+
+    def unheard(self, room, call_id) -> list[tuple[str, str]]:
+        return []
 
     def left(self, room, call_id, reason) -> None:
         pass
@@ -237,6 +243,8 @@ class Services:
     trace: Callable[[str, str, dict | None], None] = lambda call_id, kind, data: None
     # Whether an account may show this number as its caller ID (its own or verified).
     caller_id_allowed: Callable[[str, str], bool] = lambda account_id, number: True
+    # Whether a call id is one of the account's calls.
+    call_of_account: Callable[[str, str], bool] = lambda account_id, call_id: True
     # The records of a TRANSFER's dialled legs, child calls of this one.
     record_child_calls: Callable[[CallState, list[dict]], None] = lambda state, children: None
     # ... written as they start ringing, and the one bridged to the caller.

@@ -79,6 +79,10 @@ class Conference(Action):
             "conference_status requests; the first joining member's status_url is the room's",
         ),
         Param(
+            "coach",
+            doc="a call id (of the account) this member coaches: it hears everyone and only that call hears it",
+        ),
+        Param(
             "record",
             kind="boolean",
             default=False,
@@ -116,6 +120,7 @@ class Conference(Action):
         events_url = self.render(ctx, "status_url")
         if events_url and (error := http_url_problem(events_url)):
             raise ActionFailed(f"{error}, got {events_url!r}", f"{self.path}/params/status_url")
+        coaching = self._coached(ctx)
         if self.params["start_on_enter"]:
             flags.add("moderator")
         ctx.trace("conference", {"name": name, "room": room})
@@ -134,7 +139,9 @@ class Conference(Action):
         member_id = member.wait_joined(timeout=10)
         recording_id = None
         if member_id:
-            rooms.joined(account, name, room, call_id, member_id, muted, events_url)
+            rooms.joined(account, name, room, call_id, member_id, muted, events_url, coaching)
+            # A coach is heard by its call alone; coaches of others are not heard here.
+            member.relate(rooms.unheard(room, call_id))
             if self.params["record"]:
                 recording_id = self._record_room(ctx, member, name, room, status_url)
         reason = "stopped"
@@ -182,3 +189,12 @@ class Conference(Action):
             return None
         ctx.trace("record_conference", {"id": started.id, "room": room})
         return started.id
+
+    def _coached(self, ctx) -> str | None:
+        """The call this member coaches: one of the account's, never another's."""
+        coach = self.render(ctx, "coach")
+        if not coach:
+            return None
+        if not ctx.services.call_of_account(ctx.state.account_id, coach):
+            raise ActionFailed(f"coach must be a call id of this account, got {coach!r}", f"{self.path}/params/coach")
+        return coach
