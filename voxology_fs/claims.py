@@ -27,10 +27,16 @@ def _insert(param: str) -> str:
 
 def claim(key: str) -> bool:
     """True for the one caller, in any process, that claims ``key`` first."""
+    with db.database.obj.connection_context():
+        return claim_here(key)
+
+
+def claim_here(key: str) -> bool:
+    """:func:`claim` on the connection (and in the transaction) already open:
+    a caller that loses waits until the winner's transaction has ended."""
     database = db.database.obj
-    with database.connection_context():
-        cursor = database.execute_sql(_insert(database.param), [key, Claim.claimed_at.db_value(utcnow())])
-        return cursor.rowcount == 1
+    cursor = database.execute_sql(_insert(database.param), [key, Claim.claimed_at.db_value(utcnow())])
+    return cursor.rowcount == 1
 
 
 def event_key(event) -> str | None:

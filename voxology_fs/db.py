@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import sqlite3
+import time
 from urllib.parse import urlparse
 
 import gevent
@@ -128,14 +129,25 @@ def _stop_checkpointer() -> None:
         _checkpointer = None
 
 
-def close() -> None:
+def close(wait: float = 5.0) -> None:
     _stop_checkpointer()
     db = database.obj
-    if db is not None:
-        if hasattr(db, "close_all"):
-            db.close_all()
-        elif not db.is_closed():
+    if db is None:
+        return
+    if not hasattr(db, "close_all"):
+        if not db.is_closed():
             db.close()
+        return
+    # A greenlet may still be using a connection (a watcher finishing a call):
+    # psycopg2 closing it under that greenlet blocks for good. Let them give
+    # their connections back first; past the wait, leave busy ones alone.
+    deadline = time.monotonic() + wait
+    while getattr(db, "_in_use", None) and time.monotonic() < deadline:
+        gevent.sleep(0.05)
+    if getattr(db, "_in_use", None):
+        db.close_idle()
+    else:
+        db.close_all()
 
 
 @contextlib.contextmanager

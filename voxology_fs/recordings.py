@@ -167,23 +167,27 @@ class RecordingBook:
         status_method: str | None = None,
         room: str | None = None,
     ) -> StartedRecording:
+        with db.unit_of_work():
+            return self._create(account_id, call_id, name, fmt, source, channels, status_url, status_method, room)
+
+    def _create(self, account_id, call_id, name, fmt, source, channels, status_url, status_method, room):
+        """The record and the file's folder (in the transaction open)."""
         recording_id = new_id()
         key = self.store.key_for(account_id, recording_id, fmt)
         path = self.store.prepare(key)
-        with db.unit_of_work():
-            Recording.create(
-                id=recording_id,
-                account=account_id,
-                call=call_id,
-                name=name,
-                source=source,
-                format=fmt,
-                channels=channels,
-                store_key=key,
-                status_url=status_url,
-                status_method=status_method,
-                room=room,
-            )
+        Recording.create(
+            id=recording_id,
+            account=account_id,
+            call=call_id,
+            name=name,
+            source=source,
+            format=fmt,
+            channels=channels,
+            store_key=key,
+            status_url=status_url,
+            status_method=status_method,
+            room=room,
+        )
         return StartedRecording(recording_id, path)
 
     def begin_room(
@@ -191,11 +195,14 @@ class RecordingBook:
     ) -> StartedRecording | None:
         """A recording of the room's mix, or None when another member already
         started one: once per room instance (FreeSWITCH's Conference-Unique-ID)."""
-        if not room_uuid or not claims.claim(f"conference-recording:{room_uuid}"):
+        if not room_uuid:
             return None
-        return self.begin(
-            account_id=account_id, call_id=call_id, name=name, source="conference", status_url=status_url, room=room
-        )
+        # One transaction: a member that loses the claim waits for the winner's
+        # record, so it finds the room's recording at once.
+        with db.unit_of_work():
+            if not claims.claim_here(f"conference-recording:{room_uuid}"):
+                return None
+            return self._create(account_id, call_id, name, "wav", "conference", 1, status_url, None, room)
 
     def room_recording(self, room: str) -> str | None:
         """The id of the room's recording in progress, if any."""
