@@ -92,3 +92,21 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if {"db", "database"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.db)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """An S3-compatible server (moto's, a process of its own) on loopback."""
+    from tests.support.s3 import s3_server
+
+    with s3_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def bucket(s3_endpoint):
+    """A fresh bucket on it: (a client, its name)."""
+    from tests.support.s3 import new_bucket
+
+    return new_bucket(s3_endpoint)
+

@@ -7,23 +7,12 @@ import pytest
 
 from tests.support.provision import DID, setup_number
 from tests.support.rig import Rig
-from tests.support.s3 import KEYS, free_port, new_bucket, s3_server
+from tests.support.s3 import KEYS, free_port
 from tests.support.waiting import wait_until
 from voxology_fs import models, operator
 from voxology_fs.s3store import ArchiveError, S3Archive
 
 INVENTORY = "number,capabilities,country\n+17145551212,voice;sms,US\n"
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    with s3_server() as endpoint:
-        yield endpoint
-
-
-@pytest.fixture
-def bucket(s3_endpoint):
-    return new_bucket(s3_endpoint)
 
 
 @pytest.fixture

@@ -410,7 +410,7 @@ def test_the_dialled_leg_is_a_child_call_while_it_rings_and_talks(rig, callback_
     setup_number(acme, callback_server.static("/t", transfer_flow()))
     rig.fake.originate_policy = lambda dialstring, vars: ("answer", 50000)  # rings 0.5 s
     call = rig.fake.incoming_call(destination=DID, caller=CALLER)
-    call.on_execute("bridge", hang_up_the_other_party_after(0.3))
+    call.on_execute("bridge", hang_up_the_other_party_after(1.5))  # then they talk a second
     parent = lambda: acme.get(f"/Calls/{call.uuid}").get_json()  # noqa: E731
     assert wait_until(lambda: parent().get("child_calls"), 5)
     [child_id] = parent()["child_calls"]

@@ -8,19 +8,8 @@ import pytest
 from tests.integration.test_callflows import dial, esl_watch, finished, voxology  # noqa: F401  (fixtures)
 from tests.integration.test_record_real import VOICE_HZ, caller_voice, fetch_audio, loud_part, record_flow
 from tests.support.provision import provision
-from tests.support.s3 import KEYS, new_bucket, s3_server
+from tests.support.s3 import KEYS
 from voxology_fs import models
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    with s3_server() as endpoint:
-        yield endpoint
-
-
-@pytest.fixture
-def bucket(s3_endpoint):
-    return new_bucket(s3_endpoint)
 
 
 @pytest.fixture
