@@ -109,4 +109,3 @@ def bucket(s3_endpoint):
     from tests.support.s3 import new_bucket
 
     return new_bucket(s3_endpoint)
-
