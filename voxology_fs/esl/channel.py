@@ -131,12 +131,15 @@ class EslChannel(Channel):
         if pending is not None:
             self.session.confirm_subscription(pending)
 
-    def subscribe_more(self, events, filters: dict[str, str] | list[tuple[str, str]] | None = None) -> None:
-        """Add the events (``NAME`` or ``CUSTOM sub::class``) and filters (a dict or pairs) a capability needs."""
+    def subscribe_more(
+        self, events, filters: dict[str, str] | list[tuple[str, str]] | None = None, standing=()
+    ) -> None:
+        """Add the events (``NAME`` or ``CUSTOM sub::class``) and filters (a dict or pairs) a capability
+        needs; ``standing`` filters stay for the call's life, sent once."""
         payloads = []
-        for spec in events:
+        for spec in [*events, *(f"filter {header} {value}" for header, value in standing)]:
             if spec not in self._events:
-                payloads.append(f"event plain {spec}")
+                payloads.append(spec if spec.startswith("filter ") else f"event plain {spec}")
                 self._events.add(spec)
         pairs = filters.items() if isinstance(filters, dict) else filters or []
         payloads += [f"filter {header} {value}" for header, value in pairs]

@@ -51,7 +51,10 @@ class EslHolding(EslCapability[HoldOutcome], Holding):
     def start(self, prompts: list[Prompt]) -> None:
         # A uuid_bridge fires (UN)BRIDGE for its A side only: an agent taken
         # as the B side learns of it by Bridge-B-Unique-ID (hold.inbound.log).
-        self._begin(filters=[("Bridge-B-Unique-ID", self.uuid)])
+        # It stays for the call (only bridges of ours match), so no delete
+        # races the next command.
+        self.channel.subscribe_more(self.EVENTS, standing=[("Bridge-B-Unique-ID", self.uuid)])
+        self._begin()
         sides = ("Unique-ID", "Bridge-B-Unique-ID")
         self._listen("CHANNEL_BRIDGE", self._on_bridge, sides)
         self._listen("CHANNEL_UNBRIDGE", self._on_unbridge, sides)

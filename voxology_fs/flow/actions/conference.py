@@ -114,9 +114,9 @@ class Conference(Action):
         room = conference_room(account, name)
         muted = bool(self.params["muted"])
         flags = {"mute"} if muted else set()
-        status_url = self.render(ctx, "recording_status_url") if self.params["record"] else None
-        if status_url and (error := http_url_problem(status_url)):
-            raise ActionFailed(f"{error}, got {status_url!r}", f"{self.path}/params/recording_status_url")
+        recording_url = self.render(ctx, "recording_status_url") if self.params["record"] else None
+        if recording_url and (error := http_url_problem(recording_url)):
+            raise ActionFailed(f"{error}, got {recording_url!r}", f"{self.path}/params/recording_status_url")
         events_url = self.render(ctx, "status_url")
         if events_url and (error := http_url_problem(events_url)):
             raise ActionFailed(f"{error}, got {events_url!r}", f"{self.path}/params/status_url")
@@ -138,14 +138,14 @@ class Conference(Action):
         )
         member_id = member.wait_joined(timeout=10)
         recording_id = None
-        if member_id:
-            rooms.joined(account, name, room, call_id, member_id, muted, events_url, coaching)
-            # A coach is heard by its call alone; coaches of others are not heard here.
-            member.relate(rooms.unheard(room, call_id))
-            if self.params["record"]:
-                recording_id = self._record_room(ctx, member, name, room, status_url)
         reason = "stopped"
         try:
+            if member_id:
+                rooms.joined(account, name, room, call_id, member_id, muted, events_url, coaching)
+                # A coach is heard by its call alone; coaches of others are not heard here.
+                member.relate(rooms.unheard(room, call_id))
+                if self.params["record"]:
+                    recording_id = self._record_room(ctx, member, name, room, recording_url)
             outcome = member.wait()
             reason = outcome.reason
         finally:
