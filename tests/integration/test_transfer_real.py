@@ -271,9 +271,11 @@ def test_detection_on_the_dialled_leg_hears_who_answered(
     from tests.support.amd_set import AMD_DIR, greetings
 
     greeting = next(g for g in greetings("test") if g.cls == cls and not g.hard)
-    # A breath of silence first: sipp streams from its ACK, before the leg's socket listens.
+    # Silence first, as a person picking up draws breath: sipp streams from its
+    # ACK, and the leg's socket (run by the originate's screening) listens
+    # only a moment later, later still on a loaded machine.
     subprocess.run(
-        ["sox", f"{AMD_DIR}/{greeting.file}", str(sipp.workdir / "answerer_voice.wav"), "pad", "1", "0"],
+        ["sox", f"{AMD_DIR}/{greeting.file}", str(sipp.workdir / "answerer_voice.wav"), "pad", "2.5", "0"],
         check=True,
         capture_output=True,
     )
