@@ -133,3 +133,25 @@ def test_the_timer_of_a_wait_that_ended_does_not_cut_what_plays_next(switch, cal
     [sleep] = [arg for app, arg in call.executed if app == "sleep"]
     assert sleep == "150000"
     assert not any("uuid_break" in c and call.uuid in c for c in switch.api_log)
+
+
+def test_a_round_that_plays_nothing_is_followed_by_the_soft_tone(switch, callback_server):
+    wait = callback_server.static("/wait", {"actions": [{"type": "LABEL", "params": {"name": "x"}}]})
+    provision(callback_server.static("/q", caller_flow(wait_url=wait, timeout=1000)))
+    call = switch.incoming_call(destination=DID, caller=FIRST)
+    assert call.wait_closed(10) and call.spoken == ["queue timeout"]
+    rounds = len(wait_requests(callback_server))
+    tones = [a for app, a in call.executed if app == "playback" and a.startswith("tone_stream://%(400,0,440)")]
+    # Each round asked, then the tone played before the next request.
+    assert rounds >= 2 and len(tones) >= rounds - 1, (rounds, len(tones))
+
+
+def test_the_simulator_runs_one_round_of_the_wait_flow(callback_server):
+    from voxology_fs.simulate import simulate
+
+    wait = callback_server.static("/wait", {"actions": [{"type": "SAY", "params": {"text": "Please hold."}}]})
+    queue = {"type": "QUEUE", "params": {"name": "x", "wait_url": wait}}
+    flow = callback_server.static("/q", {"actions": [queue, {"type": "HANGUP"}]})
+    transcript, _, _ = simulate(flow, [])
+    assert len(wait_requests(callback_server)) == 1
+    assert any("Please hold." in line for line in transcript.lines)

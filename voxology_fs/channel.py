@@ -223,6 +223,10 @@ class Channel(abc.ABC):
     def is_up(self) -> bool:
         """False once the call has hung up."""
 
+    # False for the simulator, whose media takes no time (flows that loop on
+    # media, such as a QUEUE's wait flow, run once there).
+    media_takes_time = True
+
     def poll_control(self) -> dict | None:
         """A pending live-control request, if any, without waiting."""
         return None

@@ -57,6 +57,8 @@ def _describe(prompt) -> str:
 
 
 class SimulatedChannel(Channel):
+    media_takes_time = False
+
     def __init__(
         self,
         transcript: Transcript,

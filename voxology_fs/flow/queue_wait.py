@@ -22,12 +22,14 @@ from ..callbacks import CallbackError, CallbackTarget, decode_json
 from ..capabilities import HoldOutcome
 from ..channel import HOLD_TONE, ControlInterrupt, Silence
 from .errors import ActionFailed, FlowValidationError
-from .program import Hangup, Leave, execute
+from .program import Leave, execute
 
 ALLOWED = frozenset({"SAY", "PLAY", "PAUSE", "COLLECT", "IF", "GOTO", "LABEL", "LEAVE"})
 # Our own interrupt at the wait's deadline (never sent by the REST API).
 TIMEOUT = "queue_timeout"
-BROKEN = object()  # a round whose wait flow could not be used
+BROKEN = object()  # a round after which the wait goes on without the wait flow
+# A round shorter than this is followed by the soft tone.
+MIN_ROUND_S = 1.0
 
 
 def _types(actions):
@@ -53,8 +55,8 @@ class WaitFlow:
         """Rounds of the wait flow until the caller is taken (``take(agent)``
         bridges and returns the hold's outcome, or None when the agent went
         away), leaves, times out or hangs up.  None: the wait flow could not
-        be used (the error is on the call) and the caller waits on, as
-        without one."""
+        be used (the error is on the call; or this is the simulator, which
+        runs one round) and the caller waits on, as without one."""
         timer = None
         if deadline is not None:
             timer = gevent.spawn_later(max(0.0, deadline - time.monotonic()), self.ctx.channel.interrupt, self._timeout)
@@ -92,17 +94,20 @@ class WaitFlow:
         """One request and its actions; a Leave signal, or None to go on waiting."""
         ctx = self.ctx
         ctx.state.queue_wait = self._figures()
+        began = time.monotonic()
         program = self._fetch()
         if program is None:
             return BROKEN
-        if not len(program):
-            # Nothing to play this round: the soft tone, then ask again.
+        outcome = execute(program, ctx, ctx.services.max_steps) if len(program) else None
+        if isinstance(outcome, Leave):
+            return outcome
+        if not ctx.channel.media_takes_time:
+            return BROKEN  # the simulator: one round, then the hold decides
+        if time.monotonic() - began < MIN_ROUND_S:
+            # A round that played (next to) nothing: the soft tone before the
+            # next request, so the customer's server is not asked in a loop.
             ctx.channel.play([HOLD_TONE, Silence(2600)])
-            return None
-        outcome = execute(program, ctx, ctx.services.max_steps)
-        if isinstance(outcome, Hangup):
-            return None
-        return outcome if isinstance(outcome, Leave) else None
+        return None
 
     def _figures(self) -> dict:
         queues, state = self.ctx.services.queues, self.ctx.state
