@@ -12,6 +12,7 @@ from typing import Literal, overload
 from flask import current_app, g, request
 
 from .. import db, numbers
+from ..callbacks import CallbackClient
 from ..flow.actions.base import http_url_problem
 from ..switch_errors import SwitchUnavailable
 from ..timeutil import iso, parse_iso
@@ -254,6 +255,20 @@ def owned(model, where, message: str, field: str):
     if record is None:
         raise not_found(message, field)
     return record
+
+
+def per_worker(key: str, make):
+    """What this worker builds once and keeps (a book with its callback
+    client, an audio cache): ``make(settings)`` the first time."""
+    found = current_app.config.get(key)
+    if found is None:
+        found = current_app.config[key] = make(settings())
+    return found
+
+
+def callbacks():
+    """This worker's callback client (status URLs, conference events)."""
+    return per_worker("VOX_CALLBACKS", CallbackClient.from_settings)
 
 
 def switches():

@@ -8,11 +8,10 @@ member id, both ours: nothing of the request reaches the switch as text.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 
 from .. import conferences, db
 from ..audio import AudioCache
-from ..callbacks import CallbackClient
 from ..conference_events import ConferenceEvents
 from ..esl import args as fsargs
 from ..esl.conference import relate_commands
@@ -21,7 +20,7 @@ from ..flow.actions.conference import ENDED_BY_API, conference_room
 from ..flow.errors import ActionFailed
 from ..models import Conference, ConferenceMember
 from ..timeutil import iso
-from .common import account_id, json_body, settings, string, switch_errors, switches
+from .common import account_id, callbacks, json_body, per_worker, settings, string, switch_errors, switches
 from .errors import bad_field, not_found
 
 bp = Blueprint("conferences", __name__)
@@ -140,7 +139,7 @@ def update_participant(name, call_id):
         member.held = body["hold"]
     with db.unit_of_work():
         ConferenceMember.update(muted=member.muted, held=member.held).where(ConferenceMember.id == member.id).execute()
-    events = ConferenceEvents(CallbackClient.from_settings(settings()))
+    events = room_events()
     for field, event in (("muted", "mute"), ("hold", "hold")):
         if field in body:
             events.tell(conference.room, event, member.call_id, **{field: body[field]})
@@ -195,12 +194,13 @@ def announce(name):
             raise bad_field("url", str(exc)) from None
         _switch_command(conference, f"play {fsargs.checked_path(path)}")
         what = {"url": url}
-    ConferenceEvents(CallbackClient.from_settings(settings())).tell(conference.room, "announcement", None, **what)
+    room_events().tell(conference.room, "announcement", None, **what)
     return {"name": conference.name, "status": "announcing", **what}, 202
 
 
 def audio_cache() -> AudioCache:
-    found = current_app.config.get("VOX_AUDIO")
-    if found is None:
-        found = current_app.config["VOX_AUDIO"] = AudioCache.from_settings(settings())
-    return found
+    return per_worker("VOX_AUDIO", AudioCache.from_settings)
+
+
+def room_events() -> ConferenceEvents:
+    return per_worker("VOX_ROOM_EVENTS", lambda settings: ConferenceEvents(callbacks()))

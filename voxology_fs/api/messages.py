@@ -5,14 +5,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 
 from .. import db
-from ..callbacks import CallbackClient
 from ..esl.sms import send_text_on_link
 from ..messages import STATUSES, MessageBook, message_json, receipt_subject
 from ..models import Message
-from .common import account_id, json_body, obj, owned, paged, phone_number, settings, string, switch_errors, switches
+from .common import (
+    account_id,
+    callbacks,
+    json_body,
+    obj,
+    owned,
+    paged,
+    per_worker,
+    phone_number,
+    settings,
+    string,
+    switch_errors,
+    switches,
+)
 from .errors import ApiError, bad_field, not_found
 
 bp = Blueprint("messages", __name__)
@@ -20,11 +32,7 @@ bp = Blueprint("messages", __name__)
 
 def message_book() -> MessageBook:
     """This worker's book, which tells status URLs (sent, failed, delivered) itself."""
-    found = current_app.config.get("VOX_MESSAGES")
-    if found is None:
-        callbacks = CallbackClient.from_settings(settings())
-        found = current_app.config["VOX_MESSAGES"] = MessageBook.from_settings(settings(), callbacks)
-    return found
+    return per_worker("VOX_MESSAGES", lambda settings: MessageBook.from_settings(settings, callbacks()))
 
 
 @bp.post("/Dials/SMS")

@@ -10,28 +10,22 @@ from __future__ import annotations
 
 import os
 
-from flask import Blueprint, Response, current_app, g, request, send_file
+from flask import Blueprint, Response, g, request, send_file
 
 from .. import db
-from ..callbacks import CallbackClient
 from ..models import Recording
 from ..recordings import FORMATS, STATUSES, RecordingBook
 from ..s3store import ArchiveError, MissingObject, RangeNotSatisfiable
 from ..timeutil import iso
 from .auth import authenticate
-from .common import account_id, owned, paged, time_param
+from .common import account_id, callbacks, owned, paged, per_worker, time_param
 from .errors import ApiError, bad_field, conflict, not_found
 
 bp = Blueprint("recordings", __name__)
 
 
 def book() -> RecordingBook:
-    found = current_app.config.get("VOX_RECORDINGS")
-    if found is None:
-        settings = current_app.config["VOX_SETTINGS"]
-        callbacks = CallbackClient.from_settings(settings)
-        found = current_app.config["VOX_RECORDINGS"] = RecordingBook.from_settings(settings, callbacks)
-    return found
+    return per_worker("VOX_RECORDINGS", lambda settings: RecordingBook.from_settings(settings, callbacks()))
 
 
 def recording_json(record: Recording) -> dict:

@@ -177,6 +177,14 @@ def parse_response(doc) -> list:
     return actions
 
 
+def action_types(actions: list):
+    """(type, JSON path) of each action, nested ones too (IF's branches, FOREACH's body)."""
+    for action in actions:
+        yield action.type, action.path
+        for block in ("then", "otherwise", "body"):
+            yield from action_types(getattr(action, block, None) or [])
+
+
 def compile_actions(actions: list) -> Program:
     program = Program()
     for action in actions:

@@ -32,13 +32,6 @@ BROKEN = object()  # a round after which the wait goes on without the wait flow
 MIN_ROUND_S = 1.0
 
 
-def _types(actions):
-    for action in actions:
-        yield action.type, action.path
-        for block in ("then", "otherwise", "body"):
-            yield from _types(getattr(action, block, None) or [])
-
-
 class WaitFlow:
     """The caller's wait in one queue, with the customer's wait flow."""
 
@@ -120,7 +113,7 @@ class WaitFlow:
         }
 
     def _fetch(self):
-        from .parser import compile_actions, parse_response  # the parser imports the actions
+        from .parser import action_types, compile_actions, parse_response  # the parser imports the actions
 
         ctx = self.ctx
         try:
@@ -130,7 +123,7 @@ class WaitFlow:
             # The caller keeps its place: a broken wait flow is an error, and silence, not a lost call.
             ctx.record_error(ActionFailed(f"the wait flow at {self.url} could not be used: {exc}", self.where))
             return None
-        refused = [(t, path) for t, path in _types(actions) if t not in ALLOWED]
+        refused = [(t, path) for t, path in action_types(actions) if t not in ALLOWED]
         if refused:
             kind, path = refused[0]
             ctx.record_error(ActionFailed(f"a wait flow may not hold {kind}", path))

@@ -10,6 +10,7 @@ from ..detection import DetectionParams
 from ..timeutil import utcnow
 from .actions.detect import detect_answer
 from .errors import FlowValidationError
+from .parser import action_types
 from .runner import DONE, CallFlowRunner, FlowContext
 from .services import Services
 from .whisper import WhisperJob
@@ -18,13 +19,6 @@ log = logging.getLogger(__name__)
 
 # Actions that would take the leg elsewhere while its originate waits on it.
 NOT_IN_A_WHISPER = frozenset({"TRANSFER", "DIAL", "CONFERENCE", "QUEUE"})
-
-
-def _types(actions):
-    for action in actions:
-        yield action.type, action.path
-        for block in ("then", "otherwise", "body"):  # IF's branches, FOREACH's body
-            yield from _types(getattr(action, block, None) or [])
 
 
 class WhisperContext(FlowContext):
@@ -49,7 +43,9 @@ class WhisperRunner(CallFlowRunner):
     def _request(self, kind, target):
         actions = super()._request(kind, target)
         refused = [
-            (path, f"{kind_} cannot run in a whisper") for kind_, path in _types(actions) if kind_ in NOT_IN_A_WHISPER
+            (path, f"{kind_} cannot run in a whisper")
+            for kind_, path in action_types(actions)
+            if kind_ in NOT_IN_A_WHISPER
         ]
         if refused:
             raise FlowValidationError(refused)
