@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from peewee import fn
+
 from . import db, store
 from .call_status import LIVE_STATUSES
 from .flow.errors import CallRefused
@@ -109,15 +111,17 @@ def record_child_calls(parent: CallState, children: list[dict]) -> None:
                 hangup_cause=child["hangup_cause"],
             ).where(Call.id == child["id"], Call.parent_call == parent.call_id).execute()
             # What the watcher already put on the leg from the switch's own hangup stays.
-            for column, value in (
-                (Leg.answered_at, answered),
-                (Leg.ended_at, ended),
-                (Leg.hangup_cause, child["hangup_cause"]),
-                (Leg.sip_code, child["sip_code"]),
-            ):
-                Leg.update({column: value}).where(
-                    Leg.call == child["id"], Leg.role == "caller", column.is_null()
-                ).execute()
+            Leg.update(
+                {
+                    column: fn.COALESCE(column, value)
+                    for column, value in (
+                        (Leg.answered_at, Leg.answered_at.db_value(answered)),
+                        (Leg.ended_at, Leg.ended_at.db_value(ended)),
+                        (Leg.hangup_cause, child["hangup_cause"]),
+                        (Leg.sip_code, child["sip_code"]),
+                    )
+                }
+            ).where(Leg.call == child["id"], Leg.role == "caller").execute()
 
 
 def close_transfer_legs(parent_call_id: str, at: dt.datetime) -> int:
