@@ -18,16 +18,15 @@ def acme(rig):
     return rig.client()
 
 
-@pytest.fixture
-def recorded(rig, acme, callback_server):
-    """A caller's RECORD on acme's number, ended by #: its entry in the call_ended request."""
+def record_a_message(rig, client, callback_server, **params):
+    """A caller's RECORD on the client's number, ended by #: its entry in the call_ended request."""
     flow = {
         "actions": [
-            {"type": "RECORD", "params": {"name": "voicemail", "finish_on_key": "#", "timeout": 60000}},
+            {"type": "RECORD", "params": {"finish_on_key": "#", "timeout": 60000, **params}},
             {"type": "HANGUP"},
         ]
     }
-    setup_number(acme, callback_server.static("/rec", flow))
+    setup_number(client, callback_server.static("/rec", flow))
     call = rig.fake.incoming_call(destination=DID)
     assert wait_until(lambda: any(app == "record" for app, _ in call.executed), 5)
     time.sleep(0.05)  # five virtual seconds of the caller's voice
@@ -37,6 +36,11 @@ def recorded(rig, acme, callback_server):
     assert wait_until(ended, 5)
     [entry] = ended()[0]["recordings"]
     return entry
+
+
+@pytest.fixture
+def recorded(rig, acme, callback_server):
+    return record_a_message(rig, acme, callback_server, name="voicemail")
 
 
 def _path_and_query(url):

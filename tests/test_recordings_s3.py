@@ -1,14 +1,12 @@
 """Completed recordings moved to an S3-compatible bucket (moto's S3 server, run here on loopback)."""
 
 import os
-import time
 
 import pytest
 
-from tests.support.provision import DID, setup_number
 from tests.support.rig import Rig
 from tests.support.s3 import KEYS, free_port
-from tests.support.waiting import wait_until
+from tests.test_recordings_api import record_a_message
 from voxology_fs import models, operator
 from voxology_fs.s3store import ArchiveError, S3Archive
 
@@ -25,24 +23,14 @@ def s3rig(db, settings, s3_endpoint, bucket):
     rig.close()
 
 
-def record_a_message(rig, callback_server):
-    """A caller's RECORD ended by #; returns its entry in the call_ended request."""
-    flow = {"actions": [{"type": "RECORD", "params": {"finish_on_key": "#", "timeout": 60000}}, {"type": "HANGUP"}]}
+def record(rig, callback_server):
     acme = rig.client()
-    setup_number(acme, callback_server.static("/rec", flow))
-    call = rig.fake.incoming_call(destination=DID)
-    assert wait_until(lambda: any(app == "record" for app, _ in call.executed), 5)
-    time.sleep(0.05)  # five virtual seconds of the caller's voice
-    call.press("#")
-    assert call.wait_closed(5)
-    ended = lambda: [r["json"] for r in callback_server.requests if (r["json"] or {}).get("type") == "call_ended"]  # noqa: E731
-    assert wait_until(ended, 5)
-    return acme, ended()[0]["recordings"][0]
+    return acme, record_a_message(rig, acme, callback_server)
 
 
 def test_a_completed_recording_moves_to_the_bucket_and_is_served_from_it(s3rig, bucket, callback_server, settings):
     client, name = bucket
-    acme, entry = record_a_message(s3rig, callback_server)
+    acme, entry = record(s3rig, callback_server)
     doc = acme.get(f"/Recordings/{entry['id']}").get_json()
     assert doc["status"] == "completed" and doc["stored_in"] == "s3" and doc["error"] is None
     with models.database.connection_context():
@@ -75,7 +63,7 @@ def test_an_unreachable_bucket_keeps_the_recording_in_the_folder(db, settings, c
     dead = f"http://127.0.0.1:{free_port()}"
     rig = Rig(settings.replace(recordings_s3_bucket="nowhere", recordings_s3_endpoint_url=dead, **KEYS))
     try:
-        acme, entry = record_a_message(rig, callback_server)
+        acme, entry = record(rig, callback_server)
         doc = acme.get(f"/Recordings/{entry['id']}").get_json()
         # Not lost: completed, in the folder, served from there, the reason kept.
         assert doc["status"] == "completed" and doc["stored_in"] == "local"

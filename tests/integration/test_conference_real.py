@@ -5,7 +5,9 @@ import time
 
 from tests.integration.test_callflows import LOUD, dial, esl_watch  # noqa: F401  (fixtures)
 from tests.integration.test_make_call import configure, trunk_platform, wait_until  # noqa: F401
+from tests.integration.test_record_real import VOICE_HZ, caller_voice, fetch_audio
 from tests.integration.test_transfer_real import zero_crossing_hz
+from tests.support.audio import wav_tones
 from tests.support.provision import DID
 from voxology_fs import models
 from voxology_fs.flow.actions.conference import conference_room
@@ -18,6 +20,12 @@ FLOW = {
         {"type": "HANGUP"},
     ]
 }
+
+
+def room_named(name):
+    """Our FreeSWITCH room of the DID's account's conference ``name``."""
+    with models.database.connection_context():
+        return conference_room(models.PhoneNumber.get_by_id(DID).account_id, name)
 
 
 def inside(room):
@@ -36,8 +44,7 @@ def test_two_callers_meet_then_rest_mutes_kicks_and_ends(
     freeswitch,
 ):
     configure(trunk_platform, DID, callback_server.static("/conf", FLOW))
-    with models.database.connection_context():
-        room = conference_room(models.PhoneNumber.get_by_id(DID).account_id, "sales room")
+    room = room_named("sales room")
     first, second = dial(), dial()
     assert wait_until(lambda: len(inside(room)) == 2, 20), freeswitch.esl(f"conference {room} list")
     members = {m["call_id"] for m in trunk_platform.get("/Conferences/sales%20room").get_json()["members"]}
@@ -134,8 +141,7 @@ def test_beeps_as_members_enter_and_rest_puts_one_on_hold(
         return {"actions": [{"type": "CONFERENCE", "params": {"name": "beeps", "beep": beep}}, {"type": "HANGUP"}]}
 
     configure(trunk_platform, DID, callback_server.route("/beeps", answer))
-    with models.database.connection_context():
-        room = conference_room(models.PhoneNumber.get_by_id(DID).account_id, "beeps")
+    room = room_named("beeps")
     first = dial()
     first.wait_execute("conference", timeout=20)
     time.sleep(1.0)
@@ -180,8 +186,7 @@ def test_the_leave_key_takes_a_member_out_and_its_flow_goes_on(
         ]
     }
     configure(trunk_platform, DID, callback_server.static("/keys", flow))
-    with models.database.connection_context():
-        room = conference_room(models.PhoneNumber.get_by_id(DID).account_id, "keys")
+    room = room_named("keys")
     staying, leaving = dial(), dial()
     assert wait_until(lambda: len(inside(room)) == 2, 20), freeswitch.esl(f"conference {room} list")
     staying.press("1")  # not the leave key
@@ -201,9 +206,6 @@ def test_a_recorded_room_holds_what_its_members_said_once_the_last_leaves(
     sipp,
     settings,
 ):
-    from tests.integration.test_record_real import VOICE_HZ, caller_voice, fetch_audio
-    from tests.support.audio import wav_tones
-
     caller_voice(sipp.workdir, 2.0, then_silence=6.0)
     ready = callback_server.static("/ready", {})
     flow = {
@@ -217,8 +219,7 @@ def test_a_recorded_room_holds_what_its_members_said_once_the_last_leaves(
         ]
     }
     configure(trunk_platform, DID, callback_server.static("/taped", flow))
-    with models.database.connection_context():
-        room = conference_room(models.PhoneNumber.get_by_id(DID).account_id, "taped")
+    room = room_named("taped")
     listener = dial()  # silent
     assert wait_until(lambda: len(inside(room)) == 1, 20)
     speaker = dial("uac_media_speak.xml")  # 2 s of 600 Hz once it is in
@@ -250,16 +251,13 @@ def test_the_room_s_status_url_hears_its_events_and_who_speaks(
     dial,  # noqa: F811
     sipp,
 ):
-    from tests.integration.test_record_real import caller_voice
-
     caller_voice(sipp.workdir, 2.0, then_silence=4.0)
     events_url = callback_server.static("/events", {})
     flow = {
         "actions": [{"type": "CONFERENCE", "params": {"name": "heard", "status_url": events_url}}, {"type": "HANGUP"}]
     }
     configure(trunk_platform, DID, callback_server.static("/heard", flow))
-    with models.database.connection_context():
-        room = conference_room(models.PhoneNumber.get_by_id(DID).account_id, "heard")
+    room = room_named("heard")
     listener = dial()
     assert wait_until(lambda: len(inside(room)) == 1, 20)
     speaker = dial("uac_media_speak.xml")
@@ -290,8 +288,7 @@ def test_rest_announces_a_text_to_the_room_and_nothing_of_it_runs_on_the_switch(
 ):
     flow = {"actions": [{"type": "CONFERENCE", "params": {"name": "news", "beep": False}}, {"type": "HANGUP"}]}
     configure(trunk_platform, DID, callback_server.static("/news", flow))
-    with models.database.connection_context():
-        room = conference_room(models.PhoneNumber.get_by_id(DID).account_id, "news")
+    room = room_named("news")
     call = dial()
     joined = call.wait_execute("conference", timeout=20)
     assert wait_until(lambda: len(inside(room)) == 1, 20)
@@ -316,8 +313,6 @@ def test_a_coach_is_heard_by_the_agent_alone(
     dial,  # noqa: F811
     sipp,
 ):
-    from tests.integration.test_record_real import caller_voice
-
     caller_voice(sipp.workdir, 3.0, then_silence=6.0)
     plain = {"actions": [{"type": "CONFERENCE", "params": {"name": "desk", "beep": False}}, {"type": "HANGUP"}]}
     first = []
@@ -334,8 +329,7 @@ def test_a_coach_is_heard_by_the_agent_alone(
         return plain
 
     configure(trunk_platform, DID, callback_server.route("/desk", answer))
-    with models.database.connection_context():
-        room = conference_room(models.PhoneNumber.get_by_id(DID).account_id, "desk")
+    room = room_named("desk")
     agent = dial()
     assert wait_until(lambda: len(inside(room)) == 1, 20)
     customer = dial()
